@@ -1,0 +1,17 @@
+//! Configuration: from `.env-app*` files and the environment to validated [`Settings`].
+//!
+//! The flow is `env_files::load` (files + real environment → one map) → [`Settings::from_env`] (typed,
+//! validated, defaults applied) → the server. Keeping the map step separate from validation lets tests feed
+//! settings any map without touching files or the process environment, and lets `wampd config:check` show
+//! exactly what the server would run with. See DESIGN.md §5 and oro-gos §2–3.
+
+pub mod dsn;
+pub mod env_files;
+pub mod error;
+pub mod parse;
+pub mod settings;
+pub mod verbosity;
+
+pub use dsn::Dsn;
+pub use error::ConfigError;
+pub use settings::{AppEnv, LogFormat, Settings, UriCheck};

@@ -1,0 +1,1045 @@
+//! The validated settings the server runs with, built from the merged environment.
+//!
+//! All validation happens here, once, at startup: the server gets plain typed values and never has to wonder
+//! whether a timeout is zero or a queue smaller than the largest message. Every knob has a safe default, so an
+//! Oro install that only sets the three DSNs (or only `ORO_*` ones) works unchanged; an empty value means
+//! "default" too, because `.env` templates are full of `NAME=` lines. The three DSNs follow Oro's rules
+//! (oro-gos §2): unset means Oro's application default, set-but-empty means "websockets are off".
+//!
+//! Variable names are `pub const`s and [`ALL_VARIABLES`] lists them all with defaults, so docs, `config:check`
+//! and the `.env-app.dist` completeness test cannot drift from the code.
+
+use std::time::Duration;
+
+use super::dsn::{mask_dsn_text, Dsn};
+use super::env_files::EnvMap;
+use super::error::ConfigError;
+use super::parse::{parse_duration, parse_list, parse_size, parse_usize};
+
+/// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
+pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
+/// Oro's name for [`WEBSOCKET_SERVER_DSN`]; read when that one is not set.
+pub const ORO_WEBSOCKET_SERVER_DSN: &str = "ORO_WEBSOCKET_SERVER_DSN";
+/// URL browsers connect to (Oro prints it into back-office pages).
+pub const WEBSOCKET_FRONTEND_DSN: &str = "WEBSOCKET_FRONTEND_DSN";
+/// Oro's name for [`WEBSOCKET_FRONTEND_DSN`]; read when that one is not set.
+pub const ORO_WEBSOCKET_FRONTEND_DSN: &str = "ORO_WEBSOCKET_FRONTEND_DSN";
+/// Where Oro's PHP backend connects to publish.
+pub const WEBSOCKET_BACKEND_DSN: &str = "WEBSOCKET_BACKEND_DSN";
+/// Oro's name for [`WEBSOCKET_BACKEND_DSN`]; read when that one is not set.
+pub const ORO_WEBSOCKET_BACKEND_DSN: &str = "ORO_WEBSOCKET_BACKEND_DSN";
+/// Comma-separated WAMP realms served.
+pub const WEBSOCKET_REALMS: &str = "WEBSOCKET_REALMS";
+/// `text` or `json` log lines.
+pub const WEBSOCKET_LOG_FORMAT: &str = "WEBSOCKET_LOG_FORMAT";
+/// `loose` or `strict` WAMP URI checking.
+pub const WEBSOCKET_URI_CHECK: &str = "WEBSOCKET_URI_CHECK";
+/// How often an idle peer is pinged.
+pub const WEBSOCKET_PING_INTERVAL: &str = "WEBSOCKET_PING_INTERVAL";
+/// How long past the ping interval a silent peer is given.
+pub const WEBSOCKET_PING_TIMEOUT: &str = "WEBSOCKET_PING_TIMEOUT";
+/// Largest accepted WebSocket message.
+pub const WEBSOCKET_MAX_MESSAGE_SIZE: &str = "WEBSOCKET_MAX_MESSAGE_SIZE";
+/// Time allowed from TCP accept to a finished WebSocket upgrade.
+pub const WEBSOCKET_HANDSHAKE_TIMEOUT: &str = "WEBSOCKET_HANDSHAKE_TIMEOUT";
+/// Time allowed from the upgrade to the WAMP HELLO.
+pub const WEBSOCKET_HELLO_TIMEOUT: &str = "WEBSOCKET_HELLO_TIMEOUT";
+/// Most simultaneous connections.
+pub const WEBSOCKET_MAX_CONNECTIONS: &str = "WEBSOCKET_MAX_CONNECTIONS";
+/// Most messages queued for one slow peer.
+pub const WEBSOCKET_OUTBOUND_QUEUE_MESSAGES: &str = "WEBSOCKET_OUTBOUND_QUEUE_MESSAGES";
+/// Most bytes queued for one slow peer.
+pub const WEBSOCKET_OUTBOUND_QUEUE_BYTES: &str = "WEBSOCKET_OUTBOUND_QUEUE_BYTES";
+/// Drain deadline on SIGTERM.
+pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
+
+/// Oro's application default for the server DSN.
+pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
+/// Oro's application default for the frontend DSN.
+pub const DEFAULT_FRONTEND_DSN: &str = "//*:8080/ws";
+/// Oro's application default for the backend DSN.
+pub const DEFAULT_BACKEND_DSN: &str = "tcp://127.0.0.1:8080";
+/// The realm served when none is configured (what Oro's clients use).
+pub const DEFAULT_REALM: &str = "realm1";
+/// Default [`Settings::ping_interval`].
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
+/// Default [`Settings::ping_timeout`].
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default [`Settings::max_message_size`] (1 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
+/// Smallest allowed [`Settings::max_message_size`].
+pub const MIN_MESSAGE_SIZE: usize = 512;
+/// Largest allowed [`Settings::max_message_size`] (16 MiB).
+pub const MAX_MESSAGE_SIZE_LIMIT: usize = 16 << 20;
+/// Default [`Settings::handshake_timeout`].
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Settings::hello_timeout`].
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Settings::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default [`Settings::outbound_queue_messages`].
+pub const DEFAULT_OUTBOUND_QUEUE_MESSAGES: usize = 4096;
+/// Default [`Settings::outbound_queue_bytes`] (8 MiB).
+pub const DEFAULT_OUTBOUND_QUEUE_BYTES: usize = 8 << 20;
+/// Default [`Settings::shutdown_timeout`].
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every variable wampd reads: (name, default as written in `.env-app.dist`, one-line description).
+pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        WEBSOCKET_SERVER_DSN,
+        DEFAULT_SERVER_DSN,
+        "address the server listens on; only host and port are used; empty = websockets off",
+    ),
+    (
+        ORO_WEBSOCKET_SERVER_DSN,
+        DEFAULT_SERVER_DSN,
+        "Oro's name for WEBSOCKET_SERVER_DSN, read when WEBSOCKET_SERVER_DSN is not set",
+    ),
+    (
+        WEBSOCKET_FRONTEND_DSN,
+        DEFAULT_FRONTEND_DSN,
+        "URL browsers connect to (host * = the page's host); empty = not configured",
+    ),
+    (
+        ORO_WEBSOCKET_FRONTEND_DSN,
+        DEFAULT_FRONTEND_DSN,
+        "Oro's name for WEBSOCKET_FRONTEND_DSN, read when WEBSOCKET_FRONTEND_DSN is not set",
+    ),
+    (
+        WEBSOCKET_BACKEND_DSN,
+        DEFAULT_BACKEND_DSN,
+        "where Oro's PHP backend connects to publish; empty = not configured",
+    ),
+    (
+        ORO_WEBSOCKET_BACKEND_DSN,
+        DEFAULT_BACKEND_DSN,
+        "Oro's name for WEBSOCKET_BACKEND_DSN, read when WEBSOCKET_BACKEND_DSN is not set",
+    ),
+    (
+        WEBSOCKET_REALMS,
+        DEFAULT_REALM,
+        "comma-separated WAMP realms served; no spaces, '#' or empty parts, no wamp. prefix",
+    ),
+    (
+        WEBSOCKET_LOG_FORMAT,
+        "text",
+        "log line format on stdout: text (alias human) or json (one object per line)",
+    ),
+    (
+        WEBSOCKET_URI_CHECK,
+        "loose",
+        "WAMP URI validation for topics and procedures: loose or strict",
+    ),
+    (
+        WEBSOCKET_PING_INTERVAL,
+        "25s",
+        "WebSocket ping to idle peers every this long; 0 disables pings",
+    ),
+    (
+        WEBSOCKET_PING_TIMEOUT,
+        "20s",
+        "a peer silent for ping interval + this long is disconnected",
+    ),
+    (
+        WEBSOCKET_MAX_MESSAGE_SIZE,
+        "1MiB",
+        "largest WebSocket message accepted, 512 bytes to 16MiB",
+    ),
+    (
+        WEBSOCKET_HANDSHAKE_TIMEOUT,
+        "10s",
+        "time from TCP accept to a finished WebSocket upgrade; more than 0",
+    ),
+    (
+        WEBSOCKET_HELLO_TIMEOUT,
+        "10s",
+        "time from the WebSocket upgrade to the WAMP HELLO; more than 0",
+    ),
+    (
+        WEBSOCKET_MAX_CONNECTIONS,
+        "10000",
+        "most simultaneous connections; more are refused",
+    ),
+    (
+        WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
+        "4096",
+        "most messages queued for one slow peer before it is disconnected",
+    ),
+    (
+        WEBSOCKET_OUTBOUND_QUEUE_BYTES,
+        "8MiB",
+        "most bytes queued for one slow peer; at least WEBSOCKET_MAX_MESSAGE_SIZE",
+    ),
+    (
+        WEBSOCKET_SHUTDOWN_TIMEOUT,
+        "10s",
+        "on SIGTERM/SIGINT, how long connections may drain before the process exits",
+    ),
+];
+
+/// Which environment the command runs in (`--env`); it picks the `.env-app.<env>` files and the log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppEnv {
+    /// Production (`prod`, `production`): quieter logs.
+    #[default]
+    Prod,
+    /// Development (`dev`, `development`, and `test`, which logs like dev).
+    Dev,
+}
+
+impl AppEnv {
+    /// Parses `--env`: `prod`/`production` or `dev`/`development`/`test`, in any case.
+    pub fn parse(s: &str) -> Result<AppEnv, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "prod" | "production" => Ok(AppEnv::Prod),
+            "dev" | "development" | "test" => Ok(AppEnv::Dev),
+            _ => Err("one of prod, dev or test".to_string()),
+        }
+    }
+
+    /// `"prod"` or `"dev"`. To pick `.env-app.<env>` files pass the raw `--env` value instead, so `test`
+    /// reads `.env-app.test`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Prod => "prod",
+            AppEnv::Dev => "dev",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// Parses `text` (or `human`) and `json`, in any case.
+    pub fn parse(s: &str) -> Result<LogFormat, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" | "human" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("text (or human) or json".to_string()),
+        }
+    }
+
+    /// `"text"` or `"json"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// How strictly WAMP URIs (topics, procedures) are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UriCheck {
+    /// WAMP's loose rules: no whitespace, `#` or empty components.
+    #[default]
+    Loose,
+    /// WAMP's strict rules: lower-case letters, digits and `_` only.
+    Strict,
+}
+
+impl UriCheck {
+    /// Parses `loose` or `strict`, in any case.
+    pub fn parse(s: &str) -> Result<UriCheck, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "loose" => Ok(UriCheck::Loose),
+            "strict" => Ok(UriCheck::Strict),
+            _ => Err("loose or strict".to_string()),
+        }
+    }
+
+    /// `"loose"` or `"strict"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UriCheck::Loose => "loose",
+            UriCheck::Strict => "strict",
+        }
+    }
+}
+
+/// Everything the server is configured with, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (host and port are used).
+    pub server_dsn: Dsn,
+    /// The browser-facing URL, `None` when set empty or not configured.
+    pub frontend_dsn: Option<Dsn>,
+    /// The PHP backend's connection target, `None` when set empty or not configured.
+    pub backend_dsn: Option<Dsn>,
+    /// WEBSOCKET_REALMS, default ["realm1"]; each a loose WAMP URI (no whitespace, '#', empty components), not starting with "wamp.".
+    pub realms: Vec<String>,
+    /// WEBSOCKET_LOG_FORMAT: text|json (also "human" = text), default text.
+    pub log_format: LogFormat,
+    /// WEBSOCKET_URI_CHECK: loose|strict, default loose.
+    pub uri_check: UriCheck,
+    /// WEBSOCKET_PING_INTERVAL, default 25s; 0 disables pings.
+    pub ping_interval: Duration,
+    /// WEBSOCKET_PING_TIMEOUT, default 20s: a peer silent for ping_interval+ping_timeout is dead.
+    pub ping_timeout: Duration,
+    /// WEBSOCKET_MAX_MESSAGE_SIZE, default 1 MiB; min 512 bytes, max 16 MiB.
+    pub max_message_size: usize,
+    /// WEBSOCKET_HANDSHAKE_TIMEOUT, default 10s (TCP accept → WebSocket upgrade done); > 0.
+    pub handshake_timeout: Duration,
+    /// WEBSOCKET_HELLO_TIMEOUT, default 10s (upgrade → HELLO); > 0.
+    pub hello_timeout: Duration,
+    /// WEBSOCKET_MAX_CONNECTIONS, default 10000; > 0.
+    pub max_connections: usize,
+    /// WEBSOCKET_OUTBOUND_QUEUE_MESSAGES, default 4096; > 0.
+    pub outbound_queue_messages: usize,
+    /// WEBSOCKET_OUTBOUND_QUEUE_BYTES, default 8 MiB; >= max_message_size.
+    pub outbound_queue_bytes: usize,
+    /// WEBSOCKET_SHUTDOWN_TIMEOUT, default 10s: drain deadline on SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    /// What [`Settings::from_env`] returns for an empty environment (Oro's application defaults).
+    fn default() -> Settings {
+        Settings {
+            server_dsn: plain_dsn(DEFAULT_SERVER_DSN, "tcp", "0.0.0.0", ""),
+            frontend_dsn: Some(plain_dsn(DEFAULT_FRONTEND_DSN, "tcp", "*", "ws")),
+            backend_dsn: Some(plain_dsn(DEFAULT_BACKEND_DSN, "tcp", "127.0.0.1", "")),
+            realms: vec![DEFAULT_REALM.to_string()],
+            log_format: LogFormat::default(),
+            uri_check: UriCheck::default(),
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_timeout: DEFAULT_PING_TIMEOUT,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            outbound_queue_messages: DEFAULT_OUTBOUND_QUEUE_MESSAGES,
+            outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// A default DSN built directly (its text is known to parse to this; a test checks it).
+fn plain_dsn(raw: &str, scheme: &str, host: &str, path: &str) -> Dsn {
+    Dsn {
+        scheme: scheme.to_string(),
+        host: host.to_string(),
+        port: 8080,
+        path: path.to_string(),
+        params: Default::default(),
+        raw: raw.to_string(),
+    }
+}
+
+impl Settings {
+    /// Builds and validates the settings from the merged variables (see
+    /// [`env_files::load`](super::env_files::load)).
+    pub fn from_env(env: &EnvMap) -> Result<Settings, ConfigError> {
+        let server_dsn = match dsn_variable(env, WEBSOCKET_SERVER_DSN, ORO_WEBSOCKET_SERVER_DSN) {
+            None => Settings::default().server_dsn,
+            Some((_, "")) => return Err(ConfigError::NotConfigured),
+            Some((variable, value)) => {
+                let dsn = parse_dsn(variable, value)?;
+                if !dsn.is_configured() {
+                    return Err(ConfigError::NotConfigured);
+                }
+                dsn
+            }
+        };
+        let defaults = Settings::default();
+        let frontend_dsn = optional_dsn(
+            env,
+            WEBSOCKET_FRONTEND_DSN,
+            ORO_WEBSOCKET_FRONTEND_DSN,
+            defaults.frontend_dsn,
+        )?;
+        let backend_dsn = optional_dsn(
+            env,
+            WEBSOCKET_BACKEND_DSN,
+            ORO_WEBSOCKET_BACKEND_DSN,
+            defaults.backend_dsn,
+        )?;
+
+        let realms = knob(env, WEBSOCKET_REALMS, defaults.realms, parse_realms)?;
+        let log_format = knob(
+            env,
+            WEBSOCKET_LOG_FORMAT,
+            defaults.log_format,
+            LogFormat::parse,
+        )?;
+        let uri_check = knob(
+            env,
+            WEBSOCKET_URI_CHECK,
+            defaults.uri_check,
+            UriCheck::parse,
+        )?;
+
+        let ping_interval = knob(
+            env,
+            WEBSOCKET_PING_INTERVAL,
+            defaults.ping_interval,
+            parse_duration,
+        )?;
+        let ping_timeout = knob(env, WEBSOCKET_PING_TIMEOUT, defaults.ping_timeout, |s| {
+            let d = parse_duration(s)?;
+            if d.is_zero() && !ping_interval.is_zero() {
+                return Err(format!(
+                    "a duration greater than 0 such as 20s while pings are on ({WEBSOCKET_PING_INTERVAL} is not 0)"
+                ));
+            }
+            Ok(d)
+        })?;
+
+        let max_message_size = knob(
+            env,
+            WEBSOCKET_MAX_MESSAGE_SIZE,
+            defaults.max_message_size,
+            |s| {
+                let n = parse_size(s)?;
+                if (MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE_LIMIT).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err("a size from 512 bytes to 16MiB such as 1MiB".to_string())
+                }
+            },
+        )?;
+        let handshake_timeout = knob(
+            env,
+            WEBSOCKET_HANDSHAKE_TIMEOUT,
+            defaults.handshake_timeout,
+            positive_duration,
+        )?;
+        let hello_timeout = knob(
+            env,
+            WEBSOCKET_HELLO_TIMEOUT,
+            defaults.hello_timeout,
+            positive_duration,
+        )?;
+        let max_connections = knob(
+            env,
+            WEBSOCKET_MAX_CONNECTIONS,
+            defaults.max_connections,
+            parse_usize,
+        )?;
+        let outbound_queue_messages = knob(
+            env,
+            WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
+            defaults.outbound_queue_messages,
+            parse_usize,
+        )?;
+        let outbound_queue_bytes = knob(
+            env,
+            WEBSOCKET_OUTBOUND_QUEUE_BYTES,
+            defaults.outbound_queue_bytes,
+            parse_size,
+        )?;
+        if outbound_queue_bytes < max_message_size {
+            // Checked outside `knob` because a too-small default can fail too (a large max message size).
+            let shown = value_of(env, WEBSOCKET_OUTBOUND_QUEUE_BYTES)
+                .map_or_else(|| format_size(outbound_queue_bytes), str::to_string);
+            return Err(ConfigError::invalid(
+                WEBSOCKET_OUTBOUND_QUEUE_BYTES,
+                shown,
+                format!(
+                    "a size of at least {WEBSOCKET_MAX_MESSAGE_SIZE} ({max_message_size} bytes), so one largest message fits"
+                ),
+            ));
+        }
+        let shutdown_timeout = knob(
+            env,
+            WEBSOCKET_SHUTDOWN_TIMEOUT,
+            defaults.shutdown_timeout,
+            parse_duration,
+        )?;
+
+        Ok(Settings {
+            server_dsn,
+            frontend_dsn,
+            backend_dsn,
+            realms,
+            log_format,
+            uri_check,
+            ping_interval,
+            ping_timeout,
+            max_message_size,
+            handshake_timeout,
+            hello_timeout,
+            max_connections,
+            outbound_queue_messages,
+            outbound_queue_bytes,
+            shutdown_timeout,
+        })
+    }
+
+    /// (name, value) rows for `wampd config:check`, secrets masked, every setting including defaults, each naming the variable it came from
+    ///
+    /// Rows are named by the `WEBSOCKET_*` variable even when its `ORO_WEBSOCKET_*` alias supplied the value.
+    /// The server DSN row also shows the effective listen address (after `-a`/`-p`).
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let optional = |dsn: &Option<Dsn>| {
+            dsn.as_ref()
+                .map_or_else(|| "(not configured)".to_string(), Dsn::display_masked)
+        };
+        let ping_interval = if self.ping_interval.is_zero() {
+            "0 (pings disabled)".to_string()
+        } else {
+            format_duration(self.ping_interval)
+        };
+        let rows = [
+            (
+                WEBSOCKET_SERVER_DSN,
+                format!(
+                    "{} (listening on {})",
+                    self.server_dsn.display_masked(),
+                    self.server_dsn.socket_addr_string()
+                ),
+            ),
+            (WEBSOCKET_FRONTEND_DSN, optional(&self.frontend_dsn)),
+            (WEBSOCKET_BACKEND_DSN, optional(&self.backend_dsn)),
+            (WEBSOCKET_REALMS, self.realms.join(",")),
+            (WEBSOCKET_LOG_FORMAT, self.log_format.as_str().to_string()),
+            (WEBSOCKET_URI_CHECK, self.uri_check.as_str().to_string()),
+            (WEBSOCKET_PING_INTERVAL, ping_interval),
+            (WEBSOCKET_PING_TIMEOUT, format_duration(self.ping_timeout)),
+            (
+                WEBSOCKET_MAX_MESSAGE_SIZE,
+                format_size(self.max_message_size),
+            ),
+            (
+                WEBSOCKET_HANDSHAKE_TIMEOUT,
+                format_duration(self.handshake_timeout),
+            ),
+            (WEBSOCKET_HELLO_TIMEOUT, format_duration(self.hello_timeout)),
+            (WEBSOCKET_MAX_CONNECTIONS, self.max_connections.to_string()),
+            (
+                WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
+                self.outbound_queue_messages.to_string(),
+            ),
+            (
+                WEBSOCKET_OUTBOUND_QUEUE_BYTES,
+                format_size(self.outbound_queue_bytes),
+            ),
+            (
+                WEBSOCKET_SHUTDOWN_TIMEOUT,
+                format_duration(self.shutdown_timeout),
+            ),
+        ];
+        rows.into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect()
+    }
+
+    /// Applies the command line's `-a/--host` and `-p/--port`, which win over the server DSN (as in Oro's
+    /// `WebsocketServerCommand`).
+    pub fn override_listen(&mut self, host: Option<&str>, port: Option<u16>) {
+        if let Some(host) = host {
+            self.server_dsn.host = host.trim().to_string();
+        }
+        if let Some(port) = port {
+            self.server_dsn.port = port;
+        }
+    }
+}
+
+/// The trimmed value of a variable, `None` when unset or blank.
+fn value_of<'a>(env: &'a EnvMap, name: &str) -> Option<&'a str> {
+    env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// Reads a knob: unset or blank means `default`, otherwise `parse` decides (its `Err` is the expectation).
+fn knob<T>(
+    env: &EnvMap,
+    name: &str,
+    default: T,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    match value_of(env, name) {
+        None => Ok(default),
+        Some(value) => parse(value).map_err(|expected| ConfigError::invalid(name, value, expected)),
+    }
+}
+
+/// Which of a DSN's two names is in effect and its trimmed value: the `WEBSOCKET_*` one when set at all (even
+/// empty), else the `ORO_WEBSOCKET_*` one; `None` when neither is set.
+fn dsn_variable<'a>(
+    env: &'a EnvMap,
+    name: &'static str,
+    alias: &'static str,
+) -> Option<(&'static str, &'a str)> {
+    [name, alias]
+        .into_iter()
+        .find_map(|variable| env.get(variable).map(|value| (variable, value.trim())))
+}
+
+/// Parses a DSN variable's value; the error names the variable and shows the value with secrets masked.
+fn parse_dsn(variable: &str, value: &str) -> Result<Dsn, ConfigError> {
+    Dsn::parse(value)
+        .map_err(|expected| ConfigError::invalid(variable, mask_dsn_text(value), expected))
+}
+
+/// A frontend or backend DSN: Oro's default when neither name is set, `None` when set empty or not
+/// configured (host `""` or `"null"`), an error when it does not parse.
+fn optional_dsn(
+    env: &EnvMap,
+    name: &'static str,
+    alias: &'static str,
+    default: Option<Dsn>,
+) -> Result<Option<Dsn>, ConfigError> {
+    match dsn_variable(env, name, alias) {
+        None => Ok(default),
+        Some((_, "")) => Ok(None),
+        Some((variable, value)) => {
+            let dsn = parse_dsn(variable, value)?;
+            Ok(dsn.is_configured().then_some(dsn))
+        }
+    }
+}
+
+/// A duration that must not be zero.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("a duration greater than 0 such as 10s".to_string()),
+        d => Ok(d),
+    }
+}
+
+/// `WEBSOCKET_REALMS`: a non-empty comma-separated list of loose WAMP URIs outside the reserved `wamp.` space;
+/// duplicates are dropped.
+fn parse_realms(s: &str) -> Result<Vec<String>, String> {
+    let expected = || {
+        "a comma-separated list of WAMP realms like realm1 or com.example.app (no spaces, '#' or empty parts; the wamp. prefix is reserved)".to_string()
+    };
+    let mut realms: Vec<String> = Vec::new();
+    for realm in parse_list(s)? {
+        let loose_uri = !realm.contains(|c: char| c.is_whitespace() || c == '#')
+            && realm.split('.').all(|part| !part.is_empty());
+        if !loose_uri || realm.starts_with("wamp.") {
+            return Err(expected());
+        }
+        if !realms.contains(&realm) {
+            realms.push(realm);
+        }
+    }
+    if realms.is_empty() {
+        return Err(expected());
+    }
+    Ok(realms)
+}
+
+/// A duration in the largest unit [`parse_duration`] reads back exactly: `25s`, `2m`, `1h`, `500ms`.
+fn format_duration(d: Duration) -> String {
+    let millis = d.as_millis();
+    match millis {
+        0 => "0s".to_string(),
+        m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
+        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+        m if m % 1_000 == 0 => format!("{}s", m / 1_000),
+        m => format!("{m}ms"),
+    }
+}
+
+/// A size in the largest binary unit [`parse_size`] reads back exactly: `1MiB`, `64KiB`, `1000`.
+fn format_size(n: usize) -> String {
+    match n {
+        0 => "0".to_string(),
+        n if n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
+        n => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::dsn::EXPECTED_DSN;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::from_env(&env(pairs)).unwrap_or_else(|e| panic!("{pairs:?}: {e}"))
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> ConfigError {
+        match Settings::from_env(&env(pairs)) {
+            Ok(s) => panic!("{pairs:?} accepted: {s:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        let s = settings(&[]);
+        assert_eq!(s.server_dsn, Dsn::parse(DEFAULT_SERVER_DSN).unwrap());
+        assert_eq!(s.server_dsn.socket_addr_string(), "0.0.0.0:8080");
+        assert_eq!(
+            s.frontend_dsn,
+            Some(Dsn::parse(DEFAULT_FRONTEND_DSN).unwrap())
+        );
+        assert_eq!(
+            s.backend_dsn,
+            Some(Dsn::parse(DEFAULT_BACKEND_DSN).unwrap())
+        );
+        assert_eq!(s.realms, ["realm1"]);
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.uri_check, UriCheck::Loose);
+        assert_eq!(s.ping_interval, Duration::from_secs(25));
+        assert_eq!(s.ping_timeout, Duration::from_secs(20));
+        assert_eq!(s.max_message_size, 1 << 20);
+        assert_eq!(s.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(s.hello_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.outbound_queue_messages, 4096);
+        assert_eq!(s.outbound_queue_bytes, 8 << 20);
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(s.describe(), Settings::default().describe());
+    }
+
+    #[test]
+    fn empty_values_mean_default() {
+        let blanks: Vec<(&str, &str)> = ALL_VARIABLES
+            .iter()
+            .filter(|(name, _, _)| !name.contains("_DSN"))
+            .map(|&(name, _, _)| (name, "  "))
+            .collect();
+        assert_eq!(settings(&blanks).describe(), Settings::default().describe());
+    }
+
+    #[test]
+    fn documented_defaults_are_the_real_defaults() {
+        let written: Vec<(&str, &str)> = ALL_VARIABLES
+            .iter()
+            .map(|&(name, default, _)| (name, default))
+            .collect();
+        assert_eq!(
+            settings(&written).describe(),
+            Settings::default().describe()
+        );
+    }
+
+    #[test]
+    fn values_are_read_and_trimmed() {
+        let s = settings(&[
+            (WEBSOCKET_SERVER_DSN, " tcp://127.0.0.1:9000 "),
+            (WEBSOCKET_FRONTEND_DSN, "//*:443/ws"),
+            (
+                WEBSOCKET_BACKEND_DSN,
+                "ssl://ws.example.com:443/ws?context_options[verify_peer]=false",
+            ),
+            (WEBSOCKET_REALMS, " realm1 , com.example.app,realm1 "),
+            (WEBSOCKET_LOG_FORMAT, "JSON"),
+            (WEBSOCKET_URI_CHECK, "strict"),
+            (WEBSOCKET_PING_INTERVAL, "0"),
+            (WEBSOCKET_PING_TIMEOUT, "0"),
+            (WEBSOCKET_MAX_MESSAGE_SIZE, "64KiB"),
+            (WEBSOCKET_HANDSHAKE_TIMEOUT, "500ms"),
+            (WEBSOCKET_HELLO_TIMEOUT, "1m"),
+            (WEBSOCKET_MAX_CONNECTIONS, "5"),
+            (WEBSOCKET_OUTBOUND_QUEUE_MESSAGES, "10"),
+            (WEBSOCKET_OUTBOUND_QUEUE_BYTES, "64KiB"),
+            (WEBSOCKET_SHUTDOWN_TIMEOUT, "0"),
+        ]);
+        assert_eq!(s.server_dsn.socket_addr_string(), "127.0.0.1:9000");
+        assert_eq!(s.server_dsn.raw, "tcp://127.0.0.1:9000");
+        assert_eq!(s.frontend_dsn.as_ref().map(|d| d.port), Some(443));
+        let backend = s.backend_dsn.as_ref().unwrap();
+        assert_eq!(backend.scheme, "ssl");
+        assert_eq!(backend.context_options()["verify_peer"], "false");
+        assert_eq!(s.realms, ["realm1", "com.example.app"]);
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.uri_check, UriCheck::Strict);
+        assert_eq!(s.ping_interval, Duration::ZERO);
+        assert_eq!(s.ping_timeout, Duration::ZERO);
+        assert_eq!(s.max_message_size, 65_536);
+        assert_eq!(s.handshake_timeout, Duration::from_millis(500));
+        assert_eq!(s.hello_timeout, Duration::from_secs(60));
+        assert_eq!(s.max_connections, 5);
+        assert_eq!(s.outbound_queue_messages, 10);
+        assert_eq!(s.outbound_queue_bytes, 65_536);
+        assert_eq!(s.shutdown_timeout, Duration::ZERO);
+        assert_eq!(
+            settings(&[(WEBSOCKET_LOG_FORMAT, "human")]).log_format,
+            LogFormat::Text
+        );
+    }
+
+    #[test]
+    fn oro_aliases() {
+        let s = settings(&[
+            (ORO_WEBSOCKET_SERVER_DSN, "//127.0.0.2:1"),
+            (ORO_WEBSOCKET_FRONTEND_DSN, "//ws.example.com:2/ws"),
+            (ORO_WEBSOCKET_BACKEND_DSN, "tcp://127.0.0.3:3"),
+        ]);
+        assert_eq!(s.server_dsn.socket_addr_string(), "127.0.0.2:1");
+        assert_eq!(s.frontend_dsn.map(|d| d.port), Some(2));
+        assert_eq!(s.backend_dsn.map(|d| d.port), Some(3));
+
+        // both set: WEBSOCKET_* wins
+        let s = settings(&[
+            (ORO_WEBSOCKET_SERVER_DSN, "//127.0.0.2:1"),
+            (WEBSOCKET_SERVER_DSN, "//127.0.0.4:4"),
+            (ORO_WEBSOCKET_FRONTEND_DSN, "//a:2/ws"),
+            (WEBSOCKET_FRONTEND_DSN, "//b:5/ws"),
+            (ORO_WEBSOCKET_BACKEND_DSN, "tcp://127.0.0.3:3"),
+            (WEBSOCKET_BACKEND_DSN, ""),
+        ]);
+        assert_eq!(s.server_dsn.socket_addr_string(), "127.0.0.4:4");
+        assert_eq!(s.frontend_dsn.map(|d| d.host), Some("b".to_string()));
+        assert_eq!(s.backend_dsn, None, "an empty WEBSOCKET_* still wins");
+
+        // Oro's .env-app ships the aliases empty; a WEBSOCKET_* value turns the server on
+        let s = settings(&[
+            (ORO_WEBSOCKET_SERVER_DSN, ""),
+            (WEBSOCKET_SERVER_DSN, "//0.0.0.0:8080"),
+        ]);
+        assert_eq!(s.server_dsn.port, 8080);
+        assert!(matches!(
+            error(&[
+                (ORO_WEBSOCKET_SERVER_DSN, "//0.0.0.0:8080"),
+                (WEBSOCKET_SERVER_DSN, "")
+            ]),
+            ConfigError::NotConfigured
+        ));
+    }
+
+    #[test]
+    fn empty_server_dsn_is_not_configured() {
+        for value in ["", "   ", "ws/path-only", "//null:8080", "tcp:"] {
+            for name in [WEBSOCKET_SERVER_DSN, ORO_WEBSOCKET_SERVER_DSN] {
+                assert!(
+                    matches!(error(&[(name, value)]), ConfigError::NotConfigured),
+                    "{name}={value:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_or_unconfigured_client_dsns_are_none() {
+        for value in ["", " ", "ws/path-only", "//null"] {
+            let s = settings(&[
+                (ORO_WEBSOCKET_FRONTEND_DSN, value),
+                (WEBSOCKET_BACKEND_DSN, value),
+            ]);
+            assert_eq!(s.frontend_dsn, None, "{value:?}");
+            assert_eq!(s.backend_dsn, None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_dsn_names_the_variable_used() {
+        let text = error(&[(ORO_WEBSOCKET_SERVER_DSN, "//host:99999")]).to_string();
+        assert!(text.contains("ORO_WEBSOCKET_SERVER_DSN"), "{text}");
+        assert!(text.contains("\"//host:99999\""), "{text}");
+        assert!(text.contains(EXPECTED_DSN), "{text}");
+
+        let text = error(&[(WEBSOCKET_BACKEND_DSN, "tcp://user:hunter2@h:abc")]).to_string();
+        assert!(
+            text.starts_with("invalid value \"tcp://user:***@h:abc\" for WEBSOCKET_BACKEND_DSN"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"));
+
+        let text = error(&[(ORO_WEBSOCKET_FRONTEND_DSN, "//:80")]).to_string();
+        assert!(text.contains("ORO_WEBSOCKET_FRONTEND_DSN"), "{text}");
+    }
+
+    #[test]
+    fn each_invalid_knob_is_reported() {
+        let cases: &[(&str, &str, &str)] = &[
+            (WEBSOCKET_REALMS, "has space", "WAMP realms"),
+            (WEBSOCKET_REALMS, "a..b", "WAMP realms"),
+            (WEBSOCKET_REALMS, "a.#", "WAMP realms"),
+            (WEBSOCKET_REALMS, ".a", "WAMP realms"),
+            (WEBSOCKET_REALMS, "wamp.realm", "WAMP realms"),
+            (WEBSOCKET_REALMS, ",,", "WAMP realms"),
+            (WEBSOCKET_LOG_FORMAT, "xml", "text (or human) or json"),
+            (WEBSOCKET_URI_CHECK, "medium", "loose or strict"),
+            (WEBSOCKET_PING_INTERVAL, "soon", "a duration"),
+            (WEBSOCKET_PING_TIMEOUT, "-1", "a duration"),
+            (WEBSOCKET_PING_TIMEOUT, "0", "greater than 0"),
+            (WEBSOCKET_MAX_MESSAGE_SIZE, "big", "a size"),
+            (WEBSOCKET_MAX_MESSAGE_SIZE, "511", "from 512 bytes to 16MiB"),
+            (
+                WEBSOCKET_MAX_MESSAGE_SIZE,
+                "17MiB",
+                "from 512 bytes to 16MiB",
+            ),
+            (WEBSOCKET_HANDSHAKE_TIMEOUT, "0", "greater than 0"),
+            (WEBSOCKET_HANDSHAKE_TIMEOUT, "x", "a duration"),
+            (WEBSOCKET_HELLO_TIMEOUT, "0ms", "greater than 0"),
+            (WEBSOCKET_MAX_CONNECTIONS, "0", "positive whole number"),
+            (WEBSOCKET_MAX_CONNECTIONS, "-5", "positive whole number"),
+            (
+                WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
+                "many",
+                "positive whole number",
+            ),
+            (
+                WEBSOCKET_OUTBOUND_QUEUE_BYTES,
+                "1KiB",
+                "at least WEBSOCKET_MAX_MESSAGE_SIZE",
+            ),
+            (WEBSOCKET_OUTBOUND_QUEUE_BYTES, "lots", "a size"),
+            (WEBSOCKET_SHUTDOWN_TIMEOUT, "1d", "a duration"),
+        ];
+        for &(name, value, expectation) in cases {
+            let err = error(&[(name, value)]);
+            let text = err.to_string();
+            assert!(
+                matches!(err, ConfigError::Invalid { .. }),
+                "{name}={value}: {err:?}"
+            );
+            assert!(
+                text.starts_with(&format!("invalid value {value:?} for {name}: expected ")),
+                "{name}={value}: {text}"
+            );
+            assert!(text.contains(expectation), "{name}={value}: {text}");
+        }
+    }
+
+    #[test]
+    fn queue_bytes_must_hold_a_largest_message() {
+        let text = error(&[
+            (WEBSOCKET_MAX_MESSAGE_SIZE, "16MiB"),
+            (WEBSOCKET_OUTBOUND_QUEUE_BYTES, "8MiB"),
+        ])
+        .to_string();
+        assert!(text.contains("WEBSOCKET_OUTBOUND_QUEUE_BYTES"), "{text}");
+        assert!(text.contains("16777216 bytes"), "{text}");
+        // a large message size alone makes the default queue too small, and says so
+        let text = error(&[(WEBSOCKET_MAX_MESSAGE_SIZE, "9MiB")]).to_string();
+        assert!(
+            text.contains("\"8MiB\" for WEBSOCKET_OUTBOUND_QUEUE_BYTES"),
+            "{text}"
+        );
+        // equal is fine
+        let s = settings(&[
+            (WEBSOCKET_MAX_MESSAGE_SIZE, "16MiB"),
+            (WEBSOCKET_OUTBOUND_QUEUE_BYTES, "16MiB"),
+        ]);
+        assert_eq!(s.outbound_queue_bytes, s.max_message_size);
+    }
+
+    #[test]
+    fn ping_timeout_may_be_zero_only_without_pings() {
+        let s = settings(&[
+            (WEBSOCKET_PING_INTERVAL, "0"),
+            (WEBSOCKET_PING_TIMEOUT, "0s"),
+        ]);
+        assert!(s.ping_interval.is_zero() && s.ping_timeout.is_zero());
+    }
+
+    #[test]
+    fn describe_lists_everything_and_masks_secrets() {
+        let s = settings(&[
+            (WEBSOCKET_SERVER_DSN, "tcp://admin:hunter2@0.0.0.0:8080"),
+            (
+                WEBSOCKET_BACKEND_DSN,
+                "ssl://h:443/ws?context_options[passphrase]=hunter2&user_agent=x",
+            ),
+            (ORO_WEBSOCKET_FRONTEND_DSN, "//*:8080/ws?token=hunter2"),
+        ]);
+        let rows = s.describe();
+        for row in &rows {
+            assert!(!row.1.contains("hunter2"), "{row:?}");
+        }
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+        let expected: Vec<&str> = ALL_VARIABLES
+            .iter()
+            .map(|(n, _, _)| *n)
+            .filter(|n| !n.starts_with("ORO_"))
+            .collect();
+        assert_eq!(names, expected);
+        let value = |name: &str| {
+            rows.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            value(WEBSOCKET_SERVER_DSN),
+            "tcp://admin:***@0.0.0.0:8080 (listening on 0.0.0.0:8080)"
+        );
+        assert!(value(WEBSOCKET_BACKEND_DSN).contains("passphrase]=***&user_agent=x"));
+        assert_eq!(value(WEBSOCKET_PING_INTERVAL), "25s");
+        assert_eq!(value(WEBSOCKET_MAX_MESSAGE_SIZE), "1MiB");
+
+        let off = settings(&[(WEBSOCKET_FRONTEND_DSN, ""), (WEBSOCKET_PING_INTERVAL, "0")]);
+        let rows = off.describe();
+        assert!(rows.contains(&(
+            WEBSOCKET_FRONTEND_DSN.to_string(),
+            "(not configured)".to_string()
+        )));
+        assert!(rows.contains(&(
+            WEBSOCKET_PING_INTERVAL.to_string(),
+            "0 (pings disabled)".to_string()
+        )));
+    }
+
+    #[test]
+    fn override_listen_wins() {
+        let mut s = settings(&[(WEBSOCKET_SERVER_DSN, "//127.0.0.1:9000")]);
+        s.override_listen(None, None);
+        assert_eq!(s.server_dsn.socket_addr_string(), "127.0.0.1:9000");
+        s.override_listen(None, Some(7000));
+        assert_eq!(s.server_dsn.socket_addr_string(), "127.0.0.1:7000");
+        s.override_listen(Some("::1"), None);
+        assert_eq!(s.server_dsn.socket_addr_string(), "[::1]:7000");
+        s.override_listen(Some("*"), Some(1));
+        assert_eq!(s.server_dsn.socket_addr_string(), "0.0.0.0:1");
+        assert!(s.describe()[0].1.ends_with("(listening on 0.0.0.0:1)"));
+    }
+
+    #[test]
+    fn app_env() {
+        for (text, env) in [
+            ("prod", AppEnv::Prod),
+            ("PRODUCTION", AppEnv::Prod),
+            ("dev", AppEnv::Dev),
+            ("development", AppEnv::Dev),
+            (" test ", AppEnv::Dev),
+        ] {
+            assert_eq!(AppEnv::parse(text), Ok(env), "{text}");
+        }
+        assert!(AppEnv::parse("staging").is_err());
+        assert!(AppEnv::parse("").is_err());
+        assert_eq!(AppEnv::Prod.as_str(), "prod");
+        assert_eq!(AppEnv::Dev.as_str(), "dev");
+        assert_eq!(AppEnv::default(), AppEnv::Prod);
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        for d in [0, 500, 1_000, 25_000, 120_000, 3_600_000, 90_000, 1_500] {
+            let d = Duration::from_millis(d);
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+        for n in [0, 1, 512, 1000, 1024, 65_536, 1 << 20, 8 << 20, 1_048_577] {
+            assert_eq!(parse_size(&format_size(n)), Ok(n));
+        }
+    }
+
+    #[test]
+    fn env_app_dist_documents_every_variable() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.env-app.dist");
+        let dist = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for (name, default, _) in ALL_VARIABLES {
+            assert!(dist.contains(name), ".env-app.dist does not mention {name}");
+            assert!(
+                dist.contains(&format!("{name}={default}")),
+                ".env-app.dist does not show {name}={default}"
+            );
+        }
+    }
+}
