@@ -1,0 +1,337 @@
+//! The broker: subscriptions and event delivery for one realm.
+//!
+//! A subscription is shared by every session that subscribes to the same `(topic, match policy)`,
+//! as the WAMP spec requires (one subscription ID per pattern, not per subscriber). Publishing walks
+//! the [`TopicIndex`] for matching subscriptions, encodes the EVENT once per subscription and wire
+//! format, and pushes cheap clones of those bytes to each admitted subscriber's bounded queue
+//! (DESIGN.md §3, "encode once, fan out bytes"). Nothing here blocks or awaits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::router::handle::SessionHandle;
+use crate::router::outbound::Frame;
+use crate::router::publish_options::PublishOptions;
+use crate::router::topic_index::TopicIndex;
+use crate::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Serializer, Value};
+
+/// One subscription: a pattern and its subscribers.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Router-scoped subscription ID.
+    pub id: Id,
+    /// The subscribed topic or pattern.
+    pub uri: String,
+    /// How `uri` matches published topics.
+    pub policy: MatchPolicy,
+    subscribers: HashMap<Id, Arc<SessionHandle>>,
+}
+
+impl Subscription {
+    /// Number of sessions currently subscribed.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.len()
+    }
+}
+
+/// An event to deliver, as received in PUBLISH.
+#[derive(Debug)]
+pub struct Publication<'a> {
+    /// Publication ID, random in [1, 2^53].
+    pub id: Id,
+    /// The concrete topic published to.
+    pub topic: &'a str,
+    /// Positional payload.
+    pub args: &'a [Value],
+    /// Keyword payload.
+    pub kwargs: &'a Dict,
+    /// Parsed options.
+    pub options: &'a PublishOptions,
+    /// The publishing session.
+    pub publisher: &'a SessionHandle,
+}
+
+/// Result of a subscribe request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The (possibly pre-existing) subscription ID.
+    pub subscription: Id,
+    /// True when this request created the subscription.
+    pub created: bool,
+}
+
+/// Subscriptions of one realm.
+#[derive(Debug, Default)]
+pub struct Broker {
+    index: TopicIndex<Id>,
+    subscriptions: HashMap<Id, Subscription>,
+}
+
+impl Broker {
+    /// Adds `session` to the subscription for `(uri, policy)`, creating it if needed. Subscribing
+    /// twice is idempotent: the same subscription ID comes back.
+    pub fn subscribe(
+        &mut self,
+        session: &Arc<SessionHandle>,
+        uri: &str,
+        policy: MatchPolicy,
+    ) -> Subscribed {
+        let (subscription, created) = match self.index.get(uri, policy) {
+            Some(existing) => (existing, false),
+            None => {
+                let mut fresh = id::random_id();
+                while self.subscriptions.contains_key(&fresh) {
+                    fresh = id::random_id();
+                }
+                self.index.insert(uri, policy, fresh);
+                self.subscriptions.insert(
+                    fresh,
+                    Subscription {
+                        id: fresh,
+                        uri: uri.to_owned(),
+                        policy,
+                        subscribers: HashMap::new(),
+                    },
+                );
+                (fresh, true)
+            }
+        };
+        if let Some(sub) = self.subscriptions.get_mut(&subscription) {
+            sub.subscribers.insert(session.id, session.clone());
+        }
+        Subscribed {
+            subscription,
+            created,
+        }
+    }
+
+    /// Removes `session` from `subscription`. Returns `None` when the session was not subscribed,
+    /// otherwise whether the subscription was deleted because it became empty.
+    pub fn unsubscribe(&mut self, session: Id, subscription: Id) -> Option<bool> {
+        let sub = self.subscriptions.get_mut(&subscription)?;
+        sub.subscribers.remove(&session)?;
+        if !sub.subscribers.is_empty() {
+            return Some(false);
+        }
+        if let Some(sub) = self.subscriptions.remove(&subscription) {
+            self.index.remove(&sub.uri, sub.policy);
+        }
+        Some(true)
+    }
+
+    /// Looks up a subscription by ID.
+    pub fn subscription(&self, id: Id) -> Option<&Subscription> {
+        self.subscriptions.get(&id)
+    }
+
+    /// Number of live subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    /// Delivers `publication` to every admitted subscriber of every matching subscription and
+    /// returns the number of events queued.
+    pub fn publish(&self, publication: &Publication<'_>) -> usize {
+        let mut delivered = 0;
+        let disclosed = publication
+            .options
+            .disclose_me
+            .then(|| publisher_details(publication.publisher));
+        self.index
+            .for_each_match(publication.topic, |subscription, policy| {
+                let Some(sub) = self.subscriptions.get(&subscription) else {
+                    return;
+                };
+                let mut encoded: [Option<Frame>; 2] = [None, None];
+                for subscriber in sub.subscribers.values() {
+                    if !publication
+                        .options
+                        .admits(subscriber, publication.publisher.id)
+                    {
+                        continue;
+                    }
+                    let serializer = subscriber.serializer;
+                    let frame = match &mut encoded[serializer.index()] {
+                        Some(frame) => frame,
+                        slot => slot.insert(encode_event(
+                            serializer,
+                            sub.id,
+                            policy,
+                            publication,
+                            disclosed.as_ref(),
+                        )),
+                    };
+                    // A full queue already marked the subscriber for disconnection.
+                    if subscriber.send(frame.clone()).is_ok() {
+                        delivered += 1;
+                    }
+                }
+            });
+        delivered
+    }
+}
+
+fn publisher_details(publisher: &SessionHandle) -> Dict {
+    let mut details = Dict::new();
+    details.insert("publisher".into(), Value::UInt(publisher.id));
+    details.insert(
+        "publisher_authid".into(),
+        Value::Str(publisher.authid.clone()),
+    );
+    details.insert(
+        "publisher_authrole".into(),
+        Value::Str(publisher.authrole.clone()),
+    );
+    details
+}
+
+fn encode_event(
+    serializer: Serializer,
+    subscription: Id,
+    policy: MatchPolicy,
+    publication: &Publication<'_>,
+    disclosed: Option<&Dict>,
+) -> Frame {
+    let mut details = disclosed.cloned().unwrap_or_default();
+    if policy != MatchPolicy::Exact {
+        details.insert("topic".into(), Value::Str(publication.topic.to_owned()));
+    }
+    let event = Message::Event {
+        subscription,
+        publication: publication.id,
+        details,
+        args: publication.args.to_vec(),
+        kwargs: publication.kwargs.clone(),
+    };
+    Frame::from_encoded(serializer, codec::encode(serializer, &event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::outbound::{channel, OutboundRx, QueueLimits};
+
+    fn session(id: Id, serializer: Serializer) -> (Arc<SessionHandle>, OutboundRx) {
+        let (outbound, rx) = channel(QueueLimits {
+            messages: 16,
+            bytes: 1 << 20,
+        });
+        let handle = SessionHandle {
+            id,
+            authid: format!("user{id}"),
+            authrole: "anonymous".into(),
+            serializer,
+            outbound,
+        };
+        (Arc::new(handle), rx)
+    }
+
+    fn publish(broker: &Broker, publisher: &SessionHandle, topic: &str, options: &PublishOptions) {
+        let kwargs = Dict::new();
+        broker.publish(&Publication {
+            id: 7,
+            topic,
+            args: &[Value::from("hi")],
+            kwargs: &kwargs,
+            options,
+            publisher,
+        });
+    }
+
+    fn received(rx: &mut OutboundRx) -> Vec<Message> {
+        let mut out = Vec::new();
+        while let Some(frame) = rx.try_recv() {
+            let msg = match frame {
+                Frame::Text(t) => codec::decode(Serializer::Json, t.as_bytes()),
+                Frame::Binary(b) => codec::decode(Serializer::MsgPack, &b),
+                Frame::Close(..) => continue,
+            };
+            out.extend(msg.ok());
+        }
+        out
+    }
+
+    #[test]
+    fn resubscribe_is_idempotent_and_shared() {
+        let mut broker = Broker::default();
+        let (a, _ra) = session(1, Serializer::Json);
+        let (b, _rb) = session(2, Serializer::Json);
+        let first = broker.subscribe(&a, "t.x", MatchPolicy::Exact);
+        let again = broker.subscribe(&a, "t.x", MatchPolicy::Exact);
+        let other = broker.subscribe(&b, "t.x", MatchPolicy::Exact);
+        let prefix = broker.subscribe(&b, "t.x", MatchPolicy::Prefix);
+        assert!(first.created && !again.created && !other.created && prefix.created);
+        assert_eq!(first.subscription, again.subscription);
+        assert_eq!(first.subscription, other.subscription);
+        assert_ne!(first.subscription, prefix.subscription);
+        assert_eq!(broker.unsubscribe(1, first.subscription), Some(false));
+        assert_eq!(broker.unsubscribe(1, first.subscription), None);
+        assert_eq!(broker.unsubscribe(2, first.subscription), Some(true));
+        assert_eq!(broker.subscription_count(), 1);
+    }
+
+    #[test]
+    fn events_reach_each_format_and_carry_topic_for_patterns() {
+        let mut broker = Broker::default();
+        let (publisher, _rp) = session(1, Serializer::Json);
+        let (json, mut rj) = session(2, Serializer::Json);
+        let (pack, mut rm) = session(3, Serializer::MsgPack);
+        let exact = broker.subscribe(&json, "a.b", MatchPolicy::Exact);
+        broker.subscribe(&pack, "a.b", MatchPolicy::Exact);
+        let wild = broker.subscribe(&pack, "a.", MatchPolicy::Wildcard);
+        publish(&broker, &publisher, "a.b", &PublishOptions::default());
+
+        let got = received(&mut rj);
+        assert_eq!(got.len(), 1);
+        match &got[0] {
+            Message::Event {
+                subscription,
+                details,
+                args,
+                ..
+            } => {
+                assert_eq!(*subscription, exact.subscription);
+                assert!(details.is_empty());
+                assert_eq!(args, &vec![Value::from("hi")]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let got = received(&mut rm);
+        assert_eq!(got.len(), 2);
+        let topics: Vec<Option<&Value>> = got
+            .iter()
+            .filter_map(|m| match m {
+                Message::Event {
+                    subscription,
+                    details,
+                    ..
+                } if *subscription == wild.subscription => Some(details.get("topic")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(topics, vec![Some(&Value::from("a.b"))]);
+    }
+
+    #[test]
+    fn publisher_is_excluded_by_default_and_disclosed_on_request() {
+        let mut broker = Broker::default();
+        let (me, mut rme) = session(1, Serializer::Json);
+        broker.subscribe(&me, "t", MatchPolicy::Exact);
+        publish(&broker, &me, "t", &PublishOptions::default());
+        assert!(received(&mut rme).is_empty());
+        let options = PublishOptions {
+            exclude_me: false,
+            disclose_me: true,
+            ..PublishOptions::default()
+        };
+        publish(&broker, &me, "t", &options);
+        let got = received(&mut rme);
+        match got.first() {
+            Some(Message::Event { details, .. }) => {
+                assert_eq!(details.get("publisher"), Some(&Value::UInt(1)));
+                assert_eq!(details.get("publisher_authid"), Some(&Value::from("user1")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! What the rest of the router knows about a live session: identity and its outbound queue.
+//!
+//! The broker stores `Arc<SessionHandle>` per subscriber, so delivering an event is a lookup-free
+//! push; the session's own state machine (in `session.rs`) stays private to its connection task.
+
+use crate::router::outbound::{Frame, Outbound, QueueFull};
+use crate::wamp::{Id, Serializer};
+
+/// The shared, immutable part of an established session.
+#[derive(Debug)]
+pub struct SessionHandle {
+    /// Global session ID, random in [1, 2^53].
+    pub id: Id,
+    /// Authentication ID (anonymous sessions get a generated one).
+    pub authid: String,
+    /// Authentication role.
+    pub authrole: String,
+    /// The session's wire format, deciding which encoded copy of an event it receives.
+    pub serializer: Serializer,
+    /// Where frames for this session go.
+    pub outbound: Outbound,
+}
+
+impl SessionHandle {
+    /// Queues a frame for this session; see [`Outbound::push`].
+    pub fn send(&self, frame: Frame) -> Result<(), QueueFull> {
+        self.outbound.push(frame)
+    }
+}

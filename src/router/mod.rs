@@ -1,0 +1,66 @@
+//! The router: realms, sessions, and the broker. It never touches a socket.
+//!
+//! Transports hand the router decoded [`crate::wamp::Message`]s through a [`session::Session`] and
+//! receive ready-to-send [`outbound::Frame`]s from a bounded per-session queue. Because WAMP v1 and
+//! v2 sessions (and any transport) reach the same realm operations, a topic is one topic whoever
+//! publishes to it.
+
+pub mod broker;
+pub mod handle;
+pub mod outbound;
+pub mod publish_options;
+pub mod realm;
+pub mod session;
+pub mod topic_index;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::router::outbound::QueueLimits;
+use crate::router::realm::Realm;
+use crate::wamp::UriPolicy;
+
+/// What the router needs from configuration.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Realms sessions may join.
+    pub realms: Vec<String>,
+    /// How strictly topic URIs are checked.
+    pub uri_policy: UriPolicy,
+    /// Bounds of every session's outbound queue.
+    pub queue: QueueLimits,
+}
+
+/// All realms of this process.
+#[derive(Debug)]
+pub struct Router {
+    realms: HashMap<String, Arc<Realm>>,
+    config: RouterConfig,
+}
+
+impl Router {
+    /// Creates the configured realms.
+    pub fn new(config: RouterConfig) -> Router {
+        let realms = config
+            .realms
+            .iter()
+            .map(|name| (name.clone(), Arc::new(Realm::new(name.clone()))))
+            .collect();
+        Router { realms, config }
+    }
+
+    /// The realm named `name`, if configured.
+    pub fn realm(&self, name: &str) -> Option<&Arc<Realm>> {
+        self.realms.get(name)
+    }
+
+    /// The router's configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Sessions established across all realms.
+    pub fn session_count(&self) -> usize {
+        self.realms.values().map(|r| r.session_count()).sum()
+    }
+}

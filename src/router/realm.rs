@@ -1,0 +1,93 @@
+//! A realm: the routing namespace sessions join. It owns the broker and the session table.
+//!
+//! Shared state sits behind short `std::sync` critical sections that never span an `.await`
+//! (DESIGN.md §3, rule 5): publishing takes the broker's read lock, so publishers on different
+//! threads fan out in parallel, and only (un)subscribe takes the write lock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::router::broker::{Broker, Publication, Subscribed};
+use crate::router::handle::SessionHandle;
+use crate::wamp::{Id, MatchPolicy};
+
+/// One realm and its live state.
+#[derive(Debug)]
+pub struct Realm {
+    name: String,
+    broker: RwLock<Broker>,
+    sessions: RwLock<HashMap<Id, Arc<SessionHandle>>>,
+}
+
+/// Takes a read lock, ignoring poisoning: every critical section here leaves the data consistent
+/// at each step, so a panic elsewhere must not take the realm down with it.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Realm {
+    /// Creates an empty realm.
+    pub fn new(name: impl Into<String>) -> Realm {
+        Realm {
+            name: name.into(),
+            broker: RwLock::new(Broker::default()),
+            sessions: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The realm's URI.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Registers an established session.
+    pub fn join(&self, session: Arc<SessionHandle>) {
+        write(&self.sessions).insert(session.id, session);
+    }
+
+    /// Removes a session and its subscriptions.
+    pub fn leave(&self, session: Id, subscriptions: impl IntoIterator<Item = Id>) {
+        {
+            let mut broker = write(&self.broker);
+            for subscription in subscriptions {
+                broker.unsubscribe(session, subscription);
+            }
+        }
+        write(&self.sessions).remove(&session);
+    }
+
+    /// See [`Broker::subscribe`].
+    pub fn subscribe(
+        &self,
+        session: &Arc<SessionHandle>,
+        uri: &str,
+        policy: MatchPolicy,
+    ) -> Subscribed {
+        write(&self.broker).subscribe(session, uri, policy)
+    }
+
+    /// See [`Broker::unsubscribe`].
+    pub fn unsubscribe(&self, session: Id, subscription: Id) -> Option<bool> {
+        write(&self.broker).unsubscribe(session, subscription)
+    }
+
+    /// See [`Broker::publish`].
+    pub fn publish(&self, publication: &Publication<'_>) -> usize {
+        read(&self.broker).publish(publication)
+    }
+
+    /// Number of sessions joined to this realm.
+    pub fn session_count(&self) -> usize {
+        read(&self.sessions).len()
+    }
+
+    /// Number of live subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        read(&self.broker).subscription_count()
+    }
+}

@@ -1,0 +1,514 @@
+//! The WAMP v2 session state machine, independent of any transport.
+//!
+//! A transport decodes frames into [`Message`]s and calls [`Session::handle`]; the session answers
+//! through the connection's outbound queue and returns a [`Step`] telling the transport whether to
+//! keep reading or close. States: waiting for HELLO → established (joined to a realm) → optionally
+//! `GoodbyeSent` while the router shuts down. Every protocol error becomes the protocol's answer
+//! (ERROR for a bad request, ABORT `wamp.error.protocol_violation` for a bad message) and never
+//! affects another session.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tracing::{debug, info, warn};
+
+use crate::router::broker::Publication;
+use crate::router::handle::SessionHandle;
+use crate::router::outbound::{Frame, Outbound};
+use crate::router::publish_options::PublishOptions;
+use crate::router::realm::Realm;
+use crate::router::Router;
+use crate::wamp::message::code;
+use crate::wamp::{
+    codec, error_uri, id, uri, DecodeError, Dict, Id, MatchPolicy, Message, Serializer, Value,
+};
+
+/// WebSocket close code for a normal close.
+pub const CLOSE_NORMAL: u16 = 1000;
+/// WebSocket close code when the server goes away (shutdown).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// WebSocket close code for a protocol error.
+pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+
+/// What the transport should do after a message was handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Keep reading.
+    Continue,
+    /// Send a close frame with this code and reason after what is queued, then end the connection.
+    Close {
+        /// WebSocket close code.
+        code: u16,
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+struct Joined {
+    realm: Arc<Realm>,
+    handle: Arc<SessionHandle>,
+    subscriptions: HashSet<Id>,
+}
+
+enum State {
+    /// Transport open, no session yet (also after a GOODBYE exchange).
+    AwaitingHello,
+    /// Joined to a realm.
+    Established(Joined),
+    /// The router sent GOODBYE (shutdown) and waits for the client's reply.
+    GoodbyeSent(Joined),
+}
+
+/// One client's session over one transport connection.
+pub struct Session {
+    router: Arc<Router>,
+    serializer: Serializer,
+    outbound: Outbound,
+    peer: SocketAddr,
+    state: State,
+}
+
+impl Session {
+    /// A new, not yet established session for a client at `peer` speaking `serializer`.
+    pub fn new(
+        router: Arc<Router>,
+        serializer: Serializer,
+        outbound: Outbound,
+        peer: SocketAddr,
+    ) -> Session {
+        Session {
+            router,
+            serializer,
+            outbound,
+            peer,
+            state: State::AwaitingHello,
+        }
+    }
+
+    /// The session ID once established.
+    pub fn id(&self) -> Option<Id> {
+        match &self.state {
+            State::Established(j) | State::GoodbyeSent(j) => Some(j.handle.id),
+            State::AwaitingHello => None,
+        }
+    }
+
+    /// True once HELLO was answered with WELCOME and until the session ends.
+    pub fn is_established(&self) -> bool {
+        self.id().is_some()
+    }
+
+    fn send(&self, msg: &Message) {
+        let frame = Frame::from_encoded(self.serializer, codec::encode(self.serializer, msg));
+        // A full queue has already flagged this session for disconnection; nothing more to do.
+        let _ = self.outbound.push(frame);
+    }
+
+    fn abort(&mut self, reason: &str, message: String, code: u16) -> Step {
+        let mut details = Dict::new();
+        details.insert("message".into(), Value::Str(message.clone()));
+        self.send(&Message::Abort {
+            details,
+            reason: reason.into(),
+            args: Vec::new(),
+            kwargs: Dict::new(),
+        });
+        self.leave();
+        Step::Close {
+            code,
+            reason: message,
+        }
+    }
+
+    /// Answers a message that could not be decoded: ABORT `wamp.error.protocol_violation`.
+    pub fn handle_decode_error(&mut self, err: &DecodeError) -> Step {
+        warn!(peer = %self.peer, session = ?self.id(), error = %err, "protocol violation: undecodable message");
+        self.protocol_violation(err.to_string())
+    }
+
+    /// ABORTs the session for a protocol violation described by `message`.
+    pub fn protocol_violation(&mut self, message: String) -> Step {
+        self.abort(error_uri::PROTOCOL_VIOLATION, message, CLOSE_PROTOCOL_ERROR)
+    }
+
+    /// Processes one decoded message.
+    pub fn handle(&mut self, msg: Message) -> Step {
+        match std::mem::replace(&mut self.state, State::AwaitingHello) {
+            State::AwaitingHello => self.handle_unjoined(msg),
+            State::Established(joined) => {
+                self.state = State::Established(joined);
+                self.handle_established(msg)
+            }
+            State::GoodbyeSent(joined) => {
+                self.state = State::GoodbyeSent(joined);
+                match msg {
+                    Message::Goodbye { .. } | Message::Abort { .. } => {
+                        self.leave();
+                        Step::Close {
+                            code: CLOSE_GOING_AWAY,
+                            reason: "server shutting down".into(),
+                        }
+                    }
+                    // Requests racing with our GOODBYE are ignored; the session is ending.
+                    _ => Step::Continue,
+                }
+            }
+        }
+    }
+
+    fn handle_unjoined(&mut self, msg: Message) -> Step {
+        match msg {
+            Message::Hello { realm, details } => self.hello(realm, details),
+            Message::Abort { reason, .. } => {
+                debug!(peer = %self.peer, %reason, "client aborted before joining");
+                Step::Close {
+                    code: CLOSE_NORMAL,
+                    reason: "aborted".into(),
+                }
+            }
+            other => self.protocol_violation(format!(
+                "{} received before the session was established",
+                other.name()
+            )),
+        }
+    }
+
+    fn hello(&mut self, realm_name: String, details: Dict) -> Step {
+        let Some(realm) = self.router.realm(&realm_name).cloned() else {
+            info!(peer = %self.peer, realm = %realm_name, "HELLO for an unknown realm refused");
+            return self.abort(
+                error_uri::NO_SUCH_REALM,
+                format!("no realm \"{realm_name}\" exists on this router"),
+                CLOSE_NORMAL,
+            );
+        };
+        if let Some(methods) = details.get("authmethods") {
+            let Some(list) = methods.as_list() else {
+                return self.protocol_violation("HELLO.Details.authmethods must be a list".into());
+            };
+            if !list.is_empty() && !list.iter().any(|m| m.as_str() == Some("anonymous")) {
+                info!(peer = %self.peer, realm = %realm_name, "no offered authentication method is available");
+                return self.abort(
+                    error_uri::NO_MATCHING_AUTH_METHOD,
+                    "this realm accepts anonymous authentication only".into(),
+                    CLOSE_NORMAL,
+                );
+            }
+        }
+        let session_id = id::random_id();
+        let handle = Arc::new(SessionHandle {
+            id: session_id,
+            authid: format!("anonymous-{:012x}", id::random_id()),
+            authrole: "anonymous".into(),
+            serializer: self.serializer,
+            outbound: self.outbound.clone(),
+        });
+        realm.join(handle.clone());
+        self.send(&Message::Welcome {
+            session: session_id,
+            details: welcome_details(&handle),
+        });
+        info!(
+            session = session_id,
+            realm = %realm_name,
+            authid = %handle.authid,
+            peer = %self.peer,
+            serializer = self.serializer.subprotocol(),
+            "session joined"
+        );
+        self.state = State::Established(Joined {
+            realm,
+            handle,
+            subscriptions: HashSet::new(),
+        });
+        Step::Continue
+    }
+
+    fn handle_established(&mut self, msg: Message) -> Step {
+        match msg {
+            Message::Subscribe {
+                request,
+                options,
+                topic,
+            } => self.subscribe(request, &options, &topic),
+            Message::Unsubscribe {
+                request,
+                subscription,
+            } => self.unsubscribe(request, subscription),
+            Message::Publish {
+                request,
+                options,
+                topic,
+                args,
+                kwargs,
+            } => self.publish(request, &options, &topic, &args, &kwargs),
+            Message::Goodbye { reason, .. } => {
+                debug!(session = ?self.id(), %reason, "client said GOODBYE");
+                self.leave();
+                self.send(&Message::Goodbye {
+                    details: Dict::new(),
+                    reason: error_uri::CLOSE_GOODBYE_AND_OUT.into(),
+                });
+                Step::Continue
+            }
+            Message::Abort { reason, .. } => {
+                debug!(session = ?self.id(), %reason, "client aborted the session");
+                self.leave();
+                Step::Close {
+                    code: CLOSE_NORMAL,
+                    reason: "aborted".into(),
+                }
+            }
+            Message::Call { request, .. } => {
+                self.error(
+                    code::CALL,
+                    request,
+                    error_uri::NO_SUCH_PROCEDURE,
+                    "no callee registered for this procedure",
+                );
+                Step::Continue
+            }
+            Message::Register { request, .. } => {
+                self.error(
+                    code::REGISTER,
+                    request,
+                    error_uri::FEATURE_NOT_SUPPORTED,
+                    "this router has no dealer role yet",
+                );
+                Step::Continue
+            }
+            Message::Unregister { request, .. } => {
+                self.error(
+                    code::UNREGISTER,
+                    request,
+                    error_uri::NO_SUCH_REGISTRATION,
+                    "no such registration",
+                );
+                Step::Continue
+            }
+            // Callee replies and cancels without any matching call: nothing to route them to.
+            Message::Yield { .. } | Message::Error { .. } | Message::Cancel { .. } => {
+                debug!(session = ?self.id(), "ignoring a reply to a call that does not exist");
+                Step::Continue
+            }
+            Message::Hello { .. } => {
+                self.protocol_violation("HELLO received on an established session".into())
+            }
+            other => {
+                self.protocol_violation(format!("{} may not be sent by a client", other.name()))
+            }
+        }
+    }
+
+    fn joined(&self) -> Option<&Joined> {
+        match &self.state {
+            State::Established(j) | State::GoodbyeSent(j) => Some(j),
+            State::AwaitingHello => None,
+        }
+    }
+
+    fn error(&self, request_type: u64, request: Id, error: &str, message: &str) {
+        self.send(&Message::Error {
+            request_type,
+            request,
+            details: Dict::new(),
+            error: error.into(),
+            args: vec![Value::Str(message.into())],
+            kwargs: Dict::new(),
+        });
+    }
+
+    fn subscribe(&mut self, request: Id, options: &Dict, topic: &str) -> Step {
+        let policy = match MatchPolicy::from_options(options) {
+            Ok(policy) => policy,
+            Err(why) => {
+                self.error(code::SUBSCRIBE, request, error_uri::INVALID_ARGUMENT, &why);
+                return Step::Continue;
+            }
+        };
+        if !uri::is_valid_uri(topic, self.router.config().uri_policy, policy) {
+            self.error(
+                code::SUBSCRIBE,
+                request,
+                error_uri::INVALID_URI,
+                &format!(
+                    "invalid topic URI \"{topic}\" for match \"{}\"",
+                    policy.as_str()
+                ),
+            );
+            return Step::Continue;
+        }
+        let State::Established(joined) = &mut self.state else {
+            return Step::Continue;
+        };
+        let result = joined.realm.subscribe(&joined.handle, topic, policy);
+        joined.subscriptions.insert(result.subscription);
+        info!(
+            session = joined.handle.id,
+            topic,
+            r#match = policy.as_str(),
+            "subscribed"
+        );
+        self.send(&Message::Subscribed {
+            request,
+            subscription: result.subscription,
+        });
+        Step::Continue
+    }
+
+    fn unsubscribe(&mut self, request: Id, subscription: Id) -> Step {
+        let State::Established(joined) = &mut self.state else {
+            return Step::Continue;
+        };
+        if !joined.subscriptions.remove(&subscription) {
+            self.error(
+                code::UNSUBSCRIBE,
+                request,
+                error_uri::NO_SUCH_SUBSCRIPTION,
+                "this session has no such subscription",
+            );
+            return Step::Continue;
+        }
+        joined.realm.unsubscribe(joined.handle.id, subscription);
+        info!(session = joined.handle.id, subscription, "unsubscribed");
+        self.send(&Message::Unsubscribed {
+            request,
+            details: None,
+        });
+        Step::Continue
+    }
+
+    fn publish(
+        &mut self,
+        request: Id,
+        options: &Dict,
+        topic: &str,
+        args: &[Value],
+        kwargs: &Dict,
+    ) -> Step {
+        let acknowledge = options
+            .get("acknowledge")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let refuse = |session: &Session, error: &str, why: String| {
+            debug!(session = ?session.id(), topic, error, %why, "publish refused");
+            if acknowledge {
+                session.error(code::PUBLISH, request, error, &why);
+            }
+            Step::Continue
+        };
+        let parsed = match PublishOptions::parse(options) {
+            Ok(parsed) => parsed,
+            Err(why) => return refuse(self, error_uri::INVALID_ARGUMENT, why),
+        };
+        if !uri::is_valid_uri(topic, self.router.config().uri_policy, MatchPolicy::Exact) {
+            return refuse(
+                self,
+                error_uri::INVALID_URI,
+                format!("invalid topic URI \"{topic}\""),
+            );
+        }
+        if uri::is_reserved(topic) {
+            return refuse(
+                self,
+                error_uri::INVALID_URI,
+                format!("topic \"{topic}\" is reserved for the router"),
+            );
+        }
+        let Some(joined) = self.joined() else {
+            return Step::Continue;
+        };
+        let publication = id::random_id();
+        let delivered = joined.realm.publish(&Publication {
+            id: publication,
+            topic,
+            args,
+            kwargs,
+            options: &parsed,
+            publisher: &joined.handle,
+        });
+        debug!(
+            session = joined.handle.id,
+            topic, publication, delivered, "published"
+        );
+        if acknowledge {
+            self.send(&Message::Published {
+                request,
+                publication,
+            });
+        }
+        Step::Continue
+    }
+
+    /// Starts a graceful end of the session because the router shuts down. Returns true when a
+    /// GOODBYE was sent and the client's reply is worth waiting for.
+    pub fn begin_shutdown(&mut self) -> bool {
+        match std::mem::replace(&mut self.state, State::AwaitingHello) {
+            State::Established(joined) => {
+                let mut details = Dict::new();
+                details.insert("message".into(), Value::from("the router is shutting down"));
+                self.state = State::GoodbyeSent(joined);
+                self.send(&Message::Goodbye {
+                    details,
+                    reason: error_uri::CLOSE_SYSTEM_SHUTDOWN.into(),
+                });
+                true
+            }
+            other => {
+                self.state = other;
+                false
+            }
+        }
+    }
+
+    /// Leaves the realm (if joined). Idempotent; also run on drop.
+    pub fn leave(&mut self) {
+        if let State::Established(joined) | State::GoodbyeSent(joined) =
+            std::mem::replace(&mut self.state, State::AwaitingHello)
+        {
+            joined
+                .realm
+                .leave(joined.handle.id, joined.subscriptions.iter().copied());
+            info!(
+                session = joined.handle.id,
+                realm = joined.realm.name(),
+                "session left"
+            );
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+fn welcome_details(handle: &SessionHandle) -> Dict {
+    let mut features = Dict::new();
+    for feature in [
+        "publisher_exclusion",
+        "publisher_identification",
+        "subscriber_blackwhite_listing",
+        "pattern_based_subscription",
+    ] {
+        features.insert(feature.into(), Value::Bool(true));
+    }
+    let mut broker = Dict::new();
+    broker.insert("features".into(), Value::Dict(features));
+    let mut roles = Dict::new();
+    roles.insert("broker".into(), Value::Dict(broker));
+
+    let mut details = Dict::new();
+    details.insert("roles".into(), Value::Dict(roles));
+    details.insert("authid".into(), Value::Str(handle.authid.clone()));
+    details.insert("authrole".into(), Value::Str(handle.authrole.clone()));
+    details.insert("authmethod".into(), Value::from("anonymous"));
+    details.insert("authprovider".into(), Value::from("static"));
+    details.insert(
+        "agent".into(),
+        Value::Str(format!("wampd/{}", env!("CARGO_PKG_VERSION"))),
+    );
+    details
+}
