@@ -1,1 +1,18 @@
+//! wampd: a WAMP pub/sub + RPC router for real-time web applications.
+//!
+//! The crate is layered as DESIGN.md §2 describes, arrows pointing one way
+//! (`transport → router → wamp`):
+//!
+//! * [`wamp`]: messages, URIs, IDs and codecs; pure, no I/O.
+//! * [`router`]: realms, sessions and the broker; never touches a socket.
+//! * [`transport`]: listeners, HTTP, WebSocket, per-connection reader and writer.
+//! * [`config`]: DSN grammar, `.env-app*` files, typed settings.
+//! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
 
+pub mod config;
+pub mod logging;
+pub mod router;
+pub mod server;
+pub mod shutdown;
+pub mod transport;
+pub mod wamp;

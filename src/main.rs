@@ -1,1 +1,154 @@
-fn main(){}
+//! The `wampd` command line: `websocket:server` runs the router, `config:check` validates and
+//! prints the resolved configuration.
+//!
+//! Names and options follow the PHP command wampd replaces (`gos:websocket:server` with Symfony's
+//! `--env`, `-v/-vv/-vvv`, `-q`, `-a/--host`, `-p/--port`), so a supervisord program block only
+//! needs its command changed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing::info;
+
+use wampd::config::{env_files, verbosity, AppEnv, ConfigError, Settings};
+use wampd::server::Server;
+
+#[derive(Debug, Parser)]
+#[command(name = "wampd", version, about = "A fast WAMP v2 pub/sub + RPC router")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the router (configured by WEBSOCKET_* / ORO_WEBSOCKET_* variables and .env-app files).
+    #[command(name = "websocket:server")]
+    Server {
+        #[command(flatten)]
+        common: Common,
+        /// Listen on this host instead of the server DSN's.
+        #[arg(short = 'a', long)]
+        host: Option<String>,
+        /// Listen on this port instead of the server DSN's.
+        #[arg(short = 'p', long, value_parser = parse_port)]
+        port: Option<u16>,
+    },
+    /// Print the resolved settings (secrets masked); exit non-zero if they are invalid.
+    #[command(name = "config:check")]
+    ConfigCheck {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Environment: prod, dev or test (selects .env-app.<env> files and the log verbosity table).
+    #[arg(short = 'e', long = "env", default_value = "prod", value_parser = parse_env)]
+    env: String,
+    /// More output: -v notice, -vv info, -vvv debug (in dev, -v already shows debug).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    /// Directory holding the .env-app files (default: the current directory).
+    #[arg(long = "env-dir", default_value = ".")]
+    env_dir: PathBuf,
+}
+
+fn parse_port(value: &str) -> Result<u16, String> {
+    value
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| "The port option must be a numeric value between 1 and 65535.".into())
+}
+
+fn parse_env(value: &str) -> Result<String, String> {
+    AppEnv::parse(value).map(|_| value.to_owned())
+}
+
+fn app_env(name: &str) -> AppEnv {
+    AppEnv::parse(name).unwrap_or_default()
+}
+
+fn load_settings(common: &Common) -> Result<Settings, ConfigError> {
+    let env = env_files::load(&common.env_dir, &common.env)?;
+    Settings::from_env(&env)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::ConfigCheck { common } => match load_settings(&common) {
+            Ok(settings) => {
+                for (name, value) in settings.describe() {
+                    println!("{name} = {value}");
+                }
+                println!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("wampd: configuration error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Server { common, host, port } => {
+            let mut settings = match load_settings(&common) {
+                Ok(settings) => settings,
+                Err(err) => {
+                    eprintln!("wampd: configuration error: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            settings.override_listen(host.as_deref(), port);
+            let env = app_env(&common.env);
+            let level = verbosity::level_filter(env, common.verbose, common.quiet);
+            if let Err(err) = wampd::logging::init(settings.log_format, level) {
+                eprintln!("wampd: cannot initialise logging: {err}");
+                return ExitCode::FAILURE;
+            }
+            run_server(settings, env)
+        }
+    }
+}
+
+fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wampd: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        info!("Starting web socket");
+        let server = match Server::bind(&settings).await {
+            Ok(server) => server,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start the server");
+                eprintln!("wampd: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let address = server
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| settings.server_dsn.socket_addr_string());
+        info!(
+            version = env!("CARGO_PKG_VERSION"),
+            env = env.as_str(),
+            pid = std::process::id(),
+            realms = %settings.realms.join(","),
+            "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack) on ws://{address}/, health on http://{address}/health"
+        );
+        server.run(wampd::shutdown::signal()).await;
+        ExitCode::SUCCESS
+    })
+}

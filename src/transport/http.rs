@@ -1,0 +1,172 @@
+//! The HTTP side of a listener: hyper serves each TCP connection; WebSocket upgrades become WAMP
+//! sessions and `GET /health` answers load balancers.
+//!
+//! The whole HTTP phase of a connection (up to the 101 response) is bounded by the handshake
+//! timeout, and hyper's header read timeout stops slow-loris clients early.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info};
+
+use crate::transport::{connection, websocket, ServerState};
+
+type Body = Full<Bytes>;
+
+fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Serves one accepted connection until it closes, is upgraded, or times out in the HTTP phase.
+pub async fn serve<S>(
+    state: Arc<ServerState>,
+    io: S,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let permit = Arc::new(permit);
+    let service_state = state.clone();
+    let service = service_fn(move |req: Request<Incoming>| {
+        let response = route(&service_state, req, peer, &permit);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let limits = &state.connection.limits;
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout)
+        .max_buf_size(16 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let shutdown = state.connection.shutdown.clone();
+    let result = tokio::time::timeout(limits.handshake_timeout, async {
+        tokio::select! {
+            result = conn.as_mut() => result,
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                conn.as_mut().await
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => debug!(%peer, error = %err, "HTTP connection failed"),
+        Err(_) => info!(%peer, "handshake timeout: closing the connection"),
+    }
+}
+
+fn route(
+    state: &Arc<ServerState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    permit: &Arc<OwnedSemaphorePermit>,
+) -> Response<Body> {
+    if websocket::is_upgrade_request(req.headers()) {
+        return upgrade(state, req, peer, permit);
+    }
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") | (&Method::HEAD, "/health") => health(state),
+        _ => text_response(
+            StatusCode::UPGRADE_REQUIRED,
+            "text/plain; charset=utf-8",
+            "This is a WAMP router: connect with a WebSocket client (wamp.2.json or wamp.2.msgpack).\n"
+                .into(),
+        ),
+    }
+}
+
+fn health(state: &ServerState) -> Response<Body> {
+    let shutting_down = state.connection.shutdown.is_cancelled();
+    let body = format!(
+        "{{\"status\":\"{}\",\"version\":\"{}\",\"sessions\":{},\"connections\":{},\"uptime_seconds\":{}}}\n",
+        if shutting_down { "shutting_down" } else { "ok" },
+        env!("CARGO_PKG_VERSION"),
+        state.connection.router.session_count(),
+        state.open_connections(),
+        state.started.elapsed().as_secs(),
+    );
+    let status = if shutting_down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    text_response(status, "application/json", body)
+}
+
+fn upgrade(
+    state: &Arc<ServerState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    permit: &Arc<OwnedSemaphorePermit>,
+) -> Response<Body> {
+    let accepted = match websocket::accept(req.method(), req.headers()) {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            info!(%peer, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
+            return text_response(
+                refused.status,
+                "text/plain; charset=utf-8",
+                format!("{}\n", refused.reason),
+            );
+        }
+    };
+    let serializer = accepted.serializer;
+    let limits = state.connection.limits;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_message_size(Some(limits.max_message_size))
+        .max_frame_size(Some(limits.max_message_size));
+    let ctx = state.connection.clone();
+    let permit = permit.clone();
+    state.tracker.spawn(async move {
+        let _permit = permit;
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                debug!(%peer, serializer = serializer.subprotocol(), "WebSocket established");
+                connection::run(ctx, ws, serializer, peer).await;
+            }
+            Err(err) => debug!(%peer, error = %err, "upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(serializer.subprotocol()),
+    );
+    if let Ok(accept) = HeaderValue::from_str(&accepted.accept_key) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}

@@ -1,0 +1,59 @@
+//! Transports: listeners, HTTP, the WebSocket handshake, and the per-connection reader and writer.
+//!
+//! This is the only layer that touches sockets. It turns bytes into [`crate::wamp::Message`]s for
+//! a [`crate::router::session::Session`] and drains the session's outbound queue back onto the
+//! wire (`transport → router → wamp`, DESIGN.md §2).
+
+pub mod connection;
+pub mod http;
+pub mod listener;
+pub mod websocket;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::transport::connection::ConnectionContext;
+
+/// Timeouts and sizes every connection obeys.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportLimits {
+    /// Largest accepted WebSocket message.
+    pub max_message_size: usize,
+    /// TCP accept → WebSocket upgrade must finish within this.
+    pub handshake_timeout: Duration,
+    /// Upgrade → HELLO must finish within this.
+    pub hello_timeout: Duration,
+    /// Keepalive ping period; `None` disables pings and dead-peer detection.
+    pub ping_interval: Option<Duration>,
+    /// Extra silence tolerated after a ping before the peer is considered dead.
+    pub ping_timeout: Duration,
+    /// How long a session may take to answer the shutdown GOODBYE.
+    pub goodbye_timeout: Duration,
+}
+
+/// State shared by the listener and every connection of one server.
+#[derive(Debug)]
+pub struct ServerState {
+    /// What each connection needs.
+    pub connection: ConnectionContext,
+    /// Every connection task, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// One permit per open connection.
+    pub connections: Arc<Semaphore>,
+    /// The configured connection limit.
+    pub max_connections: usize,
+    /// When the server started.
+    pub started: Instant,
+}
+
+impl ServerState {
+    /// Connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.max_connections
+            .saturating_sub(self.connections.available_permits())
+    }
+}

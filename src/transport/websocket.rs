@@ -1,0 +1,167 @@
+//! The WebSocket opening handshake on top of hyper: validation and subprotocol negotiation.
+//!
+//! hyper parses HTTP; this module decides whether a request is an acceptable WebSocket upgrade,
+//! which WAMP serializer it gets, and builds the 101 response. Any request path is accepted,
+//! because proxies forward `/ws`, `/` or anything else (nginx `location /ws`).
+
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, StatusCode};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use crate::wamp::Serializer;
+
+/// An acceptable upgrade: what to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The negotiated serializer.
+    pub serializer: Serializer,
+    /// Value of `Sec-WebSocket-Accept`.
+    pub accept_key: String,
+}
+
+/// A refused upgrade: status and a one-line explanation for the body and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// HTTP status to answer with.
+    pub status: StatusCode,
+    /// Why, in words an operator understands.
+    pub reason: &'static str,
+}
+
+fn refuse(status: StatusCode, reason: &'static str) -> Refused {
+    Refused { status, reason }
+}
+
+/// True when the request asks for a WebSocket upgrade at all.
+pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+        })
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+/// Picks the first subprotocol in the client's offer that wampd speaks (the client's preference
+/// order wins).
+pub fn negotiate_subprotocol(headers: &HeaderMap) -> Option<Serializer> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|offer| Serializer::from_subprotocol(offer.trim()))
+}
+
+/// Validates an upgrade request (RFC 6455 §4.2.1) and negotiates the serializer.
+pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused> {
+    if method != Method::GET {
+        return Err(refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a WebSocket upgrade must use GET",
+        ));
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "Connection: Upgrade must be requested",
+        ));
+    }
+    let version_ok = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v.as_bytes() == b"13");
+    if !version_ok {
+        return Err(refuse(
+            StatusCode::UPGRADE_REQUIRED,
+            "Sec-WebSocket-Version must be 13",
+        ));
+    }
+    let key = match headers
+        .get_all(header::SEC_WEBSOCKET_KEY)
+        .iter()
+        .collect::<Vec<_>>()[..]
+    {
+        [key] if is_valid_key(key) => key,
+        _ => return Err(refuse(StatusCode::BAD_REQUEST, "invalid Sec-WebSocket-Key")),
+    };
+    let serializer = negotiate_subprotocol(headers).ok_or_else(|| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "no supported WebSocket subprotocol offered: use wamp.2.json or wamp.2.msgpack",
+        )
+    })?;
+    Ok(Accepted {
+        serializer,
+        accept_key: derive_accept_key(key.as_bytes()),
+    })
+}
+
+fn is_valid_key(key: &HeaderValue) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(key.as_bytes())
+        .is_ok_and(|raw| raw.len() == 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        (
+            "sec-websocket-protocol",
+            "wamp.2.cbor, wamp.2.msgpack, wamp.2.json",
+        ),
+    ];
+
+    #[test]
+    fn accepts_a_valid_upgrade_preferring_the_client_order() {
+        let accepted = accept(&Method::GET, &headers(GOOD)).expect("valid");
+        assert_eq!(accepted.serializer, Serializer::MsgPack);
+        // RFC 6455 §1.3 example.
+        assert_eq!(accepted.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn refuses_bad_requests_with_the_right_status() {
+        let mut no_proto: Vec<_> = GOOD.to_vec();
+        no_proto.pop();
+        let err = accept(&Method::GET, &headers(&no_proto)).expect_err("no subprotocol");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+
+        let err = accept(&Method::POST, &headers(GOOD)).expect_err("POST");
+        assert_eq!(err.status, StatusCode::METHOD_NOT_ALLOWED);
+
+        let mut bad_key: Vec<_> = GOOD.to_vec();
+        bad_key[3] = ("sec-websocket-key", "short");
+        let err = accept(&Method::GET, &headers(&bad_key)).expect_err("key");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+
+        let mut old: Vec<_> = GOOD.to_vec();
+        old[2] = ("sec-websocket-version", "8");
+        let err = accept(&Method::GET, &headers(&old)).expect_err("version");
+        assert_eq!(err.status, StatusCode::UPGRADE_REQUIRED);
+    }
+}
