@@ -1,0 +1,284 @@
+//! Shared helpers for integration tests: start a real server on an ephemeral loopback port and
+//! talk to it over real WebSocket connections with a small WAMP client built on our own codec.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+use wampd::config::Settings;
+use wampd::server::Server;
+use wampd::wamp::{codec, Dict, Id, Message, Serializer, Value};
+
+/// How long a test waits for something that should happen promptly.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A server running inside the test process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<bool>,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1 with an ephemeral port and the given extra variables.
+    pub async fn start(vars: &[(&str, &str)]) -> TestServer {
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("WEBSOCKET_SERVER_DSN".into(), "//127.0.0.1:0".into());
+        // Test clients rarely answer the shutdown GOODBYE; keep the drain short.
+        env.insert("WEBSOCKET_SHUTDOWN_TIMEOUT".into(), "2".into());
+        for (k, v) in vars {
+            env.insert((*k).into(), (*v).into());
+        }
+        let settings = Settings::from_env(&env).expect("test settings are valid");
+        let server = Server::bind(&settings).await.expect("bind");
+        let addr = server.local_addr().expect("local addr");
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let task = tokio::spawn(async move { server.run(signal.cancelled_owned()).await });
+        TestServer { addr, stop, task }
+    }
+
+    /// The ws:// URL of the server.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Stops the server and returns whether it drained in time.
+    pub async fn shutdown(self) -> bool {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("server stops")
+            .expect("server task")
+    }
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens a WebSocket offering `protocols` (comma-separated) on `url`.
+pub async fn connect_ws(
+    url: &str,
+    protocols: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut request = url.into_client_request()?;
+    if let Some(p) = protocols {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_str(p).expect("header"),
+        );
+    }
+    let (ws, _response) = tokio_tungstenite::connect_async(request).await?;
+    Ok(ws)
+}
+
+/// A minimal WAMP v2 client for tests.
+pub struct Client {
+    pub ws: Ws,
+    pub serializer: Serializer,
+    pub session: Id,
+    pub welcome: Dict,
+    next_request: Id,
+}
+
+impl Client {
+    /// Connects and opens a WebSocket, without sending HELLO.
+    pub async fn open(server: &TestServer, serializer: Serializer) -> Client {
+        let ws = connect_ws(&server.url(), Some(serializer.subprotocol()))
+            .await
+            .expect("WebSocket connects");
+        Client {
+            ws,
+            serializer,
+            session: 0,
+            welcome: Dict::new(),
+            next_request: 1,
+        }
+    }
+
+    /// Connects and joins `realm1`.
+    pub async fn join(server: &TestServer, serializer: Serializer) -> Client {
+        let mut client = Client::open(server, serializer).await;
+        client.hello("realm1").await;
+        match client.recv().await {
+            Message::Welcome { session, details } => {
+                client.session = session;
+                client.welcome = details;
+            }
+            other => panic!("expected WELCOME, got {other:?}"),
+        }
+        client
+    }
+
+    /// The authid the router assigned.
+    pub fn authid(&self) -> String {
+        self.welcome
+            .get("authid")
+            .and_then(Value::as_str)
+            .expect("authid in WELCOME")
+            .to_owned()
+    }
+
+    pub async fn hello(&mut self, realm: &str) {
+        let mut roles = Dict::new();
+        roles.insert("subscriber".into(), Value::Dict(Dict::new()));
+        roles.insert("publisher".into(), Value::Dict(Dict::new()));
+        let mut details = Dict::new();
+        details.insert("roles".into(), Value::Dict(roles));
+        self.send(&Message::Hello {
+            realm: realm.into(),
+            details,
+        })
+        .await;
+    }
+
+    pub fn request_id(&mut self) -> Id {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+
+    pub async fn send(&mut self, msg: &Message) {
+        let bytes = codec::encode(self.serializer, msg);
+        let frame = if self.serializer.is_binary() {
+            WsMessage::Binary(bytes)
+        } else {
+            WsMessage::Text(String::from_utf8(bytes.to_vec()).expect("utf8").into())
+        };
+        self.ws.send(frame).await.expect("send");
+    }
+
+    /// Sends a raw WebSocket message.
+    pub async fn send_raw(&mut self, frame: WsMessage) {
+        self.ws.send(frame).await.expect("send raw");
+    }
+
+    /// Next data message, decoded; panics on timeout, close or decode failure.
+    pub async fn recv(&mut self) -> Message {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message within the wait time");
+            match next {
+                Some(Ok(WsMessage::Text(t))) => {
+                    return codec::decode(Serializer::Json, t.as_bytes()).expect("valid JSON WAMP")
+                }
+                Some(Ok(WsMessage::Binary(b))) => {
+                    return codec::decode(Serializer::MsgPack, &b).expect("valid MsgPack WAMP")
+                }
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                other => panic!("expected a WAMP message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Asserts that no data message arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
+                Ok(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the data messages seen and the close code.
+    pub async fn expect_close(&mut self) -> (Vec<Message>, Option<u16>) {
+        let mut seen = Vec::new();
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("the server closes within the wait time");
+            match next {
+                Some(Ok(WsMessage::Text(t))) => {
+                    seen.extend(codec::decode(Serializer::Json, t.as_bytes()).ok())
+                }
+                Some(Ok(WsMessage::Binary(b))) => {
+                    seen.extend(codec::decode(Serializer::MsgPack, &b).ok())
+                }
+                Some(Ok(WsMessage::Close(frame))) => {
+                    return (seen, frame.map(|f| u16::from(f.code)))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => {
+                    eprintln!("connection ended with {err}");
+                    return (seen, None);
+                }
+                None => return (seen, None),
+            }
+        }
+    }
+
+    pub async fn subscribe_with(&mut self, topic: &str, options: Dict) -> Id {
+        let request = self.request_id();
+        self.send(&Message::Subscribe {
+            request,
+            options,
+            topic: topic.into(),
+        })
+        .await;
+        match self.recv().await {
+            Message::Subscribed {
+                request: r,
+                subscription,
+            } if r == request => subscription,
+            other => panic!("expected SUBSCRIBED, got {other:?}"),
+        }
+    }
+
+    pub async fn subscribe(&mut self, topic: &str) -> Id {
+        self.subscribe_with(topic, Dict::new()).await
+    }
+
+    /// Publishes with `acknowledge: true` merged into `options` and waits for PUBLISHED.
+    pub async fn publish_acked(&mut self, topic: &str, args: Vec<Value>, mut options: Dict) -> Id {
+        options.insert("acknowledge".into(), Value::Bool(true));
+        let request = self.request_id();
+        self.send(&Message::Publish {
+            request,
+            options,
+            topic: topic.into(),
+            args,
+            kwargs: Dict::new(),
+        })
+        .await;
+        match self.recv().await {
+            Message::Published {
+                request: r,
+                publication,
+            } if r == request => publication,
+            other => panic!("expected PUBLISHED, got {other:?}"),
+        }
+    }
+
+    /// Expects an EVENT and returns (subscription, details, args, kwargs).
+    pub async fn event(&mut self) -> (Id, Dict, Vec<Value>, Dict) {
+        match self.recv().await {
+            Message::Event {
+                subscription,
+                details,
+                args,
+                kwargs,
+                ..
+            } => (subscription, details, args, kwargs),
+            other => panic!("expected EVENT, got {other:?}"),
+        }
+    }
+}
+
+/// Builds a Dict from pairs.
+pub fn dict(pairs: Vec<(&str, Value)>) -> Dict {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}

@@ -1,0 +1,76 @@
+//! Interoperability with autobahn-python, a WAMP client written by others.
+//!
+//! The test installs autobahn into a virtualenv under `target/` the first time it runs (CI starts
+//! from a clean clone), then runs `tests/interop/autobahn_pubsub.py` against a real server for
+//! every pair of serializers.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::TestServer;
+
+fn venv_python() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let venv = target.join("interop-venv");
+    let python = venv.join("bin").join("python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import autobahn, msgpack"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is installed");
+        assert!(status.success(), "creating the virtualenv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["autobahn>=23.1", "msgpack>=1.0"])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "installing autobahn failed");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_python_pubsub_over_both_serializers() {
+    let python = tokio::task::spawn_blocking(venv_python)
+        .await
+        .expect("venv setup");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_pubsub.py");
+    let server = TestServer::start(&[]).await;
+    for (sub, publisher) in [
+        ("json", "json"),
+        ("msgpack", "msgpack"),
+        ("json", "msgpack"),
+        ("msgpack", "json"),
+    ] {
+        let output = tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(server.url())
+            .args([sub, publisher])
+            .output()
+            .await
+            .expect("the script runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("OK"),
+            "autobahn-python ({sub} subscriber, {publisher} publisher) failed:\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(server.shutdown().await);
+}
