@@ -56,7 +56,9 @@ pub fn transport_limits(settings: &Settings) -> TransportLimits {
         hello_timeout: settings.hello_timeout,
         ping_interval: (!settings.ping_interval.is_zero()).then_some(settings.ping_interval),
         ping_timeout: settings.ping_timeout,
+        // GOODBYE wait plus two close-grace periods must fit within the drain deadline.
         goodbye_timeout: (settings.shutdown_timeout / 2).min(Duration::from_secs(5)),
+        close_grace: (settings.shutdown_timeout / 5).min(Duration::from_secs(2)),
     }
 }
 

@@ -225,7 +225,7 @@ async fn slow_consumer_is_disconnected_without_hurting_others() {
 
 #[tokio::test]
 async fn graceful_shutdown_says_goodbye_and_drains() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(&[("WEBSOCKET_SHUTDOWN_TIMEOUT", "4")]).await;
     let mut polite = Client::join(&server, Serializer::Json).await;
     let mut silent = Client::join(&server, Serializer::MsgPack).await;
     let stop = server.stop.clone();

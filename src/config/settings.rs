@@ -1043,3 +1043,21 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::ALL_VARIABLES;
+
+    #[test]
+    fn configuration_reference_documents_every_variable() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (name, default, _) in ALL_VARIABLES {
+            let row = format!("| `{name}` | `{default}` |");
+            assert!(
+                text.contains(&row),
+                "docs/configuration.md lacks the row for {name}"
+            );
+        }
+    }
+}

@@ -32,8 +32,6 @@ const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// How long a connection whose input is unusable stays open after its close frame was sent.
 const CLOSE_LINGER: Duration = Duration::from_millis(250);
-/// How long the close handshake may take once the router decided to close.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything a connection needs from the server.
 #[derive(Debug, Clone)]
@@ -163,11 +161,11 @@ pub async fn run<S>(
                     // oversized frame). Let the writer send the close frame and give the peer a
                     // moment to read it: closing a socket with unread input sends a reset, which
                     // can destroy the close frame before the peer reads it.
-                    writer_finished = timeout(CLOSE_GRACE, &mut writer).await.is_ok();
+                    writer_finished = timeout(ctx.limits.close_grace, &mut writer).await.is_ok();
                     tokio::time::sleep(CLOSE_LINGER).await;
                 } else {
                     // Read until the peer answers the close so the handshake completes cleanly.
-                    let _ = timeout(CLOSE_GRACE, async {
+                    let _ = timeout(ctx.limits.close_grace, async {
                         while let Some(Ok(_)) = stream.next().await {}
                     })
                     .await;
@@ -175,12 +173,12 @@ pub async fn run<S>(
             }
         }
         End::Killed => {
-            writer_finished = timeout(CLOSE_GRACE, &mut writer).await.is_ok();
+            writer_finished = timeout(ctx.limits.close_grace, &mut writer).await.is_ok();
         }
         End::Gone => {}
     }
     done.cancel();
-    if !writer_finished && timeout(CLOSE_GRACE, &mut writer).await.is_err() {
+    if !writer_finished && timeout(ctx.limits.close_grace, &mut writer).await.is_err() {
         writer.abort();
     }
 }

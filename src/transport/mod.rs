@@ -33,6 +33,8 @@ pub struct TransportLimits {
     pub ping_timeout: Duration,
     /// How long a session may take to answer the shutdown GOODBYE.
     pub goodbye_timeout: Duration,
+    /// How long the close handshake (and the writer's last flush) may take.
+    pub close_grace: Duration,
 }
 
 /// State shared by the listener and every connection of one server.

@@ -1,0 +1,322 @@
+//! The `wampd` binary as an operator runs it: configuration from files and environment, error
+//! messages, start-up logging, and SIGTERM handling.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{connect_ws, dict};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use wampd::wamp::{codec, Message, Serializer};
+
+fn wampd(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wampd"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    wampd(dir, args, vars).output().expect("wampd runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn env_files_load_in_order_and_the_real_environment_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (file, realm) in [
+        (".env-app", "from.app"),
+        (".env-app.local", "from.local"),
+        (".env-app.dev", "from.dev"),
+        (".env-app.dev.local", "from.dev.local"),
+    ] {
+        std::fs::write(dir.path().join(file), format!("WEBSOCKET_REALMS={realm}\n"))
+            .expect("write");
+    }
+    let prod = run(dir.path(), &["config:check"], &[]);
+    assert!(prod.status.success(), "{}", stderr(&prod));
+    assert!(
+        stdout(&prod).contains("WEBSOCKET_REALMS = from.local"),
+        "{}",
+        stdout(&prod)
+    );
+    let dev = run(dir.path(), &["config:check", "--env=dev"], &[]);
+    assert!(
+        stdout(&dev).contains("WEBSOCKET_REALMS = from.dev.local"),
+        "{}",
+        stdout(&dev)
+    );
+    let real = run(
+        dir.path(),
+        &["config:check", "--env=dev"],
+        &[("WEBSOCKET_REALMS", "from.env")],
+    );
+    assert!(
+        stdout(&real).contains("WEBSOCKET_REALMS = from.env"),
+        "{}",
+        stdout(&real)
+    );
+    assert!(stdout(&real).contains("configuration OK"));
+}
+
+#[test]
+fn oro_aliases_are_read_and_secrets_are_masked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        dir.path(),
+        &["config:check"],
+        &[
+            ("ORO_WEBSOCKET_SERVER_DSN", "//127.0.0.1:9123"),
+            (
+                "ORO_WEBSOCKET_BACKEND_DSN",
+                "ssl://ws.example.com:443/ws?context_options[passphrase]=hunter2&context_options[verify_peer]=false",
+            ),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("127.0.0.1:9123"), "{text}");
+    assert!(text.contains("ws.example.com"), "{text}");
+    assert!(!text.contains("hunter2"), "secret leaked: {text}");
+}
+
+#[test]
+fn invalid_values_stop_start_up_naming_variable_value_and_expectation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (var, value, expected) in [
+        ("WEBSOCKET_PING_INTERVAL", "soon", "duration"),
+        ("WEBSOCKET_MAX_CONNECTIONS", "-3", "whole number"),
+        ("WEBSOCKET_LOG_FORMAT", "xml", "json"),
+        ("WEBSOCKET_URI_CHECK", "lenient", "strict"),
+        ("WEBSOCKET_SERVER_DSN", "//host:99999", "DSN"),
+    ] {
+        for args in [&["config:check"][..], &["websocket:server"][..]] {
+            let out = run(dir.path(), args, &[(var, value)]);
+            assert!(!out.status.success(), "{var}={value} accepted by {args:?}");
+            let err = stderr(&out);
+            assert!(
+                err.contains(var) && err.contains(value) && err.contains(expected),
+                "{err}"
+            );
+        }
+    }
+    let out = run(
+        dir.path(),
+        &["websocket:server"],
+        &[("ORO_WEBSOCKET_SERVER_DSN", "")],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("not configured") && err.contains("ORO_WEBSOCKET_SERVER_DSN"),
+        "{err}"
+    );
+
+    let out = run(dir.path(), &["websocket:server", "-p", "http"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("numeric"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_lists_the_symfony_style_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(dir.path(), &["websocket:server", "--help"], &[]);
+    let text = stdout(&out);
+    for option in ["--env", "--verbose", "--quiet", "--host", "--port"] {
+        assert!(text.contains(option), "{option} missing from:\n{text}");
+    }
+}
+
+/// Spawns the server and returns it with its bound address, read from the start-up log line.
+fn spawn_server(
+    dir: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (Child, String, mpsc::Receiver<String>) {
+    let mut child = wampd(dir, args, vars)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        if let Some(rest) = line.split("Launching wampd on ").nth(1) {
+            let addr = rest
+                .split(": ")
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(':')
+                .to_owned();
+            return (child, addr, rx);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("no start-up line");
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("wampd did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn sigterm_says_goodbye_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, addr, _logs) = spawn_server(
+        dir.path(),
+        &["websocket:server", "--env=prod", "-vv"],
+        &[("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")],
+    );
+    let mut ws = connect_ws(&format!("ws://{addr}/ws"), Some("wamp.2.json"))
+        .await
+        .expect("connects");
+    ws.send_json(r#"[1,"realm1",{"roles":{"subscriber":{}}}]"#)
+        .await;
+    let welcome = next_wamp(&mut ws).await;
+    assert!(matches!(welcome, Message::Welcome { .. }), "{welcome:?}");
+
+    terminate(&child);
+    match next_wamp(&mut ws).await {
+        Message::Goodbye { reason, .. } => assert_eq!(reason, "wamp.close.system_shutdown"),
+        other => panic!("expected GOODBYE, got {other:?}"),
+    }
+    ws.send_json(r#"[6,{},"wamp.close.goodbye_and_out"]"#).await;
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))
+            .await
+            .expect("wait");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn host_and_port_options_override_the_dsn_and_json_logs_are_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let (mut child, addr, logs) = spawn_server(
+        dir.path(),
+        &[
+            "websocket:server",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-vv",
+        ],
+        &[
+            ("WEBSOCKET_SERVER_DSN", "//127.0.0.1:1"),
+            ("WEBSOCKET_LOG_FORMAT", "json"),
+        ],
+    );
+    assert_eq!(addr, format!("127.0.0.1:{port}"));
+    let mut ws = connect_ws(&format!("ws://{addr}/"), Some("wamp.2.msgpack"))
+        .await
+        .expect("connects");
+    ws.send(WsMessage::Binary(codec::encode(
+        Serializer::MsgPack,
+        &Message::Hello {
+            realm: "realm1".into(),
+            details: dict(vec![]),
+        },
+    )))
+    .await
+    .expect("send");
+    assert!(matches!(next_wamp(&mut ws).await, Message::Welcome { .. }));
+    terminate(&child);
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(15)))
+            .await
+            .expect("wait");
+    assert!(status.success());
+    let lines: Vec<String> = logs.try_iter().collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(parsed.get("level").is_some(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("session joined")),
+        "{lines:?}"
+    );
+}
+
+trait SendJson {
+    async fn send_json(&mut self, text: &str);
+}
+
+impl SendJson for common::Ws {
+    async fn send_json(&mut self, text: &str) {
+        self.send(WsMessage::Text(text.to_owned().into()))
+            .await
+            .expect("send");
+    }
+}
+
+async fn next_wamp(ws: &mut common::Ws) -> Message {
+    loop {
+        let next = tokio::time::timeout(common::WAIT, ws.next())
+            .await
+            .expect("message in time");
+        match next {
+            Some(Ok(WsMessage::Text(t))) => {
+                return codec::decode(Serializer::Json, t.as_bytes()).expect("json")
+            }
+            Some(Ok(WsMessage::Binary(b))) => {
+                return codec::decode(Serializer::MsgPack, &b).expect("msgpack")
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
