@@ -8,11 +8,14 @@
 //! * [`transport`]: listeners, HTTP, WebSocket, per-connection reader and writer.
 //! * [`config`]: DSN grammar, `.env-app*` files, typed settings.
 //! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
+//! * [`metrics`]: the Prometheus registry behind `/metrics`.
 
 pub mod config;
 pub mod logging;
+pub mod metrics;
 pub mod router;
 pub mod server;
 pub mod shutdown;
 pub mod transport;
 pub mod wamp;
+

@@ -18,19 +18,36 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::settings::UriCheck;
-use crate::config::Settings;
-use crate::router::outbound::QueueLimits;
+use crate::config::{Settings, SlowConsumerPolicy};
+use crate::metrics::Metrics;
+use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::{Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
-use crate::transport::{listener, ServerState, TransportLimits};
+use crate::transport::{listener, ListenerRole, ServerState, TransportLimits};
 use crate::wamp::UriPolicy;
 
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: Arc<ServerState>,
     shutdown_timeout: Duration,
+}
+
+fn overflow_policy(policy: SlowConsumerPolicy) -> OverflowPolicy {
+    match policy {
+        SlowConsumerPolicy::Disconnect => OverflowPolicy::Disconnect,
+        SlowConsumerPolicy::DropOldest => OverflowPolicy::DropOldest,
+        SlowConsumerPolicy::DropNewest => OverflowPolicy::DropNewest,
+        SlowConsumerPolicy::Latest => OverflowPolicy::Latest,
+    }
+}
+
+async fn bind(address: String) -> io::Result<TcpListener> {
+    TcpListener::bind(&address)
+        .await
+        .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {address}: {err}")))
 }
 
 /// Derives the router's configuration from settings.
@@ -45,6 +62,13 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
             messages: settings.outbound_queue_messages,
             bytes: settings.outbound_queue_bytes,
         },
+        overflow: overflow_policy(settings.slow_consumer.default),
+        overflow_by_realm: settings
+            .slow_consumer
+            .by_realm
+            .iter()
+            .map(|(realm, policy)| (realm.clone(), overflow_policy(*policy)))
+            .collect(),
     }
 }
 
@@ -63,13 +87,15 @@ pub fn transport_limits(settings: &Settings) -> TransportLimits {
 }
 
 impl Server {
-    /// Binds the server DSN's address.
+    /// Binds the server DSN's address (and the metrics DSN's, when configured).
     pub async fn bind(settings: &Settings) -> io::Result<Server> {
-        let address = settings.server_dsn.socket_addr_string();
-        let listener = TcpListener::bind(&address).await.map_err(|err| {
-            io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
-        })?;
-        let router = Arc::new(Router::new(router_config(settings)));
+        let listener = bind(settings.server_dsn.socket_addr_string()).await?;
+        let metrics_listener = match &settings.metrics_dsn {
+            Some(dsn) => Some(bind(dsn.socket_addr_string()).await?),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let router = Arc::new(Router::new(router_config(settings), metrics));
         let state = Arc::new(ServerState {
             connection: ConnectionContext {
                 router,
@@ -83,6 +109,7 @@ impl Server {
         });
         Ok(Server {
             listener,
+            metrics_listener,
             state,
             shutdown_timeout: settings.shutdown_timeout,
         })
@@ -91,6 +118,13 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the separate metrics listener, if one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The router this server routes with.
@@ -102,7 +136,28 @@ impl Server {
     /// within the deadline.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> bool {
         let state = self.state.clone();
-        let accepting = tokio::spawn(listener::accept_loop(self.listener, state.clone()));
+        let public_role = if self.metrics_listener.is_some() {
+            ListenerRole::Public
+        } else {
+            ListenerRole::PublicWithMetrics
+        };
+        let accepting = tokio::spawn(listener::accept_loop(
+            self.listener,
+            state.clone(),
+            public_role,
+            state.connection.shutdown.clone(),
+        ));
+        // The private metrics listener stays up while connections drain, so operators can watch
+        // the drain and load balancers see /ready answer 503.
+        let metrics_stop = CancellationToken::new();
+        let metrics_accepting = self.metrics_listener.map(|l| {
+            tokio::spawn(listener::accept_loop(
+                l,
+                state.clone(),
+                ListenerRole::Metrics,
+                metrics_stop.clone(),
+            ))
+        });
         shutdown.await;
         let open = state.open_connections();
         info!(open_connections = open, "Stopping server ...");
@@ -112,6 +167,10 @@ impl Server {
         let drained = tokio::time::timeout(self.shutdown_timeout, state.tracker.wait())
             .await
             .is_ok();
+        metrics_stop.cancel();
+        if let Some(task) = metrics_accepting {
+            let _ = task.await;
+        }
         if drained {
             info!("Server stopped!");
         } else {

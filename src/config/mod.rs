@@ -14,4 +14,6 @@ pub mod verbosity;
 
 pub use dsn::Dsn;
 pub use error::ConfigError;
-pub use settings::{AppEnv, LogFormat, Settings, UriCheck};
+pub use settings::{
+    AppEnv, LogFormat, Settings, SlowConsumerPolicy, SlowConsumerSettings, UriCheck,
+};

@@ -52,6 +52,10 @@ pub const WEBSOCKET_OUTBOUND_QUEUE_MESSAGES: &str = "WEBSOCKET_OUTBOUND_QUEUE_ME
 pub const WEBSOCKET_OUTBOUND_QUEUE_BYTES: &str = "WEBSOCKET_OUTBOUND_QUEUE_BYTES";
 /// Drain deadline on SIGTERM.
 pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
+/// What to do with events for a subscriber that cannot keep up (per realm).
+pub const WEBSOCKET_SLOW_CONSUMER_POLICY: &str = "WEBSOCKET_SLOW_CONSUMER_POLICY";
+/// Separate listener for /metrics, /health and /ready (empty = the server DSN's listener).
+pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
 
 /// Oro's application default for the server DSN.
 pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
@@ -176,7 +180,99 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         "10s",
         "on SIGTERM/SIGINT, how long connections may drain before the process exits",
     ),
+    (
+        WEBSOCKET_SLOW_CONSUMER_POLICY,
+        "disconnect",
+        "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
+    ),
+    (
+        WEBSOCKET_METRICS_DSN,
+        "",
+        "separate listener for /metrics, /health and /ready such as //127.0.0.1:9100; empty = served on the server DSN's listener",
+    ),
 ];
+
+/// What happens to events for a subscriber whose outbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumerPolicy {
+    /// Disconnect the subscriber (close code 1008).
+    #[default]
+    Disconnect,
+    /// Discard the oldest queued events.
+    DropOldest,
+    /// Discard the new event.
+    DropNewest,
+    /// Keep only the newest pending event per topic.
+    Latest,
+}
+
+impl SlowConsumerPolicy {
+    /// Parses a policy name.
+    pub fn parse(s: &str) -> Result<SlowConsumerPolicy, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "disconnect" => Ok(SlowConsumerPolicy::Disconnect),
+            "drop_oldest" => Ok(SlowConsumerPolicy::DropOldest),
+            "drop_newest" => Ok(SlowConsumerPolicy::DropNewest),
+            "latest" => Ok(SlowConsumerPolicy::Latest),
+            _ => Err(SLOW_CONSUMER_EXPECTED.to_string()),
+        }
+    }
+
+    /// The policy's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlowConsumerPolicy::Disconnect => "disconnect",
+            SlowConsumerPolicy::DropOldest => "drop_oldest",
+            SlowConsumerPolicy::DropNewest => "drop_newest",
+            SlowConsumerPolicy::Latest => "latest",
+        }
+    }
+}
+
+const SLOW_CONSUMER_EXPECTED: &str = "disconnect, drop_oldest, drop_newest or latest, or a list like realm1=latest,*=disconnect naming realms from WEBSOCKET_REALMS";
+
+/// The slow-consumer policy of every realm.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlowConsumerSettings {
+    /// Policy of realms not listed in `by_realm`.
+    pub default: SlowConsumerPolicy,
+    /// Realm-specific policies.
+    pub by_realm: std::collections::BTreeMap<String, SlowConsumerPolicy>,
+}
+
+impl SlowConsumerSettings {
+    /// Parses `policy` or `realm=policy,*=policy` lists; realms must be among `realms`.
+    pub fn parse(s: &str, realms: &[String]) -> Result<SlowConsumerSettings, String> {
+        let mut settings = SlowConsumerSettings::default();
+        for item in parse_list(s)? {
+            match item.split_once('=') {
+                None => settings.default = SlowConsumerPolicy::parse(&item)?,
+                Some((realm, policy)) => {
+                    let (realm, policy) = (realm.trim(), SlowConsumerPolicy::parse(policy)?);
+                    if realm == "*" {
+                        settings.default = policy;
+                    } else if realms.iter().any(|r| r == realm) {
+                        settings.by_realm.insert(realm.to_string(), policy);
+                    } else {
+                        return Err(SLOW_CONSUMER_EXPECTED.to_string());
+                    }
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Text form for `config:check`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.default.as_str().to_string()];
+        parts.extend(
+            self.by_realm
+                .iter()
+                .map(|(realm, policy)| format!("{realm}={}", policy.as_str())),
+        );
+        parts.join(",")
+    }
+}
 
 /// Which environment the command runs in (`--env`); it picks the `.env-app.<env>` files and the log verbosity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -299,6 +395,11 @@ pub struct Settings {
     pub outbound_queue_bytes: usize,
     /// WEBSOCKET_SHUTDOWN_TIMEOUT, default 10s: drain deadline on SIGTERM.
     pub shutdown_timeout: Duration,
+    /// WEBSOCKET_SLOW_CONSUMER_POLICY, default disconnect for every realm.
+    pub slow_consumer: SlowConsumerSettings,
+    /// WEBSOCKET_METRICS_DSN: a separate listener for /metrics, /health and /ready; `None` = the
+    /// server DSN's listener serves them.
+    pub metrics_dsn: Option<Dsn>,
 }
 
 impl Default for Settings {
@@ -320,6 +421,8 @@ impl Default for Settings {
             outbound_queue_messages: DEFAULT_OUTBOUND_QUEUE_MESSAGES,
             outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            slow_consumer: SlowConsumerSettings::default(),
+            metrics_dsn: None,
         }
     }
 }
@@ -457,7 +560,30 @@ impl Settings {
             parse_duration,
         )?;
 
+        let slow_consumer = knob(
+            env,
+            WEBSOCKET_SLOW_CONSUMER_POLICY,
+            defaults.slow_consumer,
+            |s| SlowConsumerSettings::parse(s, &realms),
+        )?;
+        let metrics_dsn = match value_of(env, WEBSOCKET_METRICS_DSN) {
+            None => None,
+            Some(value) => {
+                let dsn = parse_dsn(WEBSOCKET_METRICS_DSN, value)?;
+                if !dsn.is_configured() {
+                    return Err(ConfigError::invalid(
+                        WEBSOCKET_METRICS_DSN,
+                        value,
+                        "a DSN with a host such as //127.0.0.1:9100, or nothing",
+                    ));
+                }
+                Some(dsn)
+            }
+        };
+
         Ok(Settings {
+            slow_consumer,
+            metrics_dsn,
             server_dsn,
             frontend_dsn,
             backend_dsn,
@@ -527,6 +653,23 @@ impl Settings {
             (
                 WEBSOCKET_SHUTDOWN_TIMEOUT,
                 format_duration(self.shutdown_timeout),
+            ),
+            (
+                WEBSOCKET_SLOW_CONSUMER_POLICY,
+                self.slow_consumer.describe(),
+            ),
+            (
+                WEBSOCKET_METRICS_DSN,
+                self.metrics_dsn.as_ref().map_or_else(
+                    || "(served on the server DSN's listener)".to_string(),
+                    |d| {
+                        format!(
+                            "{} (listening on {})",
+                            d.display_masked(),
+                            d.socket_addr_string()
+                        )
+                    },
+                ),
             ),
         ];
         rows.into_iter()

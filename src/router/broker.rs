@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::router::handle::SessionHandle;
-use crate::router::outbound::Frame;
+use crate::router::outbound::{Frame, Pushed};
 use crate::router::publish_options::PublishOptions;
 use crate::router::topic_index::TopicIndex;
 use crate::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Serializer, Value};
@@ -49,6 +49,15 @@ pub struct Publication<'a> {
     pub options: &'a PublishOptions,
     /// The publishing session.
     pub publisher: &'a SessionHandle,
+}
+
+/// What one publication did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishStats {
+    /// EVENTs queued.
+    pub delivered: u64,
+    /// EVENTs discarded by subscribers' overflow policies (new or older ones).
+    pub dropped: u64,
 }
 
 /// Result of a subscribe request.
@@ -129,10 +138,10 @@ impl Broker {
         self.subscriptions.len()
     }
 
-    /// Delivers `publication` to every admitted subscriber of every matching subscription and
-    /// returns the number of events queued.
-    pub fn publish(&self, publication: &Publication<'_>) -> usize {
-        let mut delivered = 0;
+    /// Delivers `publication` to every admitted subscriber of every matching subscription.
+    pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
+        let mut stats = PublishStats::default();
+        let mut topic: Option<Arc<str>> = None;
         let disclosed = publication
             .options
             .disclose_me
@@ -161,13 +170,19 @@ impl Broker {
                             disclosed.as_ref(),
                         )),
                     };
-                    // A full queue already marked the subscriber for disconnection.
-                    if subscriber.send(frame.clone()).is_ok() {
-                        delivered += 1;
+                    let topic = topic.get_or_insert_with(|| Arc::from(publication.topic));
+                    match subscriber.outbound.push_event(frame.clone(), topic) {
+                        Pushed::Queued { dropped } => {
+                            stats.delivered += 1;
+                            stats.dropped += dropped;
+                        }
+                        Pushed::Discarded => stats.dropped += 1,
+                        // The transport disconnects the session and counts it.
+                        Pushed::Disconnect => {}
                     }
                 }
             });
-        delivered
+        stats
     }
 }
 
@@ -212,10 +227,13 @@ mod tests {
     use crate::router::outbound::{channel, OutboundRx, QueueLimits};
 
     fn session(id: Id, serializer: Serializer) -> (Arc<SessionHandle>, OutboundRx) {
-        let (outbound, rx) = channel(QueueLimits {
-            messages: 16,
-            bytes: 1 << 20,
-        });
+        let (outbound, rx) = channel(
+            QueueLimits {
+                messages: 16,
+                bytes: 1 << 20,
+            },
+            serializer,
+        );
         let handle = SessionHandle {
             id,
             authid: format!("user{id}"),

@@ -16,7 +16,8 @@ pub mod topic_index;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::router::outbound::QueueLimits;
+use crate::metrics::Metrics;
+use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::realm::Realm;
 use crate::wamp::UriPolicy;
 
@@ -29,6 +30,10 @@ pub struct RouterConfig {
     pub uri_policy: UriPolicy,
     /// Bounds of every session's outbound queue.
     pub queue: QueueLimits,
+    /// Slow-consumer policy of realms not named in `overflow_by_realm`.
+    pub overflow: OverflowPolicy,
+    /// Per-realm slow-consumer policies.
+    pub overflow_by_realm: HashMap<String, OverflowPolicy>,
 }
 
 /// All realms of this process.
@@ -36,17 +41,43 @@ pub struct RouterConfig {
 pub struct Router {
     realms: HashMap<String, Arc<Realm>>,
     config: RouterConfig,
+    metrics: Arc<Metrics>,
 }
 
 impl Router {
     /// Creates the configured realms.
-    pub fn new(config: RouterConfig) -> Router {
+    pub fn new(config: RouterConfig, metrics: Arc<Metrics>) -> Router {
         let realms = config
             .realms
             .iter()
-            .map(|name| (name.clone(), Arc::new(Realm::new(name.clone()))))
+            .map(|name| {
+                let policy = config
+                    .overflow_by_realm
+                    .get(name)
+                    .copied()
+                    .unwrap_or(config.overflow);
+                let realm = Realm::new(name.clone(), policy, metrics.clone());
+                (name.clone(), Arc::new(realm))
+            })
             .collect();
-        Router { realms, config }
+        Router {
+            realms,
+            config,
+            metrics,
+        }
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Outbound queue depth of every established session (for the metrics scrape).
+    pub fn queue_depths(&self) -> Vec<usize> {
+        self.realms
+            .values()
+            .flat_map(|r| r.queue_depths())
+            .collect()
     }
 
     /// The realm named `name`, if configured.

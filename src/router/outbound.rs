@@ -3,19 +3,28 @@
 //! Every message a session receives (replies, events, GOODBYE) is pushed here as a ready-to-send
 //! [`Frame`]; the transport's writer task drains it. The queue is bounded twice, by message count and
 //! by queued bytes, so a slow subscriber can never grow the router's memory, and pushing never waits,
-//! so a publisher is never blocked by a slow subscriber. A push that would exceed either bound marks the
-//! session overflowed and asks the transport to disconnect it (the default slow-consumer policy in
-//! DESIGN.md §3).
+//! so a publisher is never blocked by a slow subscriber (DESIGN.md §3).
+//!
+//! What happens to an EVENT that does not fit is the realm's [`OverflowPolicy`]:
+//! `Disconnect` (default) drops the session, `DropOldest` and `DropNewest` discard events, and
+//! `Latest` keeps only the newest pending event per topic. Replies are never dropped; they may
+//! exceed the bounds by a fixed margin, past which the session is disconnected whatever the policy.
+//! Dropped events are counted, and the next EVENT the session receives carries the count in
+//! `Details._dropped`, so a client knows it missed something.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::wamp::Serializer;
+use crate::wamp::{codec, Message, Serializer, Value};
+
+/// Key of the detail that tells a subscriber how many events it lost.
+pub const DROPPED_DETAIL: &str = "_dropped";
 
 /// One encoded WAMP message in the form its transport sends it.
 ///
@@ -57,6 +66,41 @@ impl Frame {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Frame::Text(t) => t.as_bytes(),
+            Frame::Binary(b) => b,
+            Frame::Close(..) => &[],
+        }
+    }
+}
+
+/// What to do with an EVENT that does not fit a subscriber's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Close the session with a clear reason (the default: a client that cannot keep up learns it).
+    #[default]
+    Disconnect,
+    /// Discard the oldest pending events to make room.
+    DropOldest,
+    /// Discard the new event.
+    DropNewest,
+    /// Keep only the newest pending event per topic (state-like topics); when a topic has no
+    /// pending event to replace and the queue is full, the new event is discarded.
+    Latest,
+}
+
+impl OverflowPolicy {
+    /// Name used in configuration, logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverflowPolicy::Disconnect => "disconnect",
+            OverflowPolicy::DropOldest => "drop_oldest",
+            OverflowPolicy::DropNewest => "drop_newest",
+            OverflowPolicy::Latest => "latest",
+        }
+    }
 }
 
 /// Why a session's transport is being closed by the router side.
@@ -75,69 +119,259 @@ pub struct QueueLimits {
     pub bytes: usize,
 }
 
-/// The sending half, held by the session handle (and through it by the broker).
-#[derive(Debug, Clone)]
-pub struct Outbound {
-    tx: mpsc::Sender<Frame>,
-    shared: Arc<QueueState>,
+/// Outcome of queueing an EVENT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued (possibly after discarding this many older events, see `dropped`).
+    Queued {
+        /// Older events discarded to make room (`DropOldest`) or superseded (`Latest`).
+        dropped: u64,
+    },
+    /// The new event itself was discarded (`DropNewest`, or `Latest` without a pending event for
+    /// the topic).
+    Discarded,
+    /// The session is being disconnected; nothing was queued.
+    Disconnect,
 }
 
-#[derive(Debug)]
-struct QueueState {
-    queued_bytes: AtomicUsize,
-    max_bytes: usize,
-    overflowed: AtomicBool,
-    kill: CancellationToken,
-}
-
-/// Error returned when a frame could not be queued; the session is being disconnected.
+/// Error returned when a reply could not be queued; the session is being disconnected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
+
+struct Entry {
+    frame: Frame,
+    /// The topic for EVENTs (which policies may drop), `None` for replies (never dropped).
+    topic: Option<Arc<str>>,
+}
+
+struct Inner {
+    items: VecDeque<Entry>,
+    bytes: usize,
+    policy: OverflowPolicy,
+    overflowed: bool,
+    receiver_gone: bool,
+    /// Events dropped since the last EVENT handed to the writer.
+    unreported_drops: u64,
+    /// `Latest` only: sequence number of the pending event per topic; `items[i]` has sequence
+    /// `head_seq + i`, since entries only ever leave from the front.
+    latest: HashMap<Arc<str>, u64>,
+    head_seq: u64,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    limits: QueueLimits,
+    kill: CancellationToken,
+    dropped_total: AtomicU64,
+    /// Live [`Outbound`] handles; the receiver ends once this is zero and the queue is empty.
+    senders: AtomicUsize,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundQueue")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every critical section leaves the queue consistent, so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn overflow(&self, inner: &mut Inner) {
+        if !inner.receiver_gone {
+            inner.overflowed = true;
+            self.kill.cancel();
+        }
+    }
+}
+
+/// Replies may exceed the bounds by this factor before the session is disconnected.
+const REPLY_MARGIN: usize = 2;
+
+/// The sending half, held by the session and its handle (and through it by the broker).
+#[derive(Debug)]
+pub struct Outbound {
+    shared: Arc<Shared>,
+}
+
+impl Clone for Outbound {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Outbound {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbound {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.notify.notify_one();
+        }
+    }
+}
 
 /// The receiving half, owned by the transport's writer task.
 #[derive(Debug)]
 pub struct OutboundRx {
-    rx: mpsc::Receiver<Frame>,
-    shared: Arc<QueueState>,
+    shared: Arc<Shared>,
+    serializer: Serializer,
 }
 
-/// Creates a bounded outbound queue.
-pub fn channel(limits: QueueLimits) -> (Outbound, OutboundRx) {
-    let (tx, rx) = mpsc::channel(limits.messages.max(1));
-    let shared = Arc::new(QueueState {
-        queued_bytes: AtomicUsize::new(0),
-        max_bytes: limits.bytes,
-        overflowed: AtomicBool::new(false),
+/// Creates a bounded outbound queue for a session speaking `serializer`.
+pub fn channel(limits: QueueLimits, serializer: Serializer) -> (Outbound, OutboundRx) {
+    let shared = Arc::new(Shared {
+        inner: Mutex::new(Inner {
+            items: VecDeque::new(),
+            bytes: 0,
+            policy: OverflowPolicy::Disconnect,
+            overflowed: false,
+            receiver_gone: false,
+            unreported_drops: 0,
+            latest: HashMap::new(),
+            head_seq: 0,
+        }),
+        notify: Notify::new(),
+        limits: QueueLimits {
+            messages: limits.messages.max(1),
+            bytes: limits.bytes.max(1),
+        },
         kill: CancellationToken::new(),
+        dropped_total: AtomicU64::new(0),
+        senders: AtomicUsize::new(1),
     });
     (
         Outbound {
-            tx,
             shared: shared.clone(),
         },
-        OutboundRx { rx, shared },
+        OutboundRx { shared, serializer },
     )
 }
 
 impl Outbound {
-    /// Queues a frame without waiting. On overflow the session is marked for disconnection and
-    /// every later push fails too, so a disconnected consumer never receives a gap-filled stream.
+    /// Sets the overflow policy (the realm's, known once the session joined).
+    pub fn set_policy(&self, policy: OverflowPolicy) {
+        self.shared.lock().policy = policy;
+    }
+
+    /// Queues a reply or control frame. Replies are never dropped; past twice the bounds the
+    /// session is disconnected instead.
     pub fn push(&self, frame: Frame) -> Result<(), QueueFull> {
-        let state = &self.shared;
-        if state.overflowed.load(Ordering::Relaxed) {
+        let shared = &self.shared;
+        let mut inner = shared.lock();
+        if inner.overflowed || inner.receiver_gone {
             return Err(QueueFull);
         }
         let len = frame.len();
-        let before = state.queued_bytes.fetch_add(len, Ordering::AcqRel);
-        if before + len > state.max_bytes || self.tx.try_send(frame).is_err() {
-            state.queued_bytes.fetch_sub(len, Ordering::AcqRel);
-            if !self.tx.is_closed() {
-                state.overflowed.store(true, Ordering::Relaxed);
-                state.kill.cancel();
-            }
+        if inner.items.len() >= shared.limits.messages * REPLY_MARGIN
+            || inner.bytes + len > shared.limits.bytes * REPLY_MARGIN
+        {
+            shared.overflow(&mut inner);
             return Err(QueueFull);
         }
+        inner.items.push_back(Entry { frame, topic: None });
+        inner.bytes += len;
+        drop(inner);
+        shared.notify.notify_one();
         Ok(())
+    }
+
+    /// Queues an EVENT for `topic`, applying the overflow policy when it does not fit.
+    pub fn push_event(&self, frame: Frame, topic: &Arc<str>) -> Pushed {
+        let shared = &self.shared;
+        let limits = shared.limits;
+        let mut inner = shared.lock();
+        if inner.overflowed || inner.receiver_gone {
+            return Pushed::Disconnect;
+        }
+        let len = frame.len();
+        let fits = |inner: &Inner| {
+            inner.items.len() < limits.messages && inner.bytes + len <= limits.bytes
+        };
+        let mut dropped = 0;
+        match inner.policy {
+            OverflowPolicy::Latest => {
+                if let Some(replaced) = replace_pending(&mut inner, topic, &frame, limits) {
+                    dropped = replaced;
+                    drop(inner);
+                    self.count_drops(dropped);
+                    return Pushed::Queued { dropped };
+                }
+                if !fits(&inner) {
+                    inner.unreported_drops += 1;
+                    drop(inner);
+                    self.count_drops(1);
+                    return Pushed::Discarded;
+                }
+            }
+            OverflowPolicy::Disconnect => {
+                if !fits(&inner) {
+                    shared.overflow(&mut inner);
+                    return Pushed::Disconnect;
+                }
+            }
+            OverflowPolicy::DropNewest => {
+                if !fits(&inner) {
+                    inner.unreported_drops += 1;
+                    drop(inner);
+                    self.count_drops(1);
+                    return Pushed::Discarded;
+                }
+            }
+            OverflowPolicy::DropOldest => {
+                while !fits(&inner) {
+                    let Some(index) = inner.items.iter().position(|e| e.topic.is_some()) else {
+                        break;
+                    };
+                    if let Some(old) = inner.items.remove(index) {
+                        inner.bytes -= old.frame.len();
+                        dropped += 1;
+                    }
+                }
+                inner.unreported_drops += dropped;
+                if !fits(&inner) {
+                    // Only replies are queued and they fill the queue: nothing left to drop.
+                    inner.unreported_drops += 1;
+                    drop(inner);
+                    self.count_drops(dropped + 1);
+                    return Pushed::Discarded;
+                }
+            }
+        }
+        let seq = inner.head_seq + inner.items.len() as u64;
+        if inner.policy == OverflowPolicy::Latest {
+            inner.latest.insert(topic.clone(), seq);
+        }
+        inner.items.push_back(Entry {
+            frame,
+            topic: Some(topic.clone()),
+        });
+        inner.bytes += len;
+        drop(inner);
+        self.count_drops(dropped);
+        shared.notify.notify_one();
+        Pushed::Queued { dropped }
+    }
+
+    fn count_drops(&self, n: u64) {
+        if n > 0 {
+            self.shared.dropped_total.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Events this session lost to its overflow policy so far.
+    pub fn dropped_total(&self) -> u64 {
+        self.shared.dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Frames currently queued.
+    pub fn depth(&self) -> usize {
+        self.shared.lock().items.len()
     }
 
     /// Cancelled when the router wants the transport to drop this session (slow consumer).
@@ -148,31 +382,72 @@ impl Outbound {
     /// Why the session is being disconnected, if it is.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.shared
+            .lock()
             .overflowed
-            .load(Ordering::Relaxed)
             .then_some(CloseReason::SlowConsumer)
     }
 }
 
+/// `Latest`: if `topic` has a pending event, put the new frame in its place. Returns the number of
+/// superseded events (1) on success.
+fn replace_pending(
+    inner: &mut Inner,
+    topic: &Arc<str>,
+    frame: &Frame,
+    limits: QueueLimits,
+) -> Option<u64> {
+    let seq = *inner.latest.get(topic)?;
+    let index = usize::try_from(seq.checked_sub(inner.head_seq)?).ok()?;
+    let old_len = inner.items.get(index)?.frame.len();
+    let new_bytes = inner.bytes - old_len + frame.len();
+    if new_bytes > limits.bytes {
+        return None;
+    }
+    let entry = inner.items.get_mut(index)?;
+    entry.frame = frame.clone();
+    inner.bytes = new_bytes;
+    inner.unreported_drops += 1;
+    Some(1)
+}
+
 impl OutboundRx {
-    /// Waits for the next frame; `None` once every sender is gone.
+    /// Waits for the next frame; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Frame> {
-        let frame = self.rx.recv().await?;
-        self.release(&frame);
-        Some(frame)
+        loop {
+            if let Some(frame) = self.try_recv() {
+                return Some(frame);
+            }
+            if self.shared.senders.load(Ordering::Acquire) == 0 {
+                return None;
+            }
+            self.shared.notify.notified().await;
+        }
     }
 
     /// Takes a frame that is already queued, without waiting (for batching).
     pub fn try_recv(&mut self) -> Option<Frame> {
-        let frame = self.rx.try_recv().ok()?;
-        self.release(&frame);
-        Some(frame)
-    }
-
-    fn release(&self, frame: &Frame) {
-        self.shared
-            .queued_bytes
-            .fetch_sub(frame.len(), Ordering::AcqRel);
+        let (entry, drops) = {
+            let mut inner = self.shared.lock();
+            let entry = inner.items.pop_front()?;
+            inner.bytes -= entry.frame.len();
+            let seq = inner.head_seq;
+            inner.head_seq += 1;
+            if let Some(topic) = &entry.topic {
+                if inner.latest.get(topic) == Some(&seq) {
+                    inner.latest.remove(topic);
+                }
+            }
+            let drops = if entry.topic.is_some() {
+                std::mem::take(&mut inner.unreported_drops)
+            } else {
+                0
+            };
+            (entry, drops)
+        };
+        if drops == 0 {
+            return Some(entry.frame);
+        }
+        Some(with_dropped_detail(self.serializer, entry.frame, drops))
     }
 
     /// Cancelled when the router asks for this session to be dropped.
@@ -183,49 +458,201 @@ impl OutboundRx {
     /// Why the router asked for a disconnect, if it did.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.shared
+            .lock()
             .overflowed
-            .load(Ordering::Relaxed)
             .then_some(CloseReason::SlowConsumer)
+    }
+}
+
+impl Drop for OutboundRx {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.receiver_gone = true;
+        inner.items.clear();
+        inner.latest.clear();
+        inner.bytes = 0;
+    }
+}
+
+/// Re-encodes an EVENT with `Details._dropped = drops`. Only sessions that lost events pay for it.
+fn with_dropped_detail(serializer: Serializer, frame: Frame, drops: u64) -> Frame {
+    match codec::decode(serializer, frame.bytes()) {
+        Ok(Message::Event {
+            subscription,
+            publication,
+            mut details,
+            args,
+            kwargs,
+        }) => {
+            details.insert(DROPPED_DETAIL.into(), Value::UInt(drops));
+            let event = Message::Event {
+                subscription,
+                publication,
+                details,
+                args,
+                kwargs,
+            };
+            Frame::from_encoded(serializer, codec::encode(serializer, &event))
+        }
+        _ => frame,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wamp::Dict;
 
     fn text(s: &str) -> Frame {
         Frame::Text(Utf8Bytes::from(s))
     }
 
-    #[tokio::test]
-    async fn message_bound_overflows_and_kills() {
-        let (tx, mut rx) = channel(QueueLimits {
-            messages: 2,
-            bytes: 1024,
-        });
-        assert!(tx.push(text("a")).is_ok());
-        assert!(tx.push(text("b")).is_ok());
-        assert_eq!(tx.push(text("c")), Err(QueueFull));
+    fn event(n: u64) -> Frame {
+        let msg = Message::Event {
+            subscription: 1,
+            publication: n,
+            details: Dict::new(),
+            args: vec![Value::UInt(n)],
+            kwargs: Dict::new(),
+        };
+        Frame::from_encoded(Serializer::Json, codec::encode(Serializer::Json, &msg))
+    }
+
+    fn queue(messages: usize, policy: OverflowPolicy) -> (Outbound, OutboundRx) {
+        let (tx, rx) = channel(
+            QueueLimits {
+                messages,
+                bytes: 1 << 20,
+            },
+            Serializer::Json,
+        );
+        tx.set_policy(policy);
+        (tx, rx)
+    }
+
+    fn drain(rx: &mut OutboundRx) -> Vec<(u64, Option<u64>)> {
+        let mut out = Vec::new();
+        while let Some(frame) = rx.try_recv() {
+            if let Ok(Message::Event {
+                publication,
+                details,
+                ..
+            }) = codec::decode(Serializer::Json, frame.bytes())
+            {
+                out.push((
+                    publication,
+                    details.get(DROPPED_DETAIL).and_then(Value::as_u64),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn disconnect_policy_overflows_and_kills() {
+        let (tx, _rx) = queue(2, OverflowPolicy::Disconnect);
+        let t: Arc<str> = Arc::from("t");
+        assert_eq!(tx.push_event(event(1), &t), Pushed::Queued { dropped: 0 });
+        assert_eq!(tx.push_event(event(2), &t), Pushed::Queued { dropped: 0 });
+        assert_eq!(tx.push_event(event(3), &t), Pushed::Disconnect);
         assert!(tx.kill_token().is_cancelled());
-        assert_eq!(rx.close_reason(), Some(CloseReason::SlowConsumer));
-        // Once overflowed, further pushes fail even though the queue drains.
-        assert!(rx.recv().await.is_some());
-        assert_eq!(tx.push(text("d")), Err(QueueFull));
+        assert_eq!(tx.close_reason(), Some(CloseReason::SlowConsumer));
+        assert_eq!(tx.push(text("reply")), Err(QueueFull));
+    }
+
+    #[test]
+    fn drop_newest_keeps_the_first_events_and_reports_the_loss() {
+        let (tx, mut rx) = queue(2, OverflowPolicy::DropNewest);
+        let t: Arc<str> = Arc::from("t");
+        for n in 1..=5 {
+            tx.push_event(event(n), &t);
+        }
+        assert_eq!(tx.dropped_total(), 3);
+        assert_eq!(drain(&mut rx), vec![(1, Some(3)), (2, None)]);
+        tx.push_event(event(6), &t);
+        assert_eq!(drain(&mut rx), vec![(6, None)]);
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_last_events_and_never_drops_replies() {
+        let (tx, mut rx) = queue(3, OverflowPolicy::DropOldest);
+        let t: Arc<str> = Arc::from("t");
+        assert!(tx.push(text("[17,1,2]")).is_ok());
+        for n in 1..=5 {
+            tx.push_event(event(n), &t);
+        }
+        assert_eq!(tx.dropped_total(), 3);
+        let first = rx.try_recv().map(|f| f.bytes().to_vec());
+        assert_eq!(first.as_deref(), Some(&b"[17,1,2]"[..]));
+        assert_eq!(drain(&mut rx), vec![(4, Some(3)), (5, None)]);
+    }
+
+    #[test]
+    fn latest_keeps_the_newest_pending_event_per_topic() {
+        let (tx, mut rx) = queue(2, OverflowPolicy::Latest);
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        tx.push_event(event(1), &a);
+        tx.push_event(event(2), &b);
+        assert_eq!(tx.push_event(event(3), &a), Pushed::Queued { dropped: 1 });
+        assert_eq!(tx.push_event(event(4), &a), Pushed::Queued { dropped: 1 });
+        assert_eq!(tx.push_event(event(5), &Arc::from("c")), Pushed::Discarded);
+        assert_eq!(drain(&mut rx), vec![(4, Some(3)), (2, None)]);
+        // Once delivered, the topic starts afresh.
+        assert_eq!(tx.push_event(event(6), &a), Pushed::Queued { dropped: 0 });
+        assert_eq!(drain(&mut rx), vec![(6, None)]);
+    }
+
+    #[test]
+    fn byte_bound_counts_queued_payload() {
+        let (tx, mut rx) = channel(
+            QueueLimits {
+                messages: 100,
+                bytes: 10,
+            },
+            Serializer::Json,
+        );
+        let t: Arc<str> = Arc::from("t");
+        assert_eq!(
+            tx.push_event(text("12345"), &t),
+            Pushed::Queued { dropped: 0 }
+        );
+        assert_eq!(
+            tx.push_event(text("12345"), &t),
+            Pushed::Queued { dropped: 0 }
+        );
+        assert!(rx.try_recv().is_some());
+        assert_eq!(
+            tx.push_event(text("12345"), &t),
+            Pushed::Queued { dropped: 0 }
+        );
+        assert_eq!(tx.push_event(text("1"), &t), Pushed::Disconnect);
+    }
+
+    #[test]
+    fn replies_may_exceed_the_bound_up_to_the_margin() {
+        let (tx, _rx) = queue(2, OverflowPolicy::DropNewest);
+        for _ in 0..4 {
+            assert!(tx.push(text("r")).is_ok());
+        }
+        assert_eq!(tx.push(text("r")), Err(QueueFull));
+        assert!(tx.kill_token().is_cancelled());
     }
 
     #[tokio::test]
-    async fn byte_bound_counts_queued_payload() {
-        let (tx, mut rx) = channel(QueueLimits {
-            messages: 100,
-            bytes: 10,
+    async fn recv_wakes_on_push_and_ends_when_senders_are_gone() {
+        let (tx, mut rx) = queue(4, OverflowPolicy::Disconnect);
+        let waiter = tokio::spawn(async move {
+            let first = rx.recv().await.map(|f| f.len());
+            let end = rx.recv().await.is_none();
+            (first, end)
         });
-        assert!(tx.push(text("12345")).is_ok());
-        assert!(tx.push(text("12345")).is_ok());
-        let first = rx.recv().await.map(|f| f.len());
-        assert_eq!(first, Some(5));
-        // Five bytes were released, so five more fit.
-        assert!(tx.push(text("12345")).is_ok());
-        assert_eq!(tx.push(text("1")), Err(QueueFull));
+        tokio::task::yield_now().await;
+        assert!(tx.push(text("abc")).is_ok());
+        drop(tx);
+        let (first, end) = waiter.await.expect("task");
+        assert_eq!(first, Some(3));
+        assert!(end);
     }
 
     #[test]

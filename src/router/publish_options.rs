@@ -146,10 +146,13 @@ mod tests {
     use crate::wamp::Serializer;
 
     fn handle(id: Id, authid: &str, authrole: &str) -> SessionHandle {
-        let (outbound, _rx) = channel(QueueLimits {
-            messages: 1,
-            bytes: 1,
-        });
+        let (outbound, _rx) = channel(
+            QueueLimits {
+                messages: 1,
+                bytes: 1,
+            },
+            Serializer::Json,
+        );
         SessionHandle {
             id,
             authid: authid.into(),

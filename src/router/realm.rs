@@ -7,16 +7,23 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::router::broker::{Broker, Publication, Subscribed};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::metrics::Metrics;
+use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::handle::SessionHandle;
+use crate::router::outbound::OverflowPolicy;
 use crate::wamp::{Id, MatchPolicy};
 
 /// One realm and its live state.
 #[derive(Debug)]
 pub struct Realm {
     name: String,
+    policy: OverflowPolicy,
     broker: RwLock<Broker>,
     sessions: RwLock<HashMap<Id, Arc<SessionHandle>>>,
+    metrics: Arc<Metrics>,
+    dropped: Counter,
 }
 
 /// Takes a read lock, ignoring poisoning: every critical section here leaves the data consistent
@@ -31,13 +38,22 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Realm {
-    /// Creates an empty realm.
-    pub fn new(name: impl Into<String>) -> Realm {
+    /// Creates an empty realm whose slow subscribers are treated by `policy`.
+    pub fn new(name: impl Into<String>, policy: OverflowPolicy, metrics: Arc<Metrics>) -> Realm {
+        let dropped = metrics.dropped_counter(policy.as_str());
         Realm {
             name: name.into(),
+            policy,
             broker: RwLock::new(Broker::default()),
             sessions: RwLock::new(HashMap::new()),
+            metrics,
+            dropped,
         }
+    }
+
+    /// The realm's slow-consumer policy.
+    pub fn policy(&self) -> OverflowPolicy {
+        self.policy
     }
 
     /// The realm's URI.
@@ -76,9 +92,27 @@ impl Realm {
         write(&self.broker).unsubscribe(session, subscription)
     }
 
-    /// See [`Broker::publish`].
-    pub fn publish(&self, publication: &Publication<'_>) -> usize {
-        read(&self.broker).publish(publication)
+    /// See [`Broker::publish`]; also counts the publication in metrics.
+    pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
+        let stats = read(&self.broker).publish(publication);
+        let metrics = &self.metrics;
+        metrics.publishes.inc();
+        if stats.delivered > 0 {
+            metrics.deliveries.inc_by(stats.delivered);
+            metrics.messages_out(crate::wamp::message::code::EVENT, stats.delivered);
+        }
+        if stats.dropped > 0 {
+            self.dropped.inc_by(stats.dropped);
+        }
+        stats
+    }
+
+    /// Outbound queue depth of every session in the realm.
+    pub fn queue_depths(&self) -> Vec<usize> {
+        read(&self.sessions)
+            .values()
+            .map(|s| s.outbound.depth())
+            .collect()
     }
 
     /// Number of sessions joined to this realm.

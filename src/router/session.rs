@@ -11,8 +11,10 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
+use crate::metrics::SessionLabels;
 use crate::router::broker::Publication;
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Outbound};
@@ -49,6 +51,8 @@ struct Joined {
     realm: Arc<Realm>,
     handle: Arc<SessionHandle>,
     subscriptions: HashSet<Id>,
+    /// The metrics gauge counting this session, decremented when it leaves.
+    gauge: Gauge,
 }
 
 enum State {
@@ -66,22 +70,26 @@ pub struct Session {
     serializer: Serializer,
     outbound: Outbound,
     peer: SocketAddr,
+    transport: &'static str,
     state: State,
 }
 
 impl Session {
-    /// A new, not yet established session for a client at `peer` speaking `serializer`.
+    /// A new, not yet established session for a client at `peer` speaking `serializer` over
+    /// `transport` (a metrics label such as `websocket`).
     pub fn new(
         router: Arc<Router>,
         serializer: Serializer,
         outbound: Outbound,
         peer: SocketAddr,
+        transport: &'static str,
     ) -> Session {
         Session {
             router,
             serializer,
             outbound,
             peer,
+            transport,
             state: State::AwaitingHello,
         }
     }
@@ -100,6 +108,7 @@ impl Session {
     }
 
     fn send(&self, msg: &Message) {
+        self.router.metrics().messages_out(msg.code(), 1);
         let frame = Frame::from_encoded(self.serializer, codec::encode(self.serializer, msg));
         // A full queue has already flagged this session for disconnection; nothing more to do.
         let _ = self.outbound.push(frame);
@@ -134,6 +143,7 @@ impl Session {
 
     /// Processes one decoded message.
     pub fn handle(&mut self, msg: Message) -> Step {
+        self.router.metrics().message_in(msg.code());
         match std::mem::replace(&mut self.state, State::AwaitingHello) {
             State::AwaitingHello => self.handle_unjoined(msg),
             State::Established(joined) => {
@@ -205,6 +215,13 @@ impl Session {
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
+        self.outbound.set_policy(realm.policy());
+        let gauge = self.router.metrics().session_gauge(&SessionLabels {
+            transport: self.transport.to_owned(),
+            protocol: self.serializer.subprotocol().to_owned(),
+            realm: realm_name.clone(),
+        });
+        gauge.inc();
         self.send(&Message::Welcome {
             session: session_id,
             details: welcome_details(&handle),
@@ -221,6 +238,7 @@ impl Session {
             realm,
             handle,
             subscriptions: HashSet::new(),
+            gauge,
         });
         Step::Continue
     }
@@ -387,6 +405,7 @@ impl Session {
         args: &[Value],
         kwargs: &Dict,
     ) -> Step {
+        let started = std::time::Instant::now();
         let acknowledge = options
             .get("acknowledge")
             .and_then(Value::as_bool)
@@ -420,7 +439,7 @@ impl Session {
             return Step::Continue;
         };
         let publication = id::random_id();
-        let delivered = joined.realm.publish(&Publication {
+        let stats = joined.realm.publish(&Publication {
             id: publication,
             topic,
             args,
@@ -428,9 +447,17 @@ impl Session {
             options: &parsed,
             publisher: &joined.handle,
         });
+        self.router
+            .metrics()
+            .publish_latency
+            .observe(started.elapsed().as_secs_f64());
         debug!(
             session = joined.handle.id,
-            topic, publication, delivered, "published"
+            topic,
+            publication,
+            delivered = stats.delivered,
+            dropped = stats.dropped,
+            "published"
         );
         if acknowledge {
             self.send(&Message::Published {
@@ -470,6 +497,7 @@ impl Session {
             joined
                 .realm
                 .leave(joined.handle.id, joined.subscriptions.iter().copied());
+            joined.gauge.dec();
             info!(
                 session = joined.handle.id,
                 realm = joined.realm.name(),

@@ -64,12 +64,21 @@ pub async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, mut stream) = ws.split();
-    let (outbound, rx) = outbound::channel(ctx.router.config().queue);
+    let metrics = ctx.router.metrics().clone();
+    let connections = metrics.connection_gauge("websocket");
+    connections.inc();
+    let (outbound, rx) = outbound::channel(ctx.router.config().queue, serializer);
     let kill = outbound.kill_token();
     let done = CancellationToken::new();
     let ping = ctx.limits.ping_interval;
-    let mut writer = tokio::spawn(writer::run(sink, rx, ping, done.clone()));
-    let mut session = Session::new(ctx.router.clone(), serializer, outbound.clone(), peer);
+    let mut writer = tokio::spawn(writer::run(sink, rx, ping, done.clone(), metrics.clone()));
+    let mut session = Session::new(
+        ctx.router.clone(),
+        serializer,
+        outbound.clone(),
+        peer,
+        "websocket",
+    );
 
     let silence = ping.map(|p| p + ctx.limits.ping_timeout);
     let hello_deadline = Instant::now() + ctx.limits.hello_timeout;
@@ -95,6 +104,7 @@ pub async fn run<S>(
             biased;
             _ = kill.cancelled() => {
                 warn!(%peer, session = ?session.id(), "disconnecting a slow consumer: outbound queue limit exceeded");
+                metrics.slow_consumer_disconnects.inc();
                 break End::Killed;
             }
             _ = ctx.shutdown.cancelled(), if goodbye_deadline.is_none() => {
@@ -115,6 +125,7 @@ pub async fn run<S>(
                 }
                 if !session.is_established() {
                     info!(%peer, "no HELLO within the handshake timeout");
+                    metrics.handshake_failure("hello_timeout");
                     break End::Close(CLOSE_POLICY_VIOLATION, "HELLO timeout".into());
                 }
             }
@@ -129,11 +140,13 @@ pub async fn run<S>(
                 };
                 last_seen = Instant::now();
                 let step = match message {
-                    WsMessage::Text(text) if serializer == Serializer::Json => {
+                    WsMessage::Text(ref text) if serializer == Serializer::Json => {
+                        metrics.bytes_in.inc_by(text.len() as u64);
                         dispatch(&mut session, serializer, text.as_bytes())
                     }
-                    WsMessage::Binary(bytes) if serializer == Serializer::MsgPack => {
-                        dispatch(&mut session, serializer, &bytes)
+                    WsMessage::Binary(ref bytes) if serializer == Serializer::MsgPack => {
+                        metrics.bytes_in.inc_by(bytes.len() as u64);
+                        dispatch(&mut session, serializer, bytes)
                     }
                     WsMessage::Text(_) | WsMessage::Binary(_) => session.protocol_violation(format!(
                         "{} requires {} frames",
@@ -181,6 +194,7 @@ pub async fn run<S>(
     if !writer_finished && timeout(ctx.limits.close_grace, &mut writer).await.is_err() {
         writer.abort();
     }
+    connections.dec();
 }
 
 fn dispatch(session: &mut Session, serializer: Serializer, data: &[u8]) -> Step {

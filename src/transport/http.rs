@@ -20,9 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::transport::{connection, websocket, ServerState};
+use crate::transport::{connection, websocket, ListenerRole, ServerState};
 
 type Body = Full<Bytes>;
 
@@ -35,19 +36,22 @@ fn text_response(status: StatusCode, content_type: &'static str, body: String) -
     response
 }
 
-/// Serves one accepted connection until it closes, is upgraded, or times out in the HTTP phase.
+/// Serves one accepted connection until it closes, is upgraded, or times out in the HTTP phase;
+/// when `stop` (its listener's) is cancelled, hyper finishes the request in flight and closes.
 pub async fn serve<S>(
     state: Arc<ServerState>,
     io: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
+    role: ListenerRole,
+    stop: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let permit = Arc::new(permit);
     let service_state = state.clone();
     let service = service_fn(move |req: Request<Incoming>| {
-        let response = route(&service_state, req, peer, &permit);
+        let response = route(&service_state, req, peer, &permit, role);
         async move { Ok::<_, Infallible>(response) }
     });
     let limits = &state.connection.limits;
@@ -58,7 +62,7 @@ pub async fn serve<S>(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
-    let shutdown = state.connection.shutdown.clone();
+    let shutdown = stop;
     let result = tokio::time::timeout(limits.handshake_timeout, async {
         tokio::select! {
             result = conn.as_mut() => result,
@@ -72,7 +76,14 @@ pub async fn serve<S>(
     match result {
         Ok(Ok(())) => {}
         Ok(Err(err)) => debug!(%peer, error = %err, "HTTP connection failed"),
-        Err(_) => info!(%peer, "handshake timeout: closing the connection"),
+        Err(_) => {
+            info!(%peer, "handshake timeout: closing the connection");
+            state
+                .connection
+                .router
+                .metrics()
+                .handshake_failure("handshake_timeout");
+        }
     }
 }
 
@@ -81,12 +92,21 @@ fn route(
     req: Request<Incoming>,
     peer: SocketAddr,
     permit: &Arc<OwnedSemaphorePermit>,
+    role: ListenerRole,
 ) -> Response<Body> {
-    if websocket::is_upgrade_request(req.headers()) {
+    if role.accepts_sessions() && websocket::is_upgrade_request(req.headers()) {
         return upgrade(state, req, peer, permit);
     }
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") | (&Method::HEAD, "/health") => health(state),
+    let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    match req.uri().path() {
+        "/health" if get => health(state),
+        "/ready" if get => ready(state),
+        "/metrics" if get && role.serves_metrics() => metrics(state),
+        _ if !role.accepts_sessions() => text_response(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found: this listener serves /metrics, /health and /ready\n".into(),
+        ),
         _ => text_response(
             StatusCode::UPGRADE_REQUIRED,
             "text/plain; charset=utf-8",
@@ -114,6 +134,32 @@ fn health(state: &ServerState) -> Response<Body> {
     text_response(status, "application/json", body)
 }
 
+/// Readiness for load balancers: not ready while shutting down.
+fn ready(state: &ServerState) -> Response<Body> {
+    if state.connection.shutdown.is_cancelled() {
+        text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "shutting down\n".into(),
+        )
+    } else {
+        text_response(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ready\n".into(),
+        )
+    }
+}
+
+fn metrics(state: &ServerState) -> Response<Body> {
+    let router = &state.connection.router;
+    text_response(
+        StatusCode::OK,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        router.metrics().render(router.queue_depths()),
+    )
+}
+
 fn upgrade(
     state: &Arc<ServerState>,
     req: Request<Incoming>,
@@ -124,6 +170,11 @@ fn upgrade(
         Ok(accepted) => accepted,
         Err(refused) => {
             info!(%peer, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
+            state
+                .connection
+                .router
+                .metrics()
+                .handshake_failure(refused.label);
             return text_response(
                 refused.status,
                 "text/plain; charset=utf-8",

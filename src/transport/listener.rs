@@ -8,15 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
-use crate::transport::{http, ServerState};
+use crate::transport::{http, ListenerRole, ServerState};
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\nconnection limit reached; retry\n";
 
-/// Accepts connections until shutdown is requested.
-pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>) {
-    let shutdown = state.connection.shutdown.clone();
+/// Accepts connections until `stop` is cancelled.
+pub async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    role: ListenerRole,
+    stop: CancellationToken,
+) {
+    let shutdown = stop;
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -32,6 +38,11 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>) {
         };
         let Ok(permit) = state.connections.clone().try_acquire_owned() else {
             warn!(%peer, limit = state.max_connections, "connection limit reached; refusing");
+            state
+                .connection
+                .router
+                .metrics()
+                .handshake_failure("connection_limit");
             let _ = stream.try_write(OVER_CAPACITY);
             continue;
         };
@@ -39,9 +50,14 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServerState>) {
             debug!(%peer, error = %err, "cannot set TCP_NODELAY");
         }
         debug!(%peer, "connection accepted");
-        state
-            .tracker
-            .spawn(http::serve(state.clone(), stream, peer, permit));
+        state.tracker.spawn(http::serve(
+            state.clone(),
+            stream,
+            peer,
+            permit,
+            role,
+            shutdown.clone(),
+        ));
     }
     debug!("listener stopped accepting");
 }

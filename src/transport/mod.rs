@@ -18,6 +18,29 @@ use tokio_util::task::TaskTracker;
 
 use crate::transport::connection::ConnectionContext;
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerRole {
+    /// WebSocket sessions and `/health`, `/ready`; metrics live on a separate listener.
+    Public,
+    /// WebSocket sessions and `/health`, `/ready`, `/metrics`.
+    PublicWithMetrics,
+    /// Only `/metrics`, `/health` and `/ready` (the operator's private port).
+    Metrics,
+}
+
+impl ListenerRole {
+    /// Whether WebSocket upgrades are accepted.
+    pub fn accepts_sessions(self) -> bool {
+        self != ListenerRole::Metrics
+    }
+
+    /// Whether `/metrics` is served.
+    pub fn serves_metrics(self) -> bool {
+        self != ListenerRole::Public
+    }
+}
+
 /// Timeouts and sizes every connection obeys.
 #[derive(Debug, Clone, Copy)]
 pub struct TransportLimits {

@@ -26,10 +26,16 @@ pub struct Refused {
     pub status: StatusCode,
     /// Why, in words an operator understands.
     pub reason: &'static str,
+    /// Short reason for the `handshake_failures` metric.
+    pub label: &'static str,
 }
 
-fn refuse(status: StatusCode, reason: &'static str) -> Refused {
-    Refused { status, reason }
+fn refuse(status: StatusCode, label: &'static str, reason: &'static str) -> Refused {
+    Refused {
+        status,
+        reason,
+        label,
+    }
 }
 
 /// True when the request asks for a WebSocket upgrade at all.
@@ -68,12 +74,14 @@ pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused>
     if method != Method::GET {
         return Err(refuse(
             StatusCode::METHOD_NOT_ALLOWED,
+            "bad_method",
             "a WebSocket upgrade must use GET",
         ));
     }
     if !has_token(headers, header::CONNECTION, "upgrade") {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
+            "bad_request",
             "Connection: Upgrade must be requested",
         ));
     }
@@ -83,6 +91,7 @@ pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused>
     if !version_ok {
         return Err(refuse(
             StatusCode::UPGRADE_REQUIRED,
+            "bad_version",
             "Sec-WebSocket-Version must be 13",
         ));
     }
@@ -92,11 +101,18 @@ pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused>
         .collect::<Vec<_>>()[..]
     {
         [key] if is_valid_key(key) => key,
-        _ => return Err(refuse(StatusCode::BAD_REQUEST, "invalid Sec-WebSocket-Key")),
+        _ => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "invalid Sec-WebSocket-Key",
+            ))
+        }
     };
     let serializer = negotiate_subprotocol(headers).ok_or_else(|| {
         refuse(
             StatusCode::BAD_REQUEST,
+            "bad_subprotocol",
             "no supported WebSocket subprotocol offered: use wamp.2.json or wamp.2.msgpack",
         )
     })?;

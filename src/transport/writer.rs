@@ -5,6 +5,7 @@
 //! which is the router's job because browsers cannot send WebSocket pings, and closes the socket with
 //! 1008 when the router asks for a slow consumer to be dropped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::metrics::Metrics;
 use crate::router::outbound::{Frame, OutboundRx};
 
 /// WebSocket close code sent to a consumer that fell too far behind.
@@ -44,23 +46,29 @@ fn to_ws(frame: Frame) -> WsMessage {
     }
 }
 
-/// Feeds `first` and every frame already queued behind it, then flushes once. Returns true when a
-/// close frame was written.
-async fn write_batch<S>(sink: &mut S, rx: &mut OutboundRx, first: Frame) -> Result<bool, WsError>
+/// Feeds `first` and every frame already queued behind it, then flushes once. Returns whether a
+/// close frame was written and the payload bytes written.
+async fn write_batch<S>(
+    sink: &mut S,
+    rx: &mut OutboundRx,
+    first: Frame,
+) -> Result<(bool, u64), WsError>
 where
     S: Sink<WsMessage, Error = WsError> + Unpin,
 {
     let mut closing = matches!(first, Frame::Close(..));
+    let mut bytes = first.len() as u64;
     sink.feed(to_ws(first)).await?;
     let mut batched = 1;
     while !closing && batched < MAX_BATCH {
         let Some(next) = rx.try_recv() else { break };
         closing = matches!(next, Frame::Close(..));
+        bytes += next.len() as u64;
         sink.feed(to_ws(next)).await?;
         batched += 1;
     }
     sink.flush().await?;
-    Ok(closing)
+    Ok((closing, bytes))
 }
 
 /// Runs until the queue closes, a close frame was written, `done` is cancelled or the socket
@@ -70,6 +78,7 @@ pub async fn run<S>(
     mut rx: OutboundRx,
     ping_interval: Option<Duration>,
     done: CancellationToken,
+    metrics: Arc<Metrics>,
 ) where
     S: Sink<WsMessage, Error = WsError> + Unpin,
 {
@@ -97,12 +106,13 @@ pub async fn run<S>(
                     // A peer that stops reading blocks the write; the router's kill or the
                     // connection's end must still get through, so race the write against them.
                     let write = write_batch(&mut sink, &mut rx, frame);
-                    let closing = tokio::select! {
+                    let (closing, bytes) = tokio::select! {
                         biased;
                         written = write => written?,
                         _ = kill.cancelled() => return Ok(()),
                         _ = done.cancelled() => return Ok(()),
                     };
+                    metrics.bytes_out.inc_by(bytes);
                     if closing {
                         return Ok(());
                     }
