@@ -88,7 +88,7 @@ pub struct Client {
     pub serializer: Serializer,
     pub session: Id,
     pub welcome: Dict,
-    next_request: Id,
+    pub next_request: Id,
 }
 
 impl Client {
@@ -281,4 +281,45 @@ impl Client {
 /// Builds a Dict from pairs.
 pub fn dict(pairs: Vec<(&str, Value)>) -> Dict {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// GETs `path` from `addr` over a fresh connection and returns (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Scrapes `/metrics` and returns `series → value`, where a series is the metric name with its
+/// label set exactly as rendered (e.g. `wampd_deliveries_total` or
+/// `wampd_messages_received_total{type="PUBLISH"}`).
+pub async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
+    let (status, body) = http_get(addr, "/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A metric value, 0 when absent.
+pub fn metric(metrics: &HashMap<String, f64>, series: &str) -> f64 {
+    metrics.get(series).copied().unwrap_or(0.0)
 }
