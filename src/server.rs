@@ -104,6 +104,7 @@ impl Server {
             },
             tracker: TaskTracker::new(),
             connections: Arc::new(Semaphore::new(settings.max_connections)),
+            refusals: Arc::new(Semaphore::new(64)),
             max_connections: settings.max_connections,
             started: Instant::now(),
         });

@@ -80,10 +80,24 @@ impl PublishOptions {
         Ok(parsed)
     }
 
+    /// True when any black- or white-listing option is present (most publications have none,
+    /// and then [`admits`](Self::admits) is a single comparison per subscriber).
+    pub fn has_lists(&self) -> bool {
+        !self.exclude.is_empty()
+            || !self.exclude_authid.is_empty()
+            || !self.exclude_authrole.is_empty()
+            || self.eligible.is_some()
+            || self.eligible_authid.is_some()
+            || self.eligible_authrole.is_some()
+    }
+
     /// True when `subscriber` may receive an event published by session `publisher`.
     pub fn admits(&self, subscriber: &SessionHandle, publisher: Id) -> bool {
         if self.exclude_me && subscriber.id == publisher {
             return false;
+        }
+        if !self.has_lists() {
+            return true;
         }
         if self.exclude.contains(&subscriber.id)
             || self.exclude_authid.contains(&subscriber.authid)

@@ -501,6 +501,7 @@ impl Session {
             info!(
                 session = joined.handle.id,
                 realm = joined.realm.name(),
+                dropped_events = joined.handle.outbound.dropped_total(),
                 "session left"
             );
         }

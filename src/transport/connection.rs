@@ -1,37 +1,35 @@
-//! Drives one WAMP v2 session over an established WebSocket.
+//! Drives one WAMP session over any wire (WebSocket or RawSocket).
 //!
-//! The reader loop (this task) decodes frames and feeds the [`Session`]; a separate writer task
-//! ([`super::writer`]) drains the session's outbound queue. The reader also enforces the HELLO
-//! timeout and dead-peer detection (no frame at all from the client for `ping_interval +
-//! ping_timeout`; any frame, including a pong, counts as liveness), and turns router shutdown into
-//! a GOODBYE `wamp.close.system_shutdown` exchange.
+//! The reader loop (this task) decodes incoming messages and feeds the [`Session`]; a separate
+//! writer task ([`super::writer`]) drains the session's outbound queue onto the wire. The reader
+//! also enforces the HELLO timeout and dead-peer detection (no frame at all from the client for
+//! `ping_interval + ping_timeout`; any frame, including a pong, counts as liveness), and turns
+//! router shutdown into a GOODBYE `wamp.close.system_shutdown` exchange. Doing this once here keeps
+//! every transport's behaviour identical.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
-use tokio_tungstenite::tungstenite::error::CapacityError;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::router::outbound::{self, Frame};
-use crate::router::session::{Session, Step, CLOSE_GOING_AWAY, CLOSE_PROTOCOL_ERROR};
+use crate::router::session::{Session, Step, CLOSE_GOING_AWAY};
 use crate::router::Router;
-use crate::transport::writer::{self, CLOSE_POLICY_VIOLATION};
-use crate::transport::TransportLimits;
+use crate::transport::websocket_wire::CLOSE_POLICY_VIOLATION;
+use crate::transport::wire::{Inbound, ReadFailure, WireSink};
+use crate::transport::{writer, TransportLimits};
 use crate::wamp::{codec, Serializer};
 
-/// WebSocket close code for a message larger than the configured limit.
-const CLOSE_TOO_BIG: u16 = 1009;
-/// WebSocket close code for invalid UTF-8 in a text frame.
-const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// How long a connection whose input is unusable stays open after its close frame was sent.
 const CLOSE_LINGER: Duration = Duration::from_millis(250);
+/// Peer pings waiting for their pong; more are dropped (a peer flooding pings gets fewer pongs).
+const PENDING_PONGS: usize = 4;
 
 /// Everything a connection needs from the server.
 #[derive(Debug, Clone)]
@@ -48,36 +46,63 @@ pub struct ConnectionContext {
 enum End {
     /// The router decided to close with this code and reason.
     Close(u16, String),
-    /// The router dropped a slow consumer; the writer sends the close frame if it still can.
+    /// The router dropped a slow consumer; the writer says so if it still can.
     Killed,
     /// The peer closed or vanished; nothing left to say.
     Gone,
 }
 
+/// One connection's wire, as the transport hands it to the driver.
+pub struct Wire<R, W> {
+    /// Incoming messages.
+    pub inbound: R,
+    /// Outgoing frames.
+    pub sink: W,
+    /// The negotiated serializer.
+    pub serializer: Serializer,
+    /// Metrics label and log name: `websocket` or `rawsocket`.
+    pub transport: &'static str,
+}
+
 /// Runs the session until the connection ends.
-pub async fn run<S>(
-    ctx: ConnectionContext,
-    ws: WebSocketStream<S>,
-    serializer: Serializer,
-    peer: SocketAddr,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+pub async fn run<R, W>(ctx: ConnectionContext, wire: Wire<R, W>, peer: SocketAddr)
+where
+    R: Stream<Item = Result<Inbound, ReadFailure>> + Unpin + Send,
+    W: WireSink,
 {
-    let (sink, mut stream) = ws.split();
+    let Wire {
+        mut inbound,
+        sink,
+        serializer,
+        transport,
+    } = wire;
     let metrics = ctx.router.metrics().clone();
-    let connections = metrics.connection_gauge("websocket");
+    let connections = metrics.connection_gauge(transport);
     connections.inc();
     let (outbound, rx) = outbound::channel(ctx.router.config().queue, serializer);
     let kill = outbound.kill_token();
     let done = CancellationToken::new();
     let ping = ctx.limits.ping_interval;
-    let mut writer = tokio::spawn(writer::run(sink, rx, ping, done.clone(), metrics.clone()));
+    let (pong_tx, pong_rx) = if transport == "rawsocket" {
+        let (tx, rx) = mpsc::channel::<Bytes>(PENDING_PONGS);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let mut writer = tokio::spawn(writer::run(
+        sink,
+        rx,
+        ping,
+        pong_rx,
+        done.clone(),
+        metrics.clone(),
+    ));
     let mut session = Session::new(
         ctx.router.clone(),
         serializer,
         outbound.clone(),
         peer,
-        "websocket",
+        transport,
     );
 
     let silence = ping.map(|p| p + ctx.limits.ping_timeout);
@@ -129,32 +154,40 @@ pub async fn run<S>(
                     break End::Close(CLOSE_POLICY_VIOLATION, "HELLO timeout".into());
                 }
             }
-            incoming = stream.next() => {
-                let message = match incoming {
+            incoming = inbound.next() => {
+                let item = match incoming {
                     None => break End::Gone,
-                    Some(Ok(message)) => message,
-                    Some(Err(err)) => {
+                    Some(Ok(item)) => item,
+                    Some(Err(ReadFailure { close })) => {
                         read_failed = true;
-                        break read_error(&err, peer);
+                        match close {
+                            Some((code, reason)) => break End::Close(code, reason),
+                            None => break End::Gone,
+                        }
                     }
                 };
                 last_seen = Instant::now();
-                let step = match message {
-                    WsMessage::Text(ref text) if serializer == Serializer::Json => {
-                        metrics.bytes_in.inc_by(text.len() as u64);
-                        dispatch(&mut session, serializer, text.as_bytes())
+                let step = match item {
+                    Inbound::Message { data, text } => {
+                        metrics.bytes_in.inc_by(data.len() as u64);
+                        if text.is_some_and(|t| t == serializer.is_binary()) {
+                            session.protocol_violation(format!(
+                                "{} requires {} frames",
+                                serializer.subprotocol(),
+                                if serializer.is_binary() { "binary" } else { "text" }
+                            ))
+                        } else {
+                            dispatch(&mut session, serializer, &data)
+                        }
                     }
-                    WsMessage::Binary(ref bytes) if serializer == Serializer::MsgPack => {
-                        metrics.bytes_in.inc_by(bytes.len() as u64);
-                        dispatch(&mut session, serializer, bytes)
+                    Inbound::Ping(payload) => {
+                        if let Some(tx) = &pong_tx {
+                            let _ = tx.try_send(payload);
+                        }
+                        Step::Continue
                     }
-                    WsMessage::Text(_) | WsMessage::Binary(_) => session.protocol_violation(format!(
-                        "{} requires {} frames",
-                        serializer.subprotocol(),
-                        if serializer.is_binary() { "binary" } else { "text" }
-                    )),
-                    WsMessage::Close(_) => break End::Gone,
-                    WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => Step::Continue,
+                    Inbound::Alive => Step::Continue,
+                    Inbound::Closed => break End::Gone,
                 };
                 if let Step::Close { code, reason } = step {
                     break End::Close(code, reason);
@@ -179,7 +212,11 @@ pub async fn run<S>(
                 } else {
                     // Read until the peer answers the close so the handshake completes cleanly.
                     let _ = timeout(ctx.limits.close_grace, async {
-                        while let Some(Ok(_)) = stream.next().await {}
+                        while let Some(Ok(item)) = inbound.next().await {
+                            if matches!(item, Inbound::Closed) {
+                                break;
+                            }
+                        }
                     })
                     .await;
                 }
@@ -201,33 +238,5 @@ fn dispatch(session: &mut Session, serializer: Serializer, data: &[u8]) -> Step 
     match codec::decode(serializer, data) {
         Ok(message) => session.handle(message),
         Err(err) => session.handle_decode_error(&err),
-    }
-}
-
-fn read_error(err: &WsError, peer: SocketAddr) -> End {
-    match err {
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            warn!(%peer, size, max_size, "message exceeds the size limit");
-            End::Close(
-                CLOSE_TOO_BIG,
-                format!("message too big: limit is {max_size} bytes"),
-            )
-        }
-        WsError::Utf8(_) => {
-            warn!(%peer, "text frame with invalid UTF-8");
-            End::Close(
-                CLOSE_INVALID_PAYLOAD,
-                "invalid UTF-8 in a text frame".into(),
-            )
-        }
-        WsError::Protocol(why) => {
-            warn!(%peer, error = %why, "WebSocket protocol error");
-            End::Close(CLOSE_PROTOCOL_ERROR, why.to_string())
-        }
-        WsError::ConnectionClosed | WsError::AlreadyClosed => End::Gone,
-        other => {
-            debug!(%peer, error = %other, "connection failed");
-            End::Gone
-        }
     }
 }

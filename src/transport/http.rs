@@ -23,7 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::transport::{connection, websocket, ListenerRole, ServerState};
+use crate::transport::{connection, websocket, websocket_wire, ListenerRole, ServerState};
 
 type Body = Full<Bytes>;
 
@@ -202,7 +202,14 @@ fn upgrade(
                 )
                 .await;
                 debug!(%peer, serializer = serializer.subprotocol(), "WebSocket established");
-                connection::run(ctx, ws, serializer, peer).await;
+                let (inbound, sink) = websocket_wire::split(ws);
+                let wire = connection::Wire {
+                    inbound,
+                    sink,
+                    serializer,
+                    transport: "websocket",
+                };
+                connection::run(ctx, wire, peer).await;
             }
             Err(err) => debug!(%peer, error = %err, "upgrade failed"),
         }

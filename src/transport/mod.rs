@@ -1,13 +1,19 @@
-//! Transports: listeners, HTTP, the WebSocket handshake, and the per-connection reader and writer.
+//! Transports: listeners, HTTP, WebSocket and RawSocket, and the per-connection reader and writer.
 //!
-//! This is the only layer that touches sockets. It turns bytes into [`crate::wamp::Message`]s for
-//! a [`crate::router::session::Session`] and drains the session's outbound queue back onto the
-//! wire (`transport → router → wamp`, DESIGN.md §2).
+//! This is the only layer that touches sockets. Every listener sniffs the first byte of a
+//! connection: `0x7F` starts a WAMP RawSocket handshake, anything else is HTTP (WebSocket
+//! upgrades, `/health`, `/metrics`), so one port serves all. Either way the bytes become
+//! [`crate::wamp::Message`]s for a [`crate::router::session::Session`], driven by one shared
+//! [`connection`] loop, and the session's outbound queue drains back onto the wire
+//! (`transport → router → wamp`, DESIGN.md §2).
 
 pub mod connection;
 pub mod http;
 pub mod listener;
+pub mod rawsocket;
 pub mod websocket;
+pub mod websocket_wire;
+pub mod wire;
 pub mod writer;
 
 use std::sync::Arc;
@@ -69,6 +75,8 @@ pub struct ServerState {
     pub tracker: TaskTracker,
     /// One permit per open connection.
     pub connections: Arc<Semaphore>,
+    /// Bounds the tasks that answer connections refused over the limit.
+    pub refusals: Arc<Semaphore>,
     /// The configured connection limit.
     pub max_connections: usize,
     /// When the server started.
