@@ -1,7 +1,7 @@
 """Drives wampd with autobahn-python (a WAMP client written by others).
 
-Usage: autobahn_pubsub.py WS_URL SUBSCRIBER_SERIALIZER PUBLISHER_SERIALIZER
-Serializers: json | msgpack. Exits 0 and prints OK when every check passed; any failure raises.
+Usage: autobahn_pubsub.py URL SUBSCRIBER_SERIALIZER PUBLISHER_SERIALIZER
+URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Serializers: json | msgpack. Exits 0 and prints OK when every check passed; any failure raises.
 Checks: subscribe (exact, prefix, wildcard), publish with acknowledge, exclude_me=False,
 EVENT.Details.topic on pattern subscriptions, payload bridging between the two serializers.
 """
@@ -10,6 +10,7 @@ import asyncio
 import sys
 from urllib.parse import urlparse
 
+from autobahn.asyncio.rawsocket import WampRawSocketClientFactory
 from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp import types
@@ -34,12 +35,14 @@ async def open_session(url, serializer_name):
                 joined.set_exception(RuntimeError(f"left before joining: {details}"))
             super().onLeave(details)
 
-    factory = WampWebSocketClientFactory(
-        lambda: Session(types.ComponentConfig(realm="realm1")),
-        url=url,
-        serializers=[SERIALIZERS[serializer_name]()],
-    )
+    make_session = lambda: Session(types.ComponentConfig(realm="realm1"))  # noqa: E731
     parsed = urlparse(url)
+    if parsed.scheme == "rs":
+        factory = WampRawSocketClientFactory(make_session, serializer=SERIALIZERS[serializer_name]())
+    else:
+        factory = WampWebSocketClientFactory(
+            make_session, url=url, serializers=[SERIALIZERS[serializer_name]()]
+        )
     await loop.create_connection(factory, parsed.hostname, parsed.port)
     return await asyncio.wait_for(joined, TIMEOUT)
 
