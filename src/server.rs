@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::{Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
+use crate::transport::http_publish::HttpPublisher;
 use crate::transport::{listener, ListenerRole, ServerState, TransportLimits};
 use crate::wamp::UriPolicy;
 
@@ -107,6 +108,7 @@ impl Server {
             refusals: Arc::new(Semaphore::new(64)),
             max_connections: settings.max_connections,
             started: Instant::now(),
+            publisher: HttpPublisher::new(settings.publish.clone()),
         });
         Ok(Server {
             listener,

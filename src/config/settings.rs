@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
-use super::parse::{parse_duration, parse_list, parse_size, parse_usize};
+use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
 pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
@@ -56,6 +56,16 @@ pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
 pub const WEBSOCKET_SLOW_CONSUMER_POLICY: &str = "WEBSOCKET_SLOW_CONSUMER_POLICY";
 /// Separate listener for /metrics, /health and /ready (empty = the server DSN's listener).
 pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
+/// Shared secret for HTTP publish (`Authorization: Bearer`) and request signing.
+pub const WEBSOCKET_PUBLISH_SECRET: &str = "WEBSOCKET_PUBLISH_SECRET";
+/// Whether HTTP publish requests must be HMAC-signed.
+pub const WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE: &str = "WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE";
+/// How far a signed request's timestamp may be from the router's clock.
+pub const WEBSOCKET_PUBLISH_SIGNATURE_WINDOW: &str = "WEBSOCKET_PUBLISH_SIGNATURE_WINDOW";
+/// Largest HTTP publish request body.
+pub const WEBSOCKET_PUBLISH_MAX_BODY: &str = "WEBSOCKET_PUBLISH_MAX_BODY";
+/// HTTP publish requests processed at once; more get 503.
+pub const WEBSOCKET_PUBLISH_CONCURRENCY: &str = "WEBSOCKET_PUBLISH_CONCURRENCY";
 
 /// Oro's application default for the server DSN.
 pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
@@ -184,6 +194,31 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_SLOW_CONSUMER_POLICY,
         "disconnect",
         "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
+    ),
+    (
+        WEBSOCKET_PUBLISH_SECRET,
+        "",
+        "shared secret for POST /publish (Authorization: Bearer SECRET) and request signing; empty = HTTP publish only from loopback addresses",
+    ),
+    (
+        WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
+        "false",
+        "when true, POST /publish must carry X-Wampd-Timestamp and X-Wampd-Signature (HMAC-SHA256) instead of the bearer secret",
+    ),
+    (
+        WEBSOCKET_PUBLISH_SIGNATURE_WINDOW,
+        "300s",
+        "how far a signed request's timestamp may be from the router's clock",
+    ),
+    (
+        WEBSOCKET_PUBLISH_MAX_BODY,
+        "4MiB",
+        "largest POST /publish body; larger requests get 413",
+    ),
+    (
+        WEBSOCKET_PUBLISH_CONCURRENCY,
+        "64",
+        "POST /publish requests processed at once; more get 503 with Retry-After",
     ),
     (
         WEBSOCKET_METRICS_DSN,
@@ -400,6 +435,47 @@ pub struct Settings {
     /// WEBSOCKET_METRICS_DSN: a separate listener for /metrics, /health and /ready; `None` = the
     /// server DSN's listener serves them.
     pub metrics_dsn: Option<Dsn>,
+    /// HTTP publish settings.
+    pub publish: PublishSettings,
+}
+
+/// How `POST /publish` is authenticated and bounded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublishSettings {
+    /// WEBSOCKET_PUBLISH_SECRET; `None` = only loopback clients may publish over HTTP.
+    pub secret: Option<String>,
+    /// WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE.
+    pub require_signature: bool,
+    /// WEBSOCKET_PUBLISH_SIGNATURE_WINDOW.
+    pub signature_window: Duration,
+    /// WEBSOCKET_PUBLISH_MAX_BODY.
+    pub max_body: usize,
+    /// WEBSOCKET_PUBLISH_CONCURRENCY.
+    pub concurrency: usize,
+}
+
+impl std::fmt::Debug for PublishSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishSettings")
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("require_signature", &self.require_signature)
+            .field("signature_window", &self.signature_window)
+            .field("max_body", &self.max_body)
+            .field("concurrency", &self.concurrency)
+            .finish()
+    }
+}
+
+impl Default for PublishSettings {
+    fn default() -> Self {
+        PublishSettings {
+            secret: None,
+            require_signature: false,
+            signature_window: Duration::from_secs(300),
+            max_body: 4 << 20,
+            concurrency: 64,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -423,6 +499,7 @@ impl Default for Settings {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
+            publish: PublishSettings::default(),
         }
     }
 }
@@ -581,7 +658,44 @@ impl Settings {
             }
         };
 
+        let publish_defaults = PublishSettings::default();
+        let publish = PublishSettings {
+            secret: value_of(env, WEBSOCKET_PUBLISH_SECRET).map(str::to_string),
+            require_signature: knob(
+                env,
+                WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
+                publish_defaults.require_signature,
+                parse_bool,
+            )?,
+            signature_window: knob(
+                env,
+                WEBSOCKET_PUBLISH_SIGNATURE_WINDOW,
+                publish_defaults.signature_window,
+                positive_duration,
+            )?,
+            max_body: knob(
+                env,
+                WEBSOCKET_PUBLISH_MAX_BODY,
+                publish_defaults.max_body,
+                parse_size,
+            )?,
+            concurrency: knob(
+                env,
+                WEBSOCKET_PUBLISH_CONCURRENCY,
+                publish_defaults.concurrency,
+                parse_usize,
+            )?,
+        };
+        if publish.require_signature && publish.secret.is_none() {
+            return Err(ConfigError::invalid(
+                WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
+                "true",
+                format!("{WEBSOCKET_PUBLISH_SECRET} to be set: signatures are keyed with it"),
+            ));
+        }
+
         Ok(Settings {
+            publish,
             slow_consumer,
             metrics_dsn,
             server_dsn,
@@ -657,6 +771,30 @@ impl Settings {
             (
                 WEBSOCKET_SLOW_CONSUMER_POLICY,
                 self.slow_consumer.describe(),
+            ),
+            (
+                WEBSOCKET_PUBLISH_SECRET,
+                if self.publish.secret.is_some() {
+                    "*** (set)".to_string()
+                } else {
+                    "(not set: HTTP publish from loopback only)".to_string()
+                },
+            ),
+            (
+                WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
+                self.publish.require_signature.to_string(),
+            ),
+            (
+                WEBSOCKET_PUBLISH_SIGNATURE_WINDOW,
+                format_duration(self.publish.signature_window),
+            ),
+            (
+                WEBSOCKET_PUBLISH_MAX_BODY,
+                format_size(self.publish.max_body),
+            ),
+            (
+                WEBSOCKET_PUBLISH_CONCURRENCY,
+                self.publish.concurrency.to_string(),
             ),
             (
                 WEBSOCKET_METRICS_DSN,
@@ -1091,6 +1229,7 @@ mod tests {
                 "ssl://h:443/ws?context_options[passphrase]=hunter2&user_agent=x",
             ),
             (ORO_WEBSOCKET_FRONTEND_DSN, "//*:8080/ws?token=hunter2"),
+            (WEBSOCKET_PUBLISH_SECRET, "hunter2"),
         ]);
         let rows = s.describe();
         for row in &rows {

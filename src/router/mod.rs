@@ -9,6 +9,7 @@ pub mod broker;
 pub mod handle;
 pub mod outbound;
 pub mod publish_options;
+pub mod publisher;
 pub mod realm;
 pub mod session;
 pub mod topic_index;
@@ -78,6 +79,11 @@ impl Router {
             .values()
             .flat_map(|r| r.queue_depths())
             .collect()
+    }
+
+    /// The realm HTTP publishers and v1 sessions use when none is named: the first configured.
+    pub fn default_realm(&self) -> Option<&Arc<Realm>> {
+        self.config.realms.first().and_then(|name| self.realms.get(name))
     }
 
     /// The realm named `name`, if configured.

@@ -15,10 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
 use crate::metrics::SessionLabels;
-use crate::router::broker::Publication;
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Outbound};
-use crate::router::publish_options::PublishOptions;
+use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::Router;
 use crate::wamp::message::code;
@@ -405,65 +404,46 @@ impl Session {
         args: &[Value],
         kwargs: &Dict,
     ) -> Step {
-        let started = std::time::Instant::now();
         let acknowledge = options
             .get("acknowledge")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let refuse = |session: &Session, error: &str, why: String| {
-            debug!(session = ?session.id(), topic, error, %why, "publish refused");
-            if acknowledge {
-                session.error(code::PUBLISH, request, error, &why);
-            }
-            Step::Continue
-        };
-        let parsed = match PublishOptions::parse(options) {
-            Ok(parsed) => parsed,
-            Err(why) => return refuse(self, error_uri::INVALID_ARGUMENT, why),
-        };
-        if !uri::is_valid_uri(topic, self.router.config().uri_policy, MatchPolicy::Exact) {
-            return refuse(
-                self,
-                error_uri::INVALID_URI,
-                format!("invalid topic URI \"{topic}\""),
-            );
-        }
-        if uri::is_reserved(topic) {
-            return refuse(
-                self,
-                error_uri::INVALID_URI,
-                format!("topic \"{topic}\" is reserved for the router"),
-            );
-        }
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
-        let publication = id::random_id();
-        let stats = joined.realm.publish(&Publication {
-            id: publication,
-            topic,
-            args,
-            kwargs,
-            options: &parsed,
-            publisher: &joined.handle,
-        });
-        self.router
-            .metrics()
-            .publish_latency
-            .observe(started.elapsed().as_secs_f64());
-        debug!(
-            session = joined.handle.id,
-            topic,
-            publication,
-            delivered = stats.delivered,
-            dropped = stats.dropped,
-            "published"
+        let outcome = self.router.publish(
+            &joined.realm,
+            &joined.handle,
+            PublishRequest {
+                topic,
+                args,
+                kwargs,
+                options,
+            },
         );
-        if acknowledge {
-            self.send(&Message::Published {
-                request,
-                publication,
-            });
+        match outcome {
+            Ok((publication, stats)) => {
+                debug!(
+                    session = joined.handle.id,
+                    topic,
+                    publication,
+                    delivered = stats.delivered,
+                    dropped = stats.dropped,
+                    "published"
+                );
+                if acknowledge {
+                    self.send(&Message::Published {
+                        request,
+                        publication,
+                    });
+                }
+            }
+            Err(refusal) => {
+                debug!(session = joined.handle.id, topic, error = refusal.error, message = %refusal.message, "publish refused");
+                if acknowledge {
+                    self.error(code::PUBLISH, request, refusal.error, &refusal.message);
+                }
+            }
         }
         Step::Continue
     }

@@ -51,8 +51,9 @@ pub async fn serve<S>(
     let permit = Arc::new(permit);
     let service_state = state.clone();
     let service = service_fn(move |req: Request<Incoming>| {
-        let response = route(&service_state, req, peer, &permit, role);
-        async move { Ok::<_, Infallible>(response) }
+        let state = service_state.clone();
+        let permit = permit.clone();
+        async move { Ok::<_, Infallible>(route(state, req, peer, permit, role).await) }
     });
     let limits = &state.connection.limits;
     let conn = http1::Builder::new()
@@ -87,21 +88,39 @@ pub async fn serve<S>(
     }
 }
 
-fn route(
-    state: &Arc<ServerState>,
+async fn route(
+    state: Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
-    permit: &Arc<OwnedSemaphorePermit>,
+    permit: Arc<OwnedSemaphorePermit>,
     role: ListenerRole,
 ) -> Response<Body> {
+    let state = &state;
     if role.accepts_sessions() && websocket::is_upgrade_request(req.headers()) {
-        return upgrade(state, req, peer, permit);
+        return upgrade(state, req, peer, &permit);
     }
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match req.uri().path() {
         "/health" if get => health(state),
         "/ready" if get => ready(state),
         "/metrics" if get && role.serves_metrics() => metrics(state),
+        "/publish" if role.accepts_sessions() => {
+            if req.method() != Method::POST {
+                let mut response = text_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "application/json",
+                    "{\"error\":\"method_not_allowed\",\"message\":\"use POST\"}".into(),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return response;
+            }
+            state
+                .publisher
+                .handle(&state.connection.router, req, peer)
+                .await
+        }
         _ if !role.accepts_sessions() => text_response(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod http;
+pub mod http_publish;
 pub mod listener;
 pub mod rawsocket;
 pub mod websocket;
@@ -81,6 +82,8 @@ pub struct ServerState {
     pub max_connections: usize,
     /// When the server started.
     pub started: Instant,
+    /// The `POST /publish` endpoint.
+    pub publisher: http_publish::HttpPublisher,
 }
 
 impl ServerState {

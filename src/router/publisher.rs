@@ -1,0 +1,87 @@
+//! Publishing with every check, shared by WAMP sessions and the HTTP publish endpoint.
+//!
+//! A publication is refused before anything is delivered when its options are malformed, its
+//! topic is not a valid URI under the configured policy, or it targets the router's reserved
+//! `wamp.` namespace. Keeping this in one place means a topic means the same thing whichever way
+//! a backend publishes.
+
+use std::time::Instant;
+
+use crate::router::broker::{Publication, PublishStats};
+use crate::router::handle::SessionHandle;
+use crate::router::publish_options::PublishOptions;
+use crate::router::realm::Realm;
+use crate::router::Router;
+use crate::wamp::{error_uri, id, uri, Dict, Id, MatchPolicy, Value};
+
+/// Why a publication was refused: the WAMP error URI and a message for humans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `wamp.error.invalid_uri`, `wamp.error.invalid_argument`, …
+    pub error: &'static str,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// A publication to make.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRequest<'a> {
+    /// The concrete topic.
+    pub topic: &'a str,
+    /// Positional payload.
+    pub args: &'a [Value],
+    /// Keyword payload.
+    pub kwargs: &'a Dict,
+    /// PUBLISH.Options as received.
+    pub options: &'a Dict,
+}
+
+impl Router {
+    /// Checks `request` without publishing it; returns its parsed options.
+    pub fn check_publication(&self, request: PublishRequest<'_>) -> Result<PublishOptions, Refusal> {
+        let options = PublishOptions::parse(request.options).map_err(|message| Refusal {
+            error: error_uri::INVALID_ARGUMENT,
+            message,
+        })?;
+        let topic = request.topic;
+        if !uri::is_valid_uri(topic, self.config().uri_policy, MatchPolicy::Exact) {
+            return Err(Refusal {
+                error: error_uri::INVALID_URI,
+                message: format!("invalid topic URI \"{topic}\""),
+            });
+        }
+        if uri::is_reserved(topic) {
+            return Err(Refusal {
+                error: error_uri::INVALID_URI,
+                message: format!("topic \"{topic}\" is reserved for the router"),
+            });
+        }
+        Ok(options)
+    }
+
+    /// Validates and publishes `request` in `realm` on behalf of `publisher`. Returns the
+    /// publication ID and what happened to it.
+    pub fn publish(
+        &self,
+        realm: &Realm,
+        publisher: &SessionHandle,
+        request: PublishRequest<'_>,
+    ) -> Result<(Id, PublishStats), Refusal> {
+        let started = Instant::now();
+        let options = self.check_publication(request)?;
+        let topic = request.topic;
+        let publication = id::random_id();
+        let stats = realm.publish(&Publication {
+            id: publication,
+            topic,
+            args: request.args,
+            kwargs: request.kwargs,
+            options: &options,
+            publisher,
+        });
+        self.metrics()
+            .publish_latency
+            .observe(started.elapsed().as_secs_f64());
+        Ok((publication, stats))
+    }
+}
