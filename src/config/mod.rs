@@ -15,5 +15,6 @@ pub mod verbosity;
 pub use dsn::Dsn;
 pub use error::ConfigError;
 pub use settings::{
-    AppEnv, LogFormat, PublishSettings, Settings, SlowConsumerPolicy, SlowConsumerSettings, UriCheck,
+    AppEnv, LogFormat, PublishSettings, Settings, SlowConsumerPolicy, SlowConsumerSettings,
+    UriCheck,
 };

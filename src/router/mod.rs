@@ -83,7 +83,10 @@ impl Router {
 
     /// The realm HTTP publishers and v1 sessions use when none is named: the first configured.
     pub fn default_realm(&self) -> Option<&Arc<Realm>> {
-        self.config.realms.first().and_then(|name| self.realms.get(name))
+        self.config
+            .realms
+            .first()
+            .and_then(|name| self.realms.get(name))
     }
 
     /// The realm named `name`, if configured.

@@ -38,7 +38,10 @@ pub struct PublishRequest<'a> {
 
 impl Router {
     /// Checks `request` without publishing it; returns its parsed options.
-    pub fn check_publication(&self, request: PublishRequest<'_>) -> Result<PublishOptions, Refusal> {
+    pub fn check_publication(
+        &self,
+        request: PublishRequest<'_>,
+    ) -> Result<PublishOptions, Refusal> {
         let options = PublishOptions::parse(request.options).map_err(|message| Refusal {
             error: error_uri::INVALID_ARGUMENT,
             message,
