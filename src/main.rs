@@ -146,8 +146,18 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
             env = env.as_str(),
             pid = std::process::id(),
             realms = %settings.realms.join(","),
-            "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack) on ws://{address}/, health on http://{address}/health"
+            tls = wampd::transport::tls::wants_tls(&settings.server_dsn),
+            "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack), RawSocket and POST /publish on one port; health on /health"
         );
+        if let Some(backend) = server.backend_addr() {
+            info!(
+                role = %settings.backend_role,
+                "Backend listener on {backend}: WebSocket, RawSocket and POST /publish for backends"
+            );
+        }
+        if let Some(metrics) = server.metrics_addr() {
+            info!("Metrics on http://{metrics}/metrics (also /health, /ready)");
+        }
         server.run(wampd::shutdown::signal()).await;
         ExitCode::SUCCESS
     })

@@ -1,6 +1,10 @@
-//! Wiring: one configured server = router + listener + connection tasks, with graceful shutdown.
+//! Wiring: one configured server = router + listeners + connection tasks, with graceful shutdown.
 //!
-//! [`Server::bind`] opens the listening socket (so tests can bind port 0 and read the address);
+//! Listeners: the server DSN's (browsers; WebSocket, RawSocket and HTTP on one port), the backend
+//! DSN's when it is set and names another address (backends; sessions get the backend role), and
+//! optionally a private metrics listener. A DSN with `ssl://` gets TLS.
+//!
+//! [`Server::bind`] opens the listening sockets (so tests can bind port 0 and read the address);
 //! [`Server::run`] serves until the given shutdown future resolves, then stops accepting, lets
 //! every session say GOODBYE `wamp.close.system_shutdown`, and waits for connections to drain, at
 //! most for the configured deadline.
@@ -18,19 +22,21 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::settings::UriCheck;
-use crate::config::{Settings, SlowConsumerPolicy};
+use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
 use crate::metrics::Metrics;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::{Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
 use crate::transport::http_publish::HttpPublisher;
-use crate::transport::{listener, ListenerRole, ServerState, TransportLimits};
+use crate::transport::{listener, tls, ListenerRole, ListenerSpec, ServerState, TransportLimits};
 use crate::wamp::UriPolicy;
 
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    public: Arc<ListenerSpec>,
+    backend: Option<(TcpListener, Arc<ListenerSpec>)>,
     metrics_listener: Option<TcpListener>,
     state: Arc<ServerState>,
     shutdown_timeout: Duration,
@@ -49,6 +55,74 @@ async fn bind(address: String) -> io::Result<TcpListener> {
     TcpListener::bind(&address)
         .await
         .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {address}: {err}")))
+}
+
+/// Whether the server listener bound at `server` already accepts connections for every address
+/// the backend DSN resolves to (same port, and the server bound to all interfaces or to that
+/// very address). Port 0 ("any free port") is never covered.
+fn covered(server: SocketAddr, backend: &[SocketAddr]) -> bool {
+    !backend.is_empty()
+        && backend.iter().all(|b| {
+            b.port() == server.port() && (server.ip().is_unspecified() || b.ip() == server.ip())
+        })
+}
+
+/// Binds the backend listener per `WEBSOCKET_BACKEND_LISTEN`; `auto` skips (with a log line)
+/// what looks like a proxy or another machine instead of failing.
+async fn bind_backend(
+    settings: &Settings,
+    server: SocketAddr,
+) -> io::Result<Option<(TcpListener, Arc<ListenerSpec>)>> {
+    let Some(dsn) = settings.backend_dsn.as_ref() else {
+        return Ok(None);
+    };
+    let auto = match settings.backend_listen {
+        BackendListen::Off => return Ok(None),
+        BackendListen::Auto if !settings.backend_dsn_explicit => return Ok(None),
+        BackendListen::Auto => true,
+        BackendListen::On => false,
+    };
+    let address = dsn.socket_addr_string();
+    let resolved: Vec<SocketAddr> = match tokio::net::lookup_host(&address).await {
+        Ok(addrs) => addrs.collect(),
+        Err(err) if auto => {
+            info!(dsn = %dsn.display_masked(), error = %err, "not listening on the backend DSN: its host does not resolve here");
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(io::Error::new(
+                err.kind(),
+                format!("WEBSOCKET_BACKEND_DSN: cannot resolve {address}: {err}"),
+            ))
+        }
+    };
+    if covered(server, &resolved) {
+        return Ok(None);
+    }
+    let tls = match tls::acceptor(dsn, "WEBSOCKET_BACKEND_DSN") {
+        Ok(tls) => tls,
+        Err(why)
+            if auto && tls::wants_tls(dsn) && !dsn.context_options().contains_key("local_cert") =>
+        {
+            info!(dsn = %dsn.display_masked(), "not listening on the backend DSN: it is TLS without a certificate, so a TLS-terminating proxy is assumed in front ({why})");
+            return Ok(None);
+        }
+        Err(why) => return Err(io::Error::new(io::ErrorKind::InvalidInput, why)),
+    };
+    let listener = match bind(address).await {
+        Ok(listener) => listener,
+        Err(err) if auto && err.kind() == io::ErrorKind::AddrNotAvailable => {
+            info!(dsn = %dsn.display_masked(), "not listening on the backend DSN: its host is not an address of this machine");
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
+    let spec = ListenerSpec {
+        role: ListenerRole::Public,
+        tls,
+        authrole: Arc::from(settings.backend_role.as_str()),
+    };
+    Ok(Some((listener, Arc::new(spec))))
 }
 
 /// Derives the router's configuration from settings.
@@ -88,9 +162,12 @@ pub fn transport_limits(settings: &Settings) -> TransportLimits {
 }
 
 impl Server {
-    /// Binds the server DSN's address (and the metrics DSN's, when configured).
+    /// Binds the server DSN's address (and the backend and metrics DSNs', when configured).
     pub async fn bind(settings: &Settings) -> io::Result<Server> {
+        let tls = tls::acceptor(&settings.server_dsn, "WEBSOCKET_SERVER_DSN")
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
         let listener = bind(settings.server_dsn.socket_addr_string()).await?;
+        let backend = bind_backend(settings, listener.local_addr()?).await?;
         let metrics_listener = match &settings.metrics_dsn {
             Some(dsn) => Some(bind(dsn.socket_addr_string()).await?),
             None => None,
@@ -110,8 +187,19 @@ impl Server {
             started: Instant::now(),
             publisher: HttpPublisher::new(settings.publish.clone()),
         });
+        let public = Arc::new(ListenerSpec {
+            role: if metrics_listener.is_some() {
+                ListenerRole::Public
+            } else {
+                ListenerRole::PublicWithMetrics
+            },
+            tls,
+            authrole: Arc::from("anonymous"),
+        });
         Ok(Server {
             listener,
+            public,
+            backend,
             metrics_listener,
             state,
             shutdown_timeout: settings.shutdown_timeout,
@@ -121,6 +209,11 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the backend listener, if it has one of its own.
+    pub fn backend_addr(&self) -> Option<SocketAddr> {
+        self.backend.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The address of the separate metrics listener, if one is configured.
@@ -139,25 +232,33 @@ impl Server {
     /// within the deadline.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> bool {
         let state = self.state.clone();
-        let public_role = if self.metrics_listener.is_some() {
-            ListenerRole::Public
-        } else {
-            ListenerRole::PublicWithMetrics
-        };
-        let accepting = tokio::spawn(listener::accept_loop(
+        let mut accepting = vec![tokio::spawn(listener::accept_loop(
             self.listener,
             state.clone(),
-            public_role,
+            self.public,
             state.connection.shutdown.clone(),
-        ));
+        ))];
+        if let Some((backend, spec)) = self.backend {
+            accepting.push(tokio::spawn(listener::accept_loop(
+                backend,
+                state.clone(),
+                spec,
+                state.connection.shutdown.clone(),
+            )));
+        }
         // The private metrics listener stays up while connections drain, so operators can watch
         // the drain and load balancers see /ready answer 503.
         let metrics_stop = CancellationToken::new();
         let metrics_accepting = self.metrics_listener.map(|l| {
+            let spec = Arc::new(ListenerSpec {
+                role: ListenerRole::Metrics,
+                tls: None,
+                authrole: Arc::from("anonymous"),
+            });
             tokio::spawn(listener::accept_loop(
                 l,
                 state.clone(),
-                ListenerRole::Metrics,
+                spec,
                 metrics_stop.clone(),
             ))
         });
@@ -165,7 +266,9 @@ impl Server {
         let open = state.open_connections();
         info!(open_connections = open, "Stopping server ...");
         state.connection.shutdown.cancel();
-        let _ = accepting.await;
+        for task in accepting {
+            let _ = task.await;
+        }
         state.tracker.close();
         let drained = tokio::time::timeout(self.shutdown_timeout, state.tracker.wait())
             .await
@@ -183,5 +286,39 @@ impl Server {
             );
         }
         drained
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("socket address")
+    }
+
+    #[test]
+    fn backend_listener_only_for_an_address_the_server_does_not_cover() {
+        for (server, backend, covers) in [
+            ("0.0.0.0:8080", vec!["127.0.0.1:8080"], true),
+            ("0.0.0.0:8080", vec!["10.1.2.3:8080"], true),
+            ("127.0.0.1:8080", vec!["127.0.0.1:8080"], true),
+            (
+                "127.0.0.1:8080",
+                vec!["127.0.0.1:8080", "[::1]:8080"],
+                false,
+            ),
+            ("127.0.0.1:8080", vec!["127.0.0.1:8081"], false),
+            ("0.0.0.0:8080", vec!["127.0.0.1:9000"], false),
+            ("10.1.2.3:8080", vec!["127.0.0.1:8080"], false),
+            ("127.0.0.1:8080", vec!["127.0.0.1:0"], false),
+        ] {
+            let backend: Vec<SocketAddr> = backend.into_iter().map(addr).collect();
+            assert_eq!(
+                covered(addr(server), &backend),
+                covers,
+                "{server} / {backend:?}"
+            );
+        }
     }
 }

@@ -15,6 +15,6 @@ pub mod verbosity;
 pub use dsn::Dsn;
 pub use error::ConfigError;
 pub use settings::{
-    AppEnv, LogFormat, PublishSettings, Settings, SlowConsumerPolicy, SlowConsumerSettings,
-    UriCheck,
+    AppEnv, BackendListen, LogFormat, PublishSettings, Settings, SlowConsumerPolicy,
+    SlowConsumerSettings, UriCheck,
 };

@@ -56,6 +56,10 @@ pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
 pub const WEBSOCKET_SLOW_CONSUMER_POLICY: &str = "WEBSOCKET_SLOW_CONSUMER_POLICY";
 /// Separate listener for /metrics, /health and /ready (empty = the server DSN's listener).
 pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
+/// Whether wampd also listens on the backend DSN: auto, on or off.
+pub const WEBSOCKET_BACKEND_LISTEN: &str = "WEBSOCKET_BACKEND_LISTEN";
+/// Auth role of sessions that arrive on the backend listener.
+pub const WEBSOCKET_BACKEND_ROLE: &str = "WEBSOCKET_BACKEND_ROLE";
 /// Shared secret for HTTP publish (`Authorization: Bearer`) and request signing.
 pub const WEBSOCKET_PUBLISH_SECRET: &str = "WEBSOCKET_PUBLISH_SECRET";
 /// Whether HTTP publish requests must be HMAC-signed.
@@ -194,6 +198,16 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_SLOW_CONSUMER_POLICY,
         "disconnect",
         "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
+    ),
+    (
+        WEBSOCKET_BACKEND_LISTEN,
+        "auto",
+        "listen on WEBSOCKET_BACKEND_DSN too when it is set and names another host:port: auto (skip, with a log line, when it points at a proxy or another machine), on (failing to is fatal) or off",
+    ),
+    (
+        WEBSOCKET_BACKEND_ROLE,
+        "backend",
+        "auth role of sessions arriving on the backend listener (browsers on the server listener are anonymous)",
     ),
     (
         WEBSOCKET_PUBLISH_SECRET,
@@ -437,6 +451,46 @@ pub struct Settings {
     pub metrics_dsn: Option<Dsn>,
     /// HTTP publish settings.
     pub publish: PublishSettings,
+    /// True when the backend DSN came from a variable rather than Oro's default.
+    pub backend_dsn_explicit: bool,
+    /// WEBSOCKET_BACKEND_LISTEN.
+    pub backend_listen: BackendListen,
+    /// WEBSOCKET_BACKEND_ROLE.
+    pub backend_role: String,
+}
+
+/// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendListen {
+    /// Listen when the DSN was set explicitly and names another address; skip (logged) when it
+    /// cannot be bound here or is TLS without a certificate (a proxy in front).
+    #[default]
+    Auto,
+    /// Listen when the DSN names another address; any failure stops start-up.
+    On,
+    /// Never listen on the backend DSN.
+    Off,
+}
+
+impl BackendListen {
+    /// Parses `auto`, `on`/`true` or `off`/`false`.
+    pub fn parse(s: &str) -> Result<BackendListen, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(BackendListen::Auto),
+            "on" | "true" | "yes" | "1" => Ok(BackendListen::On),
+            "off" | "false" | "no" | "0" => Ok(BackendListen::Off),
+            _ => Err("auto, on or off".to_string()),
+        }
+    }
+
+    /// The setting's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendListen::Auto => "auto",
+            BackendListen::On => "on",
+            BackendListen::Off => "off",
+        }
+    }
 }
 
 /// How `POST /publish` is authenticated and bounded.
@@ -500,6 +554,9 @@ impl Default for Settings {
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
             publish: PublishSettings::default(),
+            backend_dsn_explicit: false,
+            backend_listen: BackendListen::default(),
+            backend_role: "backend".to_string(),
         }
     }
 }
@@ -694,7 +751,29 @@ impl Settings {
             ));
         }
 
+        let backend_dsn_explicit =
+            dsn_variable(env, WEBSOCKET_BACKEND_DSN, ORO_WEBSOCKET_BACKEND_DSN).is_some();
+        let backend_listen = knob(
+            env,
+            WEBSOCKET_BACKEND_LISTEN,
+            defaults.backend_listen,
+            BackendListen::parse,
+        )?;
+        let backend_role = knob(env, WEBSOCKET_BACKEND_ROLE, defaults.backend_role, |s| {
+            let ok = !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+            if ok {
+                Ok(s.to_string())
+            } else {
+                Err("a role name of letters, digits, '_', '-' or '.' such as backend".to_string())
+            }
+        })?;
+
         Ok(Settings {
+            backend_dsn_explicit,
+            backend_listen,
+            backend_role,
             publish,
             slow_consumer,
             metrics_dsn,
@@ -772,6 +851,11 @@ impl Settings {
                 WEBSOCKET_SLOW_CONSUMER_POLICY,
                 self.slow_consumer.describe(),
             ),
+            (
+                WEBSOCKET_BACKEND_LISTEN,
+                self.backend_listen.as_str().to_string(),
+            ),
+            (WEBSOCKET_BACKEND_ROLE, self.backend_role.clone()),
             (
                 WEBSOCKET_PUBLISH_SECRET,
                 if self.publish.secret.is_some() {

@@ -70,18 +70,22 @@ pub struct Session {
     outbound: Outbound,
     peer: SocketAddr,
     transport: &'static str,
+    authrole: Arc<str>,
     state: State,
 }
 
 impl Session {
     /// A new, not yet established session for a client at `peer` speaking `serializer` over
-    /// `transport` (a metrics label such as `websocket`).
+    /// `transport` (a metrics label such as `websocket`); anonymous authentication gives it
+    /// `authrole` (the listener decides: `anonymous` for browsers, the backend role for the
+    /// backend listener).
     pub fn new(
         router: Arc<Router>,
         serializer: Serializer,
         outbound: Outbound,
         peer: SocketAddr,
         transport: &'static str,
+        authrole: Arc<str>,
     ) -> Session {
         Session {
             router,
@@ -89,6 +93,7 @@ impl Session {
             outbound,
             peer,
             transport,
+            authrole,
             state: State::AwaitingHello,
         }
     }
@@ -209,7 +214,7 @@ impl Session {
         let handle = Arc::new(SessionHandle {
             id: session_id,
             authid: format!("anonymous-{:012x}", id::random_id()),
-            authrole: "anonymous".into(),
+            authrole: self.authrole.to_string(),
             serializer: self.serializer,
             outbound: self.outbound.clone(),
         });

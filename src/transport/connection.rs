@@ -62,6 +62,8 @@ pub struct Wire<R, W> {
     pub serializer: Serializer,
     /// Metrics label and log name: `websocket` or `rawsocket`.
     pub transport: &'static str,
+    /// Auth role anonymous sessions get on this listener.
+    pub authrole: Arc<str>,
 }
 
 /// Runs the session until the connection ends.
@@ -75,6 +77,7 @@ where
         sink,
         serializer,
         transport,
+        authrole,
     } = wire;
     let metrics = ctx.router.metrics().clone();
     let connections = metrics.connection_gauge(transport);
@@ -103,6 +106,7 @@ where
         outbound.clone(),
         peer,
         transport,
+        authrole,
     );
 
     let silence = ping.map(|p| p + ctx.limits.ping_timeout);

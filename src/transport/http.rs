@@ -23,7 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::transport::{connection, websocket, websocket_wire, ListenerRole, ServerState};
+use crate::transport::{connection, websocket, websocket_wire, ListenerSpec, ServerState};
 
 type Body = Full<Bytes>;
 
@@ -43,7 +43,7 @@ pub async fn serve<S>(
     io: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-    role: ListenerRole,
+    spec: Arc<ListenerSpec>,
     stop: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -53,7 +53,8 @@ pub async fn serve<S>(
     let service = service_fn(move |req: Request<Incoming>| {
         let state = service_state.clone();
         let permit = permit.clone();
-        async move { Ok::<_, Infallible>(route(state, req, peer, permit, role).await) }
+        let spec = spec.clone();
+        async move { Ok::<_, Infallible>(route(state, req, peer, permit, spec).await) }
     });
     let limits = &state.connection.limits;
     let conn = http1::Builder::new()
@@ -93,11 +94,12 @@ async fn route(
     req: Request<Incoming>,
     peer: SocketAddr,
     permit: Arc<OwnedSemaphorePermit>,
-    role: ListenerRole,
+    spec: Arc<ListenerSpec>,
 ) -> Response<Body> {
     let state = &state;
+    let role = spec.role;
     if role.accepts_sessions() && websocket::is_upgrade_request(req.headers()) {
-        return upgrade(state, req, peer, &permit);
+        return upgrade(state, req, peer, &permit, spec.authrole.clone());
     }
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match req.uri().path() {
@@ -184,6 +186,7 @@ fn upgrade(
     req: Request<Incoming>,
     peer: SocketAddr,
     permit: &Arc<OwnedSemaphorePermit>,
+    authrole: Arc<str>,
 ) -> Response<Body> {
     let accepted = match websocket::accept(req.method(), req.headers()) {
         Ok(accepted) => accepted,
@@ -227,6 +230,7 @@ fn upgrade(
                     sink,
                     serializer,
                     transport: "websocket",
+                    authrole,
                 };
                 connection::run(ctx, wire, peer).await;
             }

@@ -16,8 +16,11 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use crate::transport::prefixed::Prefixed;
 use crate::transport::rawsocket::{self, ERROR_MAX_CONNECTIONS, MAGIC};
-use crate::transport::{http, ListenerRole, ServerState};
+use crate::transport::{http, ListenerSpec, ServerState};
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\nconnection limit reached; retry\n";
 
@@ -28,7 +31,7 @@ const REFUSAL_PEEK: Duration = Duration::from_millis(500);
 pub async fn accept_loop(
     listener: TcpListener,
     state: Arc<ServerState>,
-    role: ListenerRole,
+    spec: Arc<ListenerSpec>,
     stop: CancellationToken,
 ) {
     loop {
@@ -68,44 +71,86 @@ pub async fn accept_loop(
             stream,
             peer,
             permit,
-            role,
+            spec.clone(),
             stop.clone(),
         ));
     }
     debug!("listener stopped accepting");
 }
 
-/// Routes a connection by its first byte.
+/// Completes TLS when the listener has it, then routes the connection by its first byte.
 async fn dispatch(
     state: Arc<ServerState>,
     stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-    role: ListenerRole,
+    spec: Arc<ListenerSpec>,
     stop: CancellationToken,
 ) {
-    let mut first = [0u8; 1];
     let timeout = state.connection.limits.handshake_timeout;
-    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
-        Ok(Ok(1)) => {}
-        Ok(_) => return,
-        Err(_) => {
-            debug!(%peer, "no bytes within the handshake timeout");
-            state
-                .connection
-                .router
-                .metrics()
-                .handshake_failure("handshake_timeout");
-            return;
+    let Some(acceptor) = spec.tls.clone() else {
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+            Ok(Ok(1)) => route(state, stream, first[0], peer, permit, spec, stop).await,
+            Ok(_) => {}
+            Err(_) => no_bytes(&state, peer),
         }
+        return;
+    };
+    let handshake = async {
+        let mut tls = acceptor
+            .accept(stream)
+            .await
+            .map_err(|err| err.to_string())?;
+        let mut first = [0u8; 1];
+        match tls.read(&mut first).await {
+            Ok(1) => Ok(Some((tls, first[0]))),
+            Ok(_) => Ok(None),
+            Err(err) => Err(err.to_string()),
+        }
+    };
+    match tokio::time::timeout(timeout, handshake).await {
+        Ok(Ok(Some((tls, first)))) => {
+            let stream = Prefixed::new(first, tls);
+            route(state, stream, first, peer, permit, spec, stop).await;
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(err)) => {
+            debug!(%peer, error = %err, "TLS handshake failed");
+            state.connection.router.metrics().handshake_failure("tls");
+        }
+        Err(_) => no_bytes(&state, peer),
     }
-    if first[0] == MAGIC {
-        if role.accepts_sessions() {
-            rawsocket::serve(state, stream, peer, permit).await;
+}
+
+fn no_bytes(state: &ServerState, peer: SocketAddr) {
+    debug!(%peer, "no bytes within the handshake timeout");
+    state
+        .connection
+        .router
+        .metrics()
+        .handshake_failure("handshake_timeout");
+}
+
+/// `0x7F` starts RawSocket; anything else is HTTP.
+async fn route<S>(
+    state: Arc<ServerState>,
+    stream: S,
+    first: u8,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    spec: Arc<ListenerSpec>,
+    stop: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if first == MAGIC {
+        if spec.role.accepts_sessions() {
+            rawsocket::serve(state, stream, peer, permit, spec).await;
         }
         return;
     }
-    http::serve(state, stream, peer, permit, role, stop).await;
+    http::serve(state, stream, peer, permit, spec, stop).await;
 }
 
 /// Tells an over-limit client to come back later, in its own protocol.

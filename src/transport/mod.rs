@@ -11,7 +11,9 @@ pub mod connection;
 pub mod http;
 pub mod http_publish;
 pub mod listener;
+pub mod prefixed;
 pub mod rawsocket;
+pub mod tls;
 pub mod websocket;
 pub mod websocket_wire;
 pub mod wire;
@@ -45,6 +47,27 @@ impl ListenerRole {
     /// Whether `/metrics` is served.
     pub fn serves_metrics(self) -> bool {
         self != ListenerRole::Public
+    }
+}
+
+/// One listening socket's duties.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// What it serves.
+    pub role: ListenerRole,
+    /// TLS, when its DSN is `ssl://`.
+    pub tls: Option<tokio_native_tls::TlsAcceptor>,
+    /// Auth role of anonymous sessions arriving here (`anonymous`, or the backend role).
+    pub authrole: Arc<str>,
+}
+
+impl std::fmt::Debug for ListenerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSpec")
+            .field("role", &self.role)
+            .field("tls", &self.tls.is_some())
+            .field("authrole", &self.authrole)
+            .finish()
     }
 }
 

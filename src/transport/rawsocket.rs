@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::router::outbound::Frame;
 use crate::transport::connection::{self, Wire};
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
-use crate::transport::ServerState;
+use crate::transport::{ListenerSpec, ServerState};
 use crate::wamp::Serializer;
 
 /// First octet of every RawSocket handshake; no HTTP request can start with it.
@@ -243,6 +243,7 @@ pub async fn serve<S>(
     mut stream: S,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
+    spec: Arc<ListenerSpec>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -310,6 +311,7 @@ pub async fn serve<S>(
         sink,
         serializer,
         transport: "rawsocket",
+        authrole: spec.authrole.clone(),
     };
     connection::run(state.connection.clone(), wire, peer).await;
 }
