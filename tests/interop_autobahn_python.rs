@@ -6,48 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::TestServer;
 
-fn venv_python() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let venv = target.join("interop-venv");
-    let python = venv.join("bin").join("python");
-    let ready = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import autobahn, msgpack"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is installed");
-        assert!(status.success(), "creating the virtualenv failed");
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["autobahn>=23.1", "msgpack>=1.0"])
-            .status()
-            .expect("pip runs");
-        assert!(status.success(), "installing autobahn failed");
-    }
-    python
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autobahn_python_pubsub_over_websocket_and_rawsocket() {
-    let python = tokio::task::spawn_blocking(venv_python)
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
         .await
         .expect("venv setup");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_pubsub.py");

@@ -35,6 +35,8 @@ impl TestServer {
     pub async fn start(vars: &[(&str, &str)]) -> TestServer {
         let mut env: HashMap<String, String> = HashMap::new();
         env.insert("WEBSOCKET_SERVER_DSN".into(), "//127.0.0.1:0".into());
+        // No separate backend listener unless a test asks for one.
+        env.insert("WEBSOCKET_BACKEND_DSN".into(), "".into());
         // Test clients rarely answer the shutdown GOODBYE; keep the drain short.
         env.insert("WEBSOCKET_SHUTDOWN_TIMEOUT".into(), "2".into());
         for (k, v) in vars {
@@ -322,4 +324,39 @@ pub async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
 /// A metric value, 0 when absent.
 pub fn metric(metrics: &HashMap<String, f64>, series: &str) -> f64 {
     metrics.get(series).copied().unwrap_or(0.0)
+}
+
+/// The interop virtualenv's python, installing autobahn on first use.
+pub fn autobahn_python() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let venv = target.join("interop-venv");
+    let python = venv.join("bin").join("python");
+    let ready = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", "import autobahn, msgpack"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let status = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is installed");
+        assert!(status.success(), "creating the virtualenv failed");
+        let status = std::process::Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["autobahn>=23.1", "msgpack>=1.0"])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "installing autobahn failed");
+    }
+    python
 }

@@ -1,12 +1,16 @@
 """Drives wampd with autobahn-python (a WAMP client written by others).
 
 Usage: autobahn_pubsub.py URL SUBSCRIBER_SERIALIZER PUBLISHER_SERIALIZER
-URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Serializers: json | msgpack. Exits 0 and prints OK when every check passed; any failure raises.
+URL: ws://host:port/path (WebSocket), rs://host:port (RawSocket), or wss:// / rss:// for the same over
+TLS, verified against the CA file named by the WAMPD_CAFILE environment variable.
+Serializers: json | msgpack. Exits 0 and prints OK when every check passed; any failure raises.
 Checks: subscribe (exact, prefix, wildcard), publish with acknowledge, exclude_me=False,
 EVENT.Details.topic on pattern subscriptions, payload bridging between the two serializers.
 """
 
 import asyncio
+import os
+import ssl
 import sys
 from urllib.parse import urlparse
 
@@ -37,13 +41,19 @@ async def open_session(url, serializer_name):
 
     make_session = lambda: Session(types.ComponentConfig(realm="realm1"))  # noqa: E731
     parsed = urlparse(url)
-    if parsed.scheme == "rs":
+    tls = {}
+    if parsed.scheme in ("wss", "rss"):
+        tls = {
+            "ssl": ssl.create_default_context(cafile=os.environ["WAMPD_CAFILE"]),
+            "server_hostname": "localhost",
+        }
+    if parsed.scheme in ("rs", "rss"):
         factory = WampRawSocketClientFactory(make_session, serializer=SERIALIZERS[serializer_name]())
     else:
         factory = WampWebSocketClientFactory(
             make_session, url=url, serializers=[SERIALIZERS[serializer_name]()]
         )
-    await loop.create_connection(factory, parsed.hostname, parsed.port)
+    await loop.create_connection(factory, parsed.hostname, parsed.port, **tls)
     return await asyncio.wait_for(joined, TIMEOUT)
 
 
