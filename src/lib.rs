@@ -9,10 +9,12 @@
 //! * [`config`]: DSN grammar, `.env-app*` files, typed settings.
 //! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
 //! * [`metrics`]: the Prometheus registry behind `/metrics`.
+//! * [`oro`]: Oro's ticket algorithm and topic routes (pure), for the WAMP v1 drop-in.
 
 pub mod config;
 pub mod logging;
 pub mod metrics;
+pub mod oro;
 pub mod router;
 pub mod server;
 pub mod shutdown;

@@ -11,6 +11,7 @@ pub mod error_uri;
 pub mod id;
 pub mod message;
 pub mod uri;
+pub mod v1;
 pub mod value;
 
 pub use codec::{decode, encode, DecodeError, Serializer};

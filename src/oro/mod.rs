@@ -1,0 +1,11 @@
+//! Oro-specific rules a drop-in replacement of Oro's PHP WebSocket server must
+//! follow (protocol reference `oro-gos.md` §6 and §7).
+//!
+//! Kept apart from the generic WAMP code because none of it is WAMP: it is
+//! what OroSyncBundle adds on top (ticket authentication, the topic route
+//! table and who may subscribe to which topic). Everything here is pure and
+//! deterministic (the caller supplies the clock), so it is unit-tested
+//! against values cross-checked with real PHP.
+
+pub mod ticket;
+pub mod topics;
