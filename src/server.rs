@@ -25,15 +25,17 @@ use crate::config::settings::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
 use crate::metrics::Metrics;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
-use crate::router::{Router, RouterConfig};
+use crate::router::{oro_ping, Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
 use crate::transport::http_publish::HttpPublisher;
+use crate::transport::upgrade::Admission;
 use crate::transport::{listener, tls, ListenerRole, ListenerSpec, ServerState, TransportLimits};
 use crate::wamp::UriPolicy;
 
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
+    oro_ping_interval: Duration,
     listener: TcpListener,
     public: Arc<ListenerSpec>,
     backend: Option<(TcpListener, Arc<ListenerSpec>)>,
@@ -186,6 +188,15 @@ impl Server {
             max_connections: settings.max_connections,
             started: Instant::now(),
             publisher: HttpPublisher::new(settings.publish.clone()),
+            admission: Admission {
+                origins: settings.origin_check.then(|| {
+                    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+                    hosts.extend(settings.allowed_origins.iter().cloned());
+                    hosts
+                }),
+                v1: settings.v1,
+                oro_secret: settings.oro_secret.clone(),
+            },
         });
         let public = Arc::new(ListenerSpec {
             role: if metrics_listener.is_some() {
@@ -197,6 +208,7 @@ impl Server {
             authrole: Arc::from("anonymous"),
         });
         Ok(Server {
+            oro_ping_interval: settings.oro_ping_interval,
             listener,
             public,
             backend,
@@ -262,6 +274,13 @@ impl Server {
                 metrics_stop.clone(),
             ))
         });
+        if !self.oro_ping_interval.is_zero() {
+            tokio::spawn(oro_ping::run(
+                state.connection.router.clone(),
+                self.oro_ping_interval,
+                state.connection.shutdown.clone(),
+            ));
+        }
         shutdown.await;
         let open = state.open_connections();
         info!(open_connections = open, "Stopping server ...");

@@ -56,6 +56,18 @@ pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
 pub const WEBSOCKET_SLOW_CONSUMER_POLICY: &str = "WEBSOCKET_SLOW_CONSUMER_POLICY";
 /// Separate listener for /metrics, /health and /ready (empty = the server DSN's listener).
 pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
+/// Oro's kernel secret, which signs WAMP v1 tickets (alias `WEBSOCKET_SECRET`).
+pub const ORO_SECRET: &str = "ORO_SECRET";
+/// wampd's name for [`ORO_SECRET`].
+pub const WEBSOCKET_SECRET: &str = "WEBSOCKET_SECRET";
+/// Extra hosts browsers may connect from (Origin check).
+pub const WEBSOCKET_ALLOWED_ORIGINS: &str = "WEBSOCKET_ALLOWED_ORIGINS";
+/// Whether the Origin check runs.
+pub const WEBSOCKET_ORIGIN_CHECK: &str = "WEBSOCKET_ORIGIN_CHECK";
+/// Whether WAMP v1 clients are accepted.
+pub const WEBSOCKET_V1: &str = "WEBSOCKET_V1";
+/// Period of the `oro/ping` keep-alive broadcast.
+pub const WEBSOCKET_ORO_PING_INTERVAL: &str = "WEBSOCKET_ORO_PING_INTERVAL";
 /// Whether wampd also listens on the backend DSN: auto, on or off.
 pub const WEBSOCKET_BACKEND_LISTEN: &str = "WEBSOCKET_BACKEND_LISTEN";
 /// Auth role of sessions that arrive on the backend listener.
@@ -198,6 +210,36 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_SLOW_CONSUMER_POLICY,
         "disconnect",
         "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
+    ),
+    (
+        ORO_SECRET,
+        "",
+        "Oro's kernel secret: WAMP v1 clients must present a valid Oro ticket signed with it (?ticket=...); empty = v1 clients are not authenticated",
+    ),
+    (
+        WEBSOCKET_SECRET,
+        "",
+        "wampd's name for ORO_SECRET, read when ORO_SECRET is not set",
+    ),
+    (
+        WEBSOCKET_ALLOWED_ORIGINS,
+        "",
+        "comma-separated hosts (or URLs) browsers may connect from besides localhost and 127.0.0.1, such as crm.example.com",
+    ),
+    (
+        WEBSOCKET_ORIGIN_CHECK,
+        "true",
+        "refuse WebSocket upgrades (403) whose Origin host is not allowed; requests without Origin (non-browser clients) pass",
+    ),
+    (
+        WEBSOCKET_V1,
+        "true",
+        "accept WAMP v1 clients (subprotocol wamp, or none offered) as Ratchet did; false = v2 only",
+    ),
+    (
+        WEBSOCKET_ORO_PING_INTERVAL,
+        "50s",
+        "period of the Connection keep alive event on oro/ping while it has subscribers; 0 disables it",
     ),
     (
         WEBSOCKET_BACKEND_LISTEN,
@@ -457,6 +499,16 @@ pub struct Settings {
     pub backend_listen: BackendListen,
     /// WEBSOCKET_BACKEND_ROLE.
     pub backend_role: String,
+    /// ORO_SECRET (alias WEBSOCKET_SECRET).
+    pub oro_secret: Option<String>,
+    /// WEBSOCKET_ALLOWED_ORIGINS (hosts).
+    pub allowed_origins: Vec<String>,
+    /// WEBSOCKET_ORIGIN_CHECK.
+    pub origin_check: bool,
+    /// WEBSOCKET_V1.
+    pub v1: bool,
+    /// WEBSOCKET_ORO_PING_INTERVAL (zero = off).
+    pub oro_ping_interval: Duration,
 }
 
 /// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
@@ -557,6 +609,11 @@ impl Default for Settings {
             backend_dsn_explicit: false,
             backend_listen: BackendListen::default(),
             backend_role: "backend".to_string(),
+            oro_secret: None,
+            allowed_origins: Vec::new(),
+            origin_check: true,
+            v1: true,
+            oro_ping_interval: Duration::from_secs(50),
         }
     }
 }
@@ -770,7 +827,45 @@ impl Settings {
             }
         })?;
 
+        let oro_secret = value_of(env, ORO_SECRET)
+            .or_else(|| value_of(env, WEBSOCKET_SECRET))
+            .map(str::to_string);
+        if oro_secret
+            .as_deref()
+            .is_some_and(|s| s.contains(['{', '}']))
+        {
+            return Err(ConfigError::invalid(
+                ORO_SECRET,
+                "",
+                "a secret without '{' or '}' (Symfony's password hasher refuses them as salt)",
+            ));
+        }
+        let allowed_origins = knob(env, WEBSOCKET_ALLOWED_ORIGINS, Vec::new(), |s| {
+            Ok(parse_list(s)?
+                .into_iter()
+                .map(|o| origin_host(&o))
+                .collect())
+        })?;
+        let origin_check = knob(
+            env,
+            WEBSOCKET_ORIGIN_CHECK,
+            defaults.origin_check,
+            parse_bool,
+        )?;
+        let v1 = knob(env, WEBSOCKET_V1, defaults.v1, parse_bool)?;
+        let oro_ping_interval = knob(
+            env,
+            WEBSOCKET_ORO_PING_INTERVAL,
+            defaults.oro_ping_interval,
+            parse_duration,
+        )?;
+
         Ok(Settings {
+            oro_secret,
+            allowed_origins,
+            origin_check,
+            v1,
+            oro_ping_interval,
             backend_dsn_explicit,
             backend_listen,
             backend_role,
@@ -850,6 +945,25 @@ impl Settings {
             (
                 WEBSOCKET_SLOW_CONSUMER_POLICY,
                 self.slow_consumer.describe(),
+            ),
+            (
+                WEBSOCKET_SECRET,
+                if self.oro_secret.is_some() {
+                    "*** (set)".to_string()
+                } else {
+                    "(not set: WAMP v1 clients are not authenticated)".to_string()
+                },
+            ),
+            (WEBSOCKET_ALLOWED_ORIGINS, {
+                let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+                hosts.extend(self.allowed_origins.iter().cloned());
+                hosts.join(",")
+            }),
+            (WEBSOCKET_ORIGIN_CHECK, self.origin_check.to_string()),
+            (WEBSOCKET_V1, self.v1.to_string()),
+            (
+                WEBSOCKET_ORO_PING_INTERVAL,
+                format_duration(self.oro_ping_interval),
             ),
             (
                 WEBSOCKET_BACKEND_LISTEN,
@@ -962,6 +1076,23 @@ fn optional_dsn(
             let dsn = parse_dsn(variable, value)?;
             Ok(dsn.is_configured().then_some(dsn))
         }
+    }
+}
+
+/// The host an Origin value names, compared like Gos' OriginCheck: `parse_url(origin, HOST)`,
+/// or the value itself when it has no host part (the PHP backend sends a bare `127.0.0.1`).
+pub fn origin_host(origin: &str) -> String {
+    let origin = origin.trim();
+    match origin.split_once("://") {
+        Some((_, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host_port = authority.rsplit('@').next().unwrap_or(authority);
+            if let Some(v6) = host_port.strip_prefix('[') {
+                return v6.split(']').next().unwrap_or("").to_string();
+            }
+            host_port.split(':').next().unwrap_or("").to_string()
+        }
+        None => origin.to_string(),
     }
 }
 

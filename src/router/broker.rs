@@ -13,6 +13,7 @@ use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Pushed};
 use crate::router::publish_options::PublishOptions;
 use crate::router::topic_index::TopicIndex;
+use crate::wamp::v1::{self, Payload};
 use crate::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Serializer, Value};
 
 /// One subscription: a pattern and its subscribers.
@@ -49,6 +50,8 @@ pub struct Publication<'a> {
     pub options: &'a PublishOptions,
     /// The publishing session.
     pub publisher: &'a SessionHandle,
+    /// The original payload when a WAMP v1 session published it.
+    pub v1_payload: Option<&'a Payload>,
 }
 
 /// What one publication did.
@@ -151,7 +154,7 @@ impl Broker {
                 let Some(sub) = self.subscriptions.get(&subscription) else {
                     return;
                 };
-                let mut encoded: [Option<Frame>; 2] = [None, None];
+                let mut encoded: [Option<Frame>; 3] = [None, None, None];
                 for subscriber in sub.subscribers.values() {
                     if !publication
                         .options
@@ -159,11 +162,11 @@ impl Broker {
                     {
                         continue;
                     }
-                    let serializer = subscriber.serializer;
-                    let frame = match &mut encoded[serializer.index()] {
+                    let frame = match &mut encoded[subscriber.format_index()] {
                         Some(frame) => frame,
+                        slot if subscriber.v1 => slot.insert(encode_v1_event(publication)),
                         slot => slot.insert(encode_event(
-                            serializer,
+                            subscriber.serializer,
                             sub.id,
                             policy,
                             publication,
@@ -221,6 +224,18 @@ fn encode_event(
     Frame::from_encoded(serializer, codec::encode(serializer, &event))
 }
 
+/// `[8, topic, payload]` for WAMP v1 subscribers, the payload bridged per `protocol/bridging.md`.
+fn encode_v1_event(publication: &Publication<'_>) -> Frame {
+    let text = match publication.v1_payload {
+        Some(payload) => v1::encode_event(publication.topic, payload),
+        None => {
+            let bridged = Payload::new(v1::bridge_v2_to_v1(publication.args, publication.kwargs));
+            v1::encode_event(publication.topic, &bridged)
+        }
+    };
+    Frame::Text(text.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +254,7 @@ mod tests {
             authid: format!("user{id}"),
             authrole: "anonymous".into(),
             serializer,
+            v1: false,
             outbound,
         };
         (Arc::new(handle), rx)
@@ -253,6 +269,7 @@ mod tests {
             kwargs: &kwargs,
             options,
             publisher,
+            v1_payload: None,
         });
     }
 

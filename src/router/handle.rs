@@ -17,11 +17,23 @@ pub struct SessionHandle {
     pub authrole: String,
     /// The session's wire format, deciding which encoded copy of an event it receives.
     pub serializer: Serializer,
+    /// True for a WAMP v1 session: it receives `[8, topic, payload]` instead of EVENT.
+    pub v1: bool,
     /// Where frames for this session go.
     pub outbound: Outbound,
 }
 
 impl SessionHandle {
+    /// Which of the broker's per-format encodings this session receives: 0 JSON, 1 MessagePack,
+    /// 2 WAMP v1.
+    pub fn format_index(&self) -> usize {
+        if self.v1 {
+            2
+        } else {
+            self.serializer.index()
+        }
+    }
+
     /// Queues a frame for this session; see [`Outbound::push`].
     pub fn send(&self, frame: Frame) -> Result<(), QueueFull> {
         self.outbound.push(frame)

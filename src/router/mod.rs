@@ -7,11 +7,13 @@
 
 pub mod broker;
 pub mod handle;
+pub mod oro_ping;
 pub mod outbound;
 pub mod publish_options;
 pub mod publisher;
 pub mod realm;
 pub mod session;
+pub mod session_v1;
 pub mod topic_index;
 
 use std::collections::HashMap;
@@ -87,6 +89,11 @@ impl Router {
             .realms
             .first()
             .and_then(|name| self.realms.get(name))
+    }
+
+    /// Every realm.
+    pub fn realms(&self) -> impl Iterator<Item = &Arc<Realm>> {
+        self.realms.values()
     }
 
     /// The realm named `name`, if configured.

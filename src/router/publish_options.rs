@@ -172,6 +172,7 @@ mod tests {
             authid: authid.into(),
             authrole: authrole.into(),
             serializer: Serializer::Json,
+            v1: false,
             outbound,
         }
     }

@@ -12,6 +12,7 @@ use crate::router::handle::SessionHandle;
 use crate::router::publish_options::PublishOptions;
 use crate::router::realm::Realm;
 use crate::router::Router;
+use crate::wamp::v1::Payload;
 use crate::wamp::{error_uri, id, uri, Dict, Id, MatchPolicy, Value};
 
 /// Why a publication was refused: the WAMP error URI and a message for humans.
@@ -34,6 +35,12 @@ pub struct PublishRequest<'a> {
     pub kwargs: &'a Dict,
     /// PUBLISH.Options as received.
     pub options: &'a Dict,
+    /// True for a WAMP v1 topic: any string is a topic (v1 URIs such as
+    /// `http://example.com/ev#a` are not WAMP v2 URIs and stay reachable from v1 only).
+    pub any_topic: bool,
+    /// The payload as a WAMP v1 publisher sent it, so v1 subscribers get its exact JSON (key
+    /// order included) rather than a re-encoding of the bridged value.
+    pub v1_payload: Option<&'a Payload>,
 }
 
 impl Router {
@@ -47,7 +54,9 @@ impl Router {
             message,
         })?;
         let topic = request.topic;
-        if !uri::is_valid_uri(topic, self.config().uri_policy, MatchPolicy::Exact) {
+        if !request.any_topic
+            && !uri::is_valid_uri(topic, self.config().uri_policy, MatchPolicy::Exact)
+        {
             return Err(Refusal {
                 error: error_uri::INVALID_URI,
                 message: format!("invalid topic URI \"{topic}\""),
@@ -81,6 +90,7 @@ impl Router {
             kwargs: request.kwargs,
             options: &options,
             publisher,
+            v1_payload: request.v1_payload,
         });
         self.metrics()
             .publish_latency

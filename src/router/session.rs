@@ -216,6 +216,7 @@ impl Session {
             authid: format!("anonymous-{:012x}", id::random_id()),
             authrole: self.authrole.to_string(),
             serializer: self.serializer,
+            v1: false,
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
@@ -424,6 +425,8 @@ impl Session {
                 args,
                 kwargs,
                 options,
+                any_topic: false,
+                v1_payload: None,
             },
         );
         match outcome {

@@ -20,11 +20,12 @@ use tracing::{debug, info, warn};
 
 use crate::router::outbound::{self, Frame};
 use crate::router::session::{Session, Step, CLOSE_GOING_AWAY};
+use crate::router::session_v1::{V1Identity, V1Session};
 use crate::router::Router;
 use crate::transport::websocket_wire::CLOSE_POLICY_VIOLATION;
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 use crate::transport::{writer, TransportLimits};
-use crate::wamp::{codec, Serializer};
+use crate::wamp::{codec, Id, Serializer};
 
 /// How long a connection whose input is unusable stays open after its close frame was sent.
 const CLOSE_LINGER: Duration = Duration::from_millis(250);
@@ -64,6 +65,81 @@ pub struct Wire<R, W> {
     pub transport: &'static str,
     /// Auth role anonymous sessions get on this listener.
     pub authrole: Arc<str>,
+    /// WAMP v2, or a v1 session already welcomed by the handshake.
+    pub flavor: Flavor,
+}
+
+/// Which WAMP version a connection speaks.
+#[derive(Debug, Clone)]
+pub enum Flavor {
+    /// WAMP v2: the session starts with HELLO.
+    V2,
+    /// WAMP v1: the handshake already sent WELCOME for this session.
+    V1 {
+        /// The session ID announced in the WELCOME.
+        session_id: Id,
+        /// Who the ticket says the client is.
+        identity: V1Identity,
+    },
+}
+
+/// The session state machine of a connection.
+enum Machine {
+    V2(Session),
+    V1(V1Session),
+}
+
+impl Machine {
+    fn id(&self) -> Option<Id> {
+        match self {
+            Machine::V2(s) => s.id(),
+            Machine::V1(s) => Some(s.id()),
+        }
+    }
+
+    fn is_established(&self) -> bool {
+        match self {
+            Machine::V2(s) => s.is_established(),
+            Machine::V1(_) => true,
+        }
+    }
+
+    fn leave(&mut self) {
+        match self {
+            Machine::V2(s) => s.leave(),
+            Machine::V1(s) => s.leave(),
+        }
+    }
+
+    fn on_message(&mut self, serializer: Serializer, data: &[u8], text: Option<bool>) -> Step {
+        match self {
+            Machine::V2(session) => {
+                if text.is_some_and(|t| t == serializer.is_binary()) {
+                    session.protocol_violation(format!(
+                        "{} requires {} frames",
+                        serializer.subprotocol(),
+                        if serializer.is_binary() {
+                            "binary"
+                        } else {
+                            "text"
+                        }
+                    ))
+                } else {
+                    dispatch(session, serializer, data)
+                }
+            }
+            Machine::V1(session) => {
+                if text == Some(false) {
+                    warn!(
+                        session = session.id(),
+                        "binary frame on a WAMP v1 session ignored"
+                    );
+                    return Step::Continue;
+                }
+                session.handle_text(data)
+            }
+        }
+    }
 }
 
 /// Runs the session until the connection ends.
@@ -78,14 +154,18 @@ where
         serializer,
         transport,
         authrole,
+        flavor,
     } = wire;
+    // WAMP v1 peers get neither pings nor a liveness deadline: Oro's PHP backend never reads its
+    // socket or answers a ping, and Oro keeps browsers alive with oro/ping instead.
+    let v1 = matches!(flavor, Flavor::V1 { .. });
     let metrics = ctx.router.metrics().clone();
     let connections = metrics.connection_gauge(transport);
     connections.inc();
     let (outbound, rx) = outbound::channel(ctx.router.config().queue, serializer);
     let kill = outbound.kill_token();
     let done = CancellationToken::new();
-    let ping = ctx.limits.ping_interval;
+    let ping = if v1 { None } else { ctx.limits.ping_interval };
     let (pong_tx, pong_rx) = if transport == "rawsocket" {
         let (tx, rx) = mpsc::channel::<Bytes>(PENDING_PONGS);
         (Some(tx), Some(rx))
@@ -100,14 +180,36 @@ where
         done.clone(),
         metrics.clone(),
     ));
-    let mut session = Session::new(
-        ctx.router.clone(),
-        serializer,
-        outbound.clone(),
-        peer,
-        transport,
-        authrole,
-    );
+    let mut session = match flavor {
+        Flavor::V2 => Machine::V2(Session::new(
+            ctx.router.clone(),
+            serializer,
+            outbound.clone(),
+            peer,
+            transport,
+            authrole,
+        )),
+        Flavor::V1 {
+            session_id,
+            identity,
+        } => {
+            match V1Session::join(
+                ctx.router.clone(),
+                outbound.clone(),
+                session_id,
+                identity,
+                peer,
+                transport,
+            ) {
+                Some(session) => Machine::V1(session),
+                None => {
+                    done.cancel();
+                    connections.dec();
+                    return;
+                }
+            }
+        }
+    };
 
     let silence = ping.map(|p| p + ctx.limits.ping_timeout);
     let hello_deadline = Instant::now() + ctx.limits.hello_timeout;
@@ -137,6 +239,11 @@ where
                 break End::Killed;
             }
             _ = ctx.shutdown.cancelled(), if goodbye_deadline.is_none() => {
+                let Machine::V2(session) = &mut session else {
+                    // Oro's browsers reconnect only after an unclean close (oro-gos.md §10):
+                    // drop the TCP connection without a close frame.
+                    break End::Gone;
+                };
                 if session.begin_shutdown() {
                     goodbye_deadline = Some(Instant::now() + ctx.limits.goodbye_timeout);
                 } else {
@@ -152,7 +259,10 @@ where
                     info!(%peer, session = ?session.id(), "peer unresponsive to keepalive pings; dropping the connection");
                     break End::Gone;
                 }
-                if !session.is_established() {
+                if let Machine::V2(session) = &mut session {
+                    if session.is_established() {
+                        continue;
+                    }
                     info!(%peer, "no HELLO within the handshake timeout");
                     metrics.handshake_failure("hello_timeout");
                     break End::Close(CLOSE_POLICY_VIOLATION, "HELLO timeout".into());
@@ -174,15 +284,7 @@ where
                 let step = match item {
                     Inbound::Message { data, text } => {
                         metrics.bytes_in.inc_by(data.len() as u64);
-                        if text.is_some_and(|t| t == serializer.is_binary()) {
-                            session.protocol_violation(format!(
-                                "{} requires {} frames",
-                                serializer.subprotocol(),
-                                if serializer.is_binary() { "binary" } else { "text" }
-                            ))
-                        } else {
-                            dispatch(&mut session, serializer, &data)
-                        }
+                        session.on_message(serializer, &data, text)
                     }
                     Inbound::Ping(payload) => {
                         if let Some(tx) = &pong_tx {

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::transport::{connection, websocket, websocket_wire, ListenerSpec, ServerState};
+use crate::wamp::Serializer;
 
 type Body = Full<Bytes>;
 
@@ -188,7 +189,9 @@ fn upgrade(
     permit: &Arc<OwnedSemaphorePermit>,
     authrole: Arc<str>,
 ) -> Response<Body> {
-    let accepted = match websocket::accept(req.method(), req.headers()) {
+    // Later requests on a kept-alive connection are upgraded by hyper: WAMP v2 only, since the
+    // v1 WELCOME must share the 101's write (see `upgrade`), which hyper cannot do.
+    let accepted = match websocket::accept(req.method(), req.headers(), false) {
         Ok(accepted) => accepted,
         Err(refused) => {
             info!(%peer, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
@@ -204,7 +207,10 @@ fn upgrade(
             );
         }
     };
-    let serializer = accepted.serializer;
+    let serializer = match accepted.protocol {
+        websocket::Protocol::V2(serializer) => serializer,
+        websocket::Protocol::V1 => Serializer::Json,
+    };
     let limits = state.connection.limits;
     let config = WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
@@ -231,6 +237,7 @@ fn upgrade(
                     serializer,
                     transport: "websocket",
                     authrole,
+                    flavor: connection::Flavor::V2,
                 };
                 connection::run(ctx, wire, peer).await;
             }

@@ -245,6 +245,7 @@ impl HttpPublisher {
                 authid: "http-publisher".into(),
                 authrole: "backend".into(),
                 serializer: Serializer::Json,
+                v1: false,
                 outbound,
             },
             _identity_rx: rx,
@@ -478,6 +479,8 @@ fn request(item: &Item) -> PublishRequest<'_> {
         args: &item.args,
         kwargs: &item.kwargs,
         options: &item.options,
+        any_topic: false,
+        v1_payload: None,
     }
 }
 

@@ -18,9 +18,10 @@ use tracing::{debug, error, warn};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
+use crate::transport::http_head::{self, HeadError};
 use crate::transport::prefixed::Prefixed;
 use crate::transport::rawsocket::{self, ERROR_MAX_CONNECTIONS, MAGIC};
-use crate::transport::{http, ListenerSpec, ServerState};
+use crate::transport::{http, upgrade, websocket, ListenerSpec, ServerState};
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\nconnection limit reached; retry\n";
 
@@ -111,7 +112,7 @@ async fn dispatch(
     };
     match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(Some((tls, first)))) => {
-            let stream = Prefixed::new(first, tls);
+            let stream = Prefixed::new(vec![first], tls);
             route(state, stream, first, peer, permit, spec, stop).await;
         }
         Ok(Ok(None)) => {}
@@ -150,6 +151,42 @@ async fn route<S>(
         }
         return;
     }
+    let mut stream = stream;
+    let timeout = state.connection.limits.handshake_timeout;
+    let head = match tokio::time::timeout(timeout, http_head::read(&mut stream)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(HeadError::TooLarge)) => {
+            state
+                .connection
+                .router
+                .metrics()
+                .handshake_failure("head_too_large");
+            let _ = stream
+                .write_all(b"HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\n\r\n")
+                .await;
+            return;
+        }
+        Ok(Err(HeadError::Malformed(why))) => {
+            debug!(%peer, %why, "not an HTTP request");
+            state
+                .connection
+                .router
+                .metrics()
+                .handshake_failure("bad_request");
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                .await;
+            return;
+        }
+        Ok(Err(_)) => return,
+        Err(_) => return no_bytes(&state, peer),
+    };
+    if spec.role.accepts_sessions() && websocket::is_upgrade_request(&head.headers) {
+        upgrade::serve(state, stream, head, peer, permit, spec).await;
+        return;
+    }
+    // Everything else is hyper's, with the bytes read so far replayed.
+    let stream = Prefixed::new(head.bytes, stream);
     http::serve(state, stream, peer, permit, spec, stop).await;
 }
 

@@ -9,11 +9,13 @@
 
 pub mod connection;
 pub mod http;
+pub mod http_head;
 pub mod http_publish;
 pub mod listener;
 pub mod prefixed;
 pub mod rawsocket;
 pub mod tls;
+pub mod upgrade;
 pub mod websocket;
 pub mod websocket_wire;
 pub mod wire;
@@ -107,6 +109,8 @@ pub struct ServerState {
     pub started: Instant,
     /// The `POST /publish` endpoint.
     pub publisher: http_publish::HttpPublisher,
+    /// Who may open WebSockets.
+    pub admission: upgrade::Admission,
 }
 
 impl ServerState {

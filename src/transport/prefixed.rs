@@ -1,27 +1,29 @@
-//! A stream with one already-read byte put back in front.
+//! A stream with already-read bytes put back in front.
 //!
-//! The listener decides between RawSocket and HTTP by a connection's first byte. Plain TCP can
-//! peek; a TLS stream cannot, so the byte is read and then replayed to whichever protocol takes
-//! the connection.
+//! The listener decides between RawSocket and HTTP by a connection's first byte, and reads the
+//! first HTTP request head itself (to answer WebSocket upgrades byte-exactly). Bytes read for
+//! such decisions are replayed to whichever protocol then takes the connection.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// `inner` with `first` replayed before its own bytes.
+/// `inner` with `prefix` replayed before its own bytes.
 #[derive(Debug)]
 pub struct Prefixed<S> {
-    first: Option<u8>,
+    prefix: Bytes,
     inner: S,
 }
 
 impl<S> Prefixed<S> {
-    /// Puts `first` back in front of `inner`.
-    pub fn new(first: u8, inner: S) -> Prefixed<S> {
+    /// Puts `prefix` back in front of `inner`.
+    pub fn new(prefix: impl Into<Bytes>, inner: S) -> Prefixed<S> {
         Prefixed {
-            first: Some(first),
+            prefix: prefix.into(),
             inner,
         }
     }
@@ -33,11 +35,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if buf.remaining() > 0 {
-            if let Some(byte) = self.first.take() {
-                buf.put_slice(&[byte]);
-                return Poll::Ready(Ok(()));
-            }
+        if !self.prefix.is_empty() && buf.remaining() > 0 {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
@@ -81,7 +83,7 @@ mod tests {
     #[tokio::test]
     async fn replays_the_first_byte() {
         let inner: &[u8] = b"ELLO";
-        let mut stream = Prefixed::new(b'H', inner);
+        let mut stream = Prefixed::new(Bytes::from_static(b"H"), inner);
         let mut out = String::new();
         stream.read_to_string(&mut out).await.expect("read");
         assert_eq!(out, "HELLO");

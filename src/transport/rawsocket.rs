@@ -312,6 +312,7 @@ pub async fn serve<S>(
         serializer,
         transport: "rawsocket",
         authrole: spec.authrole.clone(),
+        flavor: connection::Flavor::V2,
     };
     connection::run(state.connection.clone(), wire, peer).await;
 }

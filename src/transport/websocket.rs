@@ -1,8 +1,11 @@
-//! The WebSocket opening handshake on top of hyper: validation and subprotocol negotiation.
+//! The WebSocket opening handshake: validation and subprotocol negotiation.
 //!
-//! hyper parses HTTP; this module decides whether a request is an acceptable WebSocket upgrade,
-//! which WAMP serializer it gets, and builds the 101 response. Any request path is accepted,
-//! because proxies forward `/ws`, `/` or anything else (nginx `location /ws`).
+//! This module decides whether a request is an acceptable WebSocket upgrade and which WAMP
+//! version and serializer it gets (`protocol/bridging.md`): the first offer the router speaks
+//! wins in the client's order, `wamp.2.json`/`wamp.2.msgpack` meaning WAMP v2 and `wamp` meaning
+//! WAMP v1; a client offering nothing wampd speaks (Ratchet-era tools, Oro's backend) gets WAMP v1
+//! without a subprotocol header, as Ratchet answers it. Any request path is accepted, because
+//! proxies forward `/ws`, `/` or anything else (nginx `location /ws`).
 
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
@@ -10,11 +13,22 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::wamp::Serializer;
 
+/// The WAMP version and wire format a WebSocket session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// WAMP v2 with this serializer.
+    V2(Serializer),
+    /// WAMP v1 (JSON text frames), as Ratchet and autobahn 0.8 speak it.
+    V1,
+}
+
 /// An acceptable upgrade: what to answer with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// The negotiated serializer.
-    pub serializer: Serializer,
+    /// The negotiated protocol.
+    pub protocol: Protocol,
+    /// The subprotocol to echo in `Sec-WebSocket-Protocol`, if the client offered it.
+    pub subprotocol: Option<&'static str>,
     /// Value of `Sec-WebSocket-Accept`.
     pub accept_key: String,
 }
@@ -59,18 +73,25 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
 }
 
 /// Picks the first subprotocol in the client's offer that wampd speaks (the client's preference
-/// order wins).
-pub fn negotiate_subprotocol(headers: &HeaderMap) -> Option<Serializer> {
+/// order wins); `None` when it offers none of them.
+pub fn negotiate_subprotocol(headers: &HeaderMap) -> Option<(Protocol, &'static str)> {
     headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .find_map(|offer| Serializer::from_subprotocol(offer.trim()))
+        .find_map(|offer| {
+            let offer = offer.trim();
+            if offer == "wamp" {
+                return Some((Protocol::V1, "wamp"));
+            }
+            Serializer::from_subprotocol(offer).map(|s| (Protocol::V2(s), s.subprotocol()))
+        })
 }
 
-/// Validates an upgrade request (RFC 6455 §4.2.1) and negotiates the serializer.
-pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused> {
+/// Validates an upgrade request (RFC 6455 §4.2.1) and negotiates the protocol; `v1` says whether
+/// WAMP v1 may be chosen.
+pub fn accept(method: &Method, headers: &HeaderMap, v1: bool) -> Result<Accepted, Refused> {
     if method != Method::GET {
         return Err(refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -109,7 +130,13 @@ pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused>
             ))
         }
     };
-    let serializer = negotiate_subprotocol(headers).ok_or_else(|| {
+    let (protocol, subprotocol) = match negotiate_subprotocol(headers) {
+        Some((Protocol::V1, _)) if !v1 => None,
+        Some((protocol, name)) => Some((protocol, Some(name))),
+        None if v1 => Some((Protocol::V1, None)),
+        None => None,
+    }
+    .ok_or_else(|| {
         refuse(
             StatusCode::BAD_REQUEST,
             "bad_subprotocol",
@@ -117,7 +144,8 @@ pub fn accept(method: &Method, headers: &HeaderMap) -> Result<Accepted, Refused>
         )
     })?;
     Ok(Accepted {
-        serializer,
+        protocol,
+        subprotocol,
         accept_key: derive_accept_key(key.as_bytes()),
     })
 }
@@ -154,30 +182,46 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_upgrade_preferring_the_client_order() {
-        let accepted = accept(&Method::GET, &headers(GOOD)).expect("valid");
-        assert_eq!(accepted.serializer, Serializer::MsgPack);
+        let accepted = accept(&Method::GET, &headers(GOOD), true).expect("valid");
+        assert_eq!(accepted.protocol, Protocol::V2(Serializer::MsgPack));
+        assert_eq!(accepted.subprotocol, Some("wamp.2.msgpack"));
         // RFC 6455 §1.3 example.
         assert_eq!(accepted.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn wamp_v1_is_negotiated_like_ratchet() {
+        let mut offer: Vec<_> = GOOD.to_vec();
+        offer[4] = ("sec-websocket-protocol", "wamp");
+        let a = accept(&Method::GET, &headers(&offer), true).expect("v1");
+        assert_eq!((a.protocol, a.subprotocol), (Protocol::V1, Some("wamp")));
+        offer[4] = ("sec-websocket-protocol", "wamp, wamp.2.json");
+        let a = accept(&Method::GET, &headers(&offer), true).expect("client order");
+        assert_eq!(a.protocol, Protocol::V1);
+        offer.pop();
+        let a = accept(&Method::GET, &headers(&offer), true).expect("no offer");
+        assert_eq!((a.protocol, a.subprotocol), (Protocol::V1, None));
+        assert!(accept(&Method::GET, &headers(&offer), false).is_err());
     }
 
     #[test]
     fn refuses_bad_requests_with_the_right_status() {
         let mut no_proto: Vec<_> = GOOD.to_vec();
         no_proto.pop();
-        let err = accept(&Method::GET, &headers(&no_proto)).expect_err("no subprotocol");
+        let err = accept(&Method::GET, &headers(&no_proto), false).expect_err("no subprotocol");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
 
-        let err = accept(&Method::POST, &headers(GOOD)).expect_err("POST");
+        let err = accept(&Method::POST, &headers(GOOD), true).expect_err("POST");
         assert_eq!(err.status, StatusCode::METHOD_NOT_ALLOWED);
 
         let mut bad_key: Vec<_> = GOOD.to_vec();
         bad_key[3] = ("sec-websocket-key", "short");
-        let err = accept(&Method::GET, &headers(&bad_key)).expect_err("key");
+        let err = accept(&Method::GET, &headers(&bad_key), true).expect_err("key");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
 
         let mut old: Vec<_> = GOOD.to_vec();
         old[2] = ("sec-websocket-version", "8");
-        let err = accept(&Method::GET, &headers(&old)).expect_err("version");
+        let err = accept(&Method::GET, &headers(&old), true).expect_err("version");
         assert_eq!(err.status, StatusCode::UPGRADE_REQUIRED);
     }
 }

@@ -1,0 +1,269 @@
+//! The WAMP v1 session (Ratchet / autobahn 0.8 / Oro's PHP backend), on the same broker as v2.
+//!
+//! A v1 session is established by the transport's handshake (the WELCOME leaves with the 101
+//! response), so there is no HELLO state here: every message is PREFIX, SUBSCRIBE, UNSUBSCRIBE,
+//! PUBLISH or CALL. Topics are used verbatim after CURIE expansion, payloads are bridged per
+//! `protocol/bridging.md`, and Oro's user-scoped topics admit only the ticket's user.
+//!
+//! Deliberate difference from Ratchet: a malformed message or an unknown topic does not close the
+//! connection with 1007. Ratchet's clean close leaves Oro's browsers disconnected until the page is
+//! reloaded (`oro-gos.md` §10); wampd logs the problem, ignores the message and keeps the session.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus_client::metrics::gauge::Gauge;
+use tracing::{debug, info, warn};
+
+use crate::metrics::SessionLabels;
+use crate::oro::topics;
+use crate::router::handle::SessionHandle;
+use crate::router::outbound::{Frame, Outbound};
+use crate::router::publisher::PublishRequest;
+use crate::router::realm::Realm;
+use crate::router::session::Step;
+use crate::router::Router;
+use crate::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
+use crate::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
+
+/// Who a v1 session is, as its ticket (or anonymity) says.
+#[derive(Debug, Clone)]
+pub struct V1Identity {
+    /// Auth ID (`anonymous-<session>` or the Oro username).
+    pub authid: String,
+    /// Auth role.
+    pub authrole: String,
+    /// The Oro back-office user ID, for user-scoped topics.
+    pub user_id: Option<u64>,
+}
+
+/// Longest topic a v1 client may use.
+const MAX_TOPIC: usize = 1024;
+
+/// One WAMP v1 client's session.
+pub struct V1Session {
+    router: Arc<Router>,
+    realm: Arc<Realm>,
+    handle: Arc<SessionHandle>,
+    prefixes: Prefixes,
+    subscriptions: HashMap<String, Id>,
+    user_id: Option<u64>,
+    peer: SocketAddr,
+    gauge: Gauge,
+    joined: bool,
+}
+
+impl V1Session {
+    /// Joins the router's default realm as session `id` (already announced in the WELCOME).
+    /// `None` when the router has no realm.
+    pub fn join(
+        router: Arc<Router>,
+        outbound: Outbound,
+        id: Id,
+        identity: V1Identity,
+        peer: SocketAddr,
+        transport: &'static str,
+    ) -> Option<V1Session> {
+        let realm = router.default_realm()?.clone();
+        let handle = Arc::new(SessionHandle {
+            id,
+            authid: identity.authid,
+            authrole: identity.authrole,
+            serializer: Serializer::Json,
+            v1: true,
+            outbound,
+        });
+        realm.join(handle.clone());
+        handle.outbound.set_policy(realm.policy());
+        let gauge = router.metrics().session_gauge(&SessionLabels {
+            transport: transport.to_owned(),
+            protocol: "wamp".to_owned(),
+            realm: realm.name().to_owned(),
+        });
+        gauge.inc();
+        info!(session = id, realm = realm.name(), authid = %handle.authid, %peer, "{} connected", handle.authid);
+        Some(V1Session {
+            router,
+            realm,
+            handle,
+            prefixes: Prefixes::default(),
+            subscriptions: HashMap::new(),
+            user_id: identity.user_id,
+            peer,
+            gauge,
+            joined: true,
+        })
+    }
+
+    /// The session ID.
+    pub fn id(&self) -> Id {
+        self.handle.id
+    }
+
+    fn send(&self, text: String) {
+        let _ = self.handle.send(Frame::Text(text.into()));
+    }
+
+    /// Processes one text message. v1 sessions are never closed for what they send.
+    pub fn handle_text(&mut self, data: &[u8]) -> Step {
+        match v1::decode_client(data) {
+            Ok(message) => self.handle(message),
+            Err(err) => {
+                warn!(session = self.id(), peer = %self.peer, error = %err, "invalid WAMP v1 message ignored");
+            }
+        }
+        Step::Continue
+    }
+
+    fn handle(&mut self, message: V1Message) {
+        match message {
+            V1Message::Prefix { prefix, uri } => {
+                if !self.prefixes.set(&prefix, &uri) {
+                    warn!(
+                        session = self.id(),
+                        "PREFIX ignored: too many or too long prefixes"
+                    );
+                }
+            }
+            V1Message::Subscribe { topic } => self.subscribe(topic),
+            V1Message::Unsubscribe { topic } => self.unsubscribe(topic),
+            V1Message::Publish {
+                topic,
+                event,
+                exclude,
+                eligible,
+            } => self.publish(topic, event, exclude, eligible),
+            V1Message::Call {
+                call_id, proc_uri, ..
+            } => {
+                let proc_uri = self.prefixes.resolve(&proc_uri);
+                debug!(session = self.id(), procedure = %proc_uri, "v1 CALL without a callee");
+                self.send(v1::encode(&V1Message::CallError {
+                    call_id,
+                    error_uri: error_uri::NO_SUCH_PROCEDURE.to_owned(),
+                    desc: format!("no callee registered for procedure \"{proc_uri}\""),
+                    details: None,
+                }));
+            }
+            other => {
+                warn!(session = self.id(), message = ?other, "a client may not send this WAMP v1 message; ignored");
+            }
+        }
+    }
+
+    fn subscribe(&mut self, topic: String) {
+        let topic = self.prefixes.resolve(&topic);
+        if topic.is_empty() || topic.len() > MAX_TOPIC {
+            warn!(
+                session = self.id(),
+                "v1 SUBSCRIBE with an empty or oversized topic ignored"
+            );
+            return;
+        }
+        if self.subscriptions.contains_key(&topic) {
+            return;
+        }
+        if let Some(kind) = topics::route(&topic) {
+            if !topics::may_subscribe(&kind, self.user_id) {
+                info!(session = self.id(), authid = %self.handle.authid, topic, "subscription to a user-scoped topic refused");
+                self.send(topics::refusal_text(&topic));
+                return;
+            }
+        }
+        let result = self
+            .realm
+            .subscribe(&self.handle, &topic, MatchPolicy::Exact);
+        info!(
+            session = self.id(),
+            "User {} subscribed to {}", self.handle.authid, topic
+        );
+        self.subscriptions.insert(topic, result.subscription);
+    }
+
+    fn unsubscribe(&mut self, topic: String) {
+        let topic = self.prefixes.resolve(&topic);
+        if let Some(subscription) = self.subscriptions.remove(&topic) {
+            self.realm.unsubscribe(self.id(), subscription);
+            info!(
+                session = self.id(),
+                "User {} unsubscribed from {}", self.handle.authid, topic
+            );
+        }
+    }
+
+    fn publish(&mut self, topic: String, event: Payload, exclude: Exclude, eligible: Vec<String>) {
+        let topic = self.prefixes.resolve(&topic);
+        if topic == topics::PING_TOPIC {
+            // Oro's ping topic ignores publications; only the router's timer publishes there.
+            return;
+        }
+        let ids = |list: Vec<String>| -> Vec<Value> {
+            list.iter()
+                .filter_map(|s| s.trim().parse::<u64>().ok())
+                .map(Value::UInt)
+                .collect()
+        };
+        let mut options = Dict::new();
+        // Ratchet: a v1 publisher receives its own event unless it excluded itself.
+        options.insert("exclude_me".into(), Value::Bool(false));
+        match exclude {
+            Exclude::None => {}
+            Exclude::Me => {
+                options.insert("exclude".into(), Value::List(vec![Value::UInt(self.id())]));
+            }
+            Exclude::Sessions(list) => {
+                options.insert("exclude".into(), Value::List(ids(list)));
+            }
+        }
+        if !eligible.is_empty() {
+            options.insert("eligible".into(), Value::List(ids(eligible)));
+        }
+        let (args, kwargs) = v1::bridge_v1_to_v2(event.value().clone());
+        let outcome = self.router.publish(
+            &self.realm,
+            &self.handle,
+            PublishRequest {
+                topic: &topic,
+                args: &args,
+                kwargs: &kwargs,
+                options: &options,
+                any_topic: true,
+                v1_payload: Some(&event),
+            },
+        );
+        match outcome {
+            Ok((publication, stats)) => {
+                debug!(
+                    session = self.id(),
+                    "User {} published to {}", self.handle.authid, topic
+                );
+                debug!(publication, delivered = stats.delivered, "published");
+            }
+            Err(refusal) => {
+                info!(session = self.id(), topic, error = refusal.error, message = %refusal.message, "v1 publish refused");
+            }
+        }
+    }
+
+    /// Leaves the realm. Idempotent; also run on drop.
+    pub fn leave(&mut self) {
+        if !std::mem::replace(&mut self.joined, false) {
+            return;
+        }
+        self.realm
+            .leave(self.id(), self.subscriptions.values().copied());
+        self.gauge.dec();
+        info!(
+            session = self.id(),
+            dropped_events = self.handle.outbound.dropped_total(),
+            "session left"
+        );
+    }
+}
+
+impl Drop for V1Session {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}

@@ -1,0 +1,312 @@
+//! Answers a connection's first request when it is a WebSocket upgrade: admission (origin,
+//! Oro ticket), negotiation, and the 101 response, for WAMP v2 and v1 alike.
+//!
+//! The 101 is written by hand so that, for WAMP v1, the response and the WELCOME frame leave in
+//! a single write with nothing after them until the client speaks, and the head contains no `[`
+//! or `]`: Oro's PHP backend client reads once and cuts the WELCOME out of whatever it got
+//! between the first `[` and `]` (`oro-gos.md` §8). Refusals happen before the 101 with a plain
+//! HTTP status, so a browser sees a failed (unclean) connection and retries with a new ticket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hyper::header::{self, HeaderMap};
+use hyper::StatusCode;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info, warn};
+
+use crate::config::settings::origin_host;
+use crate::oro::ticket::{self, Ticket, TicketCheck};
+use crate::router::session_v1::V1Identity;
+use crate::transport::connection::{self, Flavor, Wire};
+use crate::transport::http_head::RequestHead;
+use crate::transport::websocket::{self, Protocol};
+use crate::transport::{websocket_wire, ListenerSpec, ServerState};
+use crate::wamp::v1::{self, V1Message};
+use crate::wamp::{id, Serializer};
+
+/// Who may open WebSockets, decided before the upgrade.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// Allowed Origin hosts (always including `localhost` and `127.0.0.1`); `None` = no check.
+    pub origins: Option<Vec<String>>,
+    /// Whether WAMP v1 clients are accepted.
+    pub v1: bool,
+    /// Oro's secret: when set, WAMP v1 clients need a valid ticket.
+    pub oro_secret: Option<String>,
+}
+
+impl Admission {
+    /// Checks the Origin header: host-only, exact comparison (Gos' OriginCheck); requests without
+    /// one (non-browser clients) pass.
+    pub fn origin_allowed(&self, headers: &HeaderMap) -> Result<(), String> {
+        let Some(allowed) = &self.origins else {
+            return Ok(());
+        };
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().unwrap_or("");
+        let host = origin_host(origin);
+        if allowed.contains(&host) {
+            Ok(())
+        } else {
+            Err(format!("origin {origin:?} (host {host:?}) is not allowed"))
+        }
+    }
+}
+
+/// The server identity in v1 WELCOMEs (no brackets, short enough for one small frame).
+fn server_ident() -> String {
+    format!("wampd/{}", env!("CARGO_PKG_VERSION"))
+}
+
+fn status_text(status: StatusCode) -> String {
+    format!(
+        "HTTP/1.1 {} {}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    )
+}
+
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: StatusCode, body: &str) {
+    let response = format!("{}{}\n", status_text(status), body);
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// An unmasked, final text frame (server frames are never masked).
+fn text_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(payload.len() + 10);
+    frame.push(0x81);
+    match payload.len() {
+        n if n < 126 => frame.push(n as u8),
+        n if n <= 0xFFFF => {
+            frame.push(126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(payload);
+    frame
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Decides who a v1 client is from its ticket; `Err` is the log line for a refusal.
+fn v1_identity(
+    admission: &Admission,
+    query: Option<&str>,
+    session_id: u64,
+    authrole: &str,
+) -> Result<V1Identity, String> {
+    let anonymous = V1Identity {
+        authid: format!("anonymous-{session_id}"),
+        authrole: authrole.to_owned(),
+        user_id: None,
+    };
+    let Some(secret) = &admission.oro_secret else {
+        return Ok(anonymous);
+    };
+    let Some(ticket) = query.and_then(ticket::ticket_from_query) else {
+        return Err("Authentication failed: no ticket in the request".into());
+    };
+    let rules = TicketCheck::default();
+    match ticket::check(&ticket, secret, now_unix(), &rules) {
+        Ok(Ticket::Anonymous) => Ok(anonymous),
+        Ok(Ticket::Named { username }) => Err(format!(
+            "Authentication failed: ticket for user {username:?}: named tickets are not supported yet"
+        )),
+        Err(err) => Err(format!("Authentication failed: {err}")),
+    }
+}
+
+/// Serves a connection whose first request is a WebSocket upgrade.
+pub async fn serve<S>(
+    state: Arc<ServerState>,
+    mut stream: S,
+    head: RequestHead,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    spec: Arc<ListenerSpec>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let _permit = permit;
+    let metrics = state.connection.router.metrics().clone();
+    let admission = &state.admission;
+    if !head.http11 {
+        metrics.handshake_failure("bad_version");
+        return refuse(
+            &mut stream,
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "HTTP/1.1 required",
+        )
+        .await;
+    }
+    let accepted = match websocket::accept(&head.method, &head.headers, admission.v1) {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            info!(%peer, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
+            metrics.handshake_failure(refused.label);
+            return refuse(&mut stream, refused.status, refused.reason).await;
+        }
+    };
+    if let Err(why) = admission.origin_allowed(&head.headers) {
+        warn!(%peer, %why, "Client rejected, bad origin");
+        metrics.handshake_failure("bad_origin");
+        return refuse(&mut stream, StatusCode::FORBIDDEN, "origin not allowed").await;
+    }
+    let mut response = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+    if let Some(subprotocol) = accepted.subprotocol {
+        response.push_str(&format!("Sec-WebSocket-Protocol: {subprotocol}\r\n"));
+    }
+    response.push_str(&format!(
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nX-Powered-By: {}\r\n\r\n",
+        accepted.accept_key,
+        server_ident()
+    ));
+    let mut bytes = response.into_bytes();
+    let (flavor, serializer) = match accepted.protocol {
+        Protocol::V2(serializer) => (Flavor::V2, serializer),
+        Protocol::V1 => {
+            let session_id = id::random_id();
+            // 5000 SHA-512 rounds: off the async workers, so ticket checks never stall routing.
+            let check = {
+                let admission = admission.clone();
+                let query = head.query().map(str::to_owned);
+                let authrole = spec.authrole.clone();
+                tokio::task::spawn_blocking(move || {
+                    v1_identity(&admission, query.as_deref(), session_id, &authrole)
+                })
+            };
+            let outcome = check
+                .await
+                .unwrap_or_else(|_| Err("Authentication failed: the ticket check failed".into()));
+            let identity = match outcome {
+                Ok(identity) => identity,
+                Err(why) => {
+                    info!(%peer, "{why}");
+                    metrics.auth_failures.inc();
+                    metrics.handshake_failure("ticket");
+                    return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
+                }
+            };
+            let welcome = v1::encode(&V1Message::Welcome {
+                session: session_id.to_string(),
+                version: 1,
+                server: server_ident(),
+            });
+            bytes.extend_from_slice(&text_frame(welcome.as_bytes()));
+            (
+                Flavor::V1 {
+                    session_id,
+                    identity,
+                },
+                Serializer::Json,
+            )
+        }
+    };
+    // One write: the 101 and (for v1) the WELCOME reach the client together.
+    if let Err(err) = stream.write_all(&bytes).await {
+        debug!(%peer, error = %err, "writing the upgrade response failed");
+        return;
+    }
+    let limits = state.connection.limits;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_message_size(Some(limits.max_message_size))
+        .max_frame_size(Some(limits.max_message_size));
+    let ws = WebSocketStream::from_partially_read(
+        stream,
+        head.rest().to_vec(),
+        Role::Server,
+        Some(config),
+    )
+    .await;
+    debug!(%peer, protocol = ?accepted.protocol, "WebSocket established");
+    let (inbound, sink) = websocket_wire::split(ws);
+    let wire = Wire {
+        inbound,
+        sink,
+        serializer,
+        transport: "websocket",
+        authrole: spec.authrole.clone(),
+        flavor,
+    };
+    connection::run(state.connection.clone(), wire, peer).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_frames_use_the_short_and_extended_lengths() {
+        assert_eq!(text_frame(b"[1]"), b"\x81\x03[1]".to_vec());
+        let medium = text_frame(&[b'a'; 200]);
+        assert_eq!(&medium[..4], &[0x81, 126, 0, 200]);
+        let large = text_frame(&vec![b'a'; 70_000]);
+        assert_eq!(&large[..2], &[0x81, 127]);
+    }
+
+    #[test]
+    fn origin_check_compares_hosts_only() {
+        let admission = Admission {
+            origins: Some(vec![
+                "localhost".into(),
+                "127.0.0.1".into(),
+                "crm.example.com".into(),
+            ]),
+            v1: true,
+            oro_secret: None,
+        };
+        let with = |origin: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ORIGIN, origin.parse().expect("header"));
+            h
+        };
+        assert!(admission
+            .origin_allowed(&with("https://crm.example.com:8443"))
+            .is_ok());
+        assert!(admission.origin_allowed(&with("127.0.0.1")).is_ok());
+        assert!(admission.origin_allowed(&with("http://localhost")).is_ok());
+        assert!(admission
+            .origin_allowed(&with("https://evil.example.com"))
+            .is_err());
+        assert!(
+            admission
+                .origin_allowed(&with("https://CRM.example.com"))
+                .is_err(),
+            "case-sensitive like Gos"
+        );
+        assert!(
+            admission.origin_allowed(&HeaderMap::new()).is_ok(),
+            "non-browser clients send none"
+        );
+    }
+
+    #[test]
+    fn the_v1_welcome_and_101_contain_no_brackets_before_the_frame() {
+        let welcome = v1::encode(&V1Message::Welcome {
+            session: "9007199254740992".into(),
+            version: 1,
+            server: server_ident(),
+        });
+        assert!(welcome.len() < 126 && welcome.len() != 91 && welcome.len() != 93);
+        assert!(!server_ident().contains(['[', ']']));
+    }
+}
