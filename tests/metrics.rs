@@ -7,7 +7,7 @@ use wampd::wamp::{Dict, Message, Serializer, Value};
 
 #[tokio::test]
 async fn counters_match_a_known_workload() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(&[("WEBSOCKET_V1", "false")]).await;
     let mut publisher = Client::join(&server, Serializer::Json).await;
     let mut a = Client::join(&server, Serializer::Json).await;
     let mut b = Client::join(&server, Serializer::MsgPack).await;
