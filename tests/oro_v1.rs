@@ -528,3 +528,48 @@ async fn v1_can_be_switched_off() {
     Client::join(&server, Serializer::Json).await;
     server.shutdown().await;
 }
+
+/// A masked close frame with a status code and reason.
+fn masked_close(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason);
+    let mut frame = masked_text(&payload);
+    frame[0] = 0x88;
+    frame
+}
+
+#[tokio::test]
+async fn php_backends_are_never_pinged_away_and_their_odd_closes_are_harmless() {
+    let server = oro_server(&[
+        ("WEBSOCKET_PING_INTERVAL", "1"),
+        ("WEBSOCKET_PING_TIMEOUT", "1"),
+    ])
+    .await;
+    let mut browser = V1Browser::connect(
+        &server,
+        &format!("?ticket={}", form_encode(&anonymous_ticket(0))),
+    )
+    .await;
+    browser.send(r#"[5,"oro/data/update"]"#).await;
+    let mut php = PhpBackend::connect(&server, false, &anonymous_ticket(0)).await;
+    assert!(php.session_id().is_some());
+    // The PHP process never reads and never answers pings; it must outlive several ping periods.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    php.publish(r#"[7,"oro\/data\/update",[],[],[]]"#).await;
+    assert_eq!(browser.next().await, r#"[8,"oro\/data\/update",[]]"#);
+
+    // WampClient::disconnect(): close "ttfn", then a second close frame, then the socket ends.
+    let mut frames = masked_close(1000, b"ttfn");
+    frames.extend(masked_close(1000, b"Close acknowledged: 2"));
+    php.stream.write_all(&frames).await.expect("write");
+    drop(php);
+    // Another backend connects and publishes; the browser still receives.
+    let mut php = PhpBackend::connect(&server, true, &anonymous_ticket(0)).await;
+    php.publish(r#"[7,"oro\/data\/update",{"after":"close"},[],[]]"#)
+        .await;
+    assert_eq!(
+        browser.next().await,
+        r#"[8,"oro\/data\/update",{"after":"close"}]"#
+    );
+    server.shutdown().await;
+}
