@@ -1,4 +1,4 @@
-//! The router: realms, sessions, and the broker. It never touches a socket.
+//! The router: realms, sessions, the broker and the dealer. It never touches a socket.
 //!
 //! Transports hand the router decoded [`crate::wamp::Message`]s through a [`session::Session`] and
 //! receive ready-to-send [`outbound::Frame`]s from a bounded per-session queue. Because WAMP v1 and
@@ -6,6 +6,7 @@
 //! publishes to it.
 
 pub mod broker;
+pub mod dealer;
 pub mod handle;
 pub mod oro_ping;
 pub mod outbound;

@@ -1,16 +1,18 @@
-//! A realm: the routing namespace sessions join. It owns the broker and the session table.
+//! A realm: the routing namespace sessions join. It owns the broker, the dealer and the session
+//! table.
 //!
 //! Shared state sits behind short `std::sync` critical sections that never span an `.await`
 //! (DESIGN.md §3, rule 5): publishing takes the broker's read lock, so publishers on different
 //! threads fan out in parallel, and only (un)subscribe takes the write lock.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::metrics::counter::Counter;
 
 use crate::metrics::Metrics;
 use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
+use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::OverflowPolicy;
 use crate::wamp::{Id, MatchPolicy};
@@ -21,6 +23,7 @@ pub struct Realm {
     name: String,
     policy: OverflowPolicy,
     broker: RwLock<Broker>,
+    dealer: Mutex<Dealer>,
     sessions: RwLock<HashMap<Id, Arc<SessionHandle>>>,
     metrics: Arc<Metrics>,
     dropped: Counter,
@@ -45,6 +48,7 @@ impl Realm {
             name: name.into(),
             policy,
             broker: RwLock::new(Broker::default()),
+            dealer: Mutex::new(Dealer::default()),
             sessions: RwLock::new(HashMap::new()),
             metrics,
             dropped,
@@ -74,7 +78,15 @@ impl Realm {
                 broker.unsubscribe(session, subscription);
             }
         }
+        self.dealer().remove_session(session);
         write(&self.sessions).remove(&session);
+    }
+
+    /// The realm's dealer, locked for one short, non-awaiting operation.
+    pub fn dealer(&self) -> MutexGuard<'_, Dealer> {
+        self.dealer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// See [`Broker::subscribe`].

@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
 use crate::metrics::SessionLabels;
+use crate::router::dealer::Caller;
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
@@ -283,36 +284,77 @@ impl Session {
                     reason: "aborted".into(),
                 }
             }
-            Message::Call { request, .. } => {
-                self.error(
-                    code::CALL,
-                    request,
-                    error_uri::NO_SUCH_PROCEDURE,
-                    "no callee registered for this procedure",
-                );
+            Message::Call {
+                request,
+                procedure,
+                args,
+                kwargs,
+                ..
+            } => {
+                self.call(request, &procedure, args, kwargs);
                 Step::Continue
             }
-            Message::Register { request, .. } => {
-                self.error(
-                    code::REGISTER,
-                    request,
-                    error_uri::FEATURE_NOT_SUPPORTED,
-                    "this router has no dealer role yet",
-                );
+            Message::Register {
+                request,
+                options,
+                procedure,
+            } => {
+                self.register(request, &options, &procedure);
                 Step::Continue
             }
-            Message::Unregister { request, .. } => {
-                self.error(
-                    code::UNREGISTER,
-                    request,
-                    error_uri::NO_SUCH_REGISTRATION,
-                    "no such registration",
-                );
+            Message::Unregister {
+                request,
+                registration,
+            } => {
+                if let Some(joined) = self.joined() {
+                    let outcome = joined
+                        .realm
+                        .dealer()
+                        .unregister(joined.handle.id, registration);
+                    match outcome {
+                        Ok(()) => self.send(&Message::Unregistered { request }),
+                        Err(e) => self.error(code::UNREGISTER, request, e.error, &e.message),
+                    }
+                }
                 Step::Continue
             }
-            // Callee replies and cancels without any matching call: nothing to route them to.
-            Message::Yield { .. } | Message::Error { .. } | Message::Cancel { .. } => {
-                debug!(session = ?self.id(), "ignoring a reply to a call that does not exist");
+            Message::Yield {
+                request,
+                args,
+                kwargs,
+                ..
+            } => {
+                if let Some(joined) = self.joined() {
+                    joined
+                        .realm
+                        .dealer()
+                        .yield_result(joined.handle.id, request, args, kwargs);
+                }
+                Step::Continue
+            }
+            Message::Error {
+                request_type,
+                request,
+                error,
+                args,
+                kwargs,
+                ..
+            } if request_type == code::INVOCATION => {
+                if let Some(joined) = self.joined() {
+                    joined.realm.dealer().yield_error(
+                        joined.handle.id,
+                        request,
+                        &error,
+                        args,
+                        kwargs,
+                    );
+                }
+                Step::Continue
+            }
+            // Errors for anything but an INVOCATION, and cancels (not supported yet): nothing to
+            // route them to.
+            Message::Error { .. } | Message::Cancel { .. } => {
+                debug!(session = ?self.id(), "ignoring an ERROR or CANCEL that matches no call");
                 Step::Continue
             }
             Message::Hello { .. } => {
@@ -456,6 +498,76 @@ impl Session {
         Step::Continue
     }
 
+    fn register(&mut self, request: Id, options: &Dict, procedure: &str) {
+        let Some(joined) = self.joined() else {
+            return;
+        };
+        match MatchPolicy::from_options(options) {
+            Ok(MatchPolicy::Exact) => {}
+            Ok(_) => {
+                return self.error(
+                    code::REGISTER,
+                    request,
+                    error_uri::OPTION_NOT_ALLOWED,
+                    "pattern-based registrations are not supported yet",
+                )
+            }
+            Err(why) => {
+                return self.error(code::REGISTER, request, error_uri::INVALID_ARGUMENT, &why)
+            }
+        }
+        let policy = self.router.config().uri_policy;
+        if !uri::is_valid_uri(procedure, policy, MatchPolicy::Exact) || uri::is_reserved(procedure)
+        {
+            return self.error(
+                code::REGISTER,
+                request,
+                error_uri::INVALID_URI,
+                &format!("invalid procedure URI \"{procedure}\""),
+            );
+        }
+        let outcome = joined.realm.dealer().register(&joined.handle, procedure);
+        match outcome {
+            Ok(registration) => {
+                info!(
+                    session = joined.handle.id,
+                    procedure, registration, "registered"
+                );
+                self.send(&Message::Registered {
+                    request,
+                    registration,
+                });
+            }
+            Err(e) => self.error(code::REGISTER, request, e.error, &e.message),
+        }
+    }
+
+    fn call(&mut self, request: Id, procedure: &str, args: Vec<Value>, kwargs: Dict) {
+        let Some(joined) = self.joined() else {
+            return;
+        };
+        if !uri::is_valid_uri(
+            procedure,
+            self.router.config().uri_policy,
+            MatchPolicy::Exact,
+        ) {
+            return self.error(
+                code::CALL,
+                request,
+                error_uri::INVALID_URI,
+                &format!("invalid procedure URI \"{procedure}\""),
+            );
+        }
+        let caller = Caller::V2 {
+            session: joined.handle.clone(),
+            request,
+        };
+        let outcome = joined.realm.dealer().call(caller, procedure, args, kwargs);
+        if let Err(e) = outcome {
+            self.error(code::CALL, request, e.error, &e.message);
+        }
+    }
+
     /// Starts a graceful end of the session because the router shuts down. Returns true when a
     /// GOODBYE was sent and the client's reply is worth waiting for.
     pub fn begin_shutdown(&mut self) -> bool {
@@ -516,6 +628,10 @@ fn welcome_details(handle: &SessionHandle) -> Dict {
     broker.insert("features".into(), Value::Dict(features));
     let mut roles = Dict::new();
     roles.insert("broker".into(), Value::Dict(broker));
+    // Basic Profile RPC only: no advanced dealer feature is announced until it works.
+    let mut dealer = Dict::new();
+    dealer.insert("features".into(), Value::Dict(Dict::new()));
+    roles.insert("dealer".into(), Value::Dict(dealer));
 
     let mut details = Dict::new();
     details.insert("roles".into(), Value::Dict(roles));

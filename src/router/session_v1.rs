@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::metrics::SessionLabels;
 use crate::oro::topics;
+use crate::router::dealer::Caller;
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
@@ -25,7 +26,7 @@ use crate::router::realm::Realm;
 use crate::router::session::Step;
 use crate::router::Router;
 use crate::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
-use crate::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
+use crate::wamp::{Dict, Id, MatchPolicy, Serializer, Value};
 
 /// Who a v1 session is, as its ticket (or anonymity) says.
 #[derive(Debug, Clone)]
@@ -135,16 +136,24 @@ impl V1Session {
                 eligible,
             } => self.publish(topic, event, exclude, eligible),
             V1Message::Call {
-                call_id, proc_uri, ..
+                call_id,
+                proc_uri,
+                args,
             } => {
+                // Routed to a WAMP v2 callee; the answer comes back as CALLRESULT or CALLERROR.
                 let proc_uri = self.prefixes.resolve(&proc_uri);
-                debug!(session = self.id(), procedure = %proc_uri, "v1 CALL without a callee");
-                self.send(v1::encode(&V1Message::CallError {
+                let caller = Caller::V1 {
+                    session: self.handle.clone(),
                     call_id,
-                    error_uri: error_uri::NO_SUCH_PROCEDURE.to_owned(),
-                    desc: format!("no callee registered for procedure \"{proc_uri}\""),
-                    details: None,
-                }));
+                };
+                let outcome =
+                    self.realm
+                        .dealer()
+                        .call(caller.clone(), &proc_uri, args, Dict::new());
+                if let Err(e) = outcome {
+                    debug!(session = self.id(), procedure = %proc_uri, error = e.error, "v1 CALL failed");
+                    caller.error(e.error, &e.message, Vec::new(), Dict::new());
+                }
             }
             other => {
                 warn!(session = self.id(), message = ?other, "a client may not send this WAMP v1 message; ignored");
