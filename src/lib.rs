@@ -10,11 +10,14 @@
 //! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
 //! * [`metrics`]: the Prometheus registry behind `/metrics`.
 //! * [`oro`]: Oro's ticket algorithm and topic routes (pure), for the WAMP v1 drop-in.
+//! * [`client`] and [`publish_cmd`]: the small WAMP client behind `wampd publish`.
 
+pub mod client;
 pub mod config;
 pub mod logging;
 pub mod metrics;
 pub mod oro;
+pub mod publish_cmd;
 pub mod router;
 pub mod server;
 pub mod shutdown;

@@ -41,6 +41,8 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Publish an event (or one per stdin line) to the router at WEBSOCKET_BACKEND_DSN.
+    Publish(wampd::publish_cmd::PublishArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +85,7 @@ fn load_settings(common: &Common) -> Result<Settings, ConfigError> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Publish(args) => wampd::publish_cmd::run(args),
         Command::ConfigCheck { common } => match load_settings(&common) {
             Ok(settings) => {
                 for (name, value) in settings.describe() {
