@@ -13,7 +13,7 @@ use common::{connect_ws, Client};
 use tokio_util::sync::CancellationToken;
 use wampd::config::Settings;
 use wampd::server::Server;
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd::wamp::{Dict, Serializer, Value};
 
 struct Running {
     addr: SocketAddr,
@@ -42,28 +42,6 @@ async fn start(vars: &[(&str, &str)]) -> Result<Running, String> {
     })
 }
 
-async fn join(addr: SocketAddr, serializer: Serializer) -> Client {
-    let ws = connect_ws(&format!("ws://{addr}/ws"), Some(serializer.subprotocol()))
-        .await
-        .expect("connects");
-    let mut client = Client {
-        ws,
-        serializer,
-        session: 0,
-        welcome: Dict::new(),
-        next_request: 1,
-    };
-    client.hello("realm1").await;
-    match client.recv().await {
-        Message::Welcome { session, details } => {
-            client.session = session;
-            client.welcome = details;
-        }
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
-    client
-}
-
 #[tokio::test]
 async fn backend_listener_gives_the_backend_role() {
     let server = start(&[
@@ -75,8 +53,8 @@ async fn backend_listener_gives_the_backend_role() {
     let backend_addr = server.backend.expect("a backend listener of its own");
     assert_ne!(backend_addr, server.addr);
 
-    let mut browser = join(server.addr, Serializer::Json).await;
-    let mut backend = join(backend_addr, Serializer::MsgPack).await;
+    let mut browser = Client::join_at(server.addr, Serializer::Json).await;
+    let mut backend = Client::join_at(backend_addr, Serializer::MsgPack).await;
     assert_eq!(
         browser.welcome.get("authrole"),
         Some(&Value::from("anonymous"))
@@ -137,7 +115,8 @@ async fn the_same_address_or_an_unset_dsn_adds_no_listener() {
             "{server_dsn} covers {backend_dsn}"
         );
         // Backends reach the router on the shared port.
-        let backend = join(SocketAddr::from(([127, 0, 0, 1], port)), Serializer::Json).await;
+        let backend =
+            Client::join_at(SocketAddr::from(([127, 0, 0, 1], port)), Serializer::Json).await;
         assert_eq!(
             backend.welcome.get("authrole"),
             Some(&Value::from("anonymous"))
@@ -186,33 +165,8 @@ async fn auto_skips_a_proxy_and_on_insists() {
 
 /// A self-signed certificate for localhost/127.0.0.1, as PEM files and a PKCS#12 bundle.
 fn certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
+    let (cert, key) = common::self_signed_certificate(dir);
     let p12 = dir.join("identity.p12");
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
     let status = Command::new("openssl")
         .args(["pkcs12", "-export", "-passout", "pass:hunter2"])
         .arg("-in")

@@ -5,11 +5,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{connect_ws, Client, TestServer, WAIT};
+use common::{Client, TestServer};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use wampd::config::Settings;
@@ -663,65 +663,12 @@ async fn start_tls_router(cert: &Path, key: &Path) -> TlsRouter {
     TlsRouter { tls, plain, stop }
 }
 
-async fn join_plain(addr: SocketAddr) -> Client {
-    let ws = connect_ws(&format!("ws://{addr}/ws"), Some("wamp.2.json"))
-        .await
-        .expect("connects");
-    let mut client = Client {
-        ws,
-        serializer: Serializer::Json,
-        session: 0,
-        welcome: Dict::new(),
-        next_request: 1,
-    };
-    client.hello("realm1").await;
-    match tokio::time::timeout(WAIT, client.recv()).await {
-        Ok(Message::Welcome { session, details }) => {
-            client.session = session;
-            client.welcome = details;
-        }
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
-    client
-}
-
-/// A self-signed certificate for localhost and 127.0.0.1 (openssl CLI, as tests/backend_tls.rs).
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let output = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (cert, key)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_follows_the_dsn_context_options() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = common::self_signed_certificate(dir.path());
     let router = start_tls_router(&cert, &key).await;
-    let mut sub = join_plain(router.plain).await;
+    let mut sub = Client::join_at(router.plain, Serializer::Json).await;
     sub.subscribe("com.example.tls").await;
     let base = format!("ssl://127.0.0.1:{}", router.tls.port());
     let cafile = format!("context_options[cafile]={}", cert.display());

@@ -96,7 +96,12 @@ pub struct Client {
 impl Client {
     /// Connects and opens a WebSocket, without sending HELLO.
     pub async fn open(server: &TestServer, serializer: Serializer) -> Client {
-        let ws = connect_ws(&server.url(), Some(serializer.subprotocol()))
+        Client::open_at(server.addr, serializer).await
+    }
+
+    /// Opens a WebSocket to a router at `addr` (any listener), without sending HELLO.
+    pub async fn open_at(addr: SocketAddr, serializer: Serializer) -> Client {
+        let ws = connect_ws(&format!("ws://{addr}/ws"), Some(serializer.subprotocol()))
             .await
             .expect("WebSocket connects");
         Client {
@@ -110,7 +115,12 @@ impl Client {
 
     /// Connects and joins `realm1`.
     pub async fn join(server: &TestServer, serializer: Serializer) -> Client {
-        let mut client = Client::open(server, serializer).await;
+        Client::join_at(server.addr, serializer).await
+    }
+
+    /// Connects to a router at `addr` (any listener) and joins `realm1`.
+    pub async fn join_at(addr: SocketAddr, serializer: Serializer) -> Client {
+        let mut client = Client::open_at(addr, serializer).await;
         client.hello("realm1").await;
         match client.recv().await {
             Message::Welcome { session, details } => {
@@ -359,4 +369,29 @@ pub fn autobahn_python() -> std::path::PathBuf {
         assert!(status.success(), "installing autobahn failed");
     }
     python
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, made with the openssl CLI:
+/// (certificate PEM, PKCS#8 key PEM).
+pub fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let output = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (cert, key)
 }
