@@ -23,4 +23,3 @@ pub mod server;
 pub mod shutdown;
 pub mod transport;
 pub mod wamp;
-
