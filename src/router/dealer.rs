@@ -1,21 +1,29 @@
 //! The dealer: remote procedure calls routed from callers to registered callees.
 //!
-//! Basic Profile routing: one callee per procedure (exact URIs), CALL → INVOCATION → YIELD or
-//! ERROR → RESULT or ERROR. A pending call remembers its caller, so the answer goes back to the
-//! right session whichever WAMP version it speaks (a WAMP v1 CALL gets CALLRESULT or CALLERROR).
-//! When a callee leaves, its registrations go and its pending calls fail with
-//! `wamp.error.canceled` at once, so no caller waits forever. Invocations travel through the
-//! callee's bounded outbound queue, so a callee that stops reading cannot grow memory: the call
-//! fails with `wamp.error.unavailable` instead. Like the broker, nothing here awaits.
+//! CALL → INVOCATION → YIELD or ERROR → RESULT or ERROR, with the Advanced Profile features that
+//! matter in practice: pattern-based registrations (resolved exact > longest prefix > wildcard
+//! with the longest leading portions), shared registrations (`single`, `roundrobin`, `random`,
+//! `first`, `last`), caller identification, progressive call results, dealer-side call timeouts
+//! and call canceling (`skip`, `kill`, `killnowait` with INTERRUPT).
+//!
+//! A pending call remembers its caller, so the answer goes back to the right session whichever
+//! WAMP version it speaks (a WAMP v1 CALL gets CALLRESULT or CALLERROR). When a callee leaves, its
+//! registrations go and its pending calls fail with `wamp.error.canceled` at once, so no caller
+//! waits forever. Invocations travel through the callee's bounded outbound queue, so a callee that
+//! stops reading cannot grow memory: the call fails with `wamp.error.unavailable` instead. Like the
+//! broker, nothing here awaits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rand::Rng;
+
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
+use crate::router::topic_index::TopicIndex;
 use crate::wamp::message::code;
 use crate::wamp::v1::{self, V1Message};
-use crate::wamp::{codec, error_uri, id, Dict, Id, Message, Value};
+use crate::wamp::{codec, error_uri, id, Dict, Id, MatchPolicy, Message, Value};
 
 /// Who is waiting for a call's answer.
 #[derive(Debug, Clone)]
@@ -37,25 +45,41 @@ pub enum Caller {
 }
 
 impl Caller {
-    fn session_id(&self) -> Id {
+    fn session(&self) -> &Arc<SessionHandle> {
         match self {
-            Caller::V2 { session, .. } | Caller::V1 { session, .. } => session.id,
+            Caller::V2 { session, .. } | Caller::V1 { session, .. } => session,
         }
     }
 
-    /// Sends the call's result.
-    fn result(&self, args: Vec<Value>, kwargs: Dict) {
+    fn request(&self) -> Option<Id> {
         match self {
-            Caller::V2 { session, request } => send_v2(
-                session,
-                &Message::Result {
-                    request: *request,
-                    details: Dict::new(),
-                    args,
-                    kwargs,
-                },
-            ),
+            Caller::V2 { request, .. } => Some(*request),
+            Caller::V1 { .. } => None,
+        }
+    }
+
+    /// Sends a (possibly progressive) result.
+    fn result(&self, args: Vec<Value>, kwargs: Dict, progress: bool) {
+        match self {
+            Caller::V2 { session, request } => {
+                let mut details = Dict::new();
+                if progress {
+                    details.insert("progress".into(), Value::Bool(true));
+                }
+                send_v2(
+                    session,
+                    &Message::Result {
+                        request: *request,
+                        details,
+                        args,
+                        kwargs,
+                    },
+                );
+            }
             Caller::V1 { session, call_id } => {
+                if progress {
+                    return; // WAMP v1 has no progressive results
+                }
                 let result = v1::bridge_v2_to_v1(&args, &kwargs);
                 let text = v1::encode(&V1Message::CallResult {
                     call_id: call_id.clone(),
@@ -85,7 +109,7 @@ impl Caller {
                         args,
                         kwargs,
                     },
-                )
+                );
             }
             Caller::V1 { session, call_id } => {
                 let details = (!args.is_empty() || !kwargs.is_empty())
@@ -102,25 +126,97 @@ impl Caller {
     }
 }
 
-fn send_v2(session: &SessionHandle, message: &Message) {
+fn send_v2(session: &SessionHandle, message: &Message) -> bool {
     let frame = Frame::from_encoded(
         session.serializer,
         codec::encode(session.serializer, message),
     );
-    let _ = session.send(frame);
+    session.send(frame).is_ok()
+}
+
+/// How a shared registration picks its callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokePolicy {
+    /// One callee only (the default).
+    Single,
+    /// Each callee in turn.
+    RoundRobin,
+    /// A random callee.
+    Random,
+    /// The callee that registered first.
+    First,
+    /// The callee that registered last.
+    Last,
+}
+
+impl InvokePolicy {
+    /// Parses `REGISTER.Options.invoke`.
+    pub fn from_options(options: &Dict) -> Result<InvokePolicy, String> {
+        match options.get("invoke").map(|v| v.as_str()) {
+            None | Some(Some("single")) => Ok(InvokePolicy::Single),
+            Some(Some("roundrobin")) => Ok(InvokePolicy::RoundRobin),
+            Some(Some("random")) => Ok(InvokePolicy::Random),
+            Some(Some("first")) => Ok(InvokePolicy::First),
+            Some(Some("last")) => Ok(InvokePolicy::Last),
+            _ => Err("option invoke must be single, roundrobin, random, first or last".into()),
+        }
+    }
+}
+
+/// How a CANCEL treats the callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelMode {
+    /// Answer the caller now; leave the callee alone (its answer is dropped).
+    Skip,
+    /// INTERRUPT the callee and forward its answer (an ERROR) to the caller.
+    Kill,
+    /// INTERRUPT the callee and answer the caller now.
+    KillNoWait,
+}
+
+impl CancelMode {
+    /// Parses `CANCEL.Options.mode` (default `kill`, as Crossbar does).
+    pub fn from_options(options: &Dict) -> Result<CancelMode, String> {
+        match options.get("mode").map(|v| v.as_str()) {
+            None | Some(Some("kill")) => Ok(CancelMode::Kill),
+            Some(Some("skip")) => Ok(CancelMode::Skip),
+            Some(Some("killnowait")) => Ok(CancelMode::KillNoWait),
+            _ => Err("option mode must be skip, kill or killnowait".into()),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CancelMode::Skip => "skip",
+            CancelMode::Kill => "kill",
+            CancelMode::KillNoWait => "killnowait",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Callee {
+    session: Arc<SessionHandle>,
+    disclose_caller: bool,
 }
 
 #[derive(Debug)]
 struct Registration {
     id: Id,
     procedure: String,
-    callee: Arc<SessionHandle>,
+    policy: MatchPolicy,
+    invoke: InvokePolicy,
+    callees: Vec<Callee>,
+    next: usize,
 }
 
 #[derive(Debug)]
 struct Pending {
     caller: Caller,
-    callee: Id,
+    callee: Arc<SessionHandle>,
+    receive_progress: bool,
+    /// Set by a `kill` CANCEL: the callee's answer becomes the cancellation.
+    canceled: bool,
 }
 
 /// Why a request to the dealer failed: the WAMP error URI and a message.
@@ -139,119 +235,283 @@ fn fail(error: &'static str, message: impl Into<String>) -> DealerError {
     }
 }
 
+/// A registration request.
+#[derive(Debug, Clone, Copy)]
+pub struct RegisterRequest<'a> {
+    /// The procedure or pattern.
+    pub procedure: &'a str,
+    /// How it matches.
+    pub policy: MatchPolicy,
+    /// Shared-registration policy.
+    pub invoke: InvokePolicy,
+    /// Disclose callers to this callee whatever they ask.
+    pub disclose_caller: bool,
+}
+
+/// A call request.
+#[derive(Debug)]
+pub struct CallRequest {
+    /// The procedure called.
+    pub procedure: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+    /// `CALL.Options.receive_progress`.
+    pub receive_progress: bool,
+    /// `CALL.Options.disclose_me`.
+    pub disclose_me: bool,
+}
+
 /// Registrations and calls in flight for one realm.
 #[derive(Debug, Default)]
 pub struct Dealer {
-    by_procedure: HashMap<String, Registration>,
-    procedures: HashMap<Id, String>,
+    index: TopicIndex<Id>,
+    registrations: HashMap<Id, Registration>,
     pending: HashMap<Id, Pending>,
+    /// `(caller session, CALL.Request)` → invocation, for CANCEL.
+    by_call: HashMap<(Id, Id), Id>,
     next_invocation: Id,
 }
 
 impl Dealer {
-    /// Registers `callee` for `procedure`.
+    /// Registers `callee`; joins an existing shared registration with the same policy.
     pub fn register(
         &mut self,
         callee: &Arc<SessionHandle>,
-        procedure: &str,
+        request: RegisterRequest<'_>,
     ) -> Result<Id, DealerError> {
-        if self.by_procedure.contains_key(procedure) {
-            return Err(fail(
-                error_uri::PROCEDURE_ALREADY_EXISTS,
-                format!("procedure \"{procedure}\" is already registered"),
-            ));
+        let entry = Callee {
+            session: callee.clone(),
+            disclose_caller: request.disclose_caller,
+        };
+        if let Some(existing) = self.index.get(request.procedure, request.policy) {
+            let Some(registration) = self.registrations.get_mut(&existing) else {
+                return Err(fail(error_uri::PROCEDURE_ALREADY_EXISTS, "inconsistent"));
+            };
+            if registration.invoke != request.invoke {
+                return Err(fail(
+                    error_uri::PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY,
+                    format!(
+                        "procedure \"{}\" is registered with another invocation policy",
+                        request.procedure
+                    ),
+                ));
+            }
+            if request.invoke == InvokePolicy::Single
+                || registration
+                    .callees
+                    .iter()
+                    .any(|c| c.session.id == callee.id)
+            {
+                return Err(fail(
+                    error_uri::PROCEDURE_ALREADY_EXISTS,
+                    format!("procedure \"{}\" is already registered", request.procedure),
+                ));
+            }
+            registration.callees.push(entry);
+            return Ok(existing);
         }
         let mut registration = id::random_id();
-        while self.procedures.contains_key(&registration) {
+        while self.registrations.contains_key(&registration) {
             registration = id::random_id();
         }
-        self.procedures.insert(registration, procedure.to_owned());
-        self.by_procedure.insert(
-            procedure.to_owned(),
+        self.index
+            .insert(request.procedure, request.policy, registration);
+        self.registrations.insert(
+            registration,
             Registration {
                 id: registration,
-                procedure: procedure.to_owned(),
-                callee: callee.clone(),
+                procedure: request.procedure.to_owned(),
+                policy: request.policy,
+                invoke: request.invoke,
+                callees: vec![entry],
+                next: 0,
             },
         );
         Ok(registration)
     }
 
-    /// Removes `callee`'s registration `registration`.
+    /// Removes `callee` from registration `registration`; the registration goes with its last
+    /// callee.
     pub fn unregister(&mut self, callee: Id, registration: Id) -> Result<(), DealerError> {
-        let owned = self
-            .procedures
-            .get(&registration)
-            .and_then(|p| self.by_procedure.get(p))
-            .is_some_and(|r| r.callee.id == callee);
-        if !owned {
+        let Some(entry) = self.registrations.get_mut(&registration) else {
+            return Err(fail(
+                error_uri::NO_SUCH_REGISTRATION,
+                "no such registration",
+            ));
+        };
+        let before = entry.callees.len();
+        entry.callees.retain(|c| c.session.id != callee);
+        if entry.callees.len() == before {
             return Err(fail(
                 error_uri::NO_SUCH_REGISTRATION,
                 "this session has no such registration",
             ));
         }
-        if let Some(procedure) = self.procedures.remove(&registration) {
-            self.by_procedure.remove(&procedure);
+        if entry.callees.is_empty() {
+            self.drop_registration(registration);
         }
         Ok(())
     }
 
-    /// Routes a call to the procedure's callee as an INVOCATION.
-    pub fn call(
-        &mut self,
-        caller: Caller,
-        procedure: &str,
-        args: Vec<Value>,
-        kwargs: Dict,
-    ) -> Result<(), DealerError> {
-        let Some(registration) = self.by_procedure.get(procedure) else {
+    fn drop_registration(&mut self, registration: Id) {
+        if let Some(entry) = self.registrations.remove(&registration) {
+            self.index.remove(&entry.procedure, entry.policy);
+        }
+    }
+
+    /// The registration a call to `procedure` goes to: exact, else the longest prefix, else the
+    /// wildcard with the longest leading portions.
+    fn resolve(&self, procedure: &str) -> Option<Id> {
+        let mut exact = None;
+        let mut prefix: Option<(usize, Id)> = None;
+        let mut wildcard: Option<(Vec<bool>, Id)> = None;
+        self.index.for_each_match(procedure, |id, policy| {
+            let Some(registration) = self.registrations.get(&id) else {
+                return;
+            };
+            match policy {
+                MatchPolicy::Exact => exact = Some(id),
+                MatchPolicy::Prefix => {
+                    let len = registration.procedure.len();
+                    if prefix.is_none_or(|(best, _)| len > best) {
+                        prefix = Some((len, id));
+                    }
+                }
+                MatchPolicy::Wildcard => {
+                    // Non-empty components earlier in the pattern win.
+                    let key: Vec<bool> = registration
+                        .procedure
+                        .split('.')
+                        .map(|c| !c.is_empty())
+                        .collect();
+                    if wildcard.as_ref().is_none_or(|(best, _)| key > *best) {
+                        wildcard = Some((key, id));
+                    }
+                }
+            }
+        });
+        exact
+            .or(prefix.map(|(_, id)| id))
+            .or(wildcard.map(|(_, id)| id))
+    }
+
+    /// Routes a call to a callee as an INVOCATION; returns the invocation ID.
+    pub fn call(&mut self, caller: Caller, call: CallRequest) -> Result<Id, DealerError> {
+        let Some(registration_id) = self.resolve(&call.procedure) else {
             return Err(fail(
                 error_uri::NO_SUCH_PROCEDURE,
-                format!("no callee registered for procedure \"{procedure}\""),
+                format!("no callee registered for procedure \"{}\"", call.procedure),
             ));
         };
+        let Some(registration) = self.registrations.get_mut(&registration_id) else {
+            return Err(fail(error_uri::NO_SUCH_PROCEDURE, "registration vanished"));
+        };
+        let count = registration.callees.len();
+        let index = match registration.invoke {
+            InvokePolicy::Single | InvokePolicy::First => 0,
+            InvokePolicy::Last => count.saturating_sub(1),
+            InvokePolicy::Random => rand::rng().random_range(0..count.max(1)),
+            InvokePolicy::RoundRobin => {
+                let i = registration.next % count.max(1);
+                registration.next = (i + 1) % count.max(1);
+                i
+            }
+        };
+        let Some(callee) = registration.callees.get(index) else {
+            return Err(fail(error_uri::NO_SUCH_PROCEDURE, "no callee"));
+        };
+        let mut details = Dict::new();
+        if registration.policy != MatchPolicy::Exact {
+            details.insert("procedure".into(), Value::Str(call.procedure.clone()));
+        }
+        if call.receive_progress {
+            details.insert("receive_progress".into(), Value::Bool(true));
+        }
+        if call.disclose_me || callee.disclose_caller {
+            let who = caller.session();
+            details.insert("caller".into(), Value::UInt(who.id));
+            details.insert("caller_authid".into(), Value::Str(who.authid.clone()));
+            details.insert("caller_authrole".into(), Value::Str(who.authrole.clone()));
+        }
         self.next_invocation = if self.next_invocation >= id::MAX_ID {
             1
         } else {
             self.next_invocation + 1
         };
         let invocation = self.next_invocation;
-        let callee = &registration.callee;
         let message = Message::Invocation {
             request: invocation,
             registration: registration.id,
-            details: Dict::new(),
-            args,
-            kwargs,
+            details,
+            args: call.args,
+            kwargs: call.kwargs,
         };
-        let frame = Frame::from_encoded(
-            callee.serializer,
-            codec::encode(callee.serializer, &message),
-        );
-        if callee.send(frame).is_err() {
+        let callee = callee.session.clone();
+        if !send_v2(&callee, &message) {
             return Err(fail(
                 error_uri::UNAVAILABLE,
-                format!(
-                    "the callee of \"{}\" is not keeping up",
-                    registration.procedure
-                ),
+                format!("the callee of \"{}\" is not keeping up", call.procedure),
             ));
+        }
+        if let Some(request) = caller.request() {
+            self.by_call
+                .insert((caller.session().id, request), invocation);
         }
         self.pending.insert(
             invocation,
             Pending {
                 caller,
-                callee: callee.id,
+                callee,
+                receive_progress: call.receive_progress,
+                canceled: false,
             },
         );
-        Ok(())
+        Ok(invocation)
     }
 
-    /// A callee's YIELD: the result goes to the caller. Unknown invocations (the caller left, or
-    /// a confused callee) are ignored.
-    pub fn yield_result(&mut self, callee: Id, invocation: Id, args: Vec<Value>, kwargs: Dict) {
-        if let Some(pending) = self.take(callee, invocation) {
-            pending.caller.result(args, kwargs);
+    fn finish(&mut self, invocation: Id) -> Option<Pending> {
+        let pending = self.pending.remove(&invocation)?;
+        if let Some(request) = pending.caller.request() {
+            self.by_call.remove(&(pending.caller.session().id, request));
+        }
+        Some(pending)
+    }
+
+    /// A callee's YIELD. Progressive results go through while the call stays open; unknown
+    /// invocations (the caller left or canceled) are ignored.
+    pub fn yield_result(
+        &mut self,
+        callee: Id,
+        invocation: Id,
+        args: Vec<Value>,
+        kwargs: Dict,
+        progress: bool,
+    ) {
+        let Some(pending) = self.pending.get(&invocation) else {
+            return;
+        };
+        if pending.callee.id != callee {
+            return;
+        }
+        if progress {
+            if pending.receive_progress && !pending.canceled {
+                pending.caller.result(args, kwargs, true);
+            }
+            return;
+        }
+        if let Some(pending) = self.finish(invocation) {
+            if pending.canceled {
+                pending.caller.error(
+                    error_uri::CANCELED,
+                    "the call was canceled",
+                    Vec::new(),
+                    Dict::new(),
+                );
+            } else {
+                pending.caller.result(args, kwargs, false);
+            }
         }
     }
 
@@ -264,43 +524,107 @@ impl Dealer {
         args: Vec<Value>,
         kwargs: Dict,
     ) {
-        if let Some(pending) = self.take(callee, invocation) {
-            pending
-                .caller
-                .error(error, "the callee reported an error", args, kwargs);
+        if self
+            .pending
+            .get(&invocation)
+            .is_some_and(|p| p.callee.id == callee)
+        {
+            if let Some(pending) = self.finish(invocation) {
+                pending
+                    .caller
+                    .error(error, "the callee reported an error", args, kwargs);
+            }
         }
     }
 
-    fn take(&mut self, callee: Id, invocation: Id) -> Option<Pending> {
-        match self.pending.get(&invocation) {
-            Some(p) if p.callee == callee => self.pending.remove(&invocation),
-            _ => None,
+    fn interrupt(callee: &SessionHandle, invocation: Id, mode: CancelMode, reason: Option<&str>) {
+        let mut options = Dict::new();
+        options.insert("mode".into(), Value::from(mode.as_str()));
+        if let Some(reason) = reason {
+            options.insert("reason".into(), Value::from(reason));
+        }
+        send_v2(
+            callee,
+            &Message::Interrupt {
+                request: invocation,
+                options,
+            },
+        );
+    }
+
+    /// A caller's CANCEL for its call `request`.
+    pub fn cancel(&mut self, caller: Id, request: Id, mode: CancelMode) {
+        let Some(&invocation) = self.by_call.get(&(caller, request)) else {
+            return; // already answered
+        };
+        match mode {
+            CancelMode::Skip | CancelMode::KillNoWait => {
+                if let Some(pending) = self.finish(invocation) {
+                    if mode == CancelMode::KillNoWait {
+                        Self::interrupt(&pending.callee, invocation, mode, None);
+                    }
+                    pending.caller.error(
+                        error_uri::CANCELED,
+                        "the call was canceled",
+                        Vec::new(),
+                        Dict::new(),
+                    );
+                }
+            }
+            CancelMode::Kill => {
+                if let Some(pending) = self.pending.get_mut(&invocation) {
+                    if !pending.canceled {
+                        pending.canceled = true;
+                        Self::interrupt(&pending.callee, invocation, mode, None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The dealer-side timer of a call expired: the caller gets `wamp.error.timeout` and the
+    /// callee an INTERRUPT.
+    pub fn timeout(&mut self, invocation: Id) {
+        if let Some(pending) = self.finish(invocation) {
+            Self::interrupt(
+                &pending.callee,
+                invocation,
+                CancelMode::KillNoWait,
+                Some(error_uri::TIMEOUT),
+            );
+            pending.caller.error(
+                error_uri::TIMEOUT,
+                "the call timed out",
+                Vec::new(),
+                Dict::new(),
+            );
         }
     }
 
     /// A session left: its registrations go, calls it was serving fail with
-    /// `wamp.error.canceled`, and calls it was waiting for are forgotten.
+    /// `wamp.error.canceled`, and calls it was waiting for are interrupted at their callees.
     pub fn remove_session(&mut self, session: Id) {
-        let gone: Vec<Id> = self
-            .by_procedure
+        let touched: Vec<Id> = self
+            .registrations
             .values()
-            .filter(|r| r.callee.id == session)
+            .filter(|r| r.callees.iter().any(|c| c.session.id == session))
             .map(|r| r.id)
             .collect();
-        for registration in gone {
-            if let Some(procedure) = self.procedures.remove(&registration) {
-                self.by_procedure.remove(&procedure);
-            }
+        for registration in touched {
+            let _ = self.unregister(session, registration);
         }
         let orphaned: Vec<Id> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.callee == session || p.caller.session_id() == session)
+            .filter(|(_, p)| p.callee.id == session || p.caller.session().id == session)
             .map(|(id, _)| *id)
             .collect();
         for invocation in orphaned {
-            if let Some(pending) = self.pending.remove(&invocation) {
-                if pending.callee == session && pending.caller.session_id() != session {
+            let Some(pending) = self.finish(invocation) else {
+                continue;
+            };
+            if pending.callee.id == session {
+                if pending.caller.session().id != session {
                     pending.caller.error(
                         error_uri::CANCELED,
                         "the callee left before answering",
@@ -308,12 +632,30 @@ impl Dealer {
                         Dict::new(),
                     );
                 }
+            } else {
+                Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
             }
         }
     }
 
     /// Number of registrations.
     pub fn registration_count(&self) -> usize {
-        self.by_procedure.len()
+        self.registrations.len()
+    }
+
+    /// `(id, procedure, match policy, callee session IDs)` of every registration, for the
+    /// registration meta API.
+    pub fn registrations(&self) -> Vec<(Id, String, MatchPolicy, Vec<Id>)> {
+        self.registrations
+            .values()
+            .map(|r| {
+                (
+                    r.id,
+                    r.procedure.clone(),
+                    r.policy,
+                    r.callees.iter().map(|c| c.session.id).collect(),
+                )
+            })
+            .collect()
     }
 }

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
 use crate::metrics::SessionLabels;
-use crate::router::dealer::Caller;
+use crate::router::dealer::{CallRequest, Caller, CancelMode, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
@@ -286,12 +286,28 @@ impl Session {
             }
             Message::Call {
                 request,
+                options,
                 procedure,
                 args,
                 kwargs,
-                ..
             } => {
-                self.call(request, &procedure, args, kwargs);
+                self.call(request, &options, &procedure, args, kwargs);
+                Step::Continue
+            }
+            Message::Cancel { request, options } => {
+                match CancelMode::from_options(&options) {
+                    Ok(mode) => {
+                        if let Some(joined) = self.joined() {
+                            joined
+                                .realm
+                                .dealer()
+                                .cancel(joined.handle.id, request, mode);
+                        }
+                    }
+                    Err(why) => {
+                        self.error(code::CANCEL, request, error_uri::INVALID_ARGUMENT, &why)
+                    }
+                }
                 Step::Continue
             }
             Message::Register {
@@ -320,15 +336,22 @@ impl Session {
             }
             Message::Yield {
                 request,
+                options,
                 args,
                 kwargs,
-                ..
             } => {
+                let progress = options
+                    .get("progress")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 if let Some(joined) = self.joined() {
-                    joined
-                        .realm
-                        .dealer()
-                        .yield_result(joined.handle.id, request, args, kwargs);
+                    joined.realm.dealer().yield_result(
+                        joined.handle.id,
+                        request,
+                        args,
+                        kwargs,
+                        progress,
+                    );
                 }
                 Step::Continue
             }
@@ -351,10 +374,9 @@ impl Session {
                 }
                 Step::Continue
             }
-            // Errors for anything but an INVOCATION, and cancels (not supported yet): nothing to
-            // route them to.
-            Message::Error { .. } | Message::Cancel { .. } => {
-                debug!(session = ?self.id(), "ignoring an ERROR or CANCEL that matches no call");
+            // Errors for anything but an INVOCATION: nothing to route them to.
+            Message::Error { .. } => {
+                debug!(session = ?self.id(), "ignoring an ERROR that matches no invocation");
                 Step::Continue
             }
             Message::Hello { .. } => {
@@ -502,31 +524,43 @@ impl Session {
         let Some(joined) = self.joined() else {
             return;
         };
-        match MatchPolicy::from_options(options) {
-            Ok(MatchPolicy::Exact) => {}
-            Ok(_) => {
-                return self.error(
-                    code::REGISTER,
-                    request,
-                    error_uri::OPTION_NOT_ALLOWED,
-                    "pattern-based registrations are not supported yet",
-                )
-            }
+        let parsed = MatchPolicy::from_options(options).and_then(|policy| {
+            let invoke = InvokePolicy::from_options(options)?;
+            let disclose_caller = match options.get("disclose_caller") {
+                None => false,
+                Some(v) => v
+                    .as_bool()
+                    .ok_or_else(|| "option disclose_caller must be a boolean".to_string())?,
+            };
+            Ok((policy, invoke, disclose_caller))
+        });
+        let (policy, invoke, disclose_caller) = match parsed {
+            Ok(parsed) => parsed,
             Err(why) => {
                 return self.error(code::REGISTER, request, error_uri::INVALID_ARGUMENT, &why)
             }
-        }
-        let policy = self.router.config().uri_policy;
-        if !uri::is_valid_uri(procedure, policy, MatchPolicy::Exact) || uri::is_reserved(procedure)
-        {
+        };
+        let uri_policy = self.router.config().uri_policy;
+        if !uri::is_valid_uri(procedure, uri_policy, policy) || uri::is_reserved(procedure) {
             return self.error(
                 code::REGISTER,
                 request,
                 error_uri::INVALID_URI,
-                &format!("invalid procedure URI \"{procedure}\""),
+                &format!(
+                    "invalid procedure URI \"{procedure}\" for match \"{}\"",
+                    policy.as_str()
+                ),
             );
         }
-        let outcome = joined.realm.dealer().register(&joined.handle, procedure);
+        let outcome = joined.realm.dealer().register(
+            &joined.handle,
+            RegisterRequest {
+                procedure,
+                policy,
+                invoke,
+                disclose_caller,
+            },
+        );
         match outcome {
             Ok(registration) => {
                 info!(
@@ -542,7 +576,14 @@ impl Session {
         }
     }
 
-    fn call(&mut self, request: Id, procedure: &str, args: Vec<Value>, kwargs: Dict) {
+    fn call(
+        &mut self,
+        request: Id,
+        options: &Dict,
+        procedure: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) {
         let Some(joined) = self.joined() else {
             return;
         };
@@ -558,13 +599,44 @@ impl Session {
                 &format!("invalid procedure URI \"{procedure}\""),
             );
         }
+        let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let timeout_ms = match options.get("timeout") {
+            None => 0,
+            Some(v) => match v.as_u64() {
+                Some(ms) => ms,
+                None => {
+                    return self.error(
+                        code::CALL,
+                        request,
+                        error_uri::INVALID_ARGUMENT,
+                        "option timeout must be a non-negative integer (milliseconds)",
+                    )
+                }
+            },
+        };
         let caller = Caller::V2 {
             session: joined.handle.clone(),
             request,
         };
-        let outcome = joined.realm.dealer().call(caller, procedure, args, kwargs);
-        if let Err(e) = outcome {
-            self.error(code::CALL, request, e.error, &e.message);
+        let call = CallRequest {
+            procedure: procedure.to_owned(),
+            args,
+            kwargs,
+            receive_progress: flag("receive_progress"),
+            disclose_me: flag("disclose_me"),
+        };
+        let outcome = joined.realm.dealer().call(caller, call);
+        match outcome {
+            Ok(invocation) if timeout_ms > 0 => {
+                // Dealer-side timer: the caller gets wamp.error.timeout if nobody answered.
+                let realm = joined.realm.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(timeout_ms)).await;
+                    realm.dealer().timeout(invocation);
+                });
+            }
+            Ok(_) => {}
+            Err(e) => self.error(code::CALL, request, e.error, &e.message),
         }
     }
 
@@ -628,9 +700,19 @@ fn welcome_details(handle: &SessionHandle) -> Dict {
     broker.insert("features".into(), Value::Dict(features));
     let mut roles = Dict::new();
     roles.insert("broker".into(), Value::Dict(broker));
-    // Basic Profile RPC only: no advanced dealer feature is announced until it works.
+    let mut dealer_features = Dict::new();
+    for feature in [
+        "pattern_based_registration",
+        "shared_registration",
+        "caller_identification",
+        "progressive_call_results",
+        "call_timeout",
+        "call_canceling",
+    ] {
+        dealer_features.insert(feature.into(), Value::Bool(true));
+    }
     let mut dealer = Dict::new();
-    dealer.insert("features".into(), Value::Dict(Dict::new()));
+    dealer.insert("features".into(), Value::Dict(dealer_features));
     roles.insert("dealer".into(), Value::Dict(dealer));
 
     let mut details = Dict::new();

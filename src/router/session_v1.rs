@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::metrics::SessionLabels;
 use crate::oro::topics;
-use crate::router::dealer::Caller;
+use crate::router::dealer::{CallRequest, Caller};
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
@@ -146,10 +146,14 @@ impl V1Session {
                     session: self.handle.clone(),
                     call_id,
                 };
-                let outcome =
-                    self.realm
-                        .dealer()
-                        .call(caller.clone(), &proc_uri, args, Dict::new());
+                let call = CallRequest {
+                    procedure: proc_uri.clone(),
+                    args,
+                    kwargs: Dict::new(),
+                    receive_progress: false,
+                    disclose_me: false,
+                };
+                let outcome = self.realm.dealer().call(caller.clone(), call);
                 if let Err(e) = outcome {
                     debug!(session = self.id(), procedure = %proc_uri, error = e.error, "v1 CALL failed");
                     caller.error(e.error, &e.message, Vec::new(), Dict::new());
