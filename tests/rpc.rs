@@ -249,3 +249,368 @@ async fn a_callee_that_leaves_mid_call_fails_the_call_with_canceled() {
         .expect("registered again");
     server.shutdown().await;
 }
+
+async fn register_with(callee: &mut Client, procedure: &str, options: Dict) -> Result<Id, String> {
+    let request = callee.request_id();
+    callee
+        .send(&Message::Register {
+            request,
+            options,
+            procedure: procedure.into(),
+        })
+        .await;
+    match callee.recv().await {
+        Message::Registered {
+            request: r,
+            registration,
+        } if r == request => Ok(registration),
+        Message::Error {
+            request: r, error, ..
+        } if r == request => Err(error),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn call_with(caller: &mut Client, procedure: &str, options: Dict) -> Id {
+    let request = caller.request_id();
+    caller
+        .send(&Message::Call {
+            request,
+            options,
+            procedure: procedure.into(),
+            args: vec![],
+            kwargs: Dict::new(),
+        })
+        .await;
+    request
+}
+
+fn opts(pairs: Vec<(&str, Value)>) -> Dict {
+    common::dict(pairs)
+}
+
+/// Answers one INVOCATION with the callee's name and returns the invocation's details.
+async fn answer_with_name(callee: &mut Client, name: &str) -> Dict {
+    match callee.recv().await {
+        Message::Invocation {
+            request, details, ..
+        } => {
+            callee
+                .send(&Message::Yield {
+                    request,
+                    options: Dict::new(),
+                    args: vec![Value::from(name)],
+                    kwargs: Dict::new(),
+                })
+                .await;
+            details
+        }
+        other => panic!("expected INVOCATION, got {other:?}"),
+    }
+}
+
+async fn result_args(caller: &mut Client) -> Vec<Value> {
+    match caller.recv().await {
+        Message::Result { args, .. } => args,
+        other => panic!("expected RESULT, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shared_registrations_follow_their_invocation_policy() {
+    let server = TestServer::start(&[]).await;
+    let mut a = Client::join(&server, Serializer::Json).await;
+    let mut b = Client::join(&server, Serializer::MsgPack).await;
+    let mut caller = Client::join(&server, Serializer::Json).await;
+    let rr = opts(vec![("invoke", Value::from("roundrobin"))]);
+    let ra = register_with(&mut a, "com.example.rr", rr.clone())
+        .await
+        .expect("a");
+    let rb = register_with(&mut b, "com.example.rr", rr)
+        .await
+        .expect("b");
+    assert_eq!(ra, rb, "one shared registration");
+    assert_eq!(
+        register_with(
+            &mut caller,
+            "com.example.rr",
+            opts(vec![("invoke", Value::from("first"))])
+        )
+        .await,
+        Err("wamp.error.procedure_exists_with_different_invocation_policy".into())
+    );
+    for expected in ["a", "b", "a", "b"] {
+        call_with(&mut caller, "com.example.rr", Dict::new()).await;
+        let callee = if expected == "a" { &mut a } else { &mut b };
+        answer_with_name(callee, expected).await;
+        assert_eq!(result_args(&mut caller).await, vec![Value::from(expected)]);
+    }
+    for (policy, expected) in [("first", "a"), ("last", "b")] {
+        let procedure = format!("com.example.{policy}");
+        let o = opts(vec![("invoke", Value::from(policy))]);
+        register_with(&mut a, &procedure, o.clone())
+            .await
+            .expect("a");
+        register_with(&mut b, &procedure, o).await.expect("b");
+        call_with(&mut caller, &procedure, Dict::new()).await;
+        let callee = if expected == "a" { &mut a } else { &mut b };
+        answer_with_name(callee, expected).await;
+        assert_eq!(result_args(&mut caller).await, vec![Value::from(expected)]);
+    }
+    // When a shared callee leaves, the other keeps serving.
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    call_with(&mut caller, "com.example.rr", Dict::new()).await;
+    answer_with_name(&mut b, "b").await;
+    assert_eq!(result_args(&mut caller).await, vec![Value::from("b")]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pattern_registrations_resolve_exact_then_longest_prefix_then_wildcard() {
+    let server = TestServer::start(&[]).await;
+    let mut exact = Client::join(&server, Serializer::Json).await;
+    let mut short = Client::join(&server, Serializer::Json).await;
+    let mut long = Client::join(&server, Serializer::Json).await;
+    let mut wild = Client::join(&server, Serializer::Json).await;
+    let mut caller = Client::join(&server, Serializer::Json).await;
+    register_with(&mut exact, "com.app.user.get", Dict::new())
+        .await
+        .expect("exact");
+    register_with(
+        &mut short,
+        "com.app.",
+        opts(vec![("match", Value::from("prefix"))]),
+    )
+    .await
+    .expect("short");
+    register_with(
+        &mut long,
+        "com.app.user.",
+        opts(vec![("match", Value::from("prefix"))]),
+    )
+    .await
+    .expect("long");
+    register_with(
+        &mut wild,
+        "com..user.delete",
+        opts(vec![("match", Value::from("wildcard"))]),
+    )
+    .await
+    .expect("wild");
+
+    call_with(&mut caller, "com.app.user.get", Dict::new()).await;
+    let details = answer_with_name(&mut exact, "exact").await;
+    assert!(
+        !details.contains_key("procedure"),
+        "exact registrations need no procedure detail"
+    );
+    assert_eq!(result_args(&mut caller).await, vec![Value::from("exact")]);
+
+    call_with(&mut caller, "com.app.user.list", Dict::new()).await;
+    let details = answer_with_name(&mut long, "long").await;
+    assert_eq!(
+        details.get("procedure"),
+        Some(&Value::from("com.app.user.list"))
+    );
+    assert_eq!(result_args(&mut caller).await, vec![Value::from("long")]);
+
+    call_with(&mut caller, "com.app.order.list", Dict::new()).await;
+    answer_with_name(&mut short, "short").await;
+    assert_eq!(result_args(&mut caller).await, vec![Value::from("short")]);
+
+    call_with(&mut caller, "com.crm.user.delete", Dict::new()).await;
+    let details = answer_with_name(&mut wild, "wild").await;
+    assert_eq!(
+        details.get("procedure"),
+        Some(&Value::from("com.crm.user.delete"))
+    );
+    assert_eq!(result_args(&mut caller).await, vec![Value::from("wild")]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn caller_identification_and_progressive_results() {
+    let server = TestServer::start(&[]).await;
+    let mut callee = Client::join(&server, Serializer::MsgPack).await;
+    let mut caller = Client::join(&server, Serializer::Json).await;
+    register_with(&mut callee, "com.example.progress", Dict::new())
+        .await
+        .expect("registered");
+    let request = call_with(
+        &mut caller,
+        "com.example.progress",
+        opts(vec![
+            ("receive_progress", Value::Bool(true)),
+            ("disclose_me", Value::Bool(true)),
+        ]),
+    )
+    .await;
+    let invocation = match callee.recv().await {
+        Message::Invocation {
+            request, details, ..
+        } => {
+            assert_eq!(details.get("caller"), Some(&Value::UInt(caller.session)));
+            assert_eq!(
+                details.get("caller_authrole"),
+                Some(&Value::from("anonymous"))
+            );
+            assert_eq!(details.get("receive_progress"), Some(&Value::Bool(true)));
+            request
+        }
+        other => panic!("expected INVOCATION, got {other:?}"),
+    };
+    for n in 1..=3u64 {
+        callee
+            .send(&Message::Yield {
+                request: invocation,
+                options: opts(vec![("progress", Value::Bool(true))]),
+                args: vec![Value::UInt(n)],
+                kwargs: Dict::new(),
+            })
+            .await;
+    }
+    callee
+        .send(&Message::Yield {
+            request: invocation,
+            options: Dict::new(),
+            args: vec![Value::from("done")],
+            kwargs: Dict::new(),
+        })
+        .await;
+    for n in 1..=3u64 {
+        match caller.recv().await {
+            Message::Result {
+                request: r,
+                details,
+                args,
+                ..
+            } => {
+                assert_eq!(r, request);
+                assert_eq!(details.get("progress"), Some(&Value::Bool(true)));
+                assert_eq!(args, vec![Value::UInt(n)]);
+            }
+            other => panic!("expected a progressive RESULT, got {other:?}"),
+        }
+    }
+    match caller.recv().await {
+        Message::Result { details, args, .. } => {
+            assert!(!details.contains_key("progress"));
+            assert_eq!(args, vec![Value::from("done")]);
+        }
+        other => panic!("expected the final RESULT, got {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+async fn expect_call_error(caller: &mut Client, request: Id, expected: &str) {
+    match tokio::time::timeout(WAIT, caller.recv())
+        .await
+        .expect("in time")
+    {
+        Message::Error {
+            request_type: 48,
+            request: r,
+            error,
+            ..
+        } => {
+            assert_eq!((r, error.as_str()), (request, expected))
+        }
+        other => panic!("expected ERROR {expected}, got {other:?}"),
+    }
+}
+
+async fn expect_interrupt(callee: &mut Client, invocation: Id, mode: &str) {
+    match callee.recv().await {
+        Message::Interrupt { request, options } => {
+            assert_eq!(request, invocation);
+            assert_eq!(options.get("mode"), Some(&Value::from(mode)));
+        }
+        other => panic!("expected INTERRUPT, got {other:?}"),
+    }
+}
+
+async fn invocation(callee: &mut Client) -> Id {
+    match callee.recv().await {
+        Message::Invocation { request, .. } => request,
+        other => panic!("expected INVOCATION, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_every_cancel_mode() {
+    let server = TestServer::start(&[]).await;
+    let mut callee = Client::join(&server, Serializer::Json).await;
+    let mut caller = Client::join(&server, Serializer::Json).await;
+    register_with(&mut callee, "com.example.slow", Dict::new())
+        .await
+        .expect("registered");
+
+    // Dealer-side timeout.
+    let request = call_with(
+        &mut caller,
+        "com.example.slow",
+        opts(vec![("timeout", Value::UInt(200))]),
+    )
+    .await;
+    let inv = invocation(&mut callee).await;
+    expect_call_error(&mut caller, request, "wamp.error.timeout").await;
+    expect_interrupt(&mut callee, inv, "killnowait").await;
+
+    // skip: the caller hears at once; the callee is not told and its late answer is dropped.
+    let request = call_with(&mut caller, "com.example.slow", Dict::new()).await;
+    let inv = invocation(&mut callee).await;
+    caller
+        .send(&Message::Cancel {
+            request,
+            options: opts(vec![("mode", Value::from("skip"))]),
+        })
+        .await;
+    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+    callee
+        .send(&Message::Yield {
+            request: inv,
+            options: Dict::new(),
+            args: vec![],
+            kwargs: Dict::new(),
+        })
+        .await;
+    caller.expect_silence(Duration::from_millis(200)).await;
+    callee.expect_silence(Duration::from_millis(100)).await;
+
+    // killnowait: INTERRUPT and an immediate answer.
+    let request = call_with(&mut caller, "com.example.slow", Dict::new()).await;
+    let inv = invocation(&mut callee).await;
+    caller
+        .send(&Message::Cancel {
+            request,
+            options: opts(vec![("mode", Value::from("killnowait"))]),
+        })
+        .await;
+    expect_interrupt(&mut callee, inv, "killnowait").await;
+    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+
+    // kill (the default): INTERRUPT, then the callee's ERROR reaches the caller.
+    let request = call_with(&mut caller, "com.example.slow", Dict::new()).await;
+    let inv = invocation(&mut callee).await;
+    caller
+        .send(&Message::Cancel {
+            request,
+            options: Dict::new(),
+        })
+        .await;
+    expect_interrupt(&mut callee, inv, "kill").await;
+    caller.expect_silence(Duration::from_millis(200)).await;
+    callee
+        .send(&Message::Error {
+            request_type: 68,
+            request: inv,
+            details: Dict::new(),
+            error: "wamp.error.canceled".into(),
+            args: vec![],
+            kwargs: Dict::new(),
+        })
+        .await;
+    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+    server.shutdown().await;
+}
