@@ -29,6 +29,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Session IDs of the subscribers.
+    pub fn subscriber_ids(&self) -> Vec<Id> {
+        self.subscribers.keys().copied().collect()
+    }
+
     /// Number of sessions currently subscribed.
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.len()
@@ -134,6 +139,26 @@ impl Broker {
     /// Looks up a subscription by ID.
     pub fn subscription(&self, id: Id) -> Option<&Subscription> {
         self.subscriptions.get(&id)
+    }
+
+    /// `(id, match policy)` of every subscription.
+    pub fn subscription_list(&self) -> Vec<(Id, MatchPolicy)> {
+        self.subscriptions
+            .values()
+            .map(|s| (s.id, s.policy))
+            .collect()
+    }
+
+    /// The subscription for exactly `(uri, policy)`.
+    pub fn lookup(&self, uri: &str, policy: MatchPolicy) -> Option<Id> {
+        self.index.get(uri, policy)
+    }
+
+    /// Subscriptions whose pattern matches the concrete `topic`.
+    pub fn matching(&self, topic: &str) -> Vec<Id> {
+        let mut found = Vec::new();
+        self.index.for_each_match(topic, |id, _| found.push(id));
+        found
     }
 
     /// Number of live subscriptions.
@@ -255,6 +280,8 @@ mod tests {
             authrole: "anonymous".into(),
             serializer,
             v1: false,
+            transport: "test",
+            peer: String::new(),
             outbound,
         };
         (Arc::new(handle), rx)

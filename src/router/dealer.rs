@@ -275,12 +275,13 @@ pub struct Dealer {
 }
 
 impl Dealer {
-    /// Registers `callee`; joins an existing shared registration with the same policy.
+    /// Registers `callee`; joins an existing shared registration with the same policy. Returns
+    /// the registration ID and whether this request created it.
     pub fn register(
         &mut self,
         callee: &Arc<SessionHandle>,
         request: RegisterRequest<'_>,
-    ) -> Result<Id, DealerError> {
+    ) -> Result<(Id, bool), DealerError> {
         let entry = Callee {
             session: callee.clone(),
             disclose_caller: request.disclose_caller,
@@ -310,7 +311,7 @@ impl Dealer {
                 ));
             }
             registration.callees.push(entry);
-            return Ok(existing);
+            return Ok((existing, false));
         }
         let mut registration = id::random_id();
         while self.registrations.contains_key(&registration) {
@@ -329,12 +330,12 @@ impl Dealer {
                 next: 0,
             },
         );
-        Ok(registration)
+        Ok((registration, true))
     }
 
     /// Removes `callee` from registration `registration`; the registration goes with its last
-    /// callee.
-    pub fn unregister(&mut self, callee: Id, registration: Id) -> Result<(), DealerError> {
+    /// callee (then `Ok(true)`).
+    pub fn unregister(&mut self, callee: Id, registration: Id) -> Result<bool, DealerError> {
         let Some(entry) = self.registrations.get_mut(&registration) else {
             return Err(fail(
                 error_uri::NO_SUCH_REGISTRATION,
@@ -349,10 +350,11 @@ impl Dealer {
                 "this session has no such registration",
             ));
         }
-        if entry.callees.is_empty() {
+        let deleted = entry.callees.is_empty();
+        if deleted {
             self.drop_registration(registration);
         }
-        Ok(())
+        Ok(deleted)
     }
 
     fn drop_registration(&mut self, registration: Id) {
@@ -603,15 +605,19 @@ impl Dealer {
 
     /// A session left: its registrations go, calls it was serving fail with
     /// `wamp.error.canceled`, and calls it was waiting for are interrupted at their callees.
-    pub fn remove_session(&mut self, session: Id) {
+    /// Returns the registrations it left and whether each was deleted.
+    pub fn remove_session(&mut self, session: Id) -> Vec<(Id, bool)> {
         let touched: Vec<Id> = self
             .registrations
             .values()
             .filter(|r| r.callees.iter().any(|c| c.session.id == session))
             .map(|r| r.id)
             .collect();
+        let mut left = Vec::with_capacity(touched.len());
         for registration in touched {
-            let _ = self.unregister(session, registration);
+            if let Ok(deleted) = self.unregister(session, registration) {
+                left.push((registration, deleted));
+            }
         }
         let orphaned: Vec<Id> = self
             .pending
@@ -636,6 +642,12 @@ impl Dealer {
                 Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
             }
         }
+        left
+    }
+
+    /// The registration a call to `procedure` would reach.
+    pub fn resolve_id(&self, procedure: &str) -> Option<Id> {
+        self.resolve(procedure)
     }
 
     /// Number of registrations.

@@ -19,6 +19,10 @@ pub struct SessionHandle {
     pub serializer: Serializer,
     /// True for a WAMP v1 session: it receives `[8, topic, payload]` instead of EVENT.
     pub v1: bool,
+    /// `websocket`, `rawsocket`, or `http`/`internal` for the router's own publishers.
+    pub transport: &'static str,
+    /// The client's address, for the session meta API (empty for internal publishers).
+    pub peer: String,
     /// Where frames for this session go.
     pub outbound: Outbound,
 }

@@ -8,6 +8,7 @@
 pub mod broker;
 pub mod dealer;
 pub mod handle;
+pub mod meta;
 pub mod oro_ping;
 pub mod outbound;
 pub mod publish_options;

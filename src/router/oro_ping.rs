@@ -33,6 +33,8 @@ pub async fn run(router: Arc<Router>, interval: Duration, stop: CancellationToke
         authrole: "router".into(),
         serializer: Serializer::Json,
         v1: false,
+        transport: "internal",
+        peer: String::new(),
         outbound,
     };
     let args = [Value::from(PING_PAYLOAD)];

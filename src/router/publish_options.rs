@@ -173,6 +173,8 @@ mod tests {
             authrole: authrole.into(),
             serializer: Serializer::Json,
             v1: false,
+            transport: "test",
+            peer: String::new(),
             outbound,
         }
     }

@@ -14,8 +14,10 @@ use crate::metrics::Metrics;
 use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
-use crate::router::outbound::OverflowPolicy;
-use crate::wamp::{Id, MatchPolicy};
+use crate::router::meta;
+use crate::router::outbound::{self, OutboundRx, OverflowPolicy, QueueLimits};
+use crate::router::publish_options::PublishOptions;
+use crate::wamp::{id, Dict, Id, MatchPolicy, Serializer, Value};
 
 /// One realm and its live state.
 #[derive(Debug)]
@@ -27,6 +29,9 @@ pub struct Realm {
     sessions: RwLock<HashMap<Id, Arc<SessionHandle>>>,
     metrics: Arc<Metrics>,
     dropped: Counter,
+    /// The identity meta events are published under.
+    router_identity: SessionHandle,
+    _router_identity_rx: OutboundRx,
 }
 
 /// Takes a read lock, ignoring poisoning: every critical section here leaves the data consistent
@@ -44,7 +49,26 @@ impl Realm {
     /// Creates an empty realm whose slow subscribers are treated by `policy`.
     pub fn new(name: impl Into<String>, policy: OverflowPolicy, metrics: Arc<Metrics>) -> Realm {
         let dropped = metrics.dropped_counter(policy.as_str());
+        let (outbound, rx) = outbound::channel(
+            QueueLimits {
+                messages: 1,
+                bytes: 1,
+            },
+            Serializer::Json,
+        );
+        let router_identity = SessionHandle {
+            id: id::random_id(),
+            authid: "wampd".into(),
+            authrole: "router".into(),
+            serializer: Serializer::Json,
+            v1: false,
+            transport: "internal",
+            peer: String::new(),
+            outbound,
+        };
         Realm {
+            router_identity,
+            _router_identity_rx: rx,
             name: name.into(),
             policy,
             broker: RwLock::new(Broker::default()),
@@ -65,21 +89,109 @@ impl Realm {
         &self.name
     }
 
-    /// Registers an established session.
-    pub fn join(&self, session: Arc<SessionHandle>) {
-        write(&self.sessions).insert(session.id, session);
+    /// Publishes a meta event (the router may use the reserved `wamp.` namespace).
+    fn emit(&self, topic: &str, args: Vec<Value>) {
+        let options = PublishOptions::default();
+        let kwargs = Dict::new();
+        // Not counted as a publication (wampd_publishes_total counts clients'); its deliveries
+        // are real deliveries.
+        let stats = read(&self.broker).publish(&Publication {
+            id: id::random_id(),
+            topic,
+            args: &args,
+            kwargs: &kwargs,
+            options: &options,
+            publisher: &self.router_identity,
+            v1_payload: None,
+        });
+        self.count_deliveries(stats);
     }
 
-    /// Removes a session and its subscriptions.
+    /// Registers an established session.
+    pub fn join(&self, session: Arc<SessionHandle>) {
+        let details = meta::session_details(&session);
+        write(&self.sessions).insert(session.id, session);
+        self.emit(meta::ON_JOIN, vec![details]);
+    }
+
+    /// Removes a session with its subscriptions and registrations.
     pub fn leave(&self, session: Id, subscriptions: impl IntoIterator<Item = Id>) {
-        {
-            let mut broker = write(&self.broker);
-            for subscription in subscriptions {
-                broker.unsubscribe(session, subscription);
+        for subscription in subscriptions {
+            self.unsubscribe(session, subscription);
+        }
+        let registrations = self.dealer().remove_session(session);
+        for (registration, deleted) in registrations {
+            self.registration_events(session, registration, false, deleted);
+        }
+        let gone = write(&self.sessions).remove(&session);
+        if let Some(gone) = gone {
+            self.emit(
+                meta::ON_LEAVE,
+                vec![
+                    Value::UInt(session),
+                    Value::Str(gone.authid.clone()),
+                    Value::Str(gone.authrole.clone()),
+                ],
+            );
+        }
+    }
+
+    /// Meta events for a registration change: `created` (with `uri`) when it was new, a
+    /// register or unregister, and `deleted` when it went away.
+    pub fn registration_events(
+        &self,
+        session: Id,
+        registration: Id,
+        register: bool,
+        deleted: bool,
+    ) {
+        let s = Value::UInt(session);
+        let r = Value::UInt(registration);
+        if register {
+            self.emit(meta::REG_ON_REGISTER, vec![s.clone(), r.clone()]);
+        } else {
+            self.emit(meta::REG_ON_UNREGISTER, vec![s.clone(), r.clone()]);
+            if deleted {
+                self.emit(meta::REG_ON_DELETE, vec![s, r]);
             }
         }
-        self.dealer().remove_session(session);
-        write(&self.sessions).remove(&session);
+    }
+
+    /// Announces a new registration (`wamp.registration.on_create`).
+    pub fn registration_created(&self, session: Id, details: Value) {
+        self.emit(meta::REG_ON_CREATE, vec![Value::UInt(session), details]);
+    }
+
+    /// A live session by ID.
+    pub fn session(&self, id: Id) -> Option<Arc<SessionHandle>> {
+        read(&self.sessions).get(&id).cloned()
+    }
+
+    /// Every live session.
+    pub fn sessions(&self) -> Vec<Arc<SessionHandle>> {
+        read(&self.sessions).values().cloned().collect()
+    }
+
+    /// `(id, match policy)` of every subscription.
+    pub fn subscriptions(&self) -> Vec<(Id, MatchPolicy)> {
+        read(&self.broker).subscription_list()
+    }
+
+    /// The subscription for exactly `(uri, policy)`.
+    pub fn subscription_lookup(&self, uri: &str, policy: MatchPolicy) -> Option<Id> {
+        read(&self.broker).lookup(uri, policy)
+    }
+
+    /// Subscriptions matching a concrete topic.
+    pub fn subscription_matches(&self, topic: &str) -> Vec<Id> {
+        read(&self.broker).matching(topic)
+    }
+
+    /// `(uri, policy, subscriber session IDs)` of a subscription.
+    pub fn subscription_details(&self, id: Id) -> Option<(String, MatchPolicy, Vec<Id>)> {
+        read(&self.broker)
+            .subscription(id)
+            .map(|s| (s.uri.clone(), s.policy, s.subscriber_ids()))
     }
 
     /// The realm's dealer, locked for one short, non-awaiting operation.
@@ -89,7 +201,8 @@ impl Realm {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// See [`Broker::subscribe`].
+    /// See [`Broker::subscribe`]. The caller announces it with [`Realm::subscribed`] once the
+    /// SUBSCRIBED reply is queued, so meta events never overtake the reply.
     pub fn subscribe(
         &self,
         session: &Arc<SessionHandle>,
@@ -99,16 +212,40 @@ impl Realm {
         write(&self.broker).subscribe(session, uri, policy)
     }
 
-    /// See [`Broker::unsubscribe`].
+    /// Emits `wamp.subscription.on_create` (when new) and `on_subscribe`.
+    pub fn subscribed(&self, session: Id, result: Subscribed, uri: &str, policy: MatchPolicy) {
+        let s = Value::UInt(session);
+        if result.created {
+            let details = meta::entry_details(result.subscription, uri, policy, None);
+            self.emit(meta::SUB_ON_CREATE, vec![s.clone(), details]);
+        }
+        self.emit(
+            meta::SUB_ON_SUBSCRIBE,
+            vec![s, Value::UInt(result.subscription)],
+        );
+    }
+
+    /// See [`Broker::unsubscribe`]; also emits the subscription meta events.
     pub fn unsubscribe(&self, session: Id, subscription: Id) -> Option<bool> {
-        write(&self.broker).unsubscribe(session, subscription)
+        let deleted = write(&self.broker).unsubscribe(session, subscription)?;
+        let (s, sub) = (Value::UInt(session), Value::UInt(subscription));
+        self.emit(meta::SUB_ON_UNSUBSCRIBE, vec![s.clone(), sub.clone()]);
+        if deleted {
+            self.emit(meta::SUB_ON_DELETE, vec![s, sub]);
+        }
+        Some(deleted)
     }
 
     /// See [`Broker::publish`]; also counts the publication in metrics.
     pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
         let stats = read(&self.broker).publish(publication);
+        self.metrics.publishes.inc();
+        self.count_deliveries(stats);
+        stats
+    }
+
+    fn count_deliveries(&self, stats: PublishStats) {
         let metrics = &self.metrics;
-        metrics.publishes.inc();
         if stats.delivered > 0 {
             metrics.deliveries.inc_by(stats.delivered);
             metrics.messages_out(crate::wamp::message::code::EVENT, stats.delivered);
@@ -116,7 +253,6 @@ impl Realm {
         if stats.dropped > 0 {
             self.dropped.inc_by(stats.dropped);
         }
-        stats
     }
 
     /// Outbound queue depth of every session in the realm.

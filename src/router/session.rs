@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 use crate::metrics::SessionLabels;
 use crate::router::dealer::{CallRequest, Caller, CancelMode, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
+use crate::router::meta;
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
@@ -218,6 +219,8 @@ impl Session {
             authrole: self.authrole.to_string(),
             serializer: self.serializer,
             v1: false,
+            transport: self.transport,
+            peer: self.peer.to_string(),
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
@@ -328,7 +331,15 @@ impl Session {
                         .dealer()
                         .unregister(joined.handle.id, registration);
                     match outcome {
-                        Ok(()) => self.send(&Message::Unregistered { request }),
+                        Ok(deleted) => {
+                            self.send(&Message::Unregistered { request });
+                            joined.realm.registration_events(
+                                joined.handle.id,
+                                registration,
+                                false,
+                                deleted,
+                            );
+                        }
                         Err(e) => self.error(code::UNREGISTER, request, e.error, &e.message),
                     }
                 }
@@ -441,6 +452,11 @@ impl Session {
             request,
             subscription: result.subscription,
         });
+        if let Some(joined) = self.joined() {
+            joined
+                .realm
+                .subscribed(joined.handle.id, result, topic, policy);
+        }
         Step::Continue
     }
 
@@ -562,7 +578,7 @@ impl Session {
             },
         );
         match outcome {
-            Ok(registration) => {
+            Ok((registration, created)) => {
                 info!(
                     session = joined.handle.id,
                     procedure, registration, "registered"
@@ -571,6 +587,14 @@ impl Session {
                     request,
                     registration,
                 });
+                let session = joined.handle.id;
+                if created {
+                    let details = meta::entry_details(registration, procedure, policy, None);
+                    joined.realm.registration_created(session, details);
+                }
+                joined
+                    .realm
+                    .registration_events(session, registration, true, false);
             }
             Err(e) => self.error(code::REGISTER, request, e.error, &e.message),
         }
@@ -614,6 +638,19 @@ impl Session {
                 }
             },
         };
+        if let Some(outcome) = meta::call(&joined.realm, &joined.handle, procedure, &args, &kwargs)
+        {
+            match outcome {
+                Ok(args) => self.send(&Message::Result {
+                    request,
+                    details: Dict::new(),
+                    args,
+                    kwargs: Dict::new(),
+                }),
+                Err((error, message)) => self.error(code::CALL, request, error, &message),
+            }
+            return;
+        }
         let caller = Caller::V2 {
             session: joined.handle.clone(),
             request,

@@ -73,6 +73,8 @@ impl V1Session {
             authrole: identity.authrole,
             serializer: Serializer::Json,
             v1: true,
+            transport,
+            peer: peer.to_string(),
             outbound,
         });
         realm.join(handle.clone());
@@ -187,6 +189,8 @@ impl V1Session {
         let result = self
             .realm
             .subscribe(&self.handle, &topic, MatchPolicy::Exact);
+        self.realm
+            .subscribed(self.id(), result, &topic, MatchPolicy::Exact);
         info!(
             session = self.id(),
             "User {} subscribed to {}", self.handle.authid, topic

@@ -217,6 +217,9 @@ where
     let mut goodbye_deadline: Option<Instant> = None;
     let mut read_failed = false;
 
+    // The writer ends on its own when it wrote a close frame the router queued (a killed
+    // session) or when the socket failed; the session ends with it.
+    let mut writer_finished = false;
     let end = loop {
         let mut deadline = silence.map(|s| last_seen + s);
         if !session.is_established() && goodbye_deadline.is_none() {
@@ -268,6 +271,10 @@ where
                     break End::Close(CLOSE_POLICY_VIOLATION, "HELLO timeout".into());
                 }
             }
+            _ = &mut writer, if !writer_finished => {
+                writer_finished = true;
+                break End::Gone;
+            }
             incoming = inbound.next() => {
                 let item = match incoming {
                     None => break End::Gone,
@@ -303,7 +310,6 @@ where
     };
 
     session.leave();
-    let mut writer_finished = false;
     match end {
         End::Close(code, reason) => {
             debug!(%peer, code, %reason, "closing the connection");

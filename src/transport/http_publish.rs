@@ -246,6 +246,8 @@ impl HttpPublisher {
                 authrole: "backend".into(),
                 serializer: Serializer::Json,
                 v1: false,
+                transport: "http",
+                peer: String::new(),
                 outbound,
             },
             _identity_rx: rx,

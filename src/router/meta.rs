@@ -1,0 +1,302 @@
+//! The WAMP meta API: sessions, subscriptions and registrations, observable and manageable
+//! over WAMP itself.
+//!
+//! Procedures (`wamp.session.*`, `wamp.subscription.*`, `wamp.registration.*`) are answered by
+//! the router before the dealer looks for a callee; events (`…on_join`, `…on_create`, …) are
+//! published by the realm as things happen. Both use the same broker and dealer state as
+//! everything else, so what the meta API reports is what the router does.
+
+use crate::router::handle::SessionHandle;
+use crate::router::outbound::Frame;
+use crate::router::realm::Realm;
+use crate::wamp::{codec, error_uri, Dict, Id, MatchPolicy, Message, Value};
+
+/// Session joined / left.
+pub const ON_JOIN: &str = "wamp.session.on_join";
+/// See [`ON_JOIN`].
+pub const ON_LEAVE: &str = "wamp.session.on_leave";
+/// A subscription was created.
+pub const SUB_ON_CREATE: &str = "wamp.subscription.on_create";
+/// A session subscribed.
+pub const SUB_ON_SUBSCRIBE: &str = "wamp.subscription.on_subscribe";
+/// A session unsubscribed.
+pub const SUB_ON_UNSUBSCRIBE: &str = "wamp.subscription.on_unsubscribe";
+/// A subscription was deleted.
+pub const SUB_ON_DELETE: &str = "wamp.subscription.on_delete";
+/// A registration was created.
+pub const REG_ON_CREATE: &str = "wamp.registration.on_create";
+/// A session registered.
+pub const REG_ON_REGISTER: &str = "wamp.registration.on_register";
+/// A session unregistered.
+pub const REG_ON_UNREGISTER: &str = "wamp.registration.on_unregister";
+/// A registration was deleted.
+pub const REG_ON_DELETE: &str = "wamp.registration.on_delete";
+
+/// The details `wamp.session.get` and `on_join` report.
+pub fn session_details(session: &SessionHandle) -> Value {
+    let mut transport = Dict::new();
+    transport.insert("type".into(), Value::from(session.transport));
+    transport.insert("peer".into(), Value::Str(session.peer.clone()));
+    transport.insert(
+        "protocol".into(),
+        Value::from(if session.v1 {
+            "wamp"
+        } else {
+            session.serializer.subprotocol()
+        }),
+    );
+    let mut details = Dict::new();
+    details.insert("session".into(), Value::UInt(session.id));
+    details.insert("authid".into(), Value::Str(session.authid.clone()));
+    details.insert("authrole".into(), Value::Str(session.authrole.clone()));
+    details.insert("authmethod".into(), Value::from("anonymous"));
+    details.insert("authprovider".into(), Value::from("static"));
+    details.insert("transport".into(), Value::Dict(transport));
+    Value::Dict(details)
+}
+
+/// Details of a subscription or registration for `…get` and `…on_create`.
+pub fn entry_details(id: Id, uri: &str, policy: MatchPolicy, invoke: Option<&str>) -> Value {
+    let mut details = Dict::new();
+    details.insert("id".into(), Value::UInt(id));
+    details.insert("uri".into(), Value::from(uri));
+    details.insert("match".into(), Value::from(policy.as_str()));
+    if let Some(invoke) = invoke {
+        details.insert("invoke".into(), Value::from(invoke));
+    }
+    Value::Dict(details)
+}
+
+/// What a meta procedure answers.
+pub type Outcome = Result<Vec<Value>, (&'static str, String)>;
+
+fn arg_id(args: &[Value], what: &str) -> Result<Id, (&'static str, String)> {
+    args.first().and_then(Value::as_id).ok_or((
+        error_uri::INVALID_ARGUMENT,
+        format!("expected the {what} ID as the first argument"),
+    ))
+}
+
+fn arg_str<'a>(args: &'a [Value], what: &str) -> Result<&'a str, (&'static str, String)> {
+    args.first().and_then(Value::as_str).ok_or((
+        error_uri::INVALID_ARGUMENT,
+        format!("expected the {what} as the first argument"),
+    ))
+}
+
+fn ids(list: Vec<Id>) -> Value {
+    Value::List(list.into_iter().map(Value::UInt).collect())
+}
+
+fn match_option(kwargs: &Dict, args: &[Value]) -> Result<MatchPolicy, (&'static str, String)> {
+    let options = args
+        .get(1)
+        .and_then(Value::as_dict)
+        .cloned()
+        .unwrap_or_else(|| kwargs.clone());
+    MatchPolicy::from_options(&options).map_err(|why| (error_uri::INVALID_ARGUMENT, why))
+}
+
+fn by_policy(entries: &[(Id, MatchPolicy)]) -> Value {
+    let mut out = Dict::new();
+    for policy in [
+        MatchPolicy::Exact,
+        MatchPolicy::Prefix,
+        MatchPolicy::Wildcard,
+    ] {
+        let list = entries
+            .iter()
+            .filter(|(_, p)| *p == policy)
+            .map(|(id, _)| *id)
+            .collect();
+        out.insert(policy.as_str().into(), ids(list));
+    }
+    Value::Dict(out)
+}
+
+/// Answers `procedure` if it is a meta procedure; `None` lets the dealer route it.
+pub fn call(
+    realm: &Realm,
+    caller: &SessionHandle,
+    procedure: &str,
+    args: &[Value],
+    kwargs: &Dict,
+) -> Option<Outcome> {
+    let outcome = match procedure {
+        "wamp.session.count" => Ok(vec![Value::UInt(
+            filter_roles(realm.sessions(), args).len() as u64,
+        )]),
+        "wamp.session.list" => Ok(vec![ids(filter_roles(realm.sessions(), args)
+            .iter()
+            .map(|s| s.id)
+            .collect())]),
+        "wamp.session.get" => arg_id(args, "session").and_then(|id| {
+            realm
+                .session(id)
+                .map(|s| vec![session_details(&s)])
+                .ok_or((error_uri::NO_SUCH_SESSION, format!("no session {id}")))
+        }),
+        "wamp.session.kill" => arg_id(args, "session").and_then(|id| {
+            if id == caller.id {
+                return Err((
+                    error_uri::NO_SUCH_SESSION,
+                    "a session cannot kill itself".to_string(),
+                ));
+            }
+            let session = realm
+                .session(id)
+                .ok_or((error_uri::NO_SUCH_SESSION, format!("no session {id}")))?;
+            kill(&session, kwargs);
+            Ok(Vec::new())
+        }),
+        "wamp.session.kill_by_authid" | "wamp.session.kill_by_authrole" => {
+            let by_role = procedure.ends_with("authrole");
+            arg_str(args, if by_role { "authrole" } else { "authid" }).map(|wanted| {
+                let killed: Vec<Id> = realm
+                    .sessions()
+                    .into_iter()
+                    .filter(|s| s.id != caller.id)
+                    .filter(|s| {
+                        if by_role {
+                            s.authrole == wanted
+                        } else {
+                            s.authid == wanted
+                        }
+                    })
+                    .map(|s| {
+                        kill(&s, kwargs);
+                        s.id
+                    })
+                    .collect();
+                if by_role {
+                    vec![Value::UInt(killed.len() as u64)]
+                } else {
+                    vec![ids(killed)]
+                }
+            })
+        }
+        "wamp.subscription.list" => Ok(vec![by_policy(&realm.subscriptions())]),
+        "wamp.subscription.lookup" => arg_str(args, "topic").and_then(|topic| {
+            let policy = match_option(kwargs, args)?;
+            Ok(vec![realm
+                .subscription_lookup(topic, policy)
+                .map_or(Value::Null, Value::UInt)])
+        }),
+        "wamp.subscription.match" => arg_str(args, "topic").map(|topic| {
+            let found = realm.subscription_matches(topic);
+            vec![if found.is_empty() {
+                Value::Null
+            } else {
+                ids(found)
+            }]
+        }),
+        "wamp.subscription.get" => arg_id(args, "subscription").and_then(|id| {
+            realm
+                .subscription_details(id)
+                .map(|(uri, policy, _)| vec![entry_details(id, &uri, policy, None)])
+                .ok_or((
+                    error_uri::NO_SUCH_SUBSCRIPTION,
+                    format!("no subscription {id}"),
+                ))
+        }),
+        "wamp.subscription.list_subscribers" | "wamp.subscription.count_subscribers" => {
+            arg_id(args, "subscription").and_then(|id| {
+                let (_, _, subscribers) = realm.subscription_details(id).ok_or((
+                    error_uri::NO_SUCH_SUBSCRIPTION,
+                    format!("no subscription {id}"),
+                ))?;
+                Ok(vec![if procedure.ends_with("count_subscribers") {
+                    Value::UInt(subscribers.len() as u64)
+                } else {
+                    ids(subscribers)
+                }])
+            })
+        }
+        "wamp.registration.list" => {
+            let entries: Vec<(Id, MatchPolicy)> = realm
+                .dealer()
+                .registrations()
+                .into_iter()
+                .map(|(id, _, policy, _)| (id, policy))
+                .collect();
+            Ok(vec![by_policy(&entries)])
+        }
+        "wamp.registration.lookup" => arg_str(args, "procedure").and_then(|wanted| {
+            let policy = match_option(kwargs, args)?;
+            let found = realm
+                .dealer()
+                .registrations()
+                .into_iter()
+                .find(|(_, uri, p, _)| uri == wanted && *p == policy)
+                .map(|(id, ..)| id);
+            Ok(vec![found.map_or(Value::Null, Value::UInt)])
+        }),
+        "wamp.registration.match" => arg_str(args, "procedure").map(|wanted| {
+            vec![realm
+                .dealer()
+                .resolve_id(wanted)
+                .map_or(Value::Null, Value::UInt)]
+        }),
+        "wamp.registration.get"
+        | "wamp.registration.list_callees"
+        | "wamp.registration.count_callees" => arg_id(args, "registration").and_then(|id| {
+            let entry = realm
+                .dealer()
+                .registrations()
+                .into_iter()
+                .find(|(rid, ..)| *rid == id)
+                .ok_or((
+                    error_uri::NO_SUCH_REGISTRATION,
+                    format!("no registration {id}"),
+                ))?;
+            let (_, uri, policy, callees) = entry;
+            Ok(vec![match procedure {
+                "wamp.registration.get" => entry_details(id, &uri, policy, None),
+                "wamp.registration.list_callees" => ids(callees),
+                _ => Value::UInt(callees.len() as u64),
+            }])
+        }),
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+fn filter_roles(
+    sessions: Vec<std::sync::Arc<SessionHandle>>,
+    args: &[Value],
+) -> Vec<std::sync::Arc<SessionHandle>> {
+    match args.first().and_then(Value::as_list) {
+        Some(roles) => sessions
+            .into_iter()
+            .filter(|s| {
+                roles
+                    .iter()
+                    .any(|r| r.as_str() == Some(s.authrole.as_str()))
+            })
+            .collect(),
+        None => sessions,
+    }
+}
+
+/// Ends a session the way `wamp.session.kill` asks: GOODBYE `wamp.close.killed` (v2), then the
+/// transport closes.
+fn kill(session: &SessionHandle, kwargs: &Dict) {
+    if !session.v1 {
+        let mut details = Dict::new();
+        if let Some(message) = kwargs.get("message") {
+            details.insert("message".into(), message.clone());
+        }
+        let reason = kwargs
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or(error_uri::CLOSE_KILLED)
+            .to_owned();
+        let goodbye = Message::Goodbye { details, reason };
+        let frame = Frame::from_encoded(
+            session.serializer,
+            codec::encode(session.serializer, &goodbye),
+        );
+        let _ = session.send(frame);
+    }
+    let _ = session.send(Frame::Close(1000, "killed".into()));
+}
