@@ -614,3 +614,45 @@ async fn timeouts_and_every_cancel_mode() {
     expect_call_error(&mut caller, request, "wamp.error.canceled").await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_callee_that_stops_reading_cannot_pile_up_invocations() {
+    let server = TestServer::start(&[
+        // Small enough for the stuck callee to overflow, large enough for the caller's burst of
+        // replies (at most `total` of them) to fit.
+        ("WEBSOCKET_OUTBOUND_QUEUE_MESSAGES", "64"),
+        ("WEBSOCKET_OUTBOUND_QUEUE_BYTES", "4MiB"),
+    ])
+    .await;
+    let mut callee = Client::join(&server, Serializer::Json).await;
+    let mut caller = Client::join(&server, Serializer::Json).await;
+    register(&mut callee, "com.example.stuck")
+        .await
+        .expect("registered");
+    // The callee never reads again. Large arguments fill its socket buffers quickly.
+    let blob = Value::Str("x".repeat(256 * 1024));
+    let total = 100u64;
+    for _ in 0..total {
+        call(&mut caller, "com.example.stuck", vec![blob.clone()]).await;
+    }
+    let mut errors = std::collections::HashMap::<String, u64>::new();
+    for _ in 0..total {
+        match tokio::time::timeout(Duration::from_secs(10), caller.recv()).await {
+            Ok(Message::Error { error, .. }) => *errors.entry(error).or_default() += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => break,
+        }
+    }
+    let answered: u64 = errors.values().sum();
+    assert_eq!(
+        answered, total,
+        "every call is answered with an error: {errors:?}"
+    );
+    assert!(
+        errors
+            .keys()
+            .all(|e| e == "wamp.error.unavailable" || e == "wamp.error.canceled"),
+        "{errors:?}"
+    );
+    server.shutdown().await;
+}
