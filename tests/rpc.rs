@@ -660,3 +660,56 @@ async fn a_callee_that_stops_reading_cannot_pile_up_invocations() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn callees_without_call_canceling_are_never_interrupted() {
+    let server = TestServer::start(&[]).await;
+    // A callee like AutobahnJS: no call_canceling in HELLO.
+    let mut callee = Client::open(&server, Serializer::Json).await;
+    callee.hello_with("realm1", false).await;
+    assert!(matches!(callee.recv().await, Message::Welcome { .. }));
+    let mut caller = Client::join(&server, Serializer::Json).await;
+    register(&mut callee, "com.example.plain")
+        .await
+        .expect("registered");
+
+    // kill acts as skip: the caller hears at once, the callee gets no INTERRUPT.
+    let request = call_with(&mut caller, "com.example.plain", Dict::new()).await;
+    let inv = invocation(&mut callee).await;
+    caller
+        .send(&Message::Cancel {
+            request,
+            options: Dict::new(),
+        })
+        .await;
+    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+    // A timeout neither.
+    let request = call_with(
+        &mut caller,
+        "com.example.plain",
+        opts(vec![("timeout", Value::UInt(100))]),
+    )
+    .await;
+    let inv2 = invocation(&mut callee).await;
+    expect_call_error(&mut caller, request, "wamp.error.timeout").await;
+    callee.expect_silence(Duration::from_millis(300)).await;
+    // Late answers are dropped and the callee keeps working.
+    for inv in [inv, inv2] {
+        callee
+            .send(&Message::Yield {
+                request: inv,
+                options: Dict::new(),
+                args: vec![],
+                kwargs: Dict::new(),
+            })
+            .await;
+    }
+    caller.expect_silence(Duration::from_millis(200)).await;
+    call_with(&mut caller, "com.example.plain", Dict::new()).await;
+    answer_with_name(&mut callee, "still here").await;
+    assert_eq!(
+        result_args(&mut caller).await,
+        vec![Value::from("still here")]
+    );
+    server.shutdown().await;
+}

@@ -282,6 +282,7 @@ mod tests {
             v1: false,
             transport: "test",
             peer: String::new(),
+            interruptible: false,
             outbound,
         };
         (Arc::new(handle), rx)

@@ -503,17 +503,9 @@ impl Dealer {
             }
             return;
         }
+        // After a `kill` CANCEL the callee may still finish: its result goes through.
         if let Some(pending) = self.finish(invocation) {
-            if pending.canceled {
-                pending.caller.error(
-                    error_uri::CANCELED,
-                    "the call was canceled",
-                    Vec::new(),
-                    Dict::new(),
-                );
-            } else {
-                pending.caller.result(args, kwargs, false);
-            }
+            pending.caller.result(args, kwargs, false);
         }
     }
 
@@ -539,7 +531,17 @@ impl Dealer {
         }
     }
 
-    fn interrupt(callee: &SessionHandle, invocation: Id, mode: CancelMode, reason: Option<&str>) {
+    /// Sends INTERRUPT, to callees that announced `call_canceling` only. Returns whether it was
+    /// sent.
+    fn interrupt(
+        callee: &SessionHandle,
+        invocation: Id,
+        mode: CancelMode,
+        reason: Option<&str>,
+    ) -> bool {
+        if !callee.interruptible {
+            return false;
+        }
         let mut options = Dict::new();
         options.insert("mode".into(), Value::from(mode.as_str()));
         if let Some(reason) = reason {
@@ -551,19 +553,29 @@ impl Dealer {
                 request: invocation,
                 options,
             },
-        );
+        )
     }
 
-    /// A caller's CANCEL for its call `request`.
+    /// A caller's CANCEL for its call `request`. A callee that did not announce `call_canceling`
+    /// cannot be interrupted, so every mode then acts as `skip` (as the spec says).
     pub fn cancel(&mut self, caller: Id, request: Id, mode: CancelMode) {
         let Some(&invocation) = self.by_call.get(&(caller, request)) else {
             return; // already answered
+        };
+        let interruptible = self
+            .pending
+            .get(&invocation)
+            .is_some_and(|p| p.callee.interruptible);
+        let mode = if interruptible {
+            mode
+        } else {
+            CancelMode::Skip
         };
         match mode {
             CancelMode::Skip | CancelMode::KillNoWait => {
                 if let Some(pending) = self.finish(invocation) {
                     if mode == CancelMode::KillNoWait {
-                        Self::interrupt(&pending.callee, invocation, mode, None);
+                        let _ = Self::interrupt(&pending.callee, invocation, mode, None);
                     }
                     pending.caller.error(
                         error_uri::CANCELED,
@@ -577,7 +589,7 @@ impl Dealer {
                 if let Some(pending) = self.pending.get_mut(&invocation) {
                     if !pending.canceled {
                         pending.canceled = true;
-                        Self::interrupt(&pending.callee, invocation, mode, None);
+                        let _ = Self::interrupt(&pending.callee, invocation, mode, None);
                     }
                 }
             }
@@ -588,7 +600,7 @@ impl Dealer {
     /// callee an INTERRUPT.
     pub fn timeout(&mut self, invocation: Id) {
         if let Some(pending) = self.finish(invocation) {
-            Self::interrupt(
+            let _ = Self::interrupt(
                 &pending.callee,
                 invocation,
                 CancelMode::KillNoWait,
@@ -639,7 +651,7 @@ impl Dealer {
                     );
                 }
             } else {
-                Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
+                let _ = Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
             }
         }
         left

@@ -23,6 +23,8 @@ pub struct SessionHandle {
     pub transport: &'static str,
     /// The client's address, for the session meta API (empty for internal publishers).
     pub peer: String,
+    /// Whether the session announced the callee feature `call_canceling` (may get INTERRUPT).
+    pub interruptible: bool,
     /// Where frames for this session go.
     pub outbound: Outbound,
 }

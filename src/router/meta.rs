@@ -149,6 +149,15 @@ pub fn call(
             kill(&session, kwargs);
             Ok(Vec::new())
         }),
+        "wamp.session.kill_all" => {
+            let killed = realm
+                .sessions()
+                .into_iter()
+                .filter(|s| s.id != caller.id)
+                .inspect(|s| kill(s, kwargs))
+                .count();
+            Ok(vec![Value::UInt(killed as u64)])
+        }
         "wamp.session.kill_by_authid" | "wamp.session.kill_by_authrole" => {
             let by_role = procedure.ends_with("authrole");
             arg_str(args, if by_role { "authrole" } else { "authid" }).map(|wanted| {

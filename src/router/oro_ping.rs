@@ -35,6 +35,7 @@ pub async fn run(router: Arc<Router>, interval: Duration, stop: CancellationToke
         v1: false,
         transport: "internal",
         peer: String::new(),
+        interruptible: false,
         outbound,
     };
     let args = [Value::from(PING_PAYLOAD)];

@@ -175,6 +175,7 @@ mod tests {
             v1: false,
             transport: "test",
             peer: String::new(),
+            interruptible: false,
             outbound,
         }
     }

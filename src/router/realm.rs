@@ -64,6 +64,7 @@ impl Realm {
             v1: false,
             transport: "internal",
             peer: String::new(),
+            interruptible: false,
             outbound,
         };
         Realm {

@@ -221,6 +221,7 @@ impl Session {
             v1: false,
             transport: self.transport,
             peer: self.peer.to_string(),
+            interruptible: callee_cancels(&details),
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
@@ -721,6 +722,21 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.leave();
     }
+}
+
+/// True when HELLO announced the callee feature `call_canceling`: only such callees may be sent
+/// INTERRUPT (others treat it as a protocol violation; AutobahnJS closes its transport).
+fn callee_cancels(hello: &Dict) -> bool {
+    hello
+        .get("roles")
+        .and_then(Value::as_dict)
+        .and_then(|roles| roles.get("callee"))
+        .and_then(Value::as_dict)
+        .and_then(|callee| callee.get("features"))
+        .and_then(Value::as_dict)
+        .and_then(|features| features.get("call_canceling"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 fn welcome_details(handle: &SessionHandle) -> Dict {

@@ -75,6 +75,7 @@ impl V1Session {
             v1: true,
             transport,
             peer: peer.to_string(),
+            interruptible: false,
             outbound,
         });
         realm.join(handle.clone());

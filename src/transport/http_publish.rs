@@ -248,6 +248,7 @@ impl HttpPublisher {
                 v1: false,
                 transport: "http",
                 peer: String::new(),
+                interruptible: false,
                 outbound,
             },
             _identity_rx: rx,

@@ -142,9 +142,21 @@ impl Client {
     }
 
     pub async fn hello(&mut self, realm: &str) {
+        self.hello_with(realm, true).await;
+    }
+
+    /// HELLO announcing every role; the callee announces `call_canceling` when `cancels`.
+    pub async fn hello_with(&mut self, realm: &str, cancels: bool) {
+        let mut callee_features = Dict::new();
+        callee_features.insert("call_canceling".into(), Value::Bool(cancels));
+        callee_features.insert("progressive_call_results".into(), Value::Bool(true));
+        let mut callee = Dict::new();
+        callee.insert("features".into(), Value::Dict(callee_features));
         let mut roles = Dict::new();
         roles.insert("subscriber".into(), Value::Dict(Dict::new()));
         roles.insert("publisher".into(), Value::Dict(Dict::new()));
+        roles.insert("caller".into(), Value::Dict(Dict::new()));
+        roles.insert("callee".into(), Value::Dict(callee));
         let mut details = Dict::new();
         details.insert("roles".into(), Value::Dict(roles));
         self.send(&Message::Hello {
@@ -394,4 +406,38 @@ pub fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, st
         String::from_utf8_lossy(&output.stderr)
     );
     (cert, key)
+}
+
+/// The interop Node packages' directory (`target/interop-node`), installing AutobahnJS there with
+/// npm on first use: `autobahn` 26 (with `msgpack5`, its MessagePack serializer's dependency), `ws`
+/// 8 (Node 20 has no global `WebSocket`) and `when` 3.7.8 (AutobahnJS reports progressive results
+/// through when.js deferreds). Panics when node or npm is missing: that is a broken test machine,
+/// not a reason to skip.
+pub fn autobahn_node() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("interop-node");
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .expect("node is installed (the AutobahnJS interop tests need Node.js >= 20)");
+    assert!(node.status.success(), "node --version failed");
+    let modules = dir.join("node_modules");
+    let installed = |package: &str| modules.join(package).join("package.json").exists();
+    let autobahn_26 = std::fs::read_to_string(modules.join("autobahn/package.json"))
+        .is_ok_and(|manifest| manifest.contains("\"version\": \"26."));
+    if !(autobahn_26 && ["ws", "when", "msgpack5"].iter().all(|p| installed(p))) {
+        std::fs::create_dir_all(&dir).expect("create target/interop-node");
+        let status = std::process::Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&dir)
+            .args(["--no-audit", "--no-fund", "--loglevel=error"])
+            .args(["autobahn@^26", "ws@^8", "when@3.7.8"])
+            .status()
+            .expect("npm is installed (the AutobahnJS interop tests install autobahn with it)");
+        assert!(status.success(), "installing autobahn with npm failed");
+    }
+    dir
 }
