@@ -10,8 +10,10 @@
 //! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
 //! * [`metrics`]: the Prometheus registry behind `/metrics`.
 //! * [`oro`]: Oro's ticket algorithm and topic routes (pure), for the WAMP v1 drop-in.
+//! * [`auth`]: wampd tickets and WAMP-CRA (pure).
 //! * [`client`] and [`publish_cmd`]: the small WAMP client behind `wampd publish`.
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod logging;
