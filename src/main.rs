@@ -41,6 +41,25 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Mint a wampd ticket signed with WEBSOCKET_TICKET_SECRET, for scripts and tests.
+    #[command(name = "ticket")]
+    Ticket {
+        #[command(flatten)]
+        common: Common,
+        /// The authid the ticket proves.
+        #[arg(long)]
+        authid: String,
+        /// The authrole it grants.
+        #[arg(long)]
+        role: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 300)]
+        ttl: i64,
+        /// A topic the holder may subscribe to (repeatable; a trailing '.' means a prefix).
+        /// Without any, subscriptions are unrestricted.
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+    },
     /// Publish an event (or one per stdin line) to the router at WEBSOCKET_BACKEND_DSN.
     Publish(wampd::publish_cmd::PublishArgs),
 }
@@ -86,6 +105,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Publish(args) => wampd::publish_cmd::run(args),
+        Command::Ticket {
+            common,
+            authid,
+            role,
+            ttl,
+            topics,
+        } => mint_ticket(&common, authid, role, ttl, topics),
         Command::ConfigCheck { common } => match load_settings(&common) {
             Ok(settings) => {
                 for (name, value) in settings.describe() {
@@ -117,6 +143,45 @@ fn main() -> ExitCode {
             run_server(settings, env)
         }
     }
+}
+
+fn mint_ticket(
+    common: &Common,
+    authid: String,
+    authrole: String,
+    ttl: i64,
+    topics: Vec<String>,
+) -> ExitCode {
+    let secret = match env_files::load(&common.env_dir, &common.env) {
+        Ok(env) => env
+            .get(wampd::config::settings::WEBSOCKET_TICKET_SECRET)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        Err(err) => {
+            eprintln!("wampd: configuration error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(secret) = secret else {
+        eprintln!("wampd: WEBSOCKET_TICKET_SECRET is not set: nothing to sign the ticket with");
+        return ExitCode::FAILURE;
+    };
+    if authid.is_empty() || authrole.is_empty() || ttl <= 0 {
+        eprintln!("wampd: --authid and --role must not be empty and --ttl must be positive");
+        return ExitCode::FAILURE;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let claims = wampd::auth::ticket::Claims {
+        authid,
+        authrole,
+        expires: now.saturating_add(ttl),
+        topics: (!topics.is_empty()).then_some(topics),
+    };
+    println!("{}", wampd::auth::ticket::mint(secret.as_bytes(), &claims));
+    ExitCode::SUCCESS
 }
 
 fn run_server(settings: Settings, env: AppEnv) -> ExitCode {

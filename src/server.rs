@@ -25,7 +25,7 @@ use crate::config::settings::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
 use crate::metrics::Metrics;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
-use crate::router::{oro_ping, Router, RouterConfig};
+use crate::router::{oro_ping, AuthConfig, Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
 use crate::transport::http_publish::HttpPublisher;
 use crate::transport::upgrade::Admission;
@@ -146,6 +146,13 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
             .iter()
             .map(|(realm, policy)| (realm.clone(), overflow_policy(*policy)))
             .collect(),
+        auth: AuthConfig {
+            ticket_secret: settings
+                .ticket_secret
+                .as_ref()
+                .map(|s| s.as_bytes().to_vec()),
+            anonymous: settings.anonymous,
+        },
     }
 }
 
@@ -196,6 +203,10 @@ impl Server {
                 }),
                 v1: settings.v1,
                 oro_secret: settings.oro_secret.clone(),
+                ticket_secret: settings
+                    .ticket_secret
+                    .as_ref()
+                    .map(|s| s.as_bytes().to_vec()),
             },
         });
         let public = Arc::new(ListenerSpec {
@@ -205,7 +216,7 @@ impl Server {
                 ListenerRole::PublicWithMetrics
             },
             tls,
-            authrole: Arc::from("anonymous"),
+            authrole: Arc::from(settings.anonymous_role.as_str()),
         });
         Ok(Server {
             oro_ping_interval: settings.oro_ping_interval,

@@ -56,6 +56,12 @@ pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
 pub const WEBSOCKET_SLOW_CONSUMER_POLICY: &str = "WEBSOCKET_SLOW_CONSUMER_POLICY";
 /// Separate listener for /metrics, /health and /ready (empty = the server DSN's listener).
 pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
+/// Secret that signs wampd's own tickets (`ticket` authentication, `?ticket=` on v2 upgrades).
+pub const WEBSOCKET_TICKET_SECRET: &str = "WEBSOCKET_TICKET_SECRET";
+/// Whether anonymous authentication is allowed.
+pub const WEBSOCKET_ANONYMOUS: &str = "WEBSOCKET_ANONYMOUS";
+/// Auth role of anonymous sessions on the server listener.
+pub const WEBSOCKET_ANONYMOUS_ROLE: &str = "WEBSOCKET_ANONYMOUS_ROLE";
 /// Oro's kernel secret, which signs WAMP v1 tickets (alias `WEBSOCKET_SECRET`).
 pub const ORO_SECRET: &str = "ORO_SECRET";
 /// wampd's name for [`ORO_SECRET`].
@@ -210,6 +216,21 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_SLOW_CONSUMER_POLICY,
         "disconnect",
         "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
+    ),
+    (
+        WEBSOCKET_TICKET_SECRET,
+        "",
+        "secret signing wampd tickets (wampd ticket): enables ticket authentication in HELLO and ?ticket= on WAMP v2 upgrades; empty = off",
+    ),
+    (
+        WEBSOCKET_ANONYMOUS,
+        "true",
+        "allow anonymous authentication; false = every session must authenticate (ticket)",
+    ),
+    (
+        WEBSOCKET_ANONYMOUS_ROLE,
+        "anonymous",
+        "auth role of anonymous sessions on the server listener",
     ),
     (
         ORO_SECRET,
@@ -501,6 +522,12 @@ pub struct Settings {
     pub backend_role: String,
     /// ORO_SECRET (alias WEBSOCKET_SECRET).
     pub oro_secret: Option<String>,
+    /// WEBSOCKET_TICKET_SECRET.
+    pub ticket_secret: Option<String>,
+    /// WEBSOCKET_ANONYMOUS.
+    pub anonymous: bool,
+    /// WEBSOCKET_ANONYMOUS_ROLE.
+    pub anonymous_role: String,
     /// WEBSOCKET_ALLOWED_ORIGINS (hosts).
     pub allowed_origins: Vec<String>,
     /// WEBSOCKET_ORIGIN_CHECK.
@@ -610,6 +637,9 @@ impl Default for Settings {
             backend_listen: BackendListen::default(),
             backend_role: "backend".to_string(),
             oro_secret: None,
+            ticket_secret: None,
+            anonymous: true,
+            anonymous_role: "anonymous".to_string(),
             allowed_origins: Vec::new(),
             origin_check: true,
             v1: true,
@@ -816,16 +846,12 @@ impl Settings {
             defaults.backend_listen,
             BackendListen::parse,
         )?;
-        let backend_role = knob(env, WEBSOCKET_BACKEND_ROLE, defaults.backend_role, |s| {
-            let ok = !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-            if ok {
-                Ok(s.to_string())
-            } else {
-                Err("a role name of letters, digits, '_', '-' or '.' such as backend".to_string())
-            }
-        })?;
+        let backend_role = knob(
+            env,
+            WEBSOCKET_BACKEND_ROLE,
+            defaults.backend_role,
+            parse_role,
+        )?;
 
         let oro_secret = value_of(env, ORO_SECRET)
             .or_else(|| value_of(env, WEBSOCKET_SECRET))
@@ -860,7 +886,26 @@ impl Settings {
             parse_duration,
         )?;
 
+        let ticket_secret = value_of(env, WEBSOCKET_TICKET_SECRET).map(str::to_string);
+        let anonymous = knob(env, WEBSOCKET_ANONYMOUS, defaults.anonymous, parse_bool)?;
+        let anonymous_role = knob(
+            env,
+            WEBSOCKET_ANONYMOUS_ROLE,
+            defaults.anonymous_role.clone(),
+            parse_role,
+        )?;
+        if !anonymous && ticket_secret.is_none() {
+            return Err(ConfigError::invalid(
+                WEBSOCKET_ANONYMOUS,
+                "false",
+                format!("{WEBSOCKET_TICKET_SECRET} to be set: without anonymous sessions, clients authenticate with tickets"),
+            ));
+        }
+
         Ok(Settings {
+            ticket_secret,
+            anonymous,
+            anonymous_role,
             oro_secret,
             allowed_origins,
             origin_check,
@@ -946,6 +991,16 @@ impl Settings {
                 WEBSOCKET_SLOW_CONSUMER_POLICY,
                 self.slow_consumer.describe(),
             ),
+            (
+                WEBSOCKET_TICKET_SECRET,
+                if self.ticket_secret.is_some() {
+                    "*** (set)".to_string()
+                } else {
+                    "(not set: ticket authentication off)".to_string()
+                },
+            ),
+            (WEBSOCKET_ANONYMOUS, self.anonymous.to_string()),
+            (WEBSOCKET_ANONYMOUS_ROLE, self.anonymous_role.clone()),
             (
                 WEBSOCKET_SECRET,
                 if self.oro_secret.is_some() {
@@ -1076,6 +1131,18 @@ fn optional_dsn(
             let dsn = parse_dsn(variable, value)?;
             Ok(dsn.is_configured().then_some(dsn))
         }
+    }
+}
+
+/// A role name: letters, digits, `_`, `-` or `.`.
+fn parse_role(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a role name of letters, digits, '_', '-' or '.' such as backend".to_string())
     }
 }
 

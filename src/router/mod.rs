@@ -39,6 +39,26 @@ pub struct RouterConfig {
     pub overflow: OverflowPolicy,
     /// Per-realm slow-consumer policies.
     pub overflow_by_realm: HashMap<String, OverflowPolicy>,
+    /// How sessions may authenticate.
+    pub auth: AuthConfig,
+}
+
+/// Authentication methods the router offers.
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    /// Secret of wampd tickets; `None` disables `ticket` authentication.
+    pub ticket_secret: Option<Vec<u8>>,
+    /// Whether `anonymous` authentication is allowed.
+    pub anonymous: bool,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("ticket_secret", &self.ticket_secret.as_ref().map(|_| "***"))
+            .field("anonymous", &self.anonymous)
+            .finish()
+    }
 }
 
 /// All realms of this process.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
+use crate::auth::ticket::{self, Claims};
 use crate::metrics::SessionLabels;
 use crate::router::dealer::{CallRequest, Caller, CancelMode, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
@@ -54,11 +55,44 @@ struct Joined {
     subscriptions: HashSet<Id>,
     /// The metrics gauge counting this session, decremented when it leaves.
     gauge: Gauge,
+    /// The ticket the session authenticated with, restricting its subscriptions.
+    claims: Option<Claims>,
 }
+
+/// A HELLO answered with a CHALLENGE, waiting for AUTHENTICATE.
+struct Challenging {
+    realm: Arc<Realm>,
+    realm_name: String,
+    interruptible: bool,
+}
+
+/// Who a session is once authenticated.
+struct Identity {
+    authid: String,
+    authrole: String,
+    authmethod: &'static str,
+    claims: Option<Claims>,
+}
+
+impl Identity {
+    fn from_ticket(claims: Claims) -> Identity {
+        Identity {
+            authid: claims.authid.clone(),
+            authrole: claims.authrole.clone(),
+            authmethod: "ticket",
+            claims: Some(claims),
+        }
+    }
+}
+
+/// Clock skew tolerated on ticket expiry.
+const TICKET_LEEWAY_SECS: i64 = 5;
 
 enum State {
     /// Transport open, no session yet (also after a GOODBYE exchange).
     AwaitingHello,
+    /// HELLO answered with CHALLENGE; AUTHENTICATE expected.
+    Challenging(Challenging),
     /// Joined to a realm.
     Established(Joined),
     /// The router sent GOODBYE (shutdown) and waits for the client's reply.
@@ -73,6 +107,7 @@ pub struct Session {
     peer: SocketAddr,
     transport: &'static str,
     authrole: Arc<str>,
+    preauth: Option<Claims>,
     state: State,
 }
 
@@ -88,6 +123,7 @@ impl Session {
         peer: SocketAddr,
         transport: &'static str,
         authrole: Arc<str>,
+        preauth: Option<Claims>,
     ) -> Session {
         Session {
             router,
@@ -96,6 +132,7 @@ impl Session {
             peer,
             transport,
             authrole,
+            preauth,
             state: State::AwaitingHello,
         }
     }
@@ -104,7 +141,7 @@ impl Session {
     pub fn id(&self) -> Option<Id> {
         match &self.state {
             State::Established(j) | State::GoodbyeSent(j) => Some(j.handle.id),
-            State::AwaitingHello => None,
+            State::AwaitingHello | State::Challenging(_) => None,
         }
     }
 
@@ -152,6 +189,19 @@ impl Session {
         self.router.metrics().message_in(msg.code());
         match std::mem::replace(&mut self.state, State::AwaitingHello) {
             State::AwaitingHello => self.handle_unjoined(msg),
+            State::Challenging(challenging) => match msg {
+                Message::Authenticate { signature, .. } => {
+                    self.authenticate(challenging, &signature)
+                }
+                Message::Abort { .. } => Step::Close {
+                    code: CLOSE_NORMAL,
+                    reason: "aborted".into(),
+                },
+                other => self.protocol_violation(format!(
+                    "{} received while waiting for AUTHENTICATE",
+                    other.name()
+                )),
+            },
             State::Established(joined) => {
                 self.state = State::Established(joined);
                 self.handle_established(msg)
@@ -199,29 +249,109 @@ impl Session {
                 CLOSE_NORMAL,
             );
         };
-        if let Some(methods) = details.get("authmethods") {
-            let Some(list) = methods.as_list() else {
-                return self.protocol_violation("HELLO.Details.authmethods must be a list".into());
-            };
-            if !list.is_empty() && !list.iter().any(|m| m.as_str() == Some("anonymous")) {
-                info!(peer = %self.peer, realm = %realm_name, "no offered authentication method is available");
-                return self.abort(
-                    error_uri::NO_MATCHING_AUTH_METHOD,
-                    "this realm accepts anonymous authentication only".into(),
-                    CLOSE_NORMAL,
-                );
+        let interruptible = callee_cancels(&details);
+        // A ticket presented on the WebSocket upgrade already authenticated the client.
+        if let Some(claims) = self.preauth.take() {
+            let identity = Identity::from_ticket(claims);
+            return self.welcome(realm, realm_name, identity, interruptible);
+        }
+        let methods: Vec<String> = match details.get("authmethods") {
+            None => vec!["anonymous".into()],
+            Some(Value::List(list)) => list
+                .iter()
+                .filter_map(|m| m.as_str().map(str::to_owned))
+                .collect(),
+            Some(_) => {
+                return self.protocol_violation("HELLO.Details.authmethods must be a list".into())
+            }
+        };
+        let auth = &self.router.config().auth;
+        for method in methods.iter().map(String::as_str).chain(
+            // An empty list means "anything": try anonymous.
+            methods.is_empty().then_some("anonymous"),
+        ) {
+            match method {
+                "ticket" if auth.ticket_secret.is_some() => {
+                    self.send(&Message::Challenge {
+                        authmethod: "ticket".into(),
+                        extra: Dict::new(),
+                    });
+                    self.state = State::Challenging(Challenging {
+                        realm,
+                        realm_name,
+                        interruptible,
+                    });
+                    return Step::Continue;
+                }
+                "anonymous" if auth.anonymous => {
+                    let identity = Identity {
+                        authid: format!("anonymous-{:012x}", id::random_id()),
+                        authrole: self.authrole.to_string(),
+                        authmethod: "anonymous",
+                        claims: None,
+                    };
+                    return self.welcome(realm, realm_name, identity, interruptible);
+                }
+                _ => {}
             }
         }
+        info!(peer = %self.peer, realm = %realm_name, offered = ?methods, "no offered authentication method is available");
+        self.router.metrics().auth_failures.inc();
+        self.abort(
+            error_uri::NO_MATCHING_AUTH_METHOD,
+            format!("none of the offered authentication methods {methods:?} is available"),
+            CLOSE_NORMAL,
+        )
+    }
+
+    /// AUTHENTICATE answering a ticket CHALLENGE.
+    fn authenticate(&mut self, challenging: Challenging, signature: &str) -> Step {
+        let Some(secret) = self.router.config().auth.ticket_secret.clone() else {
+            return self.protocol_violation("AUTHENTICATE without a CHALLENGE".into());
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        match ticket::verify(&secret, signature, now, TICKET_LEEWAY_SECS) {
+            Ok(claims) => {
+                let identity = Identity::from_ticket(claims);
+                self.welcome(
+                    challenging.realm,
+                    challenging.realm_name,
+                    identity,
+                    challenging.interruptible,
+                )
+            }
+            Err(err) => {
+                info!(peer = %self.peer, realm = %challenging.realm_name, "Authentication failed: {err}");
+                self.router.metrics().auth_failures.inc();
+                self.abort(
+                    error_uri::AUTHENTICATION_FAILED,
+                    format!("ticket refused: {err}"),
+                    CLOSE_NORMAL,
+                )
+            }
+        }
+    }
+
+    fn welcome(
+        &mut self,
+        realm: Arc<Realm>,
+        realm_name: String,
+        identity: Identity,
+        interruptible: bool,
+    ) -> Step {
         let session_id = id::random_id();
         let handle = Arc::new(SessionHandle {
             id: session_id,
-            authid: format!("anonymous-{:012x}", id::random_id()),
-            authrole: self.authrole.to_string(),
+            authid: identity.authid,
+            authrole: identity.authrole,
             serializer: self.serializer,
             v1: false,
             transport: self.transport,
             peer: self.peer.to_string(),
-            interruptible: callee_cancels(&details),
+            interruptible,
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
@@ -234,12 +364,14 @@ impl Session {
         gauge.inc();
         self.send(&Message::Welcome {
             session: session_id,
-            details: welcome_details(&handle),
+            details: welcome_details(&handle, identity.authmethod),
         });
         info!(
             session = session_id,
             realm = %realm_name,
             authid = %handle.authid,
+            authrole = %handle.authrole,
+            authmethod = identity.authmethod,
             peer = %self.peer,
             serializer = self.serializer.subprotocol(),
             "session joined"
@@ -249,6 +381,7 @@ impl Session {
             handle,
             subscriptions: HashSet::new(),
             gauge,
+            claims: identity.claims,
         });
         Step::Continue
     }
@@ -403,7 +536,7 @@ impl Session {
     fn joined(&self) -> Option<&Joined> {
         match &self.state {
             State::Established(j) | State::GoodbyeSent(j) => Some(j),
-            State::AwaitingHello => None,
+            State::AwaitingHello | State::Challenging(_) => None,
         }
     }
 
@@ -437,6 +570,22 @@ impl Session {
                 ),
             );
             return Step::Continue;
+        }
+        let State::Established(joined) = &mut self.state else {
+            return Step::Continue;
+        };
+        if let Some(claims) = &joined.claims {
+            if !claims.may_subscribe_match(topic, policy) {
+                info!(session = joined.handle.id, authid = %joined.handle.authid, action = "subscribe", uri = topic, "not authorized by the session's ticket");
+                self.router.metrics().authorization_denials.inc();
+                self.error(
+                    code::SUBSCRIBE,
+                    request,
+                    error_uri::NOT_AUTHORIZED,
+                    &format!("the session's ticket does not allow subscribing to \"{topic}\""),
+                );
+                return Step::Continue;
+            }
         }
         let State::Established(joined) = &mut self.state else {
             return Step::Continue;
@@ -739,7 +888,7 @@ fn callee_cancels(hello: &Dict) -> bool {
         .unwrap_or(false)
 }
 
-fn welcome_details(handle: &SessionHandle) -> Dict {
+fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
     let mut features = Dict::new();
     for feature in [
         "publisher_exclusion",
@@ -772,7 +921,7 @@ fn welcome_details(handle: &SessionHandle) -> Dict {
     details.insert("roles".into(), Value::Dict(roles));
     details.insert("authid".into(), Value::Str(handle.authid.clone()));
     details.insert("authrole".into(), Value::Str(handle.authrole.clone()));
-    details.insert("authmethod".into(), Value::from("anonymous"));
+    details.insert("authmethod".into(), Value::from(authmethod));
     details.insert("authprovider".into(), Value::from("static"));
     details.insert(
         "agent".into(),

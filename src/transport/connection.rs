@@ -18,6 +18,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::auth::ticket::Claims;
 use crate::router::outbound::{self, Frame};
 use crate::router::session::{Session, Step, CLOSE_GOING_AWAY};
 use crate::router::session_v1::{V1Identity, V1Session};
@@ -72,8 +73,11 @@ pub struct Wire<R, W> {
 /// Which WAMP version a connection speaks.
 #[derive(Debug, Clone)]
 pub enum Flavor {
-    /// WAMP v2: the session starts with HELLO.
-    V2,
+    /// WAMP v2: the session starts with HELLO; `preauth` is a ticket verified on the upgrade.
+    V2 {
+        /// Claims of a `?ticket=` presented on the WebSocket upgrade.
+        preauth: Option<Claims>,
+    },
     /// WAMP v1: the handshake already sent WELCOME for this session.
     V1 {
         /// The session ID announced in the WELCOME.
@@ -181,13 +185,14 @@ where
         metrics.clone(),
     ));
     let mut session = match flavor {
-        Flavor::V2 => Machine::V2(Session::new(
+        Flavor::V2 { preauth } => Machine::V2(Session::new(
             ctx.router.clone(),
             serializer,
             outbound.clone(),
             peer,
             transport,
             authrole,
+            preauth,
         )),
         Flavor::V1 {
             session_id,

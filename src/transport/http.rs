@@ -237,7 +237,7 @@ fn upgrade(
                     serializer,
                     transport: "websocket",
                     authrole,
-                    flavor: connection::Flavor::V2,
+                    flavor: connection::Flavor::V2 { preauth: None },
                 };
                 connection::run(ctx, wire, peer).await;
             }

@@ -312,7 +312,7 @@ pub async fn serve<S>(
         serializer,
         transport: "rawsocket",
         authrole: spec.authrole.clone(),
-        flavor: connection::Flavor::V2,
+        flavor: connection::Flavor::V2 { preauth: None },
     };
     connection::run(state.connection.clone(), wire, peer).await;
 }

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
+use crate::auth::ticket::{self as auth_ticket, Claims};
 use crate::config::settings::origin_host;
 use crate::oro::ticket::{self, Ticket, TicketCheck};
 use crate::router::session_v1::V1Identity;
@@ -30,7 +31,7 @@ use crate::wamp::v1::{self, V1Message};
 use crate::wamp::{id, Serializer};
 
 /// Who may open WebSockets, decided before the upgrade.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Admission {
     /// Allowed Origin hosts (always including `localhost` and `127.0.0.1`); `None` = no check.
     pub origins: Option<Vec<String>>,
@@ -38,6 +39,19 @@ pub struct Admission {
     pub v1: bool,
     /// Oro's secret: when set, WAMP v1 clients need a valid ticket.
     pub oro_secret: Option<String>,
+    /// wampd's ticket secret: a `?ticket=` on a WAMP v2 upgrade is verified with it.
+    pub ticket_secret: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("origins", &self.origins)
+            .field("v1", &self.v1)
+            .field("oro_secret", &self.oro_secret.as_ref().map(|_| "***"))
+            .field("ticket_secret", &self.ticket_secret.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Admission {
@@ -103,6 +117,20 @@ fn now_unix() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// A wampd ticket on a WAMP v2 upgrade (`?ticket=`), when ticket authentication is on: verified
+/// here, so the session's HELLO is welcomed with the ticket's identity. `Err` is the log line.
+fn v2_ticket(admission: &Admission, head: &RequestHead) -> Result<Option<Claims>, String> {
+    let Some(secret) = &admission.ticket_secret else {
+        return Ok(None);
+    };
+    let Some(token) = head.query().and_then(ticket::ticket_from_query) else {
+        return Ok(None);
+    };
+    auth_ticket::verify(secret, &token, now_unix(), 5)
+        .map(Some)
+        .map_err(|err| format!("Authentication failed: ticket on the upgrade refused: {err}"))
 }
 
 /// Decides who a v1 client is from its ticket; `Err` is the log line for a refusal.
@@ -180,7 +208,18 @@ pub async fn serve<S>(
     ));
     let mut bytes = response.into_bytes();
     let (flavor, serializer) = match accepted.protocol {
-        Protocol::V2(serializer) => (Flavor::V2, serializer),
+        Protocol::V2(serializer) => {
+            let preauth = match v2_ticket(admission, &head) {
+                Ok(preauth) => preauth,
+                Err(why) => {
+                    info!(%peer, "{why}");
+                    metrics.auth_failures.inc();
+                    metrics.handshake_failure("ticket");
+                    return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
+                }
+            };
+            (Flavor::V2 { preauth }, serializer)
+        }
         Protocol::V1 => {
             let session_id = id::random_id();
             // 5000 SHA-512 rounds: off the async workers, so ticket checks never stall routing.
@@ -273,6 +312,7 @@ mod tests {
             ]),
             v1: true,
             oro_secret: None,
+            ticket_secret: None,
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();
