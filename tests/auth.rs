@@ -1,0 +1,284 @@
+//! Authentication over real sockets: wampd tickets in HELLO (also with autobahn-python) and on
+//! the WebSocket upgrade, topic-restricted tickets, anonymous on and off, and `wampd ticket`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{connect_ws, dict, Client, TestServer};
+use wampd::auth::ticket::{mint, Claims};
+use wampd::wamp::{Dict, Message, Serializer, Value};
+
+const SECRET: &str = "correct horse battery staple";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn token(authid: &str, role: &str, ttl: i64, topics: Option<Vec<&str>>) -> String {
+    let claims = Claims {
+        authid: authid.into(),
+        authrole: role.into(),
+        expires: now() + ttl,
+        topics: topics.map(|t| t.into_iter().map(str::to_owned).collect()),
+    };
+    mint(SECRET.as_bytes(), &claims)
+}
+
+/// HELLO offering `methods`, answering a ticket CHALLENGE with `ticket`.
+async fn hello_ticket(server: &TestServer, methods: Vec<&str>, ticket: &str) -> (Client, Message) {
+    let mut client = Client::open(server, Serializer::Json).await;
+    let details = dict(vec![(
+        "authmethods",
+        Value::List(methods.into_iter().map(Value::from).collect()),
+    )]);
+    client
+        .send(&Message::Hello {
+            realm: "realm1".into(),
+            details,
+        })
+        .await;
+    let mut reply = client.recv().await;
+    if let Message::Challenge { authmethod, .. } = &reply {
+        assert_eq!(authmethod, "ticket");
+        client
+            .send(&Message::Authenticate {
+                signature: ticket.into(),
+                extra: Dict::new(),
+            })
+            .await;
+        reply = client.recv().await;
+    }
+    (client, reply)
+}
+
+#[tokio::test]
+async fn ticket_authentication_in_hello() {
+    let server = TestServer::start(&[("WEBSOCKET_TICKET_SECRET", SECRET)]).await;
+    let (_c, reply) = hello_ticket(&server, vec!["ticket"], &token("42", "user", 300, None)).await;
+    match reply {
+        Message::Welcome { details, .. } => {
+            assert_eq!(details.get("authid"), Some(&Value::from("42")));
+            assert_eq!(details.get("authrole"), Some(&Value::from("user")));
+            assert_eq!(details.get("authmethod"), Some(&Value::from("ticket")));
+        }
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+    let tampered = {
+        let good = token("42", "user", 300, None);
+        let (claims, sig) = good.split_once('.').expect("two parts");
+        let forged = mint(
+            b"another secret",
+            &Claims {
+                authid: "1".into(),
+                authrole: "admin".into(),
+                expires: now() + 300,
+                topics: None,
+            },
+        );
+        format!(
+            "{}.{sig}",
+            forged.split_once('.').map(|(c, _)| c).unwrap_or(claims)
+        )
+    };
+    for (name, bad) in [
+        ("expired", token("42", "user", -60, None)),
+        ("tampered", tampered),
+        ("garbage", "not-a-ticket".to_string()),
+        (
+            "wrong secret",
+            mint(
+                b"wrong",
+                &Claims {
+                    authid: "x".into(),
+                    authrole: "y".into(),
+                    expires: now() + 60,
+                    topics: None,
+                },
+            ),
+        ),
+    ] {
+        let (mut client, reply) = hello_ticket(&server, vec!["ticket"], &bad).await;
+        match reply {
+            Message::Abort { reason, .. } => {
+                assert_eq!(reason, "wamp.error.authentication_failed", "{name}")
+            }
+            other => panic!("{name}: expected ABORT, got {other:?}"),
+        }
+        let _ = client.expect_close().await;
+    }
+    // Anonymous is still allowed by default, and preferred in the client's order.
+    let (_c, reply) = hello_ticket(&server, vec!["anonymous", "ticket"], "unused").await;
+    assert!(
+        matches!(reply, Message::Welcome { details, .. } if details.get("authmethod") == Some(&Value::from("anonymous")))
+    );
+    let m = common::scrape(server.addr).await;
+    assert_eq!(
+        common::metric(&m, "wampd_authentication_failures_total"),
+        4.0
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn anonymous_can_be_switched_off() {
+    let server = TestServer::start(&[
+        ("WEBSOCKET_TICKET_SECRET", SECRET),
+        ("WEBSOCKET_ANONYMOUS", "false"),
+    ])
+    .await;
+    let mut c = Client::open(&server, Serializer::Json).await;
+    c.hello("realm1").await;
+    let (seen, _) = c.expect_close().await;
+    assert!(
+        matches!(seen.first(), Some(Message::Abort { reason, .. }) if reason == "wamp.error.no_matching_auth_method")
+    );
+    let (_c, reply) = hello_ticket(
+        &server,
+        vec!["anonymous", "ticket"],
+        &token("7", "user", 60, None),
+    )
+    .await;
+    assert!(
+        matches!(reply, Message::Welcome { .. }),
+        "falls through to ticket"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ticket_topics_restrict_subscriptions() {
+    let server = TestServer::start(&[("WEBSOCKET_TICKET_SECRET", SECRET)]).await;
+    let t = token(
+        "42",
+        "user",
+        300,
+        Some(vec!["com.app.user.42.", "com.app.news"]),
+    );
+    let (mut c, reply) = hello_ticket(&server, vec!["ticket"], &t).await;
+    assert!(matches!(reply, Message::Welcome { .. }));
+    c.subscribe("com.app.user.42.inbox").await;
+    c.subscribe("com.app.news").await;
+    for (topic, options) in [
+        ("com.app.user.7.inbox", Dict::new()),
+        ("com.app.", dict(vec![("match", Value::from("prefix"))])),
+        (
+            "com.app.user..inbox",
+            dict(vec![("match", Value::from("wildcard"))]),
+        ),
+    ] {
+        c.send(&Message::Subscribe {
+            request: 99,
+            options,
+            topic: topic.into(),
+        })
+        .await;
+        match c.recv().await {
+            Message::Error { error, .. } => {
+                assert_eq!(error, "wamp.error.not_authorized", "{topic}")
+            }
+            other => panic!("{topic}: expected ERROR, got {other:?}"),
+        }
+    }
+    let m = common::scrape(server.addr).await;
+    assert_eq!(common::metric(&m, "wampd_authorization_denials_total"), 3.0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ticket_on_the_upgrade_authenticates_the_session() {
+    let server = TestServer::start(&[("WEBSOCKET_TICKET_SECRET", SECRET)]).await;
+    let t = token("9", "browser", 60, None);
+    let url = format!("ws://{}/ws?ticket={t}", server.addr);
+    let ws = connect_ws(&url, Some("wamp.2.json"))
+        .await
+        .expect("connects");
+    let mut c = Client {
+        ws,
+        serializer: Serializer::Json,
+        session: 0,
+        welcome: Dict::new(),
+        next_request: 1,
+    };
+    c.hello("realm1").await;
+    match c.recv().await {
+        Message::Welcome { details, .. } => {
+            assert_eq!(details.get("authid"), Some(&Value::from("9")));
+            assert_eq!(details.get("authmethod"), Some(&Value::from("ticket")));
+        }
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+    let url = format!(
+        "ws://{}/ws?ticket={}",
+        server.addr,
+        token("9", "browser", -10, None)
+    );
+    match connect_ws(&url, Some("wamp.2.json")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wampd_ticket_mints_what_autobahn_python_presents() {
+    let server = TestServer::start(&[("WEBSOCKET_TICKET_SECRET", SECRET)]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_wampd"))
+        .env_clear()
+        .env("WEBSOCKET_TICKET_SECRET", SECRET)
+        .current_dir(dir.path())
+        .args([
+            "ticket", "--authid", "alice", "--role", "editor", "--ttl", "120", "--topic",
+            "com.app.",
+        ])
+        .output()
+        .expect("wampd runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let minted = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let no_secret = Command::new(env!("CARGO_BIN_EXE_wampd"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["ticket", "--authid", "a", "--role", "b"])
+        .output()
+        .expect("wampd runs");
+    assert!(!no_secret.status.success());
+    assert!(String::from_utf8_lossy(&no_secret.stderr).contains("WEBSOCKET_TICKET_SECRET"));
+
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
+        .await
+        .expect("venv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_ticket.py");
+    for serializer in ["json", "msgpack"] {
+        let output = tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(server.url())
+            .args([serializer, &minted])
+            .output()
+            .await
+            .expect("script runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("OK alice editor ticket"),
+            "{serializer}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(server.url())
+        .args(["json", "forged.token"])
+        .output()
+        .await
+        .expect("script runs");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("authentication_failed"));
+    server.shutdown().await;
+}
