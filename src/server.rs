@@ -152,6 +152,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
                 .as_ref()
                 .map(|s| s.as_bytes().to_vec()),
             anonymous: settings.anonymous,
+            max_failures: settings.auth_failures_per_minute,
         },
     }
 }

@@ -60,6 +60,8 @@ pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
 pub const WEBSOCKET_TICKET_SECRET: &str = "WEBSOCKET_TICKET_SECRET";
 /// Whether anonymous authentication is allowed.
 pub const WEBSOCKET_ANONYMOUS: &str = "WEBSOCKET_ANONYMOUS";
+/// Failed authentications allowed per client address and minute.
+pub const WEBSOCKET_AUTH_FAILURES_PER_MINUTE: &str = "WEBSOCKET_AUTH_FAILURES_PER_MINUTE";
 /// Auth role of anonymous sessions on the server listener.
 pub const WEBSOCKET_ANONYMOUS_ROLE: &str = "WEBSOCKET_ANONYMOUS_ROLE";
 /// Oro's kernel secret, which signs WAMP v1 tickets (alias `WEBSOCKET_SECRET`).
@@ -226,6 +228,11 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_ANONYMOUS,
         "true",
         "allow anonymous authentication; false = every session must authenticate (ticket)",
+    ),
+    (
+        WEBSOCKET_AUTH_FAILURES_PER_MINUTE,
+        "10",
+        "failed authentications allowed per client address per minute before it is refused for the rest of the minute (loopback exempt); 0 = unlimited",
     ),
     (
         WEBSOCKET_ANONYMOUS_ROLE,
@@ -528,6 +535,8 @@ pub struct Settings {
     pub anonymous: bool,
     /// WEBSOCKET_ANONYMOUS_ROLE.
     pub anonymous_role: String,
+    /// WEBSOCKET_AUTH_FAILURES_PER_MINUTE.
+    pub auth_failures_per_minute: u32,
     /// WEBSOCKET_ALLOWED_ORIGINS (hosts).
     pub allowed_origins: Vec<String>,
     /// WEBSOCKET_ORIGIN_CHECK.
@@ -640,6 +649,7 @@ impl Default for Settings {
             ticket_secret: None,
             anonymous: true,
             anonymous_role: "anonymous".to_string(),
+            auth_failures_per_minute: 10,
             allowed_origins: Vec::new(),
             origin_check: true,
             v1: true,
@@ -894,6 +904,15 @@ impl Settings {
             defaults.anonymous_role.clone(),
             parse_role,
         )?;
+        let auth_failures_per_minute = knob(
+            env,
+            WEBSOCKET_AUTH_FAILURES_PER_MINUTE,
+            defaults.auth_failures_per_minute,
+            |s| {
+                s.parse::<u32>()
+                    .map_err(|_| "a whole number such as 10 (0 = unlimited)".to_string())
+            },
+        )?;
         if !anonymous && ticket_secret.is_none() {
             return Err(ConfigError::invalid(
                 WEBSOCKET_ANONYMOUS,
@@ -903,6 +922,7 @@ impl Settings {
         }
 
         Ok(Settings {
+            auth_failures_per_minute,
             ticket_secret,
             anonymous,
             anonymous_role,
@@ -1000,6 +1020,10 @@ impl Settings {
                 },
             ),
             (WEBSOCKET_ANONYMOUS, self.anonymous.to_string()),
+            (
+                WEBSOCKET_AUTH_FAILURES_PER_MINUTE,
+                self.auth_failures_per_minute.to_string(),
+            ),
             (WEBSOCKET_ANONYMOUS_ROLE, self.anonymous_role.clone()),
             (
                 WEBSOCKET_SECRET,

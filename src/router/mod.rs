@@ -5,6 +5,7 @@
 //! v2 sessions (and any transport) reach the same realm operations, a topic is one topic whoever
 //! publishes to it.
 
+pub mod auth_limiter;
 pub mod broker;
 pub mod dealer;
 pub mod handle;
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::metrics::Metrics;
+use crate::router::auth_limiter::AuthLimiter;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::realm::Realm;
 use crate::wamp::UriPolicy;
@@ -50,6 +52,8 @@ pub struct AuthConfig {
     pub ticket_secret: Option<Vec<u8>>,
     /// Whether `anonymous` authentication is allowed.
     pub anonymous: bool,
+    /// Failed authentications allowed per client address and minute (0 = unlimited).
+    pub max_failures: u32,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -57,6 +61,7 @@ impl std::fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("ticket_secret", &self.ticket_secret.as_ref().map(|_| "***"))
             .field("anonymous", &self.anonymous)
+            .field("max_failures", &self.max_failures)
             .finish()
     }
 }
@@ -67,6 +72,7 @@ pub struct Router {
     realms: HashMap<String, Arc<Realm>>,
     config: RouterConfig,
     metrics: Arc<Metrics>,
+    auth_limiter: AuthLimiter,
 }
 
 impl Router {
@@ -85,11 +91,19 @@ impl Router {
                 (name.clone(), Arc::new(realm))
             })
             .collect();
+        let auth_limiter =
+            AuthLimiter::new(config.auth.max_failures, std::time::Duration::from_secs(60));
         Router {
             realms,
             config,
             metrics,
+            auth_limiter,
         }
+    }
+
+    /// Failed-authentication limits per client address.
+    pub fn auth_limiter(&self) -> &AuthLimiter {
+        &self.auth_limiter
     }
 
     /// The server's metrics.

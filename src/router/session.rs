@@ -266,6 +266,15 @@ impl Session {
             }
         };
         let auth = &self.router.config().auth;
+        if !self.router.auth_limiter().allows(self.peer.ip()) {
+            info!(peer = %self.peer, "Authentication failed: too many failed attempts from this address");
+            self.router.metrics().auth_failures.inc();
+            return self.abort(
+                error_uri::AUTHENTICATION_FAILED,
+                "too many failed authentication attempts; try again later".into(),
+                CLOSE_NORMAL,
+            );
+        }
         for method in methods.iter().map(String::as_str).chain(
             // An empty list means "anything": try anonymous.
             methods.is_empty().then_some("anonymous"),
@@ -326,6 +335,7 @@ impl Session {
             Err(err) => {
                 info!(peer = %self.peer, realm = %challenging.realm_name, "Authentication failed: {err}");
                 self.router.metrics().auth_failures.inc();
+                self.router.auth_limiter().failed(self.peer.ip());
                 self.abort(
                     error_uri::AUTHENTICATION_FAILED,
                     format!("ticket refused: {err}"),

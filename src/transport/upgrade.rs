@@ -192,6 +192,17 @@ pub async fn serve<S>(
             return refuse(&mut stream, refused.status, refused.reason).await;
         }
     };
+    let limiter = state.connection.router.auth_limiter();
+    if !limiter.allows(peer.ip()) {
+        info!(%peer, "Authentication failed: too many failed attempts from this address");
+        metrics.handshake_failure("auth_rate_limit");
+        return refuse(
+            &mut stream,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed attempts",
+        )
+        .await;
+    }
     if let Err(why) = admission.origin_allowed(&head.headers) {
         warn!(%peer, %why, "Client rejected, bad origin");
         metrics.handshake_failure("bad_origin");
@@ -215,6 +226,7 @@ pub async fn serve<S>(
                     info!(%peer, "{why}");
                     metrics.auth_failures.inc();
                     metrics.handshake_failure("ticket");
+                    limiter.failed(peer.ip());
                     return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
                 }
             };
@@ -240,6 +252,7 @@ pub async fn serve<S>(
                     info!(%peer, "{why}");
                     metrics.auth_failures.inc();
                     metrics.handshake_failure("ticket");
+                    limiter.failed(peer.ip());
                     return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
                 }
             };
