@@ -10,8 +10,6 @@
 //! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
 //! * [`metrics`]: the Prometheus registry behind `/metrics`.
 //! * [`oro`]: Oro's ticket algorithm and topic routes (pure), for the WAMP v1 drop-in.
-//! * [`auth`]: wampd tickets and WAMP-CRA (pure).
-//! * [`client`] and [`publish_cmd`]: the small WAMP client behind `wampd publish`.
 
 pub mod auth;
 pub mod client;
@@ -25,3 +23,5 @@ pub mod server;
 pub mod shutdown;
 pub mod transport;
 pub mod wamp;
+
+pub mod bench;
