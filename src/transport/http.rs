@@ -213,7 +213,7 @@ fn upgrade(
     };
     let limits = state.connection.limits;
     let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_message_size(Some(limits.max_message_size))
         .max_frame_size(Some(limits.max_message_size));

@@ -278,13 +278,17 @@ pub async fn serve<S>(
     }
     let limits = state.connection.limits;
     let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_message_size(Some(limits.max_message_size))
         .max_frame_size(Some(limits.max_message_size));
+    // The request head is not needed any more: keep only the bytes that followed it, so an idle
+    // session does not carry its HTTP headers for its whole life.
+    let rest = head.rest().to_vec();
+    drop(head);
     let ws = WebSocketStream::from_partially_read(
         stream,
-        head.rest().to_vec(),
+        rest,
         Role::Server,
         Some(config),
     )
