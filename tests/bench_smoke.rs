@@ -4,11 +4,10 @@
 //! unreachable router must make it fail with a one-line reason. Real figures come from release
 //! builds (docs/benchmarks.md); this only proves the tool works end to end.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Child, Command};
 
 use serde_json::Value;
 
@@ -22,42 +21,15 @@ impl Router {
     /// Starts `wampd websocket:server -vv` on 127.0.0.1 with an ephemeral port and reads the
     /// bound address from its "Launching wampd on ADDR:" line (as tests/cli.rs does).
     fn start(dir: &Path) -> Router {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wampd"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wampd"));
+        command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
             .current_dir(dir)
-            .args(["websocket:server", "-vv"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn wampd");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep draining so the router never blocks on a full pipe.
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-                continue;
-            };
-            if let Some(rest) = line.split("Launching wampd on ").nth(1) {
-                let addr = rest
-                    .split(": ")
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches(':')
-                    .to_owned();
-                return Router { child, addr };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("no start-up line from wampd");
+            .args(["websocket:server", "-vv"]);
+        let (child, addr, _logs) = common::spawn_wampd(command);
+        Router { child, addr }
     }
 
     fn url(&self) -> String {

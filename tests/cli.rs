@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -150,38 +149,7 @@ fn spawn_server(
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> (Child, String, mpsc::Receiver<String>) {
-    let mut child = wampd(dir, args, vars)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        if let Some(rest) = line.split("Launching wampd on ").nth(1) {
-            let addr = rest
-                .split(": ")
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(':')
-                .to_owned();
-            return (child, addr, rx);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("no start-up line");
+    common::spawn_wampd(wampd(dir, args, vars))
 }
 
 fn terminate(child: &Child) {

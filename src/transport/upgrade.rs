@@ -286,13 +286,7 @@ pub async fn serve<S>(
     // session does not carry its HTTP headers for its whole life.
     let rest = head.rest().to_vec();
     drop(head);
-    let ws = WebSocketStream::from_partially_read(
-        stream,
-        rest,
-        Role::Server,
-        Some(config),
-    )
-    .await;
+    let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     debug!(%peer, protocol = ?accepted.protocol, "WebSocket established");
     let (inbound, sink) = websocket_wire::split(ws);
     let wire = Wire {

@@ -441,3 +441,50 @@ pub fn autobahn_node() -> std::path::PathBuf {
     }
     dir
 }
+
+/// Spawns a prepared `wampd websocket:server` command and returns it with the address from its
+/// "Launching wampd on ADDR:" start-up line (needs `-v` or more in prod) and a channel carrying
+/// the rest of its stdout, drained on a thread so the router never blocks on a full pipe.
+pub fn spawn_wampd(
+    mut command: std::process::Command,
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn wampd");
+    let Some(out) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no stdout from wampd");
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        if let Some(rest) = line.split("Launching wampd on ").nth(1) {
+            let addr = rest
+                .split(": ")
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(':')
+                .to_owned();
+            return (child, addr, rx);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("no start-up line from wampd");
+}
