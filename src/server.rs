@@ -28,6 +28,7 @@ use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::{oro_ping, AuthConfig, Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
 use crate::transport::http_publish::HttpPublisher;
+use crate::transport::per_ip::PerIpLimit;
 use crate::transport::upgrade::Admission;
 use crate::transport::{listener, tls, ListenerRole, ListenerSpec, ServerState, TransportLimits};
 use crate::wamp::UriPolicy;
@@ -193,6 +194,7 @@ impl Server {
             tracker: TaskTracker::new(),
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             refusals: Arc::new(Semaphore::new(64)),
+            per_ip: PerIpLimit::new(settings.max_connections_per_ip),
             max_connections: settings.max_connections,
             started: Instant::now(),
             publisher: HttpPublisher::new(settings.publish.clone()),

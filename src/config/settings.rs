@@ -46,6 +46,8 @@ pub const WEBSOCKET_HANDSHAKE_TIMEOUT: &str = "WEBSOCKET_HANDSHAKE_TIMEOUT";
 pub const WEBSOCKET_HELLO_TIMEOUT: &str = "WEBSOCKET_HELLO_TIMEOUT";
 /// Most simultaneous connections.
 pub const WEBSOCKET_MAX_CONNECTIONS: &str = "WEBSOCKET_MAX_CONNECTIONS";
+/// Most simultaneous connections from one client address.
+pub const WEBSOCKET_MAX_CONNECTIONS_PER_IP: &str = "WEBSOCKET_MAX_CONNECTIONS_PER_IP";
 /// Most messages queued for one slow peer.
 pub const WEBSOCKET_OUTBOUND_QUEUE_MESSAGES: &str = "WEBSOCKET_OUTBOUND_QUEUE_MESSAGES";
 /// Most bytes queued for one slow peer.
@@ -198,6 +200,11 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_MAX_CONNECTIONS,
         "10000",
         "most simultaneous connections; more are refused",
+    ),
+    (
+        WEBSOCKET_MAX_CONNECTIONS_PER_IP,
+        "256",
+        "most simultaneous connections from one client address (loopback exempt); 0 = unlimited",
     ),
     (
         WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
@@ -508,6 +515,8 @@ pub struct Settings {
     pub hello_timeout: Duration,
     /// WEBSOCKET_MAX_CONNECTIONS, default 10000; > 0.
     pub max_connections: usize,
+    /// WEBSOCKET_MAX_CONNECTIONS_PER_IP, default 256; 0 = unlimited.
+    pub max_connections_per_ip: usize,
     /// WEBSOCKET_OUTBOUND_QUEUE_MESSAGES, default 4096; > 0.
     pub outbound_queue_messages: usize,
     /// WEBSOCKET_OUTBOUND_QUEUE_BYTES, default 8 MiB; >= max_message_size.
@@ -636,6 +645,7 @@ impl Default for Settings {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: 256,
             outbound_queue_messages: DEFAULT_OUTBOUND_QUEUE_MESSAGES,
             outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -759,6 +769,15 @@ impl Settings {
             WEBSOCKET_MAX_CONNECTIONS,
             defaults.max_connections,
             parse_usize,
+        )?;
+        let max_connections_per_ip = knob(
+            env,
+            WEBSOCKET_MAX_CONNECTIONS_PER_IP,
+            defaults.max_connections_per_ip,
+            |s| {
+                s.parse::<usize>()
+                    .map_err(|_| "a whole number such as 256 (0 = unlimited)".to_string())
+            },
         )?;
         let outbound_queue_messages = knob(
             env,
@@ -949,6 +968,7 @@ impl Settings {
             handshake_timeout,
             hello_timeout,
             max_connections,
+            max_connections_per_ip,
             outbound_queue_messages,
             outbound_queue_bytes,
             shutdown_timeout,
@@ -995,6 +1015,10 @@ impl Settings {
             ),
             (WEBSOCKET_HELLO_TIMEOUT, format_duration(self.hello_timeout)),
             (WEBSOCKET_MAX_CONNECTIONS, self.max_connections.to_string()),
+            (
+                WEBSOCKET_MAX_CONNECTIONS_PER_IP,
+                self.max_connections_per_ip.to_string(),
+            ),
             (
                 WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
                 self.outbound_queue_messages.to_string(),

@@ -63,18 +63,38 @@ pub async fn accept_loop(
             }
             continue;
         };
+        let Some(slot) = state.per_ip.acquire(peer.ip()) else {
+            warn!(%peer, "per-address connection limit reached; refusing");
+            state
+                .connection
+                .router
+                .metrics()
+                .handshake_failure("ip_limit");
+            drop(permit);
+            if let Ok(refusal) = state.refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(refusal);
+                });
+            }
+            continue;
+        };
         if let Err(err) = stream.set_nodelay(true) {
             debug!(%peer, error = %err, "cannot set TCP_NODELAY");
         }
         debug!(%peer, "connection accepted");
-        state.tracker.spawn(dispatch(
+        let connection = dispatch(
             state.clone(),
             stream,
             peer,
             permit,
             spec.clone(),
             stop.clone(),
-        ));
+        );
+        state.tracker.spawn(async move {
+            let _slot = slot;
+            connection.await;
+        });
     }
     debug!("listener stopped accepting");
 }

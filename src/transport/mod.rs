@@ -12,6 +12,7 @@ pub mod http;
 pub mod http_head;
 pub mod http_publish;
 pub mod listener;
+pub mod per_ip;
 pub mod prefixed;
 pub mod rawsocket;
 pub mod tls;
@@ -103,6 +104,8 @@ pub struct ServerState {
     pub connections: Arc<Semaphore>,
     /// Bounds the tasks that answer connections refused over the limit.
     pub refusals: Arc<Semaphore>,
+    /// Open connections per client address.
+    pub per_ip: Arc<per_ip::PerIpLimit>,
     /// The configured connection limit.
     pub max_connections: usize,
     /// When the server started.
