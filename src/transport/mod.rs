@@ -93,6 +93,19 @@ pub struct TransportLimits {
     pub close_grace: Duration,
 }
 
+impl TransportLimits {
+    /// tungstenite's settings for every WebSocket: the size limit, and small buffers, since an
+    /// idle notification session should cost a few KiB (the read buffer is allocated eagerly;
+    /// larger messages grow it as needed).
+    pub fn websocket_config(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(1024)
+            .write_buffer_size(16 * 1024)
+            .max_message_size(Some(self.max_message_size))
+            .max_frame_size(Some(self.max_message_size))
+    }
+}
+
 /// State shared by the listener and every connection of one server.
 #[derive(Debug)]
 pub struct ServerState {
