@@ -33,11 +33,6 @@ impl Subscription {
     pub fn subscriber_ids(&self) -> Vec<Id> {
         self.subscribers.keys().copied().collect()
     }
-
-    /// Number of sessions currently subscribed.
-    pub fn subscriber_count(&self) -> usize {
-        self.subscribers.len()
-    }
 }
 
 /// An event to deliver, as received in PUBLISH.

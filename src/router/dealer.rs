@@ -662,11 +662,6 @@ impl Dealer {
         self.resolve(procedure)
     }
 
-    /// Number of registrations.
-    pub fn registration_count(&self) -> usize {
-        self.registrations.len()
-    }
-
     /// `(id, procedure, match policy, callee session IDs)` of every registration, for the
     /// registration meta API.
     pub fn registrations(&self) -> Vec<(Id, String, MatchPolicy, Vec<Id>)> {

@@ -103,13 +103,6 @@ impl OverflowPolicy {
     }
 }
 
-/// Why a session's transport is being closed by the router side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The outbound queue exceeded its message or byte bound.
-    SlowConsumer,
-}
-
 /// Limits of one outbound queue.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueLimits {
@@ -378,14 +371,6 @@ impl Outbound {
     pub fn kill_token(&self) -> CancellationToken {
         self.shared.kill.clone()
     }
-
-    /// Why the session is being disconnected, if it is.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        self.shared
-            .lock()
-            .overflowed
-            .then_some(CloseReason::SlowConsumer)
-    }
 }
 
 /// `Latest`: if `topic` has a pending event, put the new frame in its place. Returns the number of
@@ -453,14 +438,6 @@ impl OutboundRx {
     /// Cancelled when the router asks for this session to be dropped.
     pub fn kill_token(&self) -> CancellationToken {
         self.shared.kill.clone()
-    }
-
-    /// Why the router asked for a disconnect, if it did.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        self.shared
-            .lock()
-            .overflowed
-            .then_some(CloseReason::SlowConsumer)
     }
 }
 
@@ -556,7 +533,6 @@ mod tests {
         assert_eq!(tx.push_event(event(2), &t), Pushed::Queued { dropped: 0 });
         assert_eq!(tx.push_event(event(3), &t), Pushed::Disconnect);
         assert!(tx.kill_token().is_cancelled());
-        assert_eq!(tx.close_reason(), Some(CloseReason::SlowConsumer));
         assert_eq!(tx.push(text("reply")), Err(QueueFull));
     }
 
