@@ -43,6 +43,11 @@ struct ReasonLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PolicyLabel {
     policy: String,
 }
@@ -110,8 +115,8 @@ pub struct Metrics {
     pub slow_consumer_disconnects: Counter,
     /// Failed authentications.
     pub auth_failures: Counter,
-    /// Requests refused by authorization.
-    pub authorization_denials: Counter,
+    /// Requests refused by authorization, by action.
+    authorization_denials: Family<ActionLabel, Counter>,
     handshake_failures: Family<ReasonLabel, Counter>,
     /// Seconds from receiving a PUBLISH to having queued every EVENT.
     pub publish_latency: Histogram,
@@ -209,10 +214,10 @@ impl Metrics {
             "Failed authentications",
             auth_failures.clone(),
         );
-        let authorization_denials = Counter::default();
+        let authorization_denials = Family::<ActionLabel, Counter>::default();
         registry.register(
             "authorization_denials",
-            "Requests refused by authorization",
+            "Requests refused by authorization, by action (subscribe, publish, call, register)",
             authorization_denials.clone(),
         );
         let handshake_failures = Family::<ReasonLabel, Counter>::default();
@@ -288,7 +293,16 @@ impl Metrics {
         self.sessions.get_or_create(labels).clone()
     }
 
-    /// Counts a connection refused or failed before a session, by reason.
+    /// Counts a request refused by authorization, by action.
+    pub fn authorization_denied(&self, action: &str) {
+        self.authorization_denials
+            .get_or_create(&ActionLabel {
+                action: action.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a connection refused or failed before its session was established.
     pub fn handshake_failure(&self, reason: &str) {
         self.handshake_failures
             .get_or_create(&ReasonLabel {

@@ -24,6 +24,8 @@ use tracing::{info, warn};
 use crate::config::settings::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
 use crate::metrics::Metrics;
+use crate::oro::user_store::{connect_config, UserStore};
+use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::{oro_ping, AuthConfig, Router, RouterConfig};
 use crate::transport::connection::ConnectionContext;
@@ -154,7 +156,27 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
                 .map(|s| s.as_bytes().to_vec()),
             anonymous: settings.anonymous,
             max_failures: settings.auth_failures_per_minute,
+            cra_users: settings
+                .authorization_file
+                .as_ref()
+                .map(|(_, file)| file.users.clone())
+                .unwrap_or_default(),
+            realms: settings
+                .authorization_file
+                .as_ref()
+                .map(|(_, file)| file.realms.clone())
+                .unwrap_or_default(),
+            backend_role: settings.backend_role.clone(),
         },
+        authorizer: Authorizer::new(
+            settings.authorization_default,
+            &settings.backend_role,
+            settings
+                .authorization_file
+                .as_ref()
+                .map(|(_, file)| file.rules.clone())
+                .unwrap_or_default(),
+        ),
     }
 }
 
@@ -197,7 +219,7 @@ impl Server {
             per_ip: PerIpLimit::new(settings.max_connections_per_ip),
             max_connections: settings.max_connections,
             started: Instant::now(),
-            publisher: HttpPublisher::new(settings.publish.clone()),
+            publisher: HttpPublisher::new(settings.publish.clone(), &settings.backend_role),
             admission: Admission {
                 origins: settings.origin_check.then(|| {
                     let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
@@ -210,6 +232,13 @@ impl Server {
                     .ticket_secret
                     .as_ref()
                     .map(|s| s.as_bytes().to_vec()),
+                // Validated by Settings::from_env; connecting happens on the first named ticket.
+                oro_users: settings
+                    .database_dsn
+                    .as_deref()
+                    .and_then(|dsn| connect_config(dsn).ok())
+                    .map(|config| Arc::new(UserStore::new(config, settings.oro_user_cache_ttl))),
+                backend_role: Arc::from(settings.backend_role.as_str()),
             },
         });
         let public = Arc::new(ListenerSpec {

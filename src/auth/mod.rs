@@ -9,6 +9,8 @@
 //!
 //! * [`ticket`]: stateless HMAC-SHA256 signed tickets (`ticket` authmethod).
 //! * [`wampcra`]: WAMP-CRA challenge/response, plain and PBKDF2-salted.
+//! * [`rules`]: the optional TOML file of permission rules, WAMP-CRA users and realm settings.
 
+pub mod rules;
 pub mod ticket;
 pub mod wampcra;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
+use crate::auth::rules::{AuthFile, DefaultPolicy};
 use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
@@ -92,6 +93,18 @@ pub const WEBSOCKET_PUBLISH_SIGNATURE_WINDOW: &str = "WEBSOCKET_PUBLISH_SIGNATUR
 pub const WEBSOCKET_PUBLISH_MAX_BODY: &str = "WEBSOCKET_PUBLISH_MAX_BODY";
 /// HTTP publish requests processed at once; more get 503.
 pub const WEBSOCKET_PUBLISH_CONCURRENCY: &str = "WEBSOCKET_PUBLISH_CONCURRENCY";
+/// What sessions may do when no rule names their role: standard, open or deny.
+pub const WEBSOCKET_AUTHORIZATION_DEFAULT: &str = "WEBSOCKET_AUTHORIZATION_DEFAULT";
+/// Optional TOML file of authorization rules, WAMP-CRA users and realm settings.
+pub const WEBSOCKET_AUTHORIZATION_FILE: &str = "WEBSOCKET_AUTHORIZATION_FILE";
+/// The application's PostgreSQL database, for Oro named tickets.
+pub const WEBSOCKET_DATABASE_DSN: &str = "WEBSOCKET_DATABASE_DSN";
+/// Oro 6's name of the application database URL, read when WEBSOCKET_DATABASE_DSN is not set.
+pub const ORO_DB_DSN: &str = "ORO_DB_DSN";
+/// Oro 5's name of the application database URL, read when neither of the above is set.
+pub const ORO_DB_URL: &str = "ORO_DB_URL";
+/// How long a looked-up Oro user (id and password hash) is cached.
+pub const WEBSOCKET_ORO_USER_CACHE_TTL: &str = "WEBSOCKET_ORO_USER_CACHE_TTL";
 
 /// Oro's application default for the server DSN.
 pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
@@ -315,6 +328,36 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_METRICS_DSN,
         "",
         "separate listener for /metrics, /health and /ready such as //127.0.0.1:9100; empty = served on the server DSN's listener",
+    ),
+    (
+        WEBSOCKET_AUTHORIZATION_DEFAULT,
+        "standard",
+        "what sessions may do when no rule of WEBSOCKET_AUTHORIZATION_FILE names their role: standard (browsers subscribe and call, the backend role does everything), open (everything) or deny (nothing)",
+    ),
+    (
+        WEBSOCKET_AUTHORIZATION_FILE,
+        "",
+        "TOML file of authorization rules, WAMP-CRA users and per-realm anonymous settings (docs/security.md); empty = none",
+    ),
+    (
+        WEBSOCKET_DATABASE_DSN,
+        "",
+        "the application's PostgreSQL database such as postgres://oro:pass@127.0.0.1:5432/oro, where Oro named tickets are checked against oro_user; empty = named tickets refused",
+    ),
+    (
+        ORO_DB_DSN,
+        "",
+        "Oro 6's name for WEBSOCKET_DATABASE_DSN, read when that is not set",
+    ),
+    (
+        ORO_DB_URL,
+        "",
+        "Oro 5's name for WEBSOCKET_DATABASE_DSN, read when neither of the above is set",
+    ),
+    (
+        WEBSOCKET_ORO_USER_CACHE_TTL,
+        "60s",
+        "how long an Oro user's id and password hash read from the database are cached (unknown users: a tenth of it); 0 = no cache",
     ),
 ];
 
@@ -554,6 +597,14 @@ pub struct Settings {
     pub v1: bool,
     /// WEBSOCKET_ORO_PING_INTERVAL (zero = off).
     pub oro_ping_interval: Duration,
+    /// WEBSOCKET_AUTHORIZATION_DEFAULT.
+    pub authorization_default: DefaultPolicy,
+    /// WEBSOCKET_AUTHORIZATION_FILE: its path and parsed content.
+    pub authorization_file: Option<(String, AuthFile)>,
+    /// WEBSOCKET_DATABASE_DSN (or ORO_DB_DSN / ORO_DB_URL), checked to parse.
+    pub database_dsn: Option<String>,
+    /// WEBSOCKET_ORO_USER_CACHE_TTL.
+    pub oro_user_cache_ttl: Duration,
 }
 
 /// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
@@ -664,6 +715,10 @@ impl Default for Settings {
             origin_check: true,
             v1: true,
             oro_ping_interval: Duration::from_secs(50),
+            authorization_default: DefaultPolicy::Standard,
+            authorization_file: None,
+            database_dsn: None,
+            oro_user_cache_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -932,15 +987,78 @@ impl Settings {
                     .map_err(|_| "a whole number such as 10 (0 = unlimited)".to_string())
             },
         )?;
-        if !anonymous && ticket_secret.is_none() {
+        let authorization_default = knob(
+            env,
+            WEBSOCKET_AUTHORIZATION_DEFAULT,
+            defaults.authorization_default,
+            |s| {
+                DefaultPolicy::parse(s.trim())
+                    .ok_or_else(|| "standard, open or deny".to_string())
+            },
+        )?;
+        let authorization_file = match value_of(env, WEBSOCKET_AUTHORIZATION_FILE) {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|err| {
+                    ConfigError::invalid(
+                        WEBSOCKET_AUTHORIZATION_FILE,
+                        path,
+                        format!("a readable TOML file ({err})"),
+                    )
+                })?;
+                let lookup = |name: &str| env.get(name).cloned();
+                let file = AuthFile::parse(&text, &lookup).map_err(|why| {
+                    ConfigError::invalid(
+                        WEBSOCKET_AUTHORIZATION_FILE,
+                        path,
+                        format!("a valid rules file: {why}"),
+                    )
+                })?;
+                if let Some(unknown) = file.realm_names().find(|r| !realms.iter().any(|n| n == r)) {
+                    return Err(ConfigError::invalid(
+                        WEBSOCKET_AUTHORIZATION_FILE,
+                        path,
+                        format!("a rules file naming only realms of {WEBSOCKET_REALMS} (it names \"{unknown}\")"),
+                    ));
+                }
+                Some((path.to_string(), file))
+            }
+        };
+        let database_dsn = [WEBSOCKET_DATABASE_DSN, ORO_DB_DSN, ORO_DB_URL]
+            .into_iter()
+            .find_map(|name| value_of(env, name).map(|value| (name, value)));
+        let database_dsn = match database_dsn {
+            None => None,
+            Some((name, value)) => {
+                crate::oro::user_store::connect_config(value).map_err(|why| {
+                    ConfigError::invalid(name, mask_dsn_text(value), why)
+                })?;
+                Some(value.to_string())
+            }
+        };
+        let oro_user_cache_ttl = knob(
+            env,
+            WEBSOCKET_ORO_USER_CACHE_TTL,
+            defaults.oro_user_cache_ttl,
+            parse_duration,
+        )?;
+
+        let has_cra_users = authorization_file
+            .as_ref()
+            .is_some_and(|(_, file)| !file.users.is_empty());
+        if !anonymous && ticket_secret.is_none() && !has_cra_users {
             return Err(ConfigError::invalid(
                 WEBSOCKET_ANONYMOUS,
                 "false",
-                format!("{WEBSOCKET_TICKET_SECRET} to be set: without anonymous sessions, clients authenticate with tickets"),
+                format!("{WEBSOCKET_TICKET_SECRET} to be set, or WAMP-CRA users in {WEBSOCKET_AUTHORIZATION_FILE}: without anonymous sessions, clients must authenticate somehow"),
             ));
         }
 
         Ok(Settings {
+            authorization_default,
+            authorization_file,
+            database_dsn,
+            oro_user_cache_ttl,
             auth_failures_per_minute,
             ticket_secret,
             anonymous,
@@ -1109,6 +1227,35 @@ impl Settings {
                         )
                     },
                 ),
+            ),
+            (
+                WEBSOCKET_AUTHORIZATION_DEFAULT,
+                self.authorization_default.as_str().to_string(),
+            ),
+            (
+                WEBSOCKET_AUTHORIZATION_FILE,
+                self.authorization_file.as_ref().map_or_else(
+                    || "(none)".to_string(),
+                    |(path, file)| {
+                        format!(
+                            "{path} ({} rules, {} WAMP-CRA users, {} realm settings)",
+                            file.rules.len(),
+                            file.users.len(),
+                            file.realms.len()
+                        )
+                    },
+                ),
+            ),
+            (
+                WEBSOCKET_DATABASE_DSN,
+                self.database_dsn.as_deref().map_or_else(
+                    || "(not set: Oro named tickets are refused)".to_string(),
+                    |dsn| mask_dsn_text(dsn),
+                ),
+            ),
+            (
+                WEBSOCKET_ORO_USER_CACHE_TTL,
+                format_duration(self.oro_user_cache_ttl),
             ),
         ];
         rows.into_iter()

@@ -3,9 +3,11 @@
 //!
 //! Kept apart from the generic WAMP code because none of it is WAMP: it is
 //! what OroSyncBundle adds on top (ticket authentication, the topic route
-//! table and who may subscribe to which topic). Everything here is pure and
-//! deterministic (the caller supplies the clock), so it is unit-tested
-//! against values cross-checked with real PHP.
+//! table and who may subscribe to which topic). Everything here but
+//! [`user_store`] is pure and deterministic (the caller supplies the clock),
+//! so it is unit-tested against values cross-checked with real PHP;
+//! `user_store` reads Oro's users from the application's PostgreSQL database.
 
 pub mod ticket;
 pub mod topics;
+pub mod user_store;

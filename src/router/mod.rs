@@ -6,6 +6,7 @@
 //! publishes to it.
 
 pub mod auth_limiter;
+pub mod authorizer;
 pub mod broker;
 pub mod dealer;
 pub mod handle;
@@ -22,8 +23,10 @@ pub mod topic_index;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::auth::rules::{CraUser, RealmAuth};
 use crate::metrics::Metrics;
 use crate::router::auth_limiter::AuthLimiter;
+use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::realm::Realm;
 use crate::wamp::UriPolicy;
@@ -43,6 +46,8 @@ pub struct RouterConfig {
     pub overflow_by_realm: HashMap<String, OverflowPolicy>,
     /// How sessions may authenticate.
     pub auth: AuthConfig,
+    /// Who may do what once authenticated.
+    pub authorizer: Authorizer,
 }
 
 /// Authentication methods the router offers.
@@ -54,6 +59,34 @@ pub struct AuthConfig {
     pub anonymous: bool,
     /// Failed authentications allowed per client address and minute (0 = unlimited).
     pub max_failures: u32,
+    /// WAMP-CRA users by authid.
+    pub cra_users: HashMap<String, CraUser>,
+    /// Per-realm overrides of `anonymous` and the anonymous role.
+    pub realms: HashMap<String, RealmAuth>,
+    /// The role of backends, which realm overrides of the anonymous role never replace.
+    pub backend_role: String,
+}
+
+impl AuthConfig {
+    /// Whether `anonymous` is offered in `realm`.
+    pub fn anonymous_in(&self, realm: &str) -> bool {
+        self.realms
+            .get(realm)
+            .and_then(|r| r.anonymous)
+            .unwrap_or(self.anonymous)
+    }
+
+    /// The role of an anonymous session in `realm` that arrived with `listener_role`: a realm's
+    /// `anonymous_role` replaces the listener's browser role, never the backend role.
+    pub fn anonymous_role<'a>(&'a self, realm: &str, listener_role: &'a str) -> &'a str {
+        if listener_role == self.backend_role {
+            return listener_role;
+        }
+        self.realms
+            .get(realm)
+            .and_then(|r| r.anonymous_role.as_deref())
+            .unwrap_or(listener_role)
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -62,6 +95,9 @@ impl std::fmt::Debug for AuthConfig {
             .field("ticket_secret", &self.ticket_secret.as_ref().map(|_| "***"))
             .field("anonymous", &self.anonymous)
             .field("max_failures", &self.max_failures)
+            .field("cra_users", &self.cra_users.len())
+            .field("realms", &self.realms)
+            .field("backend_role", &self.backend_role)
             .finish()
     }
 }
@@ -135,6 +171,11 @@ impl Router {
     /// The realm named `name`, if configured.
     pub fn realm(&self, name: &str) -> Option<&Arc<Realm>> {
         self.realms.get(name)
+    }
+
+    /// The authorization rules.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.config.authorizer
     }
 
     /// The router's configuration.

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
+use crate::auth::rules::Action;
 use crate::auth::ticket::{self, Claims};
+use crate::auth::wampcra;
 use crate::metrics::SessionLabels;
 use crate::router::dealer::{CallRequest, Caller, CancelMode, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
@@ -22,7 +24,7 @@ use crate::router::meta;
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
-use crate::router::Router;
+use crate::router::{AuthConfig, Router};
 use crate::wamp::message::code;
 use crate::wamp::{
     codec, error_uri, id, uri, DecodeError, Dict, Id, MatchPolicy, Message, Serializer, Value,
@@ -64,6 +66,26 @@ struct Challenging {
     realm: Arc<Realm>,
     realm_name: String,
     interruptible: bool,
+    method: Pending,
+}
+
+/// What the CHALLENGE asked for.
+enum Pending {
+    /// A wampd ticket.
+    Ticket,
+    /// A WAMP-CRA signature of `challenge`.
+    Cra {
+        /// The exact challenge string sent.
+        challenge: String,
+        /// The user's key; `None` for an unknown authid (the signature can only fail).
+        key: Option<Vec<u8>>,
+        /// Who the session becomes on success.
+        authid: String,
+        /// Its role.
+        authrole: String,
+        /// The session ID announced in the challenge, used in WELCOME.
+        session: Id,
+    },
 }
 
 /// Who a session is once authenticated.
@@ -289,13 +311,55 @@ impl Session {
                         realm,
                         realm_name,
                         interruptible,
+                        method: Pending::Ticket,
                     });
                     return Step::Continue;
                 }
-                "anonymous" if auth.anonymous => {
+                "wampcra" if !auth.cra_users.is_empty() => {
+                    let authid = match details.get("authid") {
+                        Some(Value::Str(authid)) if !authid.is_empty() => authid.clone(),
+                        _ => {
+                            info!(peer = %self.peer, realm = %realm_name, "Authentication failed: wampcra without an authid");
+                            self.router.metrics().auth_failures.inc();
+                            return self.abort(
+                                error_uri::AUTHENTICATION_FAILED,
+                                "wampcra needs HELLO.Details.authid".into(),
+                                CLOSE_NORMAL,
+                            );
+                        }
+                    };
+                    let method = cra_challenge(auth, &realm_name, authid);
+                    let Pending::Cra {
+                        challenge,
+                        authid,
+                        ..
+                    } = &method
+                    else {
+                        return Step::Continue;
+                    };
+                    let mut extra = Dict::new();
+                    extra.insert("challenge".into(), Value::from(challenge.as_str()));
+                    if let Some(salt) = cra_salt(auth, authid) {
+                        extra.insert("salt".into(), Value::from(salt.salt.as_str()));
+                        extra.insert("iterations".into(), Value::UInt(salt.iterations.into()));
+                        extra.insert("keylen".into(), Value::UInt(salt.keylen.into()));
+                    }
+                    self.send(&Message::Challenge {
+                        authmethod: "wampcra".into(),
+                        extra,
+                    });
+                    self.state = State::Challenging(Challenging {
+                        realm,
+                        realm_name,
+                        interruptible,
+                        method,
+                    });
+                    return Step::Continue;
+                }
+                "anonymous" if auth.anonymous_in(&realm_name) => {
                     let identity = Identity {
                         authid: format!("anonymous-{:012x}", id::random_id()),
-                        authrole: self.authrole.to_string(),
+                        authrole: auth.anonymous_role(&realm_name, &self.authrole).to_owned(),
                         authmethod: "anonymous",
                         claims: None,
                     };
@@ -313,8 +377,48 @@ impl Session {
         )
     }
 
-    /// AUTHENTICATE answering a ticket CHALLENGE.
+    /// AUTHENTICATE answering a CHALLENGE.
     fn authenticate(&mut self, challenging: Challenging, signature: &str) -> Step {
+        let Pending::Cra {
+            challenge,
+            key,
+            authid,
+            authrole,
+            session,
+        } = challenging.method
+        else {
+            return self.authenticate_ticket(challenging, signature);
+        };
+        let valid = key
+            .as_deref()
+            .is_some_and(|key| wampcra::verify(key, &challenge, signature));
+        if !valid {
+            info!(peer = %self.peer, realm = %challenging.realm_name, %authid, "Authentication failed: wrong WAMP-CRA signature or unknown user");
+            self.router.metrics().auth_failures.inc();
+            self.router.auth_limiter().failed(self.peer.ip());
+            return self.abort(
+                error_uri::AUTHENTICATION_FAILED,
+                "WAMP-CRA signature invalid".into(),
+                CLOSE_NORMAL,
+            );
+        }
+        let identity = Identity {
+            authid,
+            authrole,
+            authmethod: "wampcra",
+            claims: None,
+        };
+        self.welcome_as(
+            session,
+            challenging.realm,
+            challenging.realm_name,
+            identity,
+            challenging.interruptible,
+        )
+    }
+
+    /// AUTHENTICATE answering a ticket CHALLENGE.
+    fn authenticate_ticket(&mut self, challenging: Challenging, signature: &str) -> Step {
         let Some(secret) = self.router.config().auth.ticket_secret.clone() else {
             return self.protocol_violation("AUTHENTICATE without a CHALLENGE".into());
         };
@@ -352,7 +456,17 @@ impl Session {
         identity: Identity,
         interruptible: bool,
     ) -> Step {
-        let session_id = id::random_id();
+        self.welcome_as(id::random_id(), realm, realm_name, identity, interruptible)
+    }
+
+    fn welcome_as(
+        &mut self,
+        session_id: Id,
+        realm: Arc<Realm>,
+        realm_name: String,
+        identity: Identity,
+        interruptible: bool,
+    ) -> Step {
         let handle = Arc::new(SessionHandle {
             id: session_id,
             authid: identity.authid,
@@ -587,7 +701,7 @@ impl Session {
         if let Some(claims) = &joined.claims {
             if !claims.may_subscribe_match(topic, policy) {
                 info!(session = joined.handle.id, authid = %joined.handle.authid, action = "subscribe", uri = topic, "not authorized by the session's ticket");
-                self.router.metrics().authorization_denials.inc();
+                self.router.metrics().authorization_denied("subscribe");
                 self.error(
                     code::SUBSCRIBE,
                     request,
@@ -596,6 +710,21 @@ impl Session {
                 );
                 return Step::Continue;
             }
+        }
+        if !self.router.authorize(
+            joined.realm.name(),
+            &joined.handle,
+            Action::Subscribe,
+            topic,
+            policy,
+        ) {
+            self.error(
+                code::SUBSCRIBE,
+                request,
+                error_uri::NOT_AUTHORIZED,
+                &format!("not authorized to subscribe to \"{topic}\""),
+            );
+            return Step::Continue;
         }
         let State::Established(joined) = &mut self.state else {
             return Step::Continue;
@@ -657,6 +786,23 @@ impl Session {
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
+        if !self.router.authorize(
+            joined.realm.name(),
+            &joined.handle,
+            Action::Publish,
+            topic,
+            MatchPolicy::Exact,
+        ) {
+            if acknowledge {
+                self.error(
+                    code::PUBLISH,
+                    request,
+                    error_uri::NOT_AUTHORIZED,
+                    &format!("not authorized to publish to \"{topic}\""),
+                );
+            }
+            return Step::Continue;
+        }
         let outcome = self.router.publish(
             &joined.realm,
             &joined.handle,
@@ -728,6 +874,17 @@ impl Session {
                 ),
             );
         }
+        if !self
+            .router
+            .authorize(joined.realm.name(), &joined.handle, Action::Register, procedure, policy)
+        {
+            return self.error(
+                code::REGISTER,
+                request,
+                error_uri::NOT_AUTHORIZED,
+                &format!("not authorized to register \"{procedure}\""),
+            );
+        }
         let outcome = joined.realm.dealer().register(
             &joined.handle,
             RegisterRequest {
@@ -781,6 +938,20 @@ impl Session {
                 request,
                 error_uri::INVALID_URI,
                 &format!("invalid procedure URI \"{procedure}\""),
+            );
+        }
+        if !self.router.authorize(
+            joined.realm.name(),
+            &joined.handle,
+            Action::Call,
+            procedure,
+            MatchPolicy::Exact,
+        ) {
+            return self.error(
+                code::CALL,
+                request,
+                error_uri::NOT_AUTHORIZED,
+                &format!("not authorized to call \"{procedure}\""),
             );
         }
         let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
@@ -885,6 +1056,40 @@ impl Drop for Session {
 
 /// True when HELLO announced the callee feature `call_canceling`: only such callees may be sent
 /// INTERRUPT (others treat it as a protocol violation; AutobahnJS closes its transport).
+/// The WAMP-CRA challenge for `authid` in `realm`. An unknown authid (or one not allowed in this
+/// realm) gets a challenge too, so the answer does not reveal which users exist; it can only fail.
+fn cra_challenge(auth: &AuthConfig, realm: &str, authid: String) -> Pending {
+    let user = auth
+        .cra_users
+        .get(&authid)
+        .filter(|u| u.realm.as_deref().is_none_or(|r| r == realm));
+    let session = id::random_id();
+    let authrole = user.map_or("anonymous", |u| u.role.as_str()).to_owned();
+    let challenge = wampcra::Challenge::new(&authid, &authrole, "static", session).to_json();
+    Pending::Cra {
+        challenge,
+        key: user.map(|u| u.key.clone()),
+        authid,
+        authrole,
+        session,
+    }
+}
+
+/// The salt to announce for `authid`: the user's, or for an unknown authid a stable made-up one
+/// when any user is salted (so salted and unknown users look alike).
+fn cra_salt(auth: &AuthConfig, authid: &str) -> Option<wampcra::Salt> {
+    match auth.cra_users.get(authid) {
+        Some(user) => user.salt.clone(),
+        None => auth.cra_users.values().any(|u| u.salt.is_some()).then(|| {
+            // Keyed by a per-process random value, so nobody can precompute it.
+            static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let key = KEY.get_or_init(|| format!("{:x}{:x}", id::random_id(), id::random_id()));
+            let fake = wampcra::sign(key.as_bytes(), authid);
+            wampcra::Salt::new(&fake[..16.min(fake.len())])
+        }),
+    }
+}
+
 fn callee_cancels(hello: &Dict) -> bool {
     hello
         .get("roles")

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
+use crate::auth::rules::Action;
 use crate::metrics::SessionLabels;
 use crate::oro::topics;
 use crate::router::dealer::{CallRequest, Caller};
@@ -187,6 +188,17 @@ impl V1Session {
                 return;
             }
         }
+        if !self.router.authorize(
+            self.realm.name(),
+            &self.handle,
+            Action::Subscribe,
+            &topic,
+            MatchPolicy::Exact,
+        ) {
+            // WAMP v1 has no error for SUBSCRIBE: answer as Oro's secured topics do.
+            self.send(topics::refusal_text(&topic));
+            return;
+        }
         let result = self
             .realm
             .subscribe(&self.handle, &topic, MatchPolicy::Exact);
@@ -214,6 +226,16 @@ impl V1Session {
         let topic = self.prefixes.resolve(&topic);
         if topic == topics::PING_TOPIC {
             // Oro's ping topic ignores publications; only the router's timer publishes there.
+            return;
+        }
+        if !self.router.authorize(
+            self.realm.name(),
+            &self.handle,
+            Action::Publish,
+            &topic,
+            MatchPolicy::Exact,
+        ) {
+            // WAMP v1 has no error for PUBLISH; the denial is logged and counted.
             return;
         }
         let ids = |list: Vec<String>| -> Vec<Value> {

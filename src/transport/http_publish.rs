@@ -30,12 +30,13 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
+use crate::auth::rules::Action;
 use crate::config::PublishSettings;
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{self, OutboundRx, QueueLimits};
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
-use crate::wamp::{codec, id, Dict, Serializer, Value};
+use crate::wamp::{codec, error_uri, id, Dict, MatchPolicy, Serializer, Value};
 
 /// How long an idempotency key's answer is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
@@ -228,7 +229,9 @@ fn equal(a: &str, b: &str) -> bool {
 
 impl HttpPublisher {
     /// Creates the endpoint's state.
-    pub fn new(settings: PublishSettings) -> HttpPublisher {
+    /// HTTP publishers act with `role` (the backend role), so authorization rules apply to them
+    /// as to any backend session.
+    pub fn new(settings: PublishSettings, role: &str) -> HttpPublisher {
         let (outbound, rx) = outbound::channel(
             QueueLimits {
                 messages: 1,
@@ -243,7 +246,7 @@ impl HttpPublisher {
             identity: SessionHandle {
                 id: id::random_id(),
                 authid: "http-publisher".into(),
-                authrole: "backend".into(),
+                authrole: role.to_owned(),
                 serializer: Serializer::Json,
                 v1: false,
                 transport: "http",
@@ -448,6 +451,24 @@ impl HttpPublisher {
                     format!("no such realm {:?}", item.realm.as_deref().unwrap_or("")),
                 )
             })?;
+            if !router.authorize(
+                realm.name(),
+                &self.identity,
+                Action::Publish,
+                &item.topic,
+                MatchPolicy::Exact,
+            ) {
+                let message = format!("not authorized to publish to \"{}\"", item.topic);
+                return Err(failure(
+                    StatusCode::FORBIDDEN,
+                    error_uri::NOT_AUTHORIZED,
+                    if batch {
+                        format!("item {i}: {message}")
+                    } else {
+                        message
+                    },
+                ));
+            }
             router.check_publication(request(item)).map_err(|refusal| {
                 let message = if batch {
                     format!("item {i}: {}", refusal.message)

@@ -311,7 +311,14 @@ pub async fn serve<S>(
         sink,
         serializer,
         transport: "rawsocket",
-        authrole: spec.authrole.clone(),
+        // Browsers cannot speak RawSocket, so a RawSocket peer on this machine is a backend
+        // (`wampd publish`, a local worker); remote peers need the backend listener or
+        // credentials.
+        authrole: if peer.ip().is_loopback() {
+            Arc::from(state.connection.router.config().auth.backend_role.as_str())
+        } else {
+            spec.authrole.clone()
+        },
         flavor: connection::Flavor::V2 { preauth: None },
     };
     connection::run(state.connection.clone(), wire, peer).await;

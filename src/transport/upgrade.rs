@@ -21,7 +21,8 @@ use tracing::{debug, info, warn};
 
 use crate::auth::ticket::{self as auth_ticket, Claims};
 use crate::config::settings::origin_host;
-use crate::oro::ticket::{self, Ticket, TicketCheck};
+use crate::oro::ticket::{self, ParsedTicket, Ticket, TicketCheck, TicketError};
+use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
 use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
@@ -41,6 +42,10 @@ pub struct Admission {
     pub oro_secret: Option<String>,
     /// wampd's ticket secret: a `?ticket=` on a WAMP v2 upgrade is verified with it.
     pub ticket_secret: Option<Vec<u8>>,
+    /// Oro's users, for named tickets; `None` refuses them.
+    pub oro_users: Option<Arc<UserStore>>,
+    /// The role of v1 clients holding an anonymous Oro ticket: only backends can mint one.
+    pub backend_role: Arc<str>,
 }
 
 impl std::fmt::Debug for Admission {
@@ -50,6 +55,8 @@ impl std::fmt::Debug for Admission {
             .field("v1", &self.v1)
             .field("oro_secret", &self.oro_secret.as_ref().map(|_| "***"))
             .field("ticket_secret", &self.ticket_secret.as_ref().map(|_| "***"))
+            .field("oro_users", &self.oro_users)
+            .field("backend_role", &self.backend_role)
             .finish()
     }
 }
@@ -133,32 +140,83 @@ fn v2_ticket(admission: &Admission, head: &RequestHead) -> Result<Option<Claims>
         .map_err(|err| format!("Authentication failed: ticket on the upgrade refused: {err}"))
 }
 
+/// The auth role of Oro back-office users authenticated by a named ticket.
+pub const ORO_USER_ROLE: &str = "user";
+
 /// Decides who a v1 client is from its ticket; `Err` is the log line for a refusal.
-fn v1_identity(
-    admission: &Admission,
-    query: Option<&str>,
+///
+/// Without `ORO_SECRET` nobody is checked and everyone is a browser (`listener_role`). An anonymous
+/// ticket proves the holder knows `ORO_SECRET`, which only Oro's backend does: it gets the backend
+/// role. A named ticket is checked against the user's password hash from the application
+/// database and gets [`ORO_USER_ROLE`] and the user's id (for user-scoped topics). The 5000
+/// SHA-512 rounds of a digest run off the async workers, so ticket checks never stall routing.
+async fn v1_identity(
+    admission: Admission,
+    query: Option<String>,
     session_id: u64,
-    authrole: &str,
+    listener_role: Arc<str>,
 ) -> Result<V1Identity, String> {
-    let anonymous = V1Identity {
-        authid: format!("anonymous-{session_id}"),
+    let identity = |authid: String, authrole: &str, user_id| V1Identity {
+        authid,
         authrole: authrole.to_owned(),
-        user_id: None,
+        user_id,
     };
-    let Some(secret) = &admission.oro_secret else {
-        return Ok(anonymous);
+    let anonymous_id = format!("anonymous-{session_id}");
+    let Some(secret) = admission.oro_secret.clone() else {
+        return Ok(identity(anonymous_id, &listener_role, None));
     };
-    let Some(ticket) = query.and_then(ticket::ticket_from_query) else {
+    let Some(raw) = query.as_deref().and_then(ticket::ticket_from_query) else {
         return Err("Authentication failed: no ticket in the request".into());
     };
-    let rules = TicketCheck::default();
-    match ticket::check(&ticket, secret, now_unix(), &rules) {
-        Ok(Ticket::Anonymous) => Ok(anonymous),
-        Ok(Ticket::Named { username }) => Err(format!(
-            "Authentication failed: ticket for user {username:?}: named tickets are not supported yet"
-        )),
-        Err(err) => Err(format!("Authentication failed: {err}")),
+    let failed = |err: TicketError| format!("Authentication failed: {err}");
+    let parsed = ParsedTicket::parse(&raw).map_err(failed)?;
+    parsed
+        .check_time(now_unix(), &TicketCheck::default())
+        .map_err(failed)?;
+    if parsed.is_anonymous() {
+        let checked = tokio::task::spawn_blocking(move || {
+            ticket::check(&raw, &secret, now_unix(), &TicketCheck::default())
+        })
+        .await
+        .map_err(|_| "Authentication failed: the ticket check failed".to_string())?;
+        return match checked {
+            Ok(Ticket::Anonymous) => Ok(identity(anonymous_id, &admission.backend_role, None)),
+            Ok(Ticket::Named { .. }) => Err("Authentication failed: unexpected named ticket".into()),
+            Err(err) => Err(failed(err)),
+        };
     }
+    let username = parsed.username().into_owned();
+    let Some(users) = admission.oro_users.clone() else {
+        return Err(format!(
+            "Authentication failed: ticket for user {username:?}: named tickets need WEBSOCKET_DATABASE_DSN (the application database)"
+        ));
+    };
+    let user = match users.find(&username).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return Err(format!(
+                "Authentication failed: ticket for user {username:?}: no such user"
+            ))
+        }
+        Err(err) => {
+            warn!(error = %err, "cannot check an Oro named ticket");
+            return Err(format!(
+                "Authentication failed: ticket for user {username:?}: the user could not be looked up"
+            ));
+        }
+    };
+    let password = user.password.clone();
+    let valid = tokio::task::spawn_blocking(move || {
+        !password.is_empty() && ticket::verify_named(&parsed, &password, &secret)
+    })
+    .await
+    .unwrap_or(false);
+    if !valid {
+        return Err(format!(
+            "Authentication failed: Ticket for {username:?} is not valid - invalid digest."
+        ));
+    }
+    Ok(identity(user.username, ORO_USER_ROLE, Some(user.id)))
 }
 
 /// Serves a connection whose first request is a WebSocket upgrade.
@@ -234,18 +292,13 @@ pub async fn serve<S>(
         }
         Protocol::V1 => {
             let session_id = id::random_id();
-            // 5000 SHA-512 rounds: off the async workers, so ticket checks never stall routing.
-            let check = {
-                let admission = admission.clone();
-                let query = head.query().map(str::to_owned);
-                let authrole = spec.authrole.clone();
-                tokio::task::spawn_blocking(move || {
-                    v1_identity(&admission, query.as_deref(), session_id, &authrole)
-                })
-            };
-            let outcome = check
-                .await
-                .unwrap_or_else(|_| Err("Authentication failed: the ticket check failed".into()));
+            let outcome = v1_identity(
+                admission.clone(),
+                head.query().map(str::to_owned),
+                session_id,
+                spec.authrole.clone(),
+            )
+            .await;
             let identity = match outcome {
                 Ok(identity) => identity,
                 Err(why) => {

@@ -39,6 +39,9 @@ impl TestServer {
         env.insert("WEBSOCKET_BACKEND_DSN".into(), "".into());
         // Test clients rarely answer the shutdown GOODBYE; keep the drain short.
         env.insert("WEBSOCKET_SHUTDOWN_TIMEOUT".into(), "2".into());
+        // Most tests publish and register from plain WebSocket clients; the default policy
+        // ("browsers subscribe, backends publish") is tested on its own in tests/authorization.rs.
+        env.insert("WEBSOCKET_AUTHORIZATION_DEFAULT".into(), "open".into());
         for (k, v) in vars {
             env.insert((*k).into(), (*v).into());
         }
@@ -453,6 +456,13 @@ pub fn spawn_wampd(
     std::sync::mpsc::Receiver<String>,
 ) {
     use std::io::{BufRead, BufReader};
+    // As TestServer: tests that want the default policy set it explicitly.
+    if !command
+        .get_envs()
+        .any(|(k, _)| k == "WEBSOCKET_AUTHORIZATION_DEFAULT")
+    {
+        command.env("WEBSOCKET_AUTHORIZATION_DEFAULT", "open");
+    }
     let mut child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
