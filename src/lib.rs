@@ -9,10 +9,12 @@
 //! * [`config`]: DSN grammar, `.env-app*` files, typed settings.
 //! * [`server`]: wiring and graceful shutdown; [`shutdown`]: the stop signal.
 //! * [`metrics`]: the Prometheus registry behind `/metrics`.
+//! * [`cluster`]: the backplane that shares publications between nodes (Redis), off by default.
 //! * [`oro`]: Oro's ticket algorithm and topic routes (pure), for the WAMP v1 drop-in.
 
 pub mod auth;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod logging;
 pub mod metrics;

@@ -122,6 +122,16 @@ pub struct Metrics {
     pub publish_latency: Histogram,
     queue_depth: Family<DepthLabel, Gauge>,
     queue_depth_max: Gauge,
+    /// 1 while both cluster backplane connections are up, 0 otherwise (and in single-node mode).
+    pub cluster_connected: Gauge,
+    /// Publications handed to the cluster backplane and accepted by it.
+    pub cluster_sent: Counter,
+    /// Publications received from other nodes.
+    pub cluster_received: Counter,
+    /// Publications that stayed local: backplane down, its queue full, or a send failed.
+    pub cluster_dropped: Counter,
+    /// Times the cluster backplane was lost (or found unreachable at start-up).
+    pub cluster_disconnects: Counter,
 }
 
 impl Default for Metrics {
@@ -244,7 +254,42 @@ impl Metrics {
             "Largest outbound queue among live sessions (at scrape time)",
             queue_depth_max.clone(),
         );
+        let cluster_connected = Gauge::default();
+        registry.register(
+            "cluster_connected",
+            "1 while the cluster backplane (Redis) is connected; 0 when down or in single-node mode",
+            cluster_connected.clone(),
+        );
+        let cluster_sent = Counter::default();
+        registry.register(
+            "cluster_publications_sent",
+            "Publications sent to the other nodes through the cluster backplane",
+            cluster_sent.clone(),
+        );
+        let cluster_received = Counter::default();
+        registry.register(
+            "cluster_publications_received",
+            "Publications received from other nodes through the cluster backplane",
+            cluster_received.clone(),
+        );
+        let cluster_dropped = Counter::default();
+        registry.register(
+            "cluster_publications_dropped",
+            "Publications delivered locally only: backplane down, its queue full or a send failed",
+            cluster_dropped.clone(),
+        );
+        let cluster_disconnects = Counter::default();
+        registry.register(
+            "cluster_disconnects",
+            "Times the cluster backplane connection was lost or found unreachable",
+            cluster_disconnects.clone(),
+        );
         Metrics {
+            cluster_connected,
+            cluster_sent,
+            cluster_received,
+            cluster_dropped,
+            cluster_disconnects,
             registry,
             connections,
             sessions,

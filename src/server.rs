@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::cluster::redis::{RedisBackplane, RedisConfig, RedisTasks};
 use crate::config::settings::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
 use crate::metrics::Metrics;
@@ -45,6 +46,8 @@ pub struct Server {
     metrics_listener: Option<TcpListener>,
     state: Arc<ServerState>,
     shutdown_timeout: Duration,
+    /// The cluster backplane's tasks, started by [`Server::run`] (cluster mode only).
+    cluster: Option<RedisTasks>,
 }
 
 fn overflow_policy(policy: SlowConsumerPolicy) -> OverflowPolicy {
@@ -206,7 +209,27 @@ impl Server {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
-        let router = Arc::new(Router::new(router_config(settings), metrics));
+        let mut router = Router::new(router_config(settings), metrics.clone());
+        let mut cluster = None;
+        if let Some(dsn) = &settings.cluster_dsn {
+            let config = RedisConfig {
+                dsn: dsn.clone(),
+                channel_prefix: settings.cluster_channel_prefix.clone(),
+            };
+            let (backplane, tasks) = RedisBackplane::new(config, &metrics).map_err(|why| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("WEBSOCKET_CLUSTER_DSN: {why}"),
+                )
+            })?;
+            info!(
+                node = backplane.node(),
+                "cluster mode: publications are shared through Redis"
+            );
+            router = router.with_backplane(backplane);
+            cluster = Some(tasks);
+        }
+        let router = Arc::new(router);
         let state = Arc::new(ServerState {
             connection: ConnectionContext {
                 router,
@@ -258,6 +281,7 @@ impl Server {
             metrics_listener,
             state,
             shutdown_timeout: settings.shutdown_timeout,
+            cluster,
         })
     }
 
@@ -317,6 +341,12 @@ impl Server {
                 metrics_stop.clone(),
             ))
         });
+        // Stopped only after the drain, so sessions still connected keep getting other nodes'
+        // publications until they are gone.
+        let cluster_stop = CancellationToken::new();
+        if let Some(tasks) = self.cluster {
+            tasks.spawn(state.connection.router.clone(), cluster_stop.clone());
+        }
         if !self.oro_ping_interval.is_zero() {
             tokio::spawn(oro_ping::run(
                 state.connection.router.clone(),
@@ -336,6 +366,7 @@ impl Server {
             .await
             .is_ok();
         metrics_stop.cancel();
+        cluster_stop.cancel();
         if let Some(task) = metrics_accepting {
             let _ = task.await;
         }

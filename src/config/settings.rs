@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
-use crate::auth::rules::{AuthFile, DefaultPolicy};
 use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
+use crate::auth::rules::{AuthFile, DefaultPolicy};
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
 pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
@@ -105,6 +105,11 @@ pub const ORO_DB_DSN: &str = "ORO_DB_DSN";
 pub const ORO_DB_URL: &str = "ORO_DB_URL";
 /// How long a looked-up Oro user (id and password hash) is cached.
 pub const WEBSOCKET_ORO_USER_CACHE_TTL: &str = "WEBSOCKET_ORO_USER_CACHE_TTL";
+
+/// Redis URL of the cluster backplane (empty = single node).
+pub const WEBSOCKET_CLUSTER_DSN: &str = "WEBSOCKET_CLUSTER_DSN";
+/// Prefix of the cluster's Redis channel names.
+pub const WEBSOCKET_CLUSTER_CHANNEL_PREFIX: &str = "WEBSOCKET_CLUSTER_CHANNEL_PREFIX";
 
 /// Oro's application default for the server DSN.
 pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
@@ -359,6 +364,16 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         "60s",
         "how long an Oro user's id and password hash read from the database are cached (unknown users: a tenth of it); 0 = no cache",
     ),
+    (
+        WEBSOCKET_CLUSTER_DSN,
+        "",
+        "cluster mode: Redis backplane such as redis://127.0.0.1:6379/0 or rediss://:pass@host:6380/0; publications reach subscribers on every node (docs/clustering.md); empty = single node",
+    ),
+    (
+        WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
+        "wampd",
+        "prefix of the cluster's Redis channel names (letters, digits, . _ - :), so several clusters can share one Redis",
+    ),
 ];
 
 /// What happens to events for a subscriber whose outbound queue is full.
@@ -605,6 +620,10 @@ pub struct Settings {
     pub database_dsn: Option<String>,
     /// WEBSOCKET_ORO_USER_CACHE_TTL.
     pub oro_user_cache_ttl: Duration,
+    /// WEBSOCKET_CLUSTER_DSN: a `redis://` or `rediss://` URL; `None` = single node.
+    pub cluster_dsn: Option<String>,
+    /// WEBSOCKET_CLUSTER_CHANNEL_PREFIX.
+    pub cluster_channel_prefix: String,
 }
 
 /// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
@@ -719,6 +738,8 @@ impl Default for Settings {
             authorization_file: None,
             database_dsn: None,
             oro_user_cache_ttl: Duration::from_secs(60),
+            cluster_dsn: None,
+            cluster_channel_prefix: "wampd".to_string(),
         }
     }
 }
@@ -991,10 +1012,7 @@ impl Settings {
             env,
             WEBSOCKET_AUTHORIZATION_DEFAULT,
             defaults.authorization_default,
-            |s| {
-                DefaultPolicy::parse(s.trim())
-                    .ok_or_else(|| "standard, open or deny".to_string())
-            },
+            |s| DefaultPolicy::parse(s.trim()).ok_or_else(|| "standard, open or deny".to_string()),
         )?;
         let authorization_file = match value_of(env, WEBSOCKET_AUTHORIZATION_FILE) {
             None => None,
@@ -1030,9 +1048,8 @@ impl Settings {
         let database_dsn = match database_dsn {
             None => None,
             Some((name, value)) => {
-                crate::oro::user_store::connect_config(value).map_err(|why| {
-                    ConfigError::invalid(name, mask_dsn_text(value), why)
-                })?;
+                crate::oro::user_store::connect_config(value)
+                    .map_err(|why| ConfigError::invalid(name, mask_dsn_text(value), why))?;
                 Some(value.to_string())
             }
         };
@@ -1041,6 +1058,19 @@ impl Settings {
             WEBSOCKET_ORO_USER_CACHE_TTL,
             defaults.oro_user_cache_ttl,
             parse_duration,
+        )?;
+
+        let cluster_dsn = match value_of(env, WEBSOCKET_CLUSTER_DSN) {
+            None => None,
+            Some(value) => Some(parse_cluster_dsn(value).map_err(|expected| {
+                ConfigError::invalid(WEBSOCKET_CLUSTER_DSN, mask_dsn_text(value), expected)
+            })?),
+        };
+        let cluster_channel_prefix = knob(
+            env,
+            WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
+            defaults.cluster_channel_prefix.clone(),
+            parse_channel_prefix,
         )?;
 
         let has_cra_users = authorization_file
@@ -1055,6 +1085,8 @@ impl Settings {
         }
 
         Ok(Settings {
+            cluster_dsn,
+            cluster_channel_prefix,
             authorization_default,
             authorization_file,
             database_dsn,
@@ -1257,6 +1289,16 @@ impl Settings {
                 WEBSOCKET_ORO_USER_CACHE_TTL,
                 format_duration(self.oro_user_cache_ttl),
             ),
+            (
+                WEBSOCKET_CLUSTER_DSN,
+                self.cluster_dsn
+                    .as_deref()
+                    .map_or_else(|| "(not set: single node)".to_string(), mask_dsn_text),
+            ),
+            (
+                WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
+                self.cluster_channel_prefix.clone(),
+            ),
         ];
         rows.into_iter()
             .map(|(name, value)| (name.to_string(), value))
@@ -1290,6 +1332,41 @@ fn knob<T>(
     match value_of(env, name) {
         None => Ok(default),
         Some(value) => parse(value).map_err(|expected| ConfigError::invalid(name, value, expected)),
+    }
+}
+
+/// Checks a cluster backplane URL: `redis://` or `rediss://`, a host, an optional port and an
+/// optional numeric database (`/0`). The `Err` is the expectation, for the error message.
+fn parse_cluster_dsn(value: &str) -> Result<String, String> {
+    const EXPECTED: &str =
+        "a Redis URL such as redis://127.0.0.1:6379/0 or rediss://:password@host:6380/0";
+    let url = url::Url::parse(value).map_err(|err| format!("{EXPECTED} ({err})"))?;
+    if url.scheme() != "redis" && url.scheme() != "rediss" {
+        return Err(format!(
+            "{EXPECTED} (scheme \"{}\" is neither redis nor rediss)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{EXPECTED} (no host)"));
+    }
+    let db = url.path().trim_matches('/');
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return Err(format!("{EXPECTED} (database \"{db}\" is not a number)"));
+    }
+    Ok(value.to_string())
+}
+
+/// Checks a channel prefix: 1 to 64 of letters, digits, `.`, `_`, `-` and `:`.
+fn parse_channel_prefix(value: &str) -> Result<String, String> {
+    let ok = value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err("1 to 64 of letters, digits, '.', '_', '-' and ':'".to_string())
     }
 }
 
@@ -1432,6 +1509,35 @@ mod tests {
             Ok(s) => panic!("{pairs:?} accepted: {s:?}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn cluster_dsn_is_redis_or_rediss_and_named_on_error() {
+        let s = settings(&[]);
+        assert_eq!(s.cluster_dsn, None);
+        assert_eq!(s.cluster_channel_prefix, "wampd");
+        let s = settings(&[
+            (WEBSOCKET_CLUSTER_DSN, "redis://127.0.0.1:6379/2"),
+            (WEBSOCKET_CLUSTER_CHANNEL_PREFIX, "shop-prod"),
+        ]);
+        assert_eq!(s.cluster_dsn.as_deref(), Some("redis://127.0.0.1:6379/2"));
+        assert_eq!(s.cluster_channel_prefix, "shop-prod");
+        let s = settings(&[(WEBSOCKET_CLUSTER_DSN, "rediss://:pw@redis.internal:6380")]);
+        assert!(s.cluster_dsn.is_some());
+        for bad in [
+            "http://127.0.0.1:6379",
+            "redis://",
+            "127.0.0.1:6379",
+            "redis://h/db1",
+        ] {
+            let text = error(&[(WEBSOCKET_CLUSTER_DSN, bad)]).to_string();
+            assert!(text.contains(WEBSOCKET_CLUSTER_DSN), "{bad}: {text}");
+            assert!(text.contains("redis://"), "{bad}: {text}");
+        }
+        let text = error(&[(WEBSOCKET_CLUSTER_DSN, "http://u:topsecret@h:1")]).to_string();
+        assert!(!text.contains("topsecret"), "{text}");
+        let text = error(&[(WEBSOCKET_CLUSTER_CHANNEL_PREFIX, "a b")]).to_string();
+        assert!(text.contains(WEBSOCKET_CLUSTER_CHANNEL_PREFIX), "{text}");
     }
 
     #[test]

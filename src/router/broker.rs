@@ -48,10 +48,33 @@ pub struct Publication<'a> {
     pub kwargs: &'a Dict,
     /// Parsed options.
     pub options: &'a PublishOptions,
-    /// The publishing session.
-    pub publisher: &'a SessionHandle,
+    /// Who published: a local session, or a session on another node (cluster mode).
+    pub publisher: Publisher<'a>,
     /// The original payload when a WAMP v1 session published it.
     pub v1_payload: Option<&'a Payload>,
+}
+
+/// The publisher's identity as the broker needs it: its session ID (for `exclude_me`) and, for
+/// `disclose_me`, its authid and authrole. A plain borrowed struct rather than a
+/// [`SessionHandle`], because in cluster mode the publisher may live on another node.
+#[derive(Debug, Clone, Copy)]
+pub struct Publisher<'a> {
+    /// Session ID (cluster-unique: random in [1, 2^53]).
+    pub id: Id,
+    /// Authentication ID.
+    pub authid: &'a str,
+    /// Authentication role.
+    pub authrole: &'a str,
+}
+
+impl<'a> From<&'a SessionHandle> for Publisher<'a> {
+    fn from(session: &'a SessionHandle) -> Self {
+        Publisher {
+            id: session.id,
+            authid: &session.authid,
+            authrole: &session.authrole,
+        }
+    }
 }
 
 /// What one publication did.
@@ -168,7 +191,7 @@ impl Broker {
         let disclosed = publication
             .options
             .disclose_me
-            .then(|| publisher_details(publication.publisher));
+            .then(|| publisher_details(&publication.publisher));
         self.index
             .for_each_match(publication.topic, |subscription, policy| {
                 let Some(sub) = self.subscriptions.get(&subscription) else {
@@ -209,16 +232,16 @@ impl Broker {
     }
 }
 
-fn publisher_details(publisher: &SessionHandle) -> Dict {
+fn publisher_details(publisher: &Publisher<'_>) -> Dict {
     let mut details = Dict::new();
     details.insert("publisher".into(), Value::UInt(publisher.id));
     details.insert(
         "publisher_authid".into(),
-        Value::Str(publisher.authid.clone()),
+        Value::Str(publisher.authid.to_owned()),
     );
     details.insert(
         "publisher_authrole".into(),
-        Value::Str(publisher.authrole.clone()),
+        Value::Str(publisher.authrole.to_owned()),
     );
     details
 }
@@ -291,7 +314,7 @@ mod tests {
             args: &[Value::from("hi")],
             kwargs: &kwargs,
             options,
-            publisher,
+            publisher: publisher.into(),
             v1_payload: None,
         });
     }

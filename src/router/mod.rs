@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::rules::{CraUser, RealmAuth};
+use crate::cluster::Backplane;
 use crate::metrics::Metrics;
 use crate::router::auth_limiter::AuthLimiter;
 use crate::router::authorizer::Authorizer;
@@ -109,6 +110,8 @@ pub struct Router {
     config: RouterConfig,
     metrics: Arc<Metrics>,
     auth_limiter: AuthLimiter,
+    /// Where publications go to reach other nodes; `None` in single-node mode.
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 impl Router {
@@ -134,7 +137,19 @@ impl Router {
             config,
             metrics,
             auth_limiter,
+            backplane: None,
         }
+    }
+
+    /// Makes this router a cluster node: publications are also handed to `backplane`.
+    pub fn with_backplane(mut self, backplane: Arc<dyn Backplane>) -> Router {
+        self.backplane = Some(backplane);
+        self
+    }
+
+    /// The cluster backplane, when this node is part of a cluster.
+    pub fn backplane(&self) -> Option<&Arc<dyn Backplane>> {
+        self.backplane.as_ref()
     }
 
     /// Failed-authentication limits per client address.

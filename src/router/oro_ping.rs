@@ -55,7 +55,7 @@ pub async fn run(router: Arc<Router>, interval: Duration, stop: CancellationToke
                 any_topic: false,
                 v1_payload: None,
             };
-            if let Ok((_, stats)) = router.publish(realm, &identity, request) {
+            if let Ok((_, stats)) = router.publish_local(realm, &identity, request) {
                 if stats.delivered > 0 {
                     debug!(
                         realm = realm.name(),

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use crate::cluster::Outgoing;
 use crate::router::broker::{Publication, PublishStats};
 use crate::router::handle::SessionHandle;
 use crate::router::publish_options::PublishOptions;
@@ -72,12 +73,37 @@ impl Router {
     }
 
     /// Validates and publishes `request` in `realm` on behalf of `publisher`. Returns the
-    /// publication ID and what happened to it.
+    /// publication ID and what happened to it (on this node).
+    ///
+    /// In cluster mode the publication is handed to the backplane after local delivery, without
+    /// waiting: PUBLISHED means "delivered here and handed on", not "delivered everywhere".
     pub fn publish(
         &self,
         realm: &Realm,
         publisher: &SessionHandle,
         request: PublishRequest<'_>,
+    ) -> Result<(Id, PublishStats), Refusal> {
+        self.publish_with(realm, publisher, request, true)
+    }
+
+    /// Like [`Router::publish`], but never forwarded to other nodes: for what each node does
+    /// on its own (the `oro/ping` keep-alive), which would otherwise reach every session once
+    /// per node.
+    pub fn publish_local(
+        &self,
+        realm: &Realm,
+        publisher: &SessionHandle,
+        request: PublishRequest<'_>,
+    ) -> Result<(Id, PublishStats), Refusal> {
+        self.publish_with(realm, publisher, request, false)
+    }
+
+    fn publish_with(
+        &self,
+        realm: &Realm,
+        publisher: &SessionHandle,
+        request: PublishRequest<'_>,
+        forward: bool,
     ) -> Result<(Id, PublishStats), Refusal> {
         let started = Instant::now();
         let options = self.check_publication(request)?;
@@ -89,9 +115,22 @@ impl Router {
             args: request.args,
             kwargs: request.kwargs,
             options: &options,
-            publisher,
+            publisher: publisher.into(),
             v1_payload: request.v1_payload,
         });
+        if let Some(backplane) = self.backplane().filter(|_| forward) {
+            backplane.forward(&Outgoing {
+                realm: realm.name(),
+                topic,
+                publication,
+                publisher: publisher.into(),
+                options: request.options,
+                parsed: &options,
+                args: request.args,
+                kwargs: request.kwargs,
+                v1_payload: request.v1_payload,
+            });
+        }
         self.metrics()
             .publish_latency
             .observe(started.elapsed().as_secs_f64());

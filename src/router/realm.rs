@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use prometheus_client::metrics::counter::Counter;
 
+use crate::cluster::Incoming;
 use crate::metrics::Metrics;
 use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
@@ -102,7 +103,7 @@ impl Realm {
             args: &args,
             kwargs: &kwargs,
             options: &options,
-            publisher: &self.router_identity,
+            publisher: (&self.router_identity).into(),
             v1_payload: None,
         });
         self.count_deliveries(stats);
@@ -241,6 +242,23 @@ impl Realm {
     pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
         let stats = read(&self.broker).publish(publication);
         self.metrics.publishes.inc();
+        self.count_deliveries(stats);
+        stats
+    }
+
+    /// Delivers a publication made on another cluster node to this node's subscribers, with
+    /// the same matching, listing and encoding as a local one. Not counted in
+    /// `wampd_publishes_total` (the publishing node counted it); its deliveries are.
+    pub fn deliver_remote(&self, incoming: &Incoming) -> PublishStats {
+        let stats = read(&self.broker).publish(&Publication {
+            id: incoming.publication,
+            topic: &incoming.topic,
+            args: &incoming.args,
+            kwargs: &incoming.kwargs,
+            options: &incoming.options,
+            publisher: incoming.publisher(),
+            v1_payload: incoming.v1_payload.as_ref(),
+        });
         self.count_deliveries(stats);
         stats
     }

@@ -156,13 +156,26 @@ fn health(state: &ServerState) -> Response<Body> {
     text_response(status, "application/json", body)
 }
 
-/// Readiness for load balancers: not ready while shutting down.
+/// Readiness for load balancers: not ready while shutting down. A cluster node whose backplane
+/// is down stays ready (it still serves its own sessions) but says `ready (degraded: …)`, so a
+/// check that looks at the body can tell.
 fn ready(state: &ServerState) -> Response<Body> {
+    let backplane_down = state
+        .connection
+        .router
+        .backplane()
+        .is_some_and(|backplane| !backplane.connected());
     if state.connection.shutdown.is_cancelled() {
         text_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain; charset=utf-8",
             "shutting down\n".into(),
+        )
+    } else if backplane_down {
+        text_response(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ready (degraded: cluster backplane down, delivering locally)\n".into(),
         )
     } else {
         text_response(

@@ -181,7 +181,9 @@ async fn v1_identity(
         .map_err(|_| "Authentication failed: the ticket check failed".to_string())?;
         return match checked {
             Ok(Ticket::Anonymous) => Ok(identity(anonymous_id, &admission.backend_role, None)),
-            Ok(Ticket::Named { .. }) => Err("Authentication failed: unexpected named ticket".into()),
+            Ok(Ticket::Named { .. }) => {
+                Err("Authentication failed: unexpected named ticket".into())
+            }
             Err(err) => Err(failed(err)),
         };
     }
@@ -373,6 +375,8 @@ mod tests {
             v1: true,
             oro_secret: None,
             ticket_secret: None,
+            oro_users: None,
+            backend_role: Arc::from("backend"),
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();

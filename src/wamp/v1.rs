@@ -129,6 +129,13 @@ impl Payload {
         }
     }
 
+    /// Parses a payload from its JSON text (as [`Payload::php_json`] wrote it), keeping its key
+    /// order, so a payload that crossed the cluster backplane is byte-identical on every node.
+    /// `None` when `text` is not JSON.
+    pub fn from_php_json(text: &str) -> Option<Self> {
+        Json::parse(text.as_bytes()).map(Payload::from_json)
+    }
+
     /// The payload as a value (dict keys sorted; binary-convention strings
     /// as [`Value::Bin`], like the v2 JSON codec).
     pub fn value(&self) -> &Value {

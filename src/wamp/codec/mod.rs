@@ -123,6 +123,44 @@ pub fn encode_value(ser: Serializer, v: &Value) -> Bytes {
     Bytes::from(out)
 }
 
+/// Appends MessagePack pieces of a hand-built array to a buffer without building a [`Value`]
+/// tree first, for other wire formats that embed WAMP payloads (the cluster backplane's
+/// envelope): payloads are written from borrowed values, never cloned.
+pub mod msgpack_writer {
+    use super::msgpack;
+    use crate::wamp::{Dict, Value};
+
+    /// An array header for `len` elements.
+    pub fn array_len(out: &mut Vec<u8>, len: usize) {
+        msgpack::write_array_len(out, len);
+    }
+
+    /// An unsigned integer.
+    pub fn uint(out: &mut Vec<u8>, n: u64) {
+        msgpack::write_uint(out, n);
+    }
+
+    /// A string.
+    pub fn str(out: &mut Vec<u8>, s: &str) {
+        msgpack::write_str(out, s);
+    }
+
+    /// `nil`.
+    pub fn nil(out: &mut Vec<u8>) {
+        out.push(0xc0);
+    }
+
+    /// A list of values.
+    pub fn list(out: &mut Vec<u8>, items: &[Value]) {
+        msgpack::write_list(out, items);
+    }
+
+    /// A dictionary.
+    pub fn dict(out: &mut Vec<u8>, dict: &Dict) {
+        msgpack::write_dict(out, dict);
+    }
+}
+
 /// Decodes one value without interpreting it as a message.
 pub fn decode_value(ser: Serializer, data: &[u8]) -> Result<Value, DecodeError> {
     match ser {

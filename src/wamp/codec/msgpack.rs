@@ -61,14 +61,14 @@ pub(super) fn encode_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_list(out: &mut Vec<u8>, l: &[Value]) {
+pub(super) fn write_list(out: &mut Vec<u8>, l: &[Value]) {
     write_array_len(out, l.len());
     for v in l {
         encode_value(v, out);
     }
 }
 
-fn write_dict(out: &mut Vec<u8>, d: &Dict) {
+pub(super) fn write_dict(out: &mut Vec<u8>, d: &Dict) {
     write_len(out, d.len(), Some((0x80, 16)), [0xde, 0xde, 0xdf]);
     for (k, v) in d {
         write_str(out, k);
@@ -76,11 +76,11 @@ fn write_dict(out: &mut Vec<u8>, d: &Dict) {
     }
 }
 
-fn write_array_len(out: &mut Vec<u8>, len: usize) {
+pub(super) fn write_array_len(out: &mut Vec<u8>, len: usize) {
     write_len(out, len, Some((0x90, 16)), [0xdc, 0xdc, 0xdd]);
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     write_len(out, s.len(), Some((0xa0, 32)), [0xd9, 0xda, 0xdb]);
     out.extend_from_slice(s.as_bytes());
 }
@@ -113,7 +113,7 @@ fn write_len(out: &mut Vec<u8>, len: usize, fix: Option<(u8, usize)>, markers: [
     }
 }
 
-fn write_uint(out: &mut Vec<u8>, n: u64) {
+pub(super) fn write_uint(out: &mut Vec<u8>, n: u64) {
     if n < 128 {
         out.push(n as u8);
     } else if n < 256 {
