@@ -1,0 +1,796 @@
+//! Cluster mode over a real, private `redis-server` on a loopback port and three wampd nodes:
+//! every subscription kind and publish option across nodes, exactly once; Redis killed and
+//! restarted mid-stream; a node killed without notice; a bad WEBSOCKET_CLUSTER_DSN.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{connect_ws, dict, http_get, metric, scrape, Client, TestServer, WAIT};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use wampd::wamp::{Dict, Id, Message, Serializer, Value};
+
+/// How long a test listens to conclude that nothing more arrives.
+const QUIET: Duration = Duration::from_millis(600);
+
+/// Finds `redis-server`, installing Debian's package when it is missing (as .ci/run does).
+fn redis_binary() -> PathBuf {
+    let find = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("redis-server"))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    if let Some(found) = find() {
+        return found;
+    }
+    let installed = Command::new("sh")
+        .args([
+            "-c",
+            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server",
+        ])
+        .status();
+    assert!(
+        installed.is_ok_and(|s| s.success()),
+        "redis-server is missing and could not be installed with apt-get"
+    );
+    find().expect("redis-server on PATH after installing it")
+}
+
+/// A free loopback port (bound, read, released).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A private redis-server; SIGKILLed and reaped on drop.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        let mut redis = Redis {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    fn dsn(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// (Re)starts redis-server on the same port and waits until it answers PING.
+    async fn restart(&mut self) {
+        let child = Command::new(redis_binary())
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.ping().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} does not answer PING", self.port);
+    }
+
+    async fn ping(&self) -> bool {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
+            return false;
+        };
+        if stream.write_all(b"PING\r\n").await.is_err() {
+            return false;
+        }
+        let mut reply = [0u8; 7];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), stream.read_exact(&mut reply)).await,
+            Ok(Ok(_)) if &reply == b"+PONG\r\n"
+        )
+    }
+
+    /// SIGKILL: no goodbye to anyone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A node in this test process, in cluster mode.
+async fn node(redis: &Redis, extra: &[(&str, &str)]) -> TestServer {
+    let dsn = redis.dsn();
+    let mut vars = vec![("WEBSOCKET_CLUSTER_DSN", dsn.as_str())];
+    vars.extend_from_slice(extra);
+    TestServer::start(&vars).await
+}
+
+/// Waits until `addr`'s backplane reports connected (or not, per `connected`).
+async fn wait_backplane(addr: SocketAddr, connected: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = metric(&scrape(addr).await, "wampd_cluster_connected");
+        if (value == 1.0) == connected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {addr}: backplane connected={} not reached",
+            connected
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Three connected nodes on one private Redis.
+async fn cluster(redis: &Redis) -> [TestServer; 3] {
+    let nodes = [
+        node(redis, &[]).await,
+        node(redis, &[]).await,
+        node(redis, &[]).await,
+    ];
+    for n in &nodes {
+        wait_backplane(n.addr, true).await;
+    }
+    nodes
+}
+
+/// Collects EVENTs until nothing arrives for [`QUIET`]: (subscription, args) in order.
+async fn drain_events(client: &mut Client) -> Vec<(Id, Vec<Value>, Dict)> {
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(QUIET, client.ws.next()).await {
+            Err(_) => return got,
+            Ok(Some(Ok(WsMessage::Text(t)))) => {
+                match wampd::wamp::codec::decode(Serializer::Json, t.as_bytes()) {
+                    Ok(Message::Event {
+                        subscription,
+                        args,
+                        details,
+                        ..
+                    }) => got.push((subscription, args, details)),
+                    other => panic!("expected EVENT, got {other:?}"),
+                }
+            }
+            Ok(Some(Ok(WsMessage::Binary(b)))) => {
+                match wampd::wamp::codec::decode(Serializer::MsgPack, &b) {
+                    Ok(Message::Event {
+                        subscription,
+                        args,
+                        details,
+                        ..
+                    }) => got.push((subscription, args, details)),
+                    other => panic!("expected EVENT, got {other:?}"),
+                }
+            }
+            Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
+            Ok(other) => panic!("expected EVENT, got {other:?}"),
+        }
+    }
+}
+
+fn count(events: &[(Id, Vec<Value>, Dict)], subscription: Id) -> usize {
+    events.iter().filter(|(s, _, _)| *s == subscription).count()
+}
+
+fn ids(list: &[Id]) -> Value {
+    Value::List(list.iter().map(|id| Value::UInt(*id)).collect())
+}
+
+#[tokio::test]
+async fn every_subscription_kind_gets_each_publication_exactly_once_on_every_node() {
+    let redis = Redis::start().await;
+    let [a, b, c] = cluster(&redis).await;
+    let mut publisher = Client::join(&a, Serializer::Json).await;
+    let mut subscribers = Vec::new();
+    for (server, serializer) in [
+        (&a, Serializer::Json),
+        (&b, Serializer::MsgPack),
+        (&c, Serializer::Json),
+    ] {
+        let mut client = Client::join(server, serializer).await;
+        let exact = client.subscribe("com.shop.order.created").await;
+        let prefix = client
+            .subscribe_with("com.shop", dict(vec![("match", Value::from("prefix"))]))
+            .await;
+        let wildcard = client
+            .subscribe_with(
+                "com..order.created",
+                dict(vec![("match", Value::from("wildcard"))]),
+            )
+            .await;
+        subscribers.push((client, exact, prefix, wildcard));
+    }
+    const N: u64 = 20;
+    for i in 0..N {
+        publisher
+            .publish_acked("com.shop.order.created", vec![Value::UInt(i)], Dict::new())
+            .await;
+    }
+    for (at, (client, exact, prefix, wildcard)) in subscribers.iter_mut().enumerate() {
+        let events = drain_events(client).await;
+        for (kind, subscription) in [
+            ("exact", *exact),
+            ("prefix", *prefix),
+            ("wildcard", *wildcard),
+        ] {
+            assert_eq!(
+                count(&events, subscription),
+                N as usize,
+                "node {at}, {kind} subscription: {events:?}"
+            );
+            let order: Vec<Value> = events
+                .iter()
+                .filter(|(s, _, _)| *s == subscription)
+                .map(|(_, args, _)| args.first().cloned().unwrap_or(Value::Null))
+                .collect();
+            assert_eq!(order, (0..N).map(Value::UInt).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            events.len(),
+            3 * N as usize,
+            "node {at}: nothing else arrives"
+        );
+        // Pattern subscriptions learn the concrete topic on every node.
+        assert!(events
+            .iter()
+            .filter(|(s, _, _)| *s == *prefix)
+            .all(|(_, _, d)| d.get("topic") == Some(&Value::from("com.shop.order.created"))));
+    }
+    // Metrics: A sent N, B and C each received N, nobody dropped any.
+    let (ma, mb) = (scrape(a.addr).await, scrape(b.addr).await);
+    assert_eq!(
+        metric(&ma, "wampd_cluster_publications_sent_total"),
+        N as f64
+    );
+    assert_eq!(
+        metric(&mb, "wampd_cluster_publications_received_total"),
+        N as f64
+    );
+    assert_eq!(metric(&ma, "wampd_cluster_publications_dropped_total"), 0.0);
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn listing_options_and_disclosure_work_with_sessions_on_other_nodes() {
+    let redis = Redis::start().await;
+    let [a, b, c] = cluster(&redis).await;
+    let mut publisher = Client::join(&a, Serializer::Json).await;
+    let mut on_b = Client::join(&b, Serializer::Json).await;
+    let mut on_c = Client::join(&c, Serializer::MsgPack).await;
+    let sub_b = on_b.subscribe("t.lists").await;
+    let sub_c = on_c.subscribe("t.lists").await;
+    // The publisher also subscribes: exclude_me applies on its own node only.
+    let sub_me = publisher.subscribe("t.lists").await;
+    let (sb, sc) = (on_b.session, on_c.session);
+    let authid_c = on_c.authid();
+
+    let cases: Vec<(&str, Dict, bool, bool, bool)> = vec![
+        ("default", Dict::new(), false, true, true),
+        (
+            "exclude_me=false",
+            dict(vec![("exclude_me", Value::Bool(false))]),
+            true,
+            true,
+            true,
+        ),
+        (
+            "eligible=[B]",
+            dict(vec![("eligible", ids(&[sb]))]),
+            false,
+            true,
+            false,
+        ),
+        (
+            "exclude=[C]",
+            dict(vec![("exclude", ids(&[sc]))]),
+            false,
+            true,
+            false,
+        ),
+        (
+            "eligible_authid=[C's]",
+            dict(vec![(
+                "eligible_authid",
+                Value::List(vec![Value::from(authid_c.as_str())]),
+            )]),
+            false,
+            false,
+            true,
+        ),
+        (
+            "exclude_authrole=[anonymous]",
+            dict(vec![(
+                "exclude_authrole",
+                Value::List(vec![Value::from("anonymous")]),
+            )]),
+            false,
+            false,
+            false,
+        ),
+    ];
+    for (name, mut options, me, to_b, to_c) in cases {
+        // The publisher's own EVENT may come before PUBLISHED, so read both together.
+        options.insert("acknowledge".into(), Value::Bool(true));
+        let request = publisher.request_id();
+        publisher
+            .send(&Message::Publish {
+                request,
+                options,
+                topic: "t.lists".into(),
+                args: vec![Value::from(name)],
+                kwargs: Dict::new(),
+            })
+            .await;
+        let mut got_me = Vec::new();
+        let mut acknowledged = false;
+        while !acknowledged || got_me.len() < usize::from(me) {
+            match publisher.recv().await {
+                Message::Published { request: r, .. } if r == request => acknowledged = true,
+                Message::Event {
+                    subscription,
+                    args,
+                    details,
+                    ..
+                } => got_me.push((subscription, args, details)),
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+        got_me.extend(drain_events(&mut publisher).await);
+        let got_b = drain_events(&mut on_b).await;
+        let got_c = drain_events(&mut on_c).await;
+        assert_eq!(count(&got_me, sub_me), usize::from(me), "{name}: publisher");
+        assert_eq!(count(&got_b, sub_b), usize::from(to_b), "{name}: node B");
+        assert_eq!(count(&got_c, sub_c), usize::from(to_c), "{name}: node C");
+    }
+
+    // disclose_me: the far node learns who published.
+    publisher
+        .publish_acked(
+            "t.lists",
+            vec![Value::from("disclosed")],
+            dict(vec![("disclose_me", Value::Bool(true))]),
+        )
+        .await;
+    let (_, details, _, _) = on_c.event().await;
+    assert_eq!(
+        details.get("publisher"),
+        Some(&Value::UInt(publisher.session))
+    );
+    assert_eq!(
+        details.get("publisher_authid"),
+        Some(&Value::from(publisher.authid().as_str()))
+    );
+    let (_, details, _, _) = on_b.event().await;
+    assert!(details.contains_key("publisher"));
+    // Not disclosed: nothing about the publisher travels.
+    publisher
+        .publish_acked("t.lists", vec![Value::from("quiet")], Dict::new())
+        .await;
+    let (_, details, _, _) = on_c.event().await;
+    assert_eq!(details.get("publisher"), None);
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
+/// A WAMP v1 (Oro) browser: the WELCOME, then text frames.
+async fn v1_browser(server: &TestServer) -> common::Ws {
+    let mut ws = connect_ws(&format!("ws://{}/ws", server.addr), Some("wamp"))
+        .await
+        .expect("v1 connects");
+    let welcome = next_text(&mut ws).await;
+    assert!(welcome.starts_with("[0,"), "{welcome}");
+    ws
+}
+
+async fn next_text(ws: &mut common::Ws) -> String {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+        {
+            Some(Ok(WsMessage::Text(t))) => return t.to_string(),
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Runs `wampd publish` (a RawSocket peer) against `addr`.
+fn rawsocket_publish(addr: SocketAddr, topic: &str, args: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_wampd"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir.path())
+        .args([
+            "publish",
+            topic,
+            args,
+            "--dsn",
+            &format!("tcp://{addr}"),
+            "--transport",
+            "rawsocket",
+            "--acknowledge",
+        ])
+        .output()
+        .expect("wampd publish runs");
+    assert!(
+        output.status.success(),
+        "wampd publish failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn v1_http_and_rawsocket_publications_cross_nodes() {
+    let redis = Redis::start().await;
+    let [a, b, c] = cluster(&redis).await;
+    // A v1 browser on B and a v2 subscriber on C.
+    let mut browser = v1_browser(&b).await;
+    browser
+        .send(WsMessage::Text(r#"[5,"com.example.mixed"]"#.into()))
+        .await
+        .expect("v1 subscribe");
+    let mut v2 = Client::join(&c, Serializer::MsgPack).await;
+    let sub = v2.subscribe("com.example.mixed").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // v2 publish on A → v1 on B (bridged) and v2 on C.
+    let mut publisher = Client::join(&a, Serializer::Json).await;
+    publisher
+        .publish_acked(
+            "com.example.mixed",
+            vec![Value::from("from v2")],
+            Dict::new(),
+        )
+        .await;
+    assert_eq!(
+        next_text(&mut browser).await,
+        r#"[8,"com.example.mixed","from v2"]"#
+    );
+    let (s, _, args, _) = v2.event().await;
+    assert_eq!((s, args), (sub, vec![Value::from("from v2")]));
+
+    // HTTP POST /publish on A.
+    let body = r#"{"topic":"com.example.mixed","args":["from http"]}"#;
+    let output = tokio::task::spawn_blocking({
+        let url = format!("http://{}/publish", a.addr);
+        move || {
+            Command::new("curl")
+                .args([
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-X",
+                    "POST",
+                    &url,
+                ])
+                .args([
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    body,
+                ])
+                .output()
+        }
+    })
+    .await
+    .expect("join")
+    .expect("curl is installed");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "200");
+    assert_eq!(
+        next_text(&mut browser).await,
+        r#"[8,"com.example.mixed","from http"]"#
+    );
+    let (_, _, args, _) = v2.event().await;
+    assert_eq!(args, vec![Value::from("from http")]);
+
+    // RawSocket publisher on A.
+    let addr = a.addr;
+    tokio::task::spawn_blocking(move || {
+        rawsocket_publish(addr, "com.example.mixed", r#"["from rawsocket"]"#)
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        next_text(&mut browser).await,
+        r#"[8,"com.example.mixed","from rawsocket"]"#
+    );
+    let (_, _, args, _) = v2.event().await;
+    assert_eq!(args, vec![Value::from("from rawsocket")]);
+
+    // A v1 publish on B keeps its exact JSON (key order) for a v1 browser on C, and reaches v2
+    // on C bridged; nothing arrives twice.
+    let mut browser_c = v1_browser(&c).await;
+    browser_c
+        .send(WsMessage::Text(r#"[5,"com.example.mixed"]"#.into()))
+        .await
+        .expect("v1 subscribe");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    browser
+        .send(WsMessage::Text(
+            r#"[7,"com.example.mixed",{"z":1,"a":[true,null]}]"#.into(),
+        ))
+        .await
+        .expect("v1 publish");
+    assert_eq!(
+        next_text(&mut browser_c).await,
+        r#"[8,"com.example.mixed",{"z":1,"a":[true,null]}]"#
+    );
+    // Ratchet semantics: the v1 publisher gets its own event, once.
+    assert_eq!(
+        next_text(&mut browser).await,
+        r#"[8,"com.example.mixed",{"z":1,"a":[true,null]}]"#
+    );
+    // Bridged per protocol/bridging.md: the v1 payload is the one positional argument.
+    let (_, _, args, _) = v2.event().await;
+    let z = args
+        .first()
+        .and_then(Value::as_dict)
+        .and_then(|d| d.get("z"));
+    assert_eq!(z, Some(&Value::UInt(1)), "{args:?}");
+    let rest = drain_events(&mut v2).await;
+    assert!(rest.is_empty(), "{rest:?}");
+    for ws in [&mut browser, &mut browser_c] {
+        if let Ok(Some(Ok(WsMessage::Text(t)))) = tokio::time::timeout(QUIET, ws.next()).await {
+            panic!("duplicate delivery: {t}");
+        }
+    }
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
+/// Publishes on `from` until `to` receives (polling, not a fixed long sleep); panics after 20 s.
+async fn until_delivered(from: &mut Client, to: &mut Client, topic: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        from.publish_acked(topic, vec![Value::from("probe")], Dict::new())
+            .await;
+        if let Ok(Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_)))) =
+            tokio::time::timeout(Duration::from_millis(250), to.ws.next()).await
+        {
+            // Let any probes still in flight arrive, then forget them.
+            drain_events(to).await;
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cross-node delivery did not resume"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_local_delivery_continues_and_cross_node_resumes() {
+    let mut redis = Redis::start().await;
+    let a = node(&redis, &[]).await;
+    let b = node(&redis, &[]).await;
+    wait_backplane(a.addr, true).await;
+    wait_backplane(b.addr, true).await;
+    let mut pub_a = Client::join(&a, Serializer::Json).await;
+    let mut pub_b = Client::join(&b, Serializer::Json).await;
+    let mut sub_a = Client::join(&a, Serializer::Json).await;
+    let mut sub_b = Client::join(&b, Serializer::Json).await;
+    sub_a.subscribe("t.stream").await;
+    sub_b.subscribe("t.stream").await;
+    pub_a
+        .publish_acked("t.stream", vec![Value::from("before")], Dict::new())
+        .await;
+    assert_eq!(drain_events(&mut sub_a).await.len(), 1);
+    assert_eq!(drain_events(&mut sub_b).await.len(), 1);
+
+    redis.kill();
+    wait_backplane(a.addr, false).await;
+    wait_backplane(b.addr, false).await;
+    let (status, body) = http_get(a.addr, "/ready").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("degraded"), "{body}");
+    let (status, _) = http_get(a.addr, "/health").await;
+    assert_eq!(status, 200, "/health stays OK: local service continues");
+
+    // Local delivery continues on each node, cross-node does not happen (no replay later).
+    pub_a
+        .publish_acked("t.stream", vec![Value::from("down on A")], Dict::new())
+        .await;
+    pub_b
+        .publish_acked("t.stream", vec![Value::from("down on B")], Dict::new())
+        .await;
+    let got_a = drain_events(&mut sub_a).await;
+    let got_b = drain_events(&mut sub_b).await;
+    assert_eq!(
+        got_a.iter().map(|e| e.1.clone()).collect::<Vec<_>>(),
+        vec![vec![Value::from("down on A")]]
+    );
+    assert_eq!(
+        got_b.iter().map(|e| e.1.clone()).collect::<Vec<_>>(),
+        vec![vec![Value::from("down on B")]]
+    );
+    let metrics = scrape(a.addr).await;
+    assert!(metric(&metrics, "wampd_cluster_publications_dropped_total") >= 1.0);
+    assert!(metric(&metrics, "wampd_cluster_disconnects_total") >= 1.0);
+
+    redis.restart().await;
+    until_delivered(&mut pub_a, &mut sub_b, "t.stream").await;
+    until_delivered(&mut pub_b, &mut sub_a, "t.stream").await;
+    wait_backplane(a.addr, true).await;
+    let (_, body) = http_get(a.addr, "/ready").await;
+    assert_eq!(body, "ready\n");
+    // Nothing from the outage was replayed, and delivery is exactly-once again.
+    drain_events(&mut sub_a).await;
+    drain_events(&mut sub_b).await;
+    pub_a
+        .publish_acked("t.stream", vec![Value::from("after")], Dict::new())
+        .await;
+    let got_b = drain_events(&mut sub_b).await;
+    assert_eq!(got_b.len(), 1, "{got_b:?}");
+    assert_eq!(got_b[0].1, vec![Value::from("after")]);
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+/// A wampd process in cluster mode; SIGKILLed and reaped on drop.
+struct Process {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Process {
+    fn start(redis: &Redis, dir: &std::path::Path) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wampd"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
+            .env("WEBSOCKET_BACKEND_DSN", "")
+            .env("WEBSOCKET_CLUSTER_DSN", redis.dsn())
+            .current_dir(dir)
+            .args(["websocket:server", "-vv"]);
+        let (child, addr, _logs) = common::spawn_wampd(command);
+        let addr = addr.parse().expect("socket address in the start-up line");
+        Process { child, addr }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_node_killed_without_notice_leaves_the_others_working() {
+    let redis = Redis::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes: Vec<Process> = (0..3).map(|_| Process::start(&redis, dir.path())).collect();
+    for n in &nodes {
+        wait_backplane(n.addr, true).await;
+    }
+    let mut on_a = Client::join_at(nodes[0].addr, Serializer::Json).await;
+    let mut on_b = Client::join_at(nodes[1].addr, Serializer::Json).await;
+    let mut on_c = Client::join_at(nodes[2].addr, Serializer::Json).await;
+    for client in [&mut on_a, &mut on_b, &mut on_c] {
+        client.subscribe("t.nodes").await;
+    }
+    let mut publisher = Client::join_at(nodes[1].addr, Serializer::Json).await;
+    publisher
+        .publish_acked("t.nodes", vec![Value::UInt(1)], Dict::new())
+        .await;
+    for client in [&mut on_a, &mut on_b, &mut on_c] {
+        assert_eq!(drain_events(client).await.len(), 1);
+    }
+
+    // SIGKILL node A: its sessions vanish, nothing is left behind that disturbs B and C.
+    let a = nodes.remove(0);
+    drop(a);
+    for i in 2..5u64 {
+        publisher
+            .publish_acked("t.nodes", vec![Value::UInt(i)], Dict::new())
+            .await;
+    }
+    let got_b = drain_events(&mut on_b).await;
+    let got_c = drain_events(&mut on_c).await;
+    assert_eq!(got_b.len(), 3, "{got_b:?}");
+    assert_eq!(got_c.len(), 3, "{got_c:?}");
+    // And from C to B (nodes is now [B, C]).
+    let mut from_c = Client::join_at(nodes[1].addr, Serializer::Json).await;
+    from_c
+        .publish_acked("t.nodes", vec![Value::from("c")], Dict::new())
+        .await;
+    assert_eq!(drain_events(&mut on_b).await.len(), 1);
+    assert_eq!(drain_events(&mut on_c).await.len(), 1);
+    let metrics = scrape(nodes[0].addr).await;
+    assert_eq!(metric(&metrics, "wampd_cluster_connected"), 1.0);
+    assert_eq!(
+        metric(&metrics, "wampd_cluster_publications_dropped_total"),
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn a_node_starts_while_redis_is_down_and_joins_when_it_comes_up() {
+    let mut redis = Redis::start().await;
+    redis.kill();
+    let a = node(&redis, &[]).await;
+    let b = node(&redis, &[]).await;
+    // Both serve locally meanwhile.
+    let mut sub_a = Client::join(&a, Serializer::Json).await;
+    sub_a.subscribe("t.late").await;
+    let mut pub_a = Client::join(&a, Serializer::Json).await;
+    pub_a
+        .publish_acked("t.late", vec![Value::from("local")], Dict::new())
+        .await;
+    assert_eq!(drain_events(&mut sub_a).await.len(), 1);
+    redis.restart().await;
+    let mut sub_b = Client::join(&b, Serializer::Json).await;
+    sub_b.subscribe("t.late").await;
+    until_delivered(&mut pub_a, &mut sub_b, "t.late").await;
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+#[test]
+fn a_bad_cluster_dsn_stops_start_up_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for bad in [
+        "http://127.0.0.1:6379",
+        "redis://",
+        "redis://127.0.0.1:6379/zero",
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_wampd"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
+            .env("WEBSOCKET_CLUSTER_DSN", bad)
+            .current_dir(dir.path())
+            .args(["websocket:server"])
+            .output()
+            .expect("wampd runs");
+        assert!(!output.status.success(), "{bad} accepted");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(text.contains("WEBSOCKET_CLUSTER_DSN"), "{bad}: {text}");
+        assert!(text.contains("redis://"), "{bad}: {text}");
+    }
+}
