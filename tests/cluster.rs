@@ -794,3 +794,59 @@ fn a_bad_cluster_dsn_stops_start_up_naming_the_variable() {
         assert!(text.contains("redis://"), "{bad}: {text}");
     }
 }
+
+#[tokio::test]
+async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() {
+    let redis = Redis::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes: Vec<Process> = (0..3).map(|_| Process::start(&redis, dir.path())).collect();
+    for n in &nodes {
+        wait_backplane(n.addr, true).await;
+    }
+    let url = |p: &Process| format!("ws://{}/ws", p.addr);
+    let args = vec![
+        "cross-node".to_string(),
+        "--publish-url".into(),
+        url(&nodes[0]),
+        "--subscribe-url".into(),
+        format!("{},{}", url(&nodes[1]), url(&nodes[2])),
+        "--subscribers".into(),
+        "5".into(),
+        "--rate".into(),
+        "500".into(),
+        "--duration".into(),
+        "1s".into(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_wampd-bench"))
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("wampd-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
+    let report: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+    let num = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing in {report}"))
+    };
+    assert_eq!(report["scenario"], "cross-node");
+    assert_eq!(num("subscribers_connected"), 10.0, "{report}");
+    assert!(num("samples") > 0.0, "{report}");
+    assert!(num("deliveries_per_sec") > 0.0, "{report}");
+    let (p50, p99) = (num("p50_us"), num("p99_us"));
+    assert!(p50 > 0.0 && p99 >= p50, "{report}");
+    assert_eq!(num("errors"), 0.0, "{report}");
+    // Every delivery crossed the backplane: the publishing node has no subscriber.
+    let metrics = scrape(nodes[1].addr).await;
+    assert!(metric(&metrics, "wampd_cluster_publications_received_total") >= 1.0);
+}

@@ -41,6 +41,9 @@ pub enum Command {
     Idle(IdleArgs),
     /// Sessions established per second (connect + HELLO/WELCOME + SUBSCRIBE).
     Handshake(HandshakeArgs),
+    /// Cluster mode: publish on one node, subscribers on others; delivered events/s and
+    /// publish→deliver latency across the backplane.
+    CrossNode(CrossNodeArgs),
     /// Draws an SVG line chart from result lines (JSONL).
     Plot(PlotArgs),
 }
@@ -209,6 +212,34 @@ pub struct LatencyArgs {
     pub read_buffer: usize,
 }
 
+/// `cross-node` options: the `latency` measurement with the publisher on one cluster node
+/// (`--publish-url`, or `--url`) and the subscribers spread over others.
+#[derive(Debug, Clone, Args)]
+pub struct CrossNodeArgs {
+    /// Connection and run options (`--url` is the publishing node unless --publish-url is given).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The node the publisher connects to.
+    #[arg(long)]
+    pub publish_url: Option<String>,
+    /// Nodes the subscribers connect to (repeatable or comma-separated); --subscribers sessions
+    /// on each.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub subscribe_url: Vec<String>,
+    /// Subscriber sessions per subscribing node.
+    #[arg(long, default_value = "10", value_parser = positive)]
+    pub subscribers: usize,
+    /// Events per second from the one publisher.
+    #[arg(long, default_value = "1000", value_parser = parse_rate)]
+    pub rate: Rate,
+    /// Size of the event payload (at least 24 bytes: it carries the timestamp).
+    #[arg(long, default_value = "100")]
+    pub payload_bytes: usize,
+    /// Read buffer per subscriber.
+    #[arg(long, default_value = "16KiB", value_parser = parse_size)]
+    pub read_buffer: usize,
+}
+
 /// `idle` options.
 #[derive(Debug, Clone, Args)]
 pub struct IdleArgs {
@@ -316,6 +347,28 @@ mod tests {
         assert_eq!(args.rate, Rate::Max);
         assert!(Cli::try_parse_from(["wampd-bench", "fanout", "--subscribers", "0"]).is_err());
         assert!(Cli::try_parse_from(["wampd-bench", "nope"]).is_err());
+    }
+
+    #[test]
+    fn parses_a_cross_node_command_line() {
+        let cli = Cli::try_parse_from([
+            "wampd-bench",
+            "cross-node",
+            "--publish-url",
+            "ws://127.0.0.1:9001/ws",
+            "--subscribe-url",
+            "ws://127.0.0.1:9002/ws,ws://127.0.0.1:9003/ws",
+            "--rate",
+            "5000",
+        ])
+        .unwrap();
+        let Command::CrossNode(args) = cli.command else {
+            panic!("cross-node expected");
+        };
+        assert_eq!(args.publish_url.as_deref(), Some("ws://127.0.0.1:9001/ws"));
+        assert_eq!(args.subscribe_url.len(), 2);
+        assert_eq!(args.rate, Rate::PerSec(5000.0));
+        assert!(Cli::try_parse_from(["wampd-bench", "cross-node"]).is_err());
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
         Command::Latency(a) => a.common.threads,
         Command::Idle(a) => a.common.threads,
         Command::Handshake(a) => a.common.threads,
+        Command::CrossNode(a) => a.common.threads,
         Command::Plot(_) => 1,
     };
     let runtime = if threads <= 1 {
@@ -59,6 +60,7 @@ pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
             Command::Latency(a) => scenario::latency::run(a).await,
             Command::Idle(a) => scenario::idle::run(a).await,
             Command::Handshake(a) => scenario::handshake::run(a).await,
+            Command::CrossNode(a) => scenario::latency::run_cross_node(a).await,
             Command::Plot(_) => Err(BenchError::Usage("plot is not a scenario".into())),
         }
     });

@@ -1,6 +1,10 @@
 //! `latency`: one publisher at a fixed rate (or one event at a time), S subscribers; measures
 //! publish→deliver latency percentiles.
 //!
+//! `cross-node` is the same measurement for cluster mode: the publisher on one node, S
+//! subscribers on each of the other nodes, so every event crosses the Redis backplane. All
+//! sessions share one clock origin and one topic, so timestamps compare across connections.
+//!
 //! Each PUBLISH carries its send time (nanoseconds on the run's monotonic clock, written into a
 //! fixed-width field of the payload just before the write). Subscribers read complete frames,
 //! take the clock once per read, and pull the timestamp from the end of each event without
@@ -16,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use super::{open_many, progress, CpuMeter, Disconnects, Env, PublisherLink, Slot};
-use crate::bench::cli::{LatencyArgs, Rate};
+use crate::bench::cli::{CrossNodeArgs, LatencyArgs, Rate};
 use crate::bench::client::Conn;
 use crate::bench::error::BenchError;
 use crate::bench::framing::{describe_close, FrameKind};
@@ -154,8 +158,47 @@ fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
-/// Runs the scenario.
+/// Runs the `latency` scenario.
 pub async fn run(args: &LatencyArgs) -> Result<crate::bench::report::Report, BenchError> {
+    measure(args, "latency", &[]).await
+}
+
+/// Runs the `cross-node` scenario: the publisher on `--publish-url`, `--subscribers` sessions
+/// on each `--subscribe-url`.
+pub async fn run_cross_node(
+    args: &CrossNodeArgs,
+) -> Result<crate::bench::report::Report, BenchError> {
+    if args.rate == Rate::Max {
+        return Err(BenchError::Usage(
+            "cross-node needs --rate N (events/s), or --rate 0 for one event at a time".into(),
+        ));
+    }
+    let mut common = args.common.clone();
+    if let Some(url) = &args.publish_url {
+        common.url = url.clone();
+    }
+    let latency = LatencyArgs {
+        common,
+        subscribers: args.subscribers,
+        rate: args.rate,
+        sequential: false,
+        payload_bytes: args.payload_bytes,
+        read_buffer: args.read_buffer,
+    };
+    let mut report = measure(&latency, "cross-node", &args.subscribe_url).await?;
+    report
+        .set("subscribe_urls", args.subscribe_url.join(","))
+        .set("subscribers_per_node", args.subscribers);
+    Ok(report)
+}
+
+/// The measurement; subscribers connect to `subscribe_urls` (S on each) when given, else to
+/// the publisher's URL.
+async fn measure(
+    args: &LatencyArgs,
+    scenario: &str,
+    subscribe_urls: &[String],
+) -> Result<crate::bench::report::Report, BenchError> {
     let sequential = args.sequential || args.rate == Rate::PerSec(0.0);
     let rate = match args.rate {
         _ if sequential => 0.0,
@@ -166,26 +209,55 @@ pub async fn run(args: &LatencyArgs) -> Result<crate::bench::report::Report, Ben
             ))
         }
     };
-    let env = Arc::new(Env::new(&args.common, "latency", args.read_buffer)?);
+    let env = Arc::new(Env::new(&args.common, scenario, args.read_buffer)?);
     let serializer = env.config.serializer;
     let publisher = env
         .establish(None)
         .await
         .map_err(|e| BenchError::Failed(format!("publisher: {e}")))?;
-    let topic = env.topic.clone();
-    let opened = open_many(&env, args.subscribers, true, move |_| Some(topic.clone())).await;
-    if opened.conns.is_empty() {
-        return Err(BenchError::Failed(format!(
-            "no subscriber session could be set up: {}",
-            opened.first_error.unwrap_or_default()
-        )));
+    // One Env per subscribing node, sharing the publisher's clock origin and topic.
+    let mut sub_envs = Vec::new();
+    for url in subscribe_urls {
+        let mut common = args.common.clone();
+        common.url = url.clone();
+        let mut sub_env = Env::new(&common, scenario, args.read_buffer)?;
+        sub_env.origin = env.origin;
+        sub_env.topic = env.topic.clone();
+        sub_envs.push(Arc::new(sub_env));
     }
-    progress(format!(
-        "{}/{} subscribers ready in {:.2} s",
-        opened.established,
-        args.subscribers,
-        opened.elapsed.as_secs_f64()
-    ));
+    if sub_envs.is_empty() {
+        sub_envs.push(env.clone());
+    }
+    let wanted = args.subscribers * sub_envs.len();
+    let mut conns = Vec::new();
+    let mut established = 0;
+    let mut open_errors = 0;
+    for sub_env in &sub_envs {
+        let topic = env.topic.clone();
+        let opened = open_many(sub_env, args.subscribers, true, move |_| {
+            Some(topic.clone())
+        })
+        .await;
+        if opened.conns.is_empty() {
+            return Err(BenchError::Failed(format!(
+                "no subscriber session could be set up on {}: {}",
+                sub_env.target.url,
+                opened.first_error.unwrap_or_default()
+            )));
+        }
+        progress(format!(
+            "{}/{} subscribers ready on {} in {:.2} s",
+            opened.established,
+            args.subscribers,
+            sub_env.target.url,
+            opened.elapsed.as_secs_f64()
+        ));
+        established += opened.established;
+        open_errors += opened.errors;
+        conns.extend(opened.conns.into_iter().map(|c| (c, sub_env.clone())));
+    }
+    // Cluster delivery needs no per-subscription set-up between nodes (every node receives its
+    // realms' channels), so a SUBSCRIBED on node B means B's sessions get A's next event.
 
     let start = Instant::now();
     let measure_start = start + env.warmup;
@@ -201,14 +273,14 @@ pub async fn run(args: &LatencyArgs) -> Result<crate::bench::report::Report, Ben
     let mut slots = Vec::new();
     let mut histograms = Vec::new();
     let mut tasks = Vec::new();
-    for conn in opened.conns {
+    for (conn, sub_env) in conns {
         let slot = Arc::new(Slot::default());
         let histogram = Arc::new(Mutex::new(Histogram::new()));
         slots.push(slot.clone());
         histograms.push(histogram.clone());
-        let (env, shared, d) = (env.clone(), shared.clone(), disconnects.clone());
+        let (shared, d) = (shared.clone(), disconnects.clone());
         tasks.push(tokio::spawn(async move {
-            let reason = subscriber_loop(conn, env, shared, histogram, slot).await;
+            let reason = subscriber_loop(conn, sub_env, shared, histogram, slot).await;
             d.record(reason);
         }));
     }
@@ -292,16 +364,20 @@ pub async fn run(args: &LatencyArgs) -> Result<crate::bench::report::Report, Ben
     if let Some(reason) = failure.clone().or_else(|| link.state.reason()) {
         progress(format!("publisher: {reason}"));
     }
-    let errors = opened.errors as u64
+    let errors = open_errors as u64
         + publisher_errors
         + shared.malformed.load(Ordering::Relaxed)
         + timeouts
         + u64::from(failure.is_some());
 
-    let mut report = env.report("latency");
+    let mut report = env.report(scenario);
+    if !subscribe_urls.is_empty() {
+        // Events delivered in the measured window (the sampled ones), per second.
+        report.set_f64("deliveries_per_sec", all.count() as f64 / window, 1);
+    }
     report
-        .set("subscribers", args.subscribers)
-        .set("subscribers_connected", opened.established)
+        .set("subscribers", wanted)
+        .set("subscribers_connected", established)
         .set(
             "rate",
             if sequential {
