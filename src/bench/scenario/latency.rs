@@ -181,7 +181,7 @@ pub async fn run_cross_node(
         common,
         subscribers: args.subscribers,
         rate: args.rate,
-        sequential: false,
+        sequential: args.rate == Rate::PerSec(0.0),
         payload_bytes: args.payload_bytes,
         read_buffer: args.read_buffer,
     };
