@@ -717,6 +717,9 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
         assert_eq!(drain_events(client).await.len(), 1);
     }
 
+    // 1 session on A, 2 on B, 1 on C.
+    wait_cluster_count(&mut on_c, 4, Duration::from_secs(10)).await;
+
     // SIGKILL node A: its sessions vanish, nothing is left behind that disturbs B and C.
     let a = nodes.remove(0);
     drop(a);
@@ -736,12 +739,100 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
         .await;
     assert_eq!(drain_events(&mut on_b).await.len(), 1);
     assert_eq!(drain_events(&mut on_c).await.len(), 1);
+    // A's report expires (6 s) and the cluster count forgets its session; from_c joined on C.
+    wait_cluster_count(&mut on_c, 4, Duration::from_secs(15)).await;
+    drop(from_c);
+    wait_cluster_count(&mut on_b, 3, Duration::from_secs(15)).await;
     let metrics = scrape(nodes[0].addr).await;
     assert_eq!(metric(&metrics, "wampd_cluster_connected"), 1.0);
     assert_eq!(
         metric(&metrics, "wampd_cluster_publications_dropped_total"),
         0.0
     );
+}
+
+/// Calls a procedure; Ok(args) or Err(error URI).
+async fn call(client: &mut Client, procedure: &str) -> Result<Vec<Value>, String> {
+    let request = client.request_id();
+    client
+        .send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: procedure.into(),
+            args: vec![],
+            kwargs: Dict::new(),
+        })
+        .await;
+    loop {
+        match client.recv().await {
+            Message::Result {
+                request: r, args, ..
+            } if r == request => return Ok(args),
+            Message::Error {
+                request: r, error, ..
+            } if r == request => return Err(error),
+            Message::Event { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Polls `wampd.cluster.session.count` until it answers `expected` (nodes report every 2 s).
+async fn wait_cluster_count(client: &mut Client, expected: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = call(client, "wampd.cluster.session.count").await;
+        if got == Ok(vec![Value::UInt(expected)]) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cluster session count: expected {expected}, last answer {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn session_counts_are_node_local_and_the_cluster_count_sums_the_nodes() {
+    let mut redis = Redis::start().await;
+    let [a, b, c] = cluster(&redis).await;
+    let _on_a = Client::join(&a, Serializer::Json).await;
+    let _on_b1 = Client::join(&b, Serializer::Json).await;
+    let _on_b2 = Client::join(&b, Serializer::Json).await;
+    let mut on_c = Client::join(&c, Serializer::Json).await;
+    // wamp.session.count stays node-local and exact.
+    assert_eq!(
+        call(&mut on_c, "wamp.session.count").await,
+        Ok(vec![Value::UInt(1)])
+    );
+    wait_cluster_count(&mut on_c, 4, Duration::from_secs(10)).await;
+    // Without Redis the cluster-wide figure is unknown, and says so.
+    redis.kill();
+    wait_backplane(c.addr, false).await;
+    assert_eq!(
+        call(&mut on_c, "wampd.cluster.session.count").await,
+        Err("wampd.error.cluster_unavailable".to_owned())
+    );
+    assert_eq!(
+        call(&mut on_c, "wamp.session.count").await,
+        Ok(vec![Value::UInt(1)])
+    );
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_single_node_counts_its_own_sessions_as_the_cluster() {
+    let server = TestServer::start(&[]).await;
+    let _other = Client::join(&server, Serializer::Json).await;
+    let mut client = Client::join(&server, Serializer::Json).await;
+    assert_eq!(
+        call(&mut client, "wampd.cluster.session.count").await,
+        Ok(vec![Value::UInt(2)])
+    );
+    server.shutdown().await;
 }
 
 #[tokio::test]

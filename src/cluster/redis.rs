@@ -15,14 +15,20 @@
 //! * the **receiver** SUBSCRIBEs and hands each envelope not stamped with this node's ID to the
 //!   realm's local delivery, PINGing periodically for the same reason.
 //!
+//! The publisher task also keeps the cluster-wide session count: every 2 s it writes this
+//! node's per-realm session counts to a hash `{prefix}:sessions:{node}` that expires after 6 s
+//! (so a SIGKILLed node drops out by itself), registers the node in the set `{prefix}:nodes`,
+//! and sums the hashes of every node still there for `wampd.cluster.session.count`.
+//!
 //! Either connection failing makes the node "disconnected": one warning is logged, the
 //! `wampd_cluster_connected` gauge drops to 0, publications stay local (counted as dropped, no
 //! replay), and both tasks reconnect with exponential backoff (100 ms doubling to 5 s, with
 //! jitter) until Redis answers again, which is logged once at info.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use prometheus_client::metrics::counter::Counter;
@@ -37,6 +43,7 @@ use tracing::{debug, info, warn};
 use super::envelope::{Incoming, Outgoing, Queued};
 use super::Backplane;
 use crate::metrics::Metrics;
+use crate::router::realm::ClusterCount;
 use crate::router::Router;
 
 /// Envelopes waiting for the publisher task; past this, publications stay local (counted).
@@ -53,6 +60,10 @@ const PING_EVERY: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How often a node reports its session counts.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How long a node's report lives without being renewed.
+const HEARTBEAT_TTL_SECS: u64 = 6;
 
 /// What the backplane needs from configuration.
 #[derive(Debug, Clone)]
@@ -217,7 +228,12 @@ impl RedisTasks {
             .realms()
             .map(|realm| channel(&config.channel_prefix, realm.name()))
             .collect();
+        for realm in router.realms() {
+            realm.set_cluster_sessions(ClusterCount::Unknown);
+        }
         tokio::spawn(publisher(PublisherTask {
+            node,
+            router: router.clone(),
             client: client.clone(),
             prefix: config.channel_prefix.clone(),
             queue,
@@ -276,6 +292,8 @@ fn connection_config() -> AsyncConnectionConfig {
 }
 
 struct PublisherTask {
+    node: u64,
+    router: Arc<Router>,
     client: Client,
     prefix: String,
     queue: mpsc::Receiver<Queued>,
@@ -299,6 +317,7 @@ async fn publisher(mut task: PublisherTask) {
                 task.link.set(&task.link.publisher_up, true);
                 let stopped = serve_publications(&mut task, &mut connection).await;
                 task.link.set(&task.link.publisher_up, false);
+                forget_counts(&task.router);
                 if stopped {
                     return;
                 }
@@ -329,9 +348,17 @@ async fn serve_publications(
     let mut idle = tokio::time::interval(PING_EVERY);
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     idle.reset();
+    let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = task.stop.cancelled() => return true,
+            _ = beat.tick() => {
+                if let Err(err) = heartbeat(task, connection).await {
+                    debug!(error = %err, "cluster backplane: heartbeat failed");
+                    return false;
+                }
+            }
             first = task.queue.recv() => {
                 let Some(first) = first else { return true };
                 batch.push(first);
@@ -372,6 +399,64 @@ async fn serve_publications(
     }
 }
 
+/// Reports this node's session counts and sums every live node's, per realm.
+async fn heartbeat(
+    task: &PublisherTask,
+    connection: &mut MultiplexedConnection,
+) -> redis::RedisResult<()> {
+    let key = |node: u64| format!("{}:sessions:{node}", task.prefix);
+    let nodes = format!("{}:nodes", task.prefix);
+    let mut pipe = redis::pipe();
+    let hset = pipe.cmd("HSET").arg(key(task.node));
+    for realm in task.router.realms() {
+        hset.arg(realm.name()).arg(realm.session_count());
+    }
+    hset.ignore();
+    pipe.cmd("EXPIRE")
+        .arg(key(task.node))
+        .arg(HEARTBEAT_TTL_SECS)
+        .ignore();
+    pipe.cmd("SADD").arg(&nodes).arg(task.node).ignore();
+    pipe.cmd("SMEMBERS").arg(&nodes);
+    let (members,): (Vec<u64>,) = pipe.query_async(connection).await?;
+    let mut pipe = redis::pipe();
+    for member in &members {
+        pipe.cmd("HGETALL").arg(key(*member));
+    }
+    let reports: Vec<HashMap<String, u64>> = pipe.query_async(connection).await?;
+    let mut totals: HashMap<String, u64> = HashMap::new();
+    let mut gone = Vec::new();
+    for (member, report) in members.iter().zip(reports) {
+        if report.is_empty() {
+            gone.push(*member);
+        }
+        for (realm, count) in report {
+            *totals.entry(realm).or_default() += count;
+        }
+    }
+    if !gone.is_empty() {
+        // Expired reports: nodes that stopped (or were killed) without saying so.
+        redis::cmd("SREM")
+            .arg(&nodes)
+            .arg(&gone)
+            .query_async::<()>(connection)
+            .await?;
+    }
+    let now = Instant::now();
+    for realm in task.router.realms() {
+        let count = totals.get(realm.name()).copied().unwrap_or(0);
+        realm.set_cluster_sessions(ClusterCount::Known(count, now));
+    }
+    Ok(())
+}
+
+/// Marks every realm's cluster-wide count unknown (the backplane is down).
+fn forget_counts(router: &Router) {
+    for realm in router.realms() {
+        realm.set_cluster_sessions(ClusterCount::Unknown);
+    }
+}
+
 struct ReceiverTask {
     node: u64,
     client: Client,
@@ -390,6 +475,8 @@ async fn receiver(task: ReceiverTask) {
             outcome = receive(&task, &mut backoff) => outcome,
         };
         task.link.set(&task.link.receiver_up, false);
+        // Other nodes' reports can no longer be trusted to be current.
+        forget_counts(&task.router);
         if stopped || !pause(backoff.delay(), &task.stop).await {
             return;
         }

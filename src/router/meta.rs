@@ -67,6 +67,13 @@ pub fn entry_details(id: Id, uri: &str, policy: MatchPolicy, invoke: Option<&str
     Value::Dict(details)
 }
 
+/// wampd's own procedure: sessions in the caller's realm across every node of the cluster.
+pub const CLUSTER_SESSION_COUNT: &str = "wampd.cluster.session.count";
+/// Error when the cluster-wide count is not known (backplane down).
+pub const CLUSTER_UNAVAILABLE: &str = "wampd.error.cluster_unavailable";
+/// How old a cluster-wide count may be (nodes report every 2 s).
+const CLUSTER_COUNT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a meta procedure answers.
 pub type Outcome = Result<Vec<Value>, (&'static str, String)>;
 
@@ -123,6 +130,13 @@ pub fn call(
     kwargs: &Dict,
 ) -> Option<Outcome> {
     let outcome = match procedure {
+        CLUSTER_SESSION_COUNT => realm
+            .cluster_session_count(CLUSTER_COUNT_MAX_AGE)
+            .map(|count| vec![Value::UInt(count)])
+            .ok_or((
+                CLUSTER_UNAVAILABLE,
+                "the cluster backplane is down: the cluster-wide count is unknown (wamp.session.count answers for this node)".into(),
+            )),
         "wamp.session.count" => Ok(vec![Value::UInt(
             filter_roles(realm.sessions(), args).len() as u64,
         )]),

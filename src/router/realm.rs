@@ -33,6 +33,19 @@ pub struct Realm {
     /// The identity meta events are published under.
     router_identity: SessionHandle,
     _router_identity_rx: OutboundRx,
+    /// Sessions in this realm across the cluster, as the backplane last summed them.
+    cluster_sessions: Mutex<ClusterCount>,
+}
+
+/// What this node knows about the realm's cluster-wide session count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCount {
+    /// Single-node mode: this node is the whole cluster.
+    Single,
+    /// Cluster mode, but no fresh sum (backplane down or not yet heard from).
+    Unknown,
+    /// The sum of every live node's count, and when it was taken.
+    Known(u64, std::time::Instant),
 }
 
 /// Takes a read lock, ignoring poisoning: every critical section here leaves the data consistent
@@ -78,6 +91,29 @@ impl Realm {
             sessions: RwLock::new(HashMap::new()),
             metrics,
             dropped,
+            cluster_sessions: Mutex::new(ClusterCount::Single),
+        }
+    }
+
+    /// Records what the backplane learnt about the cluster-wide session count.
+    pub fn set_cluster_sessions(&self, count: ClusterCount) {
+        *self
+            .cluster_sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = count;
+    }
+
+    /// The cluster-wide session count: this node's own in single-node mode, the last sum when
+    /// it is at most `max_age` old, otherwise `None`.
+    pub fn cluster_session_count(&self, max_age: std::time::Duration) -> Option<u64> {
+        let known = *self
+            .cluster_sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match known {
+            ClusterCount::Single => Some(self.session_count() as u64),
+            ClusterCount::Unknown => None,
+            ClusterCount::Known(count, at) => (at.elapsed() <= max_age).then_some(count),
         }
     }
 
