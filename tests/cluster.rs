@@ -52,6 +52,8 @@ fn free_port() -> u16 {
 /// A private redis-server; SIGKILLed and reaped on drop.
 struct Redis {
     port: u16,
+    /// TLS port, certificate and key, when started with TLS.
+    tls: Option<(u16, PathBuf, PathBuf)>,
     child: Option<Child>,
 }
 
@@ -59,6 +61,19 @@ impl Redis {
     async fn start() -> Redis {
         let mut redis = Redis {
             port: free_port(),
+            tls: None,
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// Also listens with TLS (self-signed certificate in `dir`) on another port.
+    async fn start_tls(dir: &std::path::Path) -> Redis {
+        let (cert, key) = common::self_signed_certificate(dir);
+        let mut redis = Redis {
+            port: free_port(),
+            tls: Some((free_port(), cert, key)),
             child: None,
         };
         redis.restart().await;
@@ -71,17 +86,26 @@ impl Redis {
 
     /// (Re)starts redis-server on the same port and waits until it answers PING.
     async fn restart(&mut self) {
-        let child = Command::new(redis_binary())
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let mut command = Command::new(redis_binary());
+        command.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some((port, cert, key)) = &self.tls {
+            command
+                .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -854,6 +878,41 @@ async fn a_node_starts_while_redis_is_down_and_joins_when_it_comes_up() {
     sub_b.subscribe("t.late").await;
     until_delivered(&mut pub_a, &mut sub_b, "t.late").await;
     for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn rediss_connects_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let redis = Redis::start_tls(dir.path()).await;
+    let Some((tls_port, _, _)) = &redis.tls else {
+        panic!("started with TLS");
+    };
+    // Self-signed test certificate: `#insecure` skips verification (testing only).
+    let dsn = format!("rediss://127.0.0.1:{tls_port}/0#insecure");
+    let vars = [("WEBSOCKET_CLUSTER_DSN", dsn.as_str())];
+    let a = TestServer::start(&vars).await;
+    let b = TestServer::start(&vars).await;
+    wait_backplane(a.addr, true).await;
+    wait_backplane(b.addr, true).await;
+    let mut publisher = Client::join(&a, Serializer::Json).await;
+    let mut subscriber = Client::join(&b, Serializer::Json).await;
+    subscriber.subscribe("t.tls").await;
+    publisher
+        .publish_acked("t.tls", vec![Value::from("over tls")], Dict::new())
+        .await;
+    let (_, _, args, _) = subscriber.event().await;
+    assert_eq!(args, vec![Value::from("over tls")]);
+    // A plain redis:// client on the TLS port gets nowhere: the TLS path is what worked.
+    let plain = format!("redis://127.0.0.1:{tls_port}/0");
+    let c = TestServer::start(&[("WEBSOCKET_CLUSTER_DSN", plain.as_str())]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        metric(&scrape(c.addr).await, "wampd_cluster_connected"),
+        0.0
+    );
+    for n in [a, b, c] {
         n.shutdown().await;
     }
 }
