@@ -1522,8 +1522,21 @@ mod tests {
         ]);
         assert_eq!(s.cluster_dsn.as_deref(), Some("redis://127.0.0.1:6379/2"));
         assert_eq!(s.cluster_channel_prefix, "shop-prod");
-        let s = settings(&[(WEBSOCKET_CLUSTER_DSN, "rediss://:pw@redis.internal:6380")]);
+        let s = settings(&[(
+            WEBSOCKET_CLUSTER_DSN,
+            "rediss://:s3cr3t@redis.internal:6380",
+        )]);
         assert!(s.cluster_dsn.is_some());
+        let shown = s
+            .describe()
+            .into_iter()
+            .find(|(name, _)| name == WEBSOCKET_CLUSTER_DSN)
+            .map(|(_, value)| value)
+            .unwrap_or_default();
+        assert!(
+            shown.contains("redis.internal") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
         for bad in [
             "http://127.0.0.1:6379",
             "redis://",
