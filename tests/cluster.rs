@@ -188,11 +188,18 @@ async fn cluster(redis: &Redis) -> [TestServer; 3] {
     nodes
 }
 
-/// Collects EVENTs until nothing arrives for [`QUIET`]: (subscription, args) in order.
+/// Collects EVENTs until nothing arrives for [`QUIET`]: (subscription, args, details) in order.
 async fn drain_events(client: &mut Client) -> Vec<(Id, Vec<Value>, Dict)> {
+    events(client, 0).await
+}
+
+/// Waits (up to [`WAIT`] per event) for `expected` EVENTs, then keeps listening for [`QUIET`] so
+/// that duplicates show: a slow machine delays events, it does not make this fail.
+async fn events(client: &mut Client, expected: usize) -> Vec<(Id, Vec<Value>, Dict)> {
     let mut got = Vec::new();
     loop {
-        match tokio::time::timeout(QUIET, client.ws.next()).await {
+        let wait = if got.len() < expected { WAIT } else { QUIET };
+        match tokio::time::timeout(wait, client.ws.next()).await {
             Err(_) => return got,
             Ok(Some(Ok(WsMessage::Text(t)))) => {
                 match wampd::wamp::codec::decode(Serializer::Json, t.as_bytes()) {
@@ -261,7 +268,7 @@ async fn every_subscription_kind_gets_each_publication_exactly_once_on_every_nod
             .await;
     }
     for (at, (client, exact, prefix, wildcard)) in subscribers.iter_mut().enumerate() {
-        let events = drain_events(client).await;
+        let events = events(client, 3 * N as usize).await;
         for (kind, subscription) in [
             ("exact", *exact),
             ("prefix", *prefix),
@@ -392,8 +399,8 @@ async fn listing_options_and_disclosure_work_with_sessions_on_other_nodes() {
             }
         }
         got_me.extend(drain_events(&mut publisher).await);
-        let got_b = drain_events(&mut on_b).await;
-        let got_c = drain_events(&mut on_c).await;
+        let got_b = events(&mut on_b, usize::from(to_b)).await;
+        let got_c = events(&mut on_c, usize::from(to_c)).await;
         assert_eq!(count(&got_me, sub_me), usize::from(me), "{name}: publisher");
         assert_eq!(count(&got_b, sub_b), usize::from(to_b), "{name}: node B");
         assert_eq!(count(&got_c, sub_c), usize::from(to_c), "{name}: node C");
@@ -636,8 +643,8 @@ async fn redis_killed_and_restarted_local_delivery_continues_and_cross_node_resu
     pub_a
         .publish_acked("t.stream", vec![Value::from("before")], Dict::new())
         .await;
-    assert_eq!(drain_events(&mut sub_a).await.len(), 1);
-    assert_eq!(drain_events(&mut sub_b).await.len(), 1);
+    assert_eq!(events(&mut sub_a, 1).await.len(), 1);
+    assert_eq!(events(&mut sub_b, 1).await.len(), 1);
 
     redis.kill();
     wait_backplane(a.addr, false).await;
@@ -655,8 +662,8 @@ async fn redis_killed_and_restarted_local_delivery_continues_and_cross_node_resu
     pub_b
         .publish_acked("t.stream", vec![Value::from("down on B")], Dict::new())
         .await;
-    let got_a = drain_events(&mut sub_a).await;
-    let got_b = drain_events(&mut sub_b).await;
+    let got_a = events(&mut sub_a, 1).await;
+    let got_b = events(&mut sub_b, 1).await;
     assert_eq!(
         got_a.iter().map(|e| e.1.clone()).collect::<Vec<_>>(),
         vec![vec![Value::from("down on A")]]
@@ -681,7 +688,7 @@ async fn redis_killed_and_restarted_local_delivery_continues_and_cross_node_resu
     pub_a
         .publish_acked("t.stream", vec![Value::from("after")], Dict::new())
         .await;
-    let got_b = drain_events(&mut sub_b).await;
+    let got_b = events(&mut sub_b, 1).await;
     assert_eq!(got_b.len(), 1, "{got_b:?}");
     assert_eq!(got_b[0].1, vec![Value::from("after")]);
     for n in [a, b] {
@@ -738,7 +745,7 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
         .publish_acked("t.nodes", vec![Value::UInt(1)], Dict::new())
         .await;
     for client in [&mut on_a, &mut on_b, &mut on_c] {
-        assert_eq!(drain_events(client).await.len(), 1);
+        assert_eq!(events(client, 1).await.len(), 1);
     }
 
     // 1 session on A, 2 on B, 1 on C.
@@ -752,8 +759,8 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
             .publish_acked("t.nodes", vec![Value::UInt(i)], Dict::new())
             .await;
     }
-    let got_b = drain_events(&mut on_b).await;
-    let got_c = drain_events(&mut on_c).await;
+    let got_b = events(&mut on_b, 3).await;
+    let got_c = events(&mut on_c, 3).await;
     assert_eq!(got_b.len(), 3, "{got_b:?}");
     assert_eq!(got_c.len(), 3, "{got_c:?}");
     // And from C to B (nodes is now [B, C]).
@@ -761,8 +768,8 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
     from_c
         .publish_acked("t.nodes", vec![Value::from("c")], Dict::new())
         .await;
-    assert_eq!(drain_events(&mut on_b).await.len(), 1);
-    assert_eq!(drain_events(&mut on_c).await.len(), 1);
+    assert_eq!(events(&mut on_b, 1).await.len(), 1);
+    assert_eq!(events(&mut on_c, 1).await.len(), 1);
     // A's report expires (6 s) and the cluster count forgets its session; from_c joined on C.
     wait_cluster_count(&mut on_c, 4, Duration::from_secs(15)).await;
     drop(from_c);
@@ -872,7 +879,7 @@ async fn a_node_starts_while_redis_is_down_and_joins_when_it_comes_up() {
     pub_a
         .publish_acked("t.late", vec![Value::from("local")], Dict::new())
         .await;
-    assert_eq!(drain_events(&mut sub_a).await.len(), 1);
+    assert_eq!(events(&mut sub_a, 1).await.len(), 1);
     redis.restart().await;
     let mut sub_b = Client::join(&b, Serializer::Json).await;
     sub_b.subscribe("t.late").await;

@@ -316,8 +316,8 @@ async fn publisher(mut task: PublisherTask) {
                 backoff.reset();
                 task.link.set(&task.link.publisher_up, true);
                 let stopped = serve_publications(&mut task, &mut connection).await;
-                task.link.set(&task.link.publisher_up, false);
                 forget_counts(&task.router);
+                task.link.set(&task.link.publisher_up, false);
                 if stopped {
                     return;
                 }
@@ -474,9 +474,10 @@ async fn receiver(task: ReceiverTask) {
             _ = task.stop.cancelled() => return,
             outcome = receive(&task, &mut backoff) => outcome,
         };
-        task.link.set(&task.link.receiver_up, false);
-        // Other nodes' reports can no longer be trusted to be current.
+        // Other nodes' reports can no longer be trusted to be current (forgotten before the
+        // gauge says so, so nobody reads a stale count after seeing the backplane down).
         forget_counts(&task.router);
+        task.link.set(&task.link.receiver_up, false);
         if stopped || !pause(backoff.delay(), &task.stop).await {
             return;
         }
