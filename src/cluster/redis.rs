@@ -26,7 +26,7 @@
 //! jitter) until Redis answers again, which is logged once at info.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,8 @@ use crate::router::Router;
 
 /// Envelopes waiting for the publisher task; past this, publications stay local (counted).
 pub const QUEUE_CAPACITY: usize = 16_384;
+/// Encoded bytes waiting for the publisher task, at most (large payloads reach this first).
+pub const QUEUE_BYTES: usize = 64 << 20;
 /// Most PUBLISHes sent in one pipelined round trip.
 const BATCH: usize = 256;
 /// Time allowed to connect (TCP, TLS, AUTH, SELECT).
@@ -130,6 +132,9 @@ impl Link {
 pub struct RedisBackplane {
     node: u64,
     queue: mpsc::Sender<Queued>,
+    /// Bytes in `queue`, bounded by `byte_limit` ([`QUEUE_BYTES`]).
+    queued_bytes: Arc<AtomicUsize>,
+    byte_limit: usize,
     link: Arc<Link>,
     sent_dropped: Counter,
 }
@@ -141,6 +146,7 @@ pub struct RedisTasks {
     client: Client,
     config: RedisConfig,
     queue: mpsc::Receiver<Queued>,
+    queued_bytes: Arc<AtomicUsize>,
     link: Arc<Link>,
     sent: Counter,
     received: Counter,
@@ -158,6 +164,7 @@ impl RedisBackplane {
         let client = Client::open(config.dsn.as_str()).map_err(|err| err.to_string())?;
         let node = crate::wamp::id::random_id();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let link = Arc::new(Link {
             publisher_up: AtomicBool::new(false),
             receiver_up: AtomicBool::new(false),
@@ -168,6 +175,8 @@ impl RedisBackplane {
         let backplane = Arc::new(RedisBackplane {
             node,
             queue: tx,
+            queued_bytes: queued_bytes.clone(),
+            byte_limit: QUEUE_BYTES,
             link: link.clone(),
             sent_dropped: metrics.cluster_dropped.clone(),
         });
@@ -176,6 +185,7 @@ impl RedisBackplane {
             client,
             config,
             queue: rx,
+            queued_bytes,
             link,
             sent: metrics.cluster_sent.clone(),
             received: metrics.cluster_received.clone(),
@@ -201,7 +211,14 @@ impl Backplane for RedisBackplane {
             realm: Arc::from(publication.realm),
             bytes: publication.encode(self.node),
         };
+        let len = queued.bytes.len();
+        if self.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > self.byte_limit {
+            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            self.sent_dropped.inc();
+            return;
+        }
         if self.queue.try_send(queued).is_err() {
+            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             self.sent_dropped.inc();
         }
     }
@@ -219,6 +236,7 @@ impl RedisTasks {
             client,
             config,
             queue,
+            queued_bytes,
             link,
             sent,
             received,
@@ -237,6 +255,7 @@ impl RedisTasks {
             client: client.clone(),
             prefix: config.channel_prefix.clone(),
             queue,
+            queued_bytes,
             link: link.clone(),
             sent,
             dropped,
@@ -297,10 +316,25 @@ struct PublisherTask {
     client: Client,
     prefix: String,
     queue: mpsc::Receiver<Queued>,
+    queued_bytes: Arc<AtomicUsize>,
     link: Arc<Link>,
     sent: Counter,
     dropped: Counter,
     stop: CancellationToken,
+}
+
+impl PublisherTask {
+    /// Takes one envelope off the queue without waiting, releasing its bytes.
+    fn take(&mut self) -> Option<Queued> {
+        let queued = self.queue.try_recv().ok()?;
+        self.release(&queued);
+        Some(queued)
+    }
+
+    fn release(&self, queued: &Queued) {
+        self.queued_bytes
+            .fetch_sub(queued.bytes.len(), Ordering::AcqRel);
+    }
 }
 
 async fn publisher(mut task: PublisherTask) {
@@ -329,7 +363,7 @@ async fn publisher(mut task: PublisherTask) {
         }
         // What waited in the queue during the outage is stale: drop it rather than replay it.
         let mut stale = 0u64;
-        while task.queue.try_recv().is_ok() {
+        while task.take().is_some() {
             stale += 1;
         }
         task.dropped.inc_by(stale);
@@ -361,11 +395,12 @@ async fn serve_publications(
             }
             first = task.queue.recv() => {
                 let Some(first) = first else { return true };
+                task.release(&first);
                 batch.push(first);
                 while batch.len() < BATCH {
-                    match task.queue.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
+                    match task.take() {
+                        Some(more) => batch.push(more),
+                        None => break,
                     }
                 }
                 let mut pipe = redis::pipe();
@@ -565,6 +600,61 @@ mod tests {
         assert!(delays[9] >= BACKOFF_MAX / 2);
         backoff.reset();
         assert!(backoff.delay() <= BACKOFF_MIN);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_and_refuses_while_disconnected() {
+        use crate::router::broker::Publisher;
+        use crate::router::publish_options::PublishOptions;
+        use crate::wamp::{Dict, Value};
+
+        let metrics = Metrics::new();
+        let config = RedisConfig {
+            dsn: "redis://127.0.0.1:1/0".into(),
+            channel_prefix: "wampd".into(),
+        };
+        let (backplane, mut tasks) = match RedisBackplane::new(config, &metrics) {
+            Ok(made) => made,
+            Err(err) => panic!("{err}"),
+        };
+        let mut backplane = match Arc::try_unwrap(backplane) {
+            Ok(b) => b,
+            Err(_) => panic!("one owner"),
+        };
+        backplane.byte_limit = 1000;
+        let options = Dict::new();
+        let parsed = PublishOptions::default();
+        let args = [Value::Bin(vec![7; 600])];
+        let kwargs = Dict::new();
+        let publication = Outgoing {
+            realm: "realm1",
+            topic: "t",
+            publication: 1,
+            publisher: Publisher {
+                id: 1,
+                authid: "a",
+                authrole: "r",
+            },
+            options: &options,
+            parsed: &parsed,
+            args: &args,
+            kwargs: &kwargs,
+            v1_payload: None,
+        };
+        // Down: nothing is queued.
+        backplane.forward(&publication);
+        assert_eq!(metrics.cluster_dropped.get(), 1);
+        assert!(tasks.queue.try_recv().is_err());
+        // Up: the first fits, the second would exceed 1000 bytes.
+        backplane.link.publisher_up.store(true, Ordering::Release);
+        backplane.link.receiver_up.store(true, Ordering::Release);
+        backplane.forward(&publication);
+        backplane.forward(&publication);
+        assert_eq!(metrics.cluster_dropped.get(), 2);
+        let queued = tasks.queue.try_recv().map(|q| q.bytes.len()).unwrap_or(0);
+        assert!(queued > 600, "{queued}");
+        assert!(tasks.queue.try_recv().is_err());
+        assert_eq!(tasks.queued_bytes.load(Ordering::Acquire), queued);
     }
 
     #[test]
