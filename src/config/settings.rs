@@ -14,8 +14,9 @@ use std::time::Duration;
 use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
-use crate::auth::rules::{AuthFile, DefaultPolicy};
+use super::ip_net::{parse_ip_nets, IpNet};
 use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
+use crate::auth::rules::{AuthFile, DefaultPolicy};
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
 pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
@@ -105,6 +106,12 @@ pub const ORO_DB_DSN: &str = "ORO_DB_DSN";
 pub const ORO_DB_URL: &str = "ORO_DB_URL";
 /// How long a looked-up Oro user (id and password hash) is cached.
 pub const WEBSOCKET_ORO_USER_CACHE_TTL: &str = "WEBSOCKET_ORO_USER_CACHE_TTL";
+/// Proxies whose X-Forwarded-For / X-Real-IP / Forwarded headers name the real client.
+pub const WEBSOCKET_TRUSTED_PROXIES: &str = "WEBSOCKET_TRUSTED_PROXIES";
+/// Whether the built-in demo page is served at `/`.
+pub const WEBSOCKET_DEMO: &str = "WEBSOCKET_DEMO";
+/// Where the demo page loads autobahn-browser from.
+pub const WEBSOCKET_DEMO_AUTOBAHN_URL: &str = "WEBSOCKET_DEMO_AUTOBAHN_URL";
 
 /// Oro's application default for the server DSN.
 pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
@@ -136,6 +143,9 @@ pub const DEFAULT_OUTBOUND_QUEUE_MESSAGES: usize = 4096;
 pub const DEFAULT_OUTBOUND_QUEUE_BYTES: usize = 8 << 20;
 /// Default [`Settings::shutdown_timeout`].
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Settings::demo_autobahn_url`]: autobahn-browser from jsDelivr's npm mirror.
+pub const DEFAULT_DEMO_AUTOBAHN_URL: &str =
+    "https://cdn.jsdelivr.net/npm/autobahn-browser@22.11.1/autobahn.min.js";
 
 /// Every variable wampd reads: (name, default as written in `.env-app.dist`, one-line description).
 pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
@@ -358,6 +368,21 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_ORO_USER_CACHE_TTL,
         "60s",
         "how long an Oro user's id and password hash read from the database are cached (unknown users: a tenth of it); 0 = no cache",
+    ),
+    (
+        WEBSOCKET_TRUSTED_PROXIES,
+        "",
+        "comma-separated proxy addresses or CIDR networks (such as 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For, X-Real-IP or Forwarded header names the real client for logs, limits and the loopback rules; empty = trust none",
+    ),
+    (
+        WEBSOCKET_DEMO,
+        "false",
+        "serve a small demo page at / (and any path ending in /) that subscribes to wampd.demo.time and wampd.demo.notifications; the router publishes the time every second while it is on",
+    ),
+    (
+        WEBSOCKET_DEMO_AUTOBAHN_URL,
+        DEFAULT_DEMO_AUTOBAHN_URL,
+        "where the demo page loads autobahn-browser from: an http(s) URL or a path on the page's host",
     ),
 ];
 
@@ -605,6 +630,12 @@ pub struct Settings {
     pub database_dsn: Option<String>,
     /// WEBSOCKET_ORO_USER_CACHE_TTL.
     pub oro_user_cache_ttl: Duration,
+    /// WEBSOCKET_TRUSTED_PROXIES: TCP peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// WEBSOCKET_DEMO.
+    pub demo: bool,
+    /// WEBSOCKET_DEMO_AUTOBAHN_URL (checked to be safe inside an HTML attribute).
+    pub demo_autobahn_url: String,
 }
 
 /// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
@@ -719,6 +750,9 @@ impl Default for Settings {
             authorization_file: None,
             database_dsn: None,
             oro_user_cache_ttl: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
+            demo: false,
+            demo_autobahn_url: DEFAULT_DEMO_AUTOBAHN_URL.to_string(),
         }
     }
 }
@@ -991,10 +1025,7 @@ impl Settings {
             env,
             WEBSOCKET_AUTHORIZATION_DEFAULT,
             defaults.authorization_default,
-            |s| {
-                DefaultPolicy::parse(s.trim())
-                    .ok_or_else(|| "standard, open or deny".to_string())
-            },
+            |s| DefaultPolicy::parse(s.trim()).ok_or_else(|| "standard, open or deny".to_string()),
         )?;
         let authorization_file = match value_of(env, WEBSOCKET_AUTHORIZATION_FILE) {
             None => None,
@@ -1030,9 +1061,8 @@ impl Settings {
         let database_dsn = match database_dsn {
             None => None,
             Some((name, value)) => {
-                crate::oro::user_store::connect_config(value).map_err(|why| {
-                    ConfigError::invalid(name, mask_dsn_text(value), why)
-                })?;
+                crate::oro::user_store::connect_config(value)
+                    .map_err(|why| ConfigError::invalid(name, mask_dsn_text(value), why))?;
                 Some(value.to_string())
             }
         };
@@ -1041,6 +1071,20 @@ impl Settings {
             WEBSOCKET_ORO_USER_CACHE_TTL,
             defaults.oro_user_cache_ttl,
             parse_duration,
+        )?;
+
+        let trusted_proxies = knob(
+            env,
+            WEBSOCKET_TRUSTED_PROXIES,
+            defaults.trusted_proxies,
+            parse_ip_nets,
+        )?;
+        let demo = knob(env, WEBSOCKET_DEMO, defaults.demo, parse_bool)?;
+        let demo_autobahn_url = knob(
+            env,
+            WEBSOCKET_DEMO_AUTOBAHN_URL,
+            defaults.demo_autobahn_url,
+            parse_script_url,
         )?;
 
         let has_cra_users = authorization_file
@@ -1055,6 +1099,9 @@ impl Settings {
         }
 
         Ok(Settings {
+            trusted_proxies,
+            demo,
+            demo_autobahn_url,
             authorization_default,
             authorization_file,
             database_dsn,
@@ -1250,13 +1297,27 @@ impl Settings {
                 WEBSOCKET_DATABASE_DSN,
                 self.database_dsn.as_deref().map_or_else(
                     || "(not set: Oro named tickets are refused)".to_string(),
-                    |dsn| mask_dsn_text(dsn),
+                    mask_dsn_text,
                 ),
             ),
             (
                 WEBSOCKET_ORO_USER_CACHE_TTL,
                 format_duration(self.oro_user_cache_ttl),
             ),
+            (
+                WEBSOCKET_TRUSTED_PROXIES,
+                if self.trusted_proxies.is_empty() {
+                    "(none: forwarding headers are ignored)".to_string()
+                } else {
+                    self.trusted_proxies
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            ),
+            (WEBSOCKET_DEMO, self.demo.to_string()),
+            (WEBSOCKET_DEMO_AUTOBAHN_URL, self.demo_autobahn_url.clone()),
         ];
         rows.into_iter()
             .map(|(name, value)| (name.to_string(), value))
@@ -1355,6 +1416,20 @@ pub fn origin_host(origin: &str) -> String {
             host_port.split(':').next().unwrap_or("").to_string()
         }
         None => origin.to_string(),
+    }
+}
+
+/// A script URL for the demo page: `http(s)://…` or an absolute path, without characters that
+/// could leave an HTML attribute (it is written into `<script src="…">`).
+fn parse_script_url(s: &str) -> Result<String, String> {
+    let safe = (s.starts_with("https://") || s.starts_with("http://") || s.starts_with('/'))
+        && !s.starts_with("//")
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !"\"'<>`\\".contains(c));
+    if safe {
+        Ok(s.to_string())
+    } else {
+        Err("an http(s) URL or a path starting with / such as /autobahn.min.js, without quotes, <, > or spaces".to_string())
     }
 }
 
@@ -1649,6 +1724,24 @@ mod tests {
             ),
             (WEBSOCKET_OUTBOUND_QUEUE_BYTES, "lots", "a size"),
             (WEBSOCKET_SHUTDOWN_TIMEOUT, "1d", "a duration"),
+            (WEBSOCKET_TRUSTED_PROXIES, "nginx", "CIDR networks"),
+            (WEBSOCKET_TRUSTED_PROXIES, "10.0.0.0/33", "CIDR networks"),
+            (WEBSOCKET_DEMO, "maybe", "a boolean"),
+            (
+                WEBSOCKET_DEMO_AUTOBAHN_URL,
+                "javascript:alert(1)",
+                "http(s) URL",
+            ),
+            (
+                WEBSOCKET_DEMO_AUTOBAHN_URL,
+                "/a.js\"onload=x",
+                "without quotes",
+            ),
+            (
+                WEBSOCKET_DEMO_AUTOBAHN_URL,
+                "//evil.example/a.js",
+                "http(s) URL",
+            ),
         ];
         for &(name, value, expectation) in cases {
             let err = error(&[(name, value)]);
