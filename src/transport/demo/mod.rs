@@ -70,7 +70,7 @@ impl DemoPage {
             format!(" {autobahn_url}")
         };
         let csp = format!(
-            "default-src 'none'; script-src 'self'{script_source}; style-src 'sha256-{style_hash}'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'{script_source}; style-src 'sha256-{style_hash}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         );
         DemoPage {
             index: Bytes::from(index),
