@@ -85,10 +85,14 @@ impl TrustedProxies {
 
     /// The client of a request from TCP peer `peer` with `headers`.
     ///
-    /// The hop list comes from `Forwarded` when present, else `X-Forwarded-For`, else
-    /// `X-Real-IP`; it is walked from the right while the current address is a trusted proxy. A
+    /// The hop list comes from `X-Forwarded-For` when present, else `X-Real-IP`, else
+    /// `Forwarded`; it is walked from the right while the current address is a trusted proxy. A
     /// hop that is not an address (`unknown`, an obfuscated name, garbage) stops the walk at the
     /// proxy that reported it.
+    ///
+    /// `X-Forwarded-For` comes first because nginx and Apache append to it (so the rightmost
+    /// entries are theirs) but pass a client's own `Forwarded` header through untouched: reading
+    /// `Forwarded` first would let a browser name any address.
     pub fn resolve(&self, peer: SocketAddr, headers: &HeaderMap) -> ClientAddr {
         let forwarded = [FORWARDED, X_FORWARDED_FOR, X_REAL_IP]
             .iter()
@@ -130,20 +134,6 @@ fn hops(headers: &HeaderMap) -> Vec<Option<SocketAddr>> {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect()
     };
-    let forwarded = values(FORWARDED);
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(|element| {
-                element
-                    .split(';')
-                    .filter_map(|pair| pair.split_once('='))
-                    .find(|(key, _)| key.trim().eq_ignore_ascii_case("for"))
-                    .and_then(|(_, value)| parse_node(value.trim().trim_matches('"')))
-            })
-            .collect();
-    }
     let xff = values(X_FORWARDED_FOR);
     if !xff.is_empty() {
         return xff
@@ -152,9 +142,23 @@ fn hops(headers: &HeaderMap) -> Vec<Option<SocketAddr>> {
             .map(|hop| parse_node(hop.trim()))
             .collect();
     }
-    values(X_REAL_IP)
+    let real_ip = values(X_REAL_IP);
+    if !real_ip.is_empty() {
+        return real_ip
+            .iter()
+            .map(|value| parse_node(value.trim()))
+            .collect();
+    }
+    values(FORWARDED)
         .iter()
-        .map(|value| parse_node(value.trim()))
+        .flat_map(|value| value.split(','))
+        .map(|element| {
+            element
+                .split(';')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| key.trim().eq_ignore_ascii_case("for"))
+                .and_then(|(_, value)| parse_node(value.trim().trim_matches('"')))
+        })
         .collect()
 }
 
@@ -268,12 +272,17 @@ mod tests {
         );
         let h = headers(&[("forwarded", "for=unknown")]);
         assert_eq!(t.resolve(addr(PEER), &h).addr, addr(PEER));
-        // Forwarded wins over X-Forwarded-For
+        // X-Forwarded-For wins: nginx appends to it but passes a client's Forwarded through
         let h = headers(&[
             ("forwarded", "for=198.51.100.9"),
             ("x-forwarded-for", "203.0.113.7"),
         ]);
-        assert_eq!(t.resolve(addr(PEER), &h).addr, addr("198.51.100.9:0"));
+        assert_eq!(t.resolve(addr(PEER), &h).addr, addr("203.0.113.7:0"));
+        let h = headers(&[
+            ("forwarded", "for=198.51.100.9"),
+            ("x-real-ip", "203.0.113.5"),
+        ]);
+        assert_eq!(t.resolve(addr(PEER), &h).addr, addr("203.0.113.5:0"));
         let h = headers(&[("x-real-ip", "203.0.113.5")]);
         assert_eq!(t.resolve(addr(PEER), &h).addr, addr("203.0.113.5:0"));
     }
