@@ -143,6 +143,18 @@ async fn session_meta_shows_the_forwarded_client_only_from_a_trusted_proxy() {
         reported_peer(&trusting, &[("Forwarded", "for=\"[2001:db8::5]:4711\"")]).await,
         "[2001:db8::5]:4711"
     );
+    assert_eq!(
+        reported_peer(
+            &trusting,
+            &[
+                ("Forwarded", "for=198.51.100.66"),
+                ("X-Forwarded-For", "203.0.113.9")
+            ]
+        )
+        .await,
+        "203.0.113.9:0",
+        "a browser's own Forwarded header, passed through by nginx, does not win"
+    );
     assert!(reported_peer(&trusting, &[])
         .await
         .starts_with("127.0.0.1:"));
