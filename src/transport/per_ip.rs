@@ -4,7 +4,8 @@
 //! exempt: behind a local proxy (nginx) every browser arrives from 127.0.0.1, and local backends
 //! are trusted. Connections from a trusted proxy (`WEBSOCKET_TRUSTED_PROXIES`) take an exempt
 //! slot when accepted and a slot of the real client once the request head names it
-//! ([`super::client_addr`]).
+//! ([`super::client_addr`]) on a WebSocket upgrade; their RawSocket connections and plain HTTP
+//! requests (which name no client) are not counted per address, only globally.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
