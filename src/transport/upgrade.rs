@@ -373,6 +373,8 @@ mod tests {
             v1: true,
             oro_secret: None,
             ticket_secret: None,
+            oro_users: None,
+            backend_role: "backend".into(),
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();
