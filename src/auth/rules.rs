@@ -265,7 +265,9 @@ impl AuthFile {
                 }
             };
             if r.role.is_empty() {
-                return Err(format!("{at}: role must not be empty (use \"*\" for every role)"));
+                return Err(format!(
+                    "{at}: role must not be empty (use \"*\" for every role)"
+                ));
             }
             if r.uri.is_empty() && policy != MatchPolicy::Prefix {
                 return Err(format!(
@@ -273,7 +275,10 @@ impl AuthFile {
                 ));
             }
             if r.uri.chars().any(char::is_whitespace) || r.uri.contains('#') {
-                return Err(format!("{at}: uri \"{}\" contains whitespace or '#'", r.uri));
+                return Err(format!(
+                    "{at}: uri \"{}\" contains whitespace or '#'",
+                    r.uri
+                ));
             }
             let rest = r.uri.replace("{authid}", "");
             if rest.contains('{') || rest.contains('}') {
@@ -357,7 +362,10 @@ impl AuthFile {
                 return Err(format!("realm \"{}\": defined twice", r.name));
             }
             if r.anonymous_role.as_deref() == Some("") {
-                return Err(format!("realm \"{}\": anonymous_role must not be empty", r.name));
+                return Err(format!(
+                    "realm \"{}\": anonymous_role must not be empty",
+                    r.name
+                ));
             }
             file.realms.insert(
                 r.name,
@@ -385,7 +393,9 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<AuthFile, String> {
-        AuthFile::parse(text, &|name| (name == "PETER").then(|| "s3cret".to_string()))
+        AuthFile::parse(text, &|name| {
+            (name == "PETER").then(|| "s3cret".to_string())
+        })
     }
 
     #[test]
@@ -441,15 +451,33 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let cases = [
-            ("[[rule]]\nrole='a'\nuri='x'\nallow=['read']", "rule #1: \"read\""),
-            ("[[rule]]\nrole='a'\nuri='x'\nmatch='regex'\nallow=['call']", "match \"regex\""),
-            ("[[rule]]\nrole='a'\nuri='x.{user}'\nallow=['call']", "placeholder"),
+            (
+                "[[rule]]\nrole='a'\nuri='x'\nallow=['read']",
+                "rule #1: \"read\"",
+            ),
+            (
+                "[[rule]]\nrole='a'\nuri='x'\nmatch='regex'\nallow=['call']",
+                "match \"regex\"",
+            ),
+            (
+                "[[rule]]\nrole='a'\nuri='x.{user}'\nallow=['call']",
+                "placeholder",
+            ),
             ("[[rule]]\nrole='a'\nuri='x'\nallow=[]", "at least one"),
             ("[[rule]]\nrole='a'\nuri=''\nallow=['call']", "empty uri"),
             ("[[user]]\nauthid='p'\nrole='r'", "exactly one of secret"),
-            ("[[user]]\nauthid='p'\nrole='r'\nsecret_env='NOPE'", "NOPE, which is not set"),
-            ("[[user]]\nauthid='p'\nrole='r'\nsecret='x'\nkeylen=5", "need a salt"),
-            ("[[user]]\nauthid='p'\nrole='r'\nsecret='x'\nsalt='s'\niterations=0", "iterations"),
+            (
+                "[[user]]\nauthid='p'\nrole='r'\nsecret_env='NOPE'",
+                "NOPE, which is not set",
+            ),
+            (
+                "[[user]]\nauthid='p'\nrole='r'\nsecret='x'\nkeylen=5",
+                "need a salt",
+            ),
+            (
+                "[[user]]\nauthid='p'\nrole='r'\nsecret='x'\nsalt='s'\niterations=0",
+                "iterations",
+            ),
             ("[[realm]]\nname='a'\n[[realm]]\nname='a'", "defined twice"),
             ("[[rules]]\nrole='a'", "unknown field"),
         ];

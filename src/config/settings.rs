@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
-use crate::auth::rules::{AuthFile, DefaultPolicy};
 use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
+use crate::auth::rules::{AuthFile, DefaultPolicy};
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
 pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
@@ -991,10 +991,7 @@ impl Settings {
             env,
             WEBSOCKET_AUTHORIZATION_DEFAULT,
             defaults.authorization_default,
-            |s| {
-                DefaultPolicy::parse(s.trim())
-                    .ok_or_else(|| "standard, open or deny".to_string())
-            },
+            |s| DefaultPolicy::parse(s.trim()).ok_or_else(|| "standard, open or deny".to_string()),
         )?;
         let authorization_file = match value_of(env, WEBSOCKET_AUTHORIZATION_FILE) {
             None => None,
@@ -1030,9 +1027,8 @@ impl Settings {
         let database_dsn = match database_dsn {
             None => None,
             Some((name, value)) => {
-                crate::oro::user_store::connect_config(value).map_err(|why| {
-                    ConfigError::invalid(name, mask_dsn_text(value), why)
-                })?;
+                crate::oro::user_store::connect_config(value)
+                    .map_err(|why| ConfigError::invalid(name, mask_dsn_text(value), why))?;
                 Some(value.to_string())
             }
         };

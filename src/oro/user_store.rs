@@ -57,11 +57,13 @@ pub fn connect_config(dsn: &str) -> Result<Config, String> {
         url.scheme(),
         "postgres" | "postgresql" | "pgsql" | "pdo-pgsql"
     ) {
-        return Err(format!("{expected} (scheme {} is not PostgreSQL)", url.scheme()));
+        return Err(format!(
+            "{expected} (scheme {} is not PostgreSQL)",
+            url.scheme()
+        ));
     }
-    let decode = |s: &str| {
-        percent_decode(s).ok_or_else(|| format!("{expected} (bad percent-encoding)"))
-    };
+    let decode =
+        |s: &str| percent_decode(s).ok_or_else(|| format!("{expected} (bad percent-encoding)"));
     let mut config = Config::new();
     config.application_name("wampd");
     let mut host = url.host_str().unwrap_or("").to_string();
@@ -266,7 +268,10 @@ mod tests {
         for (dsn, expected) in [
             ("mysql://root:hunter2@127.0.0.1/oro", "not PostgreSQL"),
             ("postgres://root:hunter2@127.0.0.1/", "no database"),
-            ("postgres://root:hunter2@127.0.0.1/db?sslmode=require", "sslmode"),
+            (
+                "postgres://root:hunter2@127.0.0.1/db?sslmode=require",
+                "sslmode",
+            ),
             ("not a url", "PostgreSQL URL"),
         ] {
             let err = connect_config(dsn).expect_err(dsn);

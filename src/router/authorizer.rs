@@ -239,7 +239,14 @@ mod tests {
         assert!(ask(&a, "anonymous", "x", Subscribe, "com.app.news", Exact));
         assert!(ask(&a, "anonymous", "x", Subscribe, "com.", Prefix));
         assert!(ask(&a, "anonymous", "x", Call, "com.app.add", Exact));
-        assert!(!ask(&a, "anonymous", "x", Call, "wamp.session.kill_all", Exact));
+        assert!(!ask(
+            &a,
+            "anonymous",
+            "x",
+            Call,
+            "wamp.session.kill_all",
+            Exact
+        ));
         assert!(!ask(&a, "anonymous", "x", Publish, "com.app.news", Exact));
         assert!(!ask(&a, "user", "x", Register, "com.app.add", Exact));
         for action in Action::ALL {
@@ -270,20 +277,76 @@ mod tests {
             allow = ["subscribe"]
             "#,
         );
-        assert!(ask(&a, "user", "42", Subscribe, "com.app.user.42.mail", Exact));
+        assert!(ask(
+            &a,
+            "user",
+            "42",
+            Subscribe,
+            "com.app.user.42.mail",
+            Exact
+        ));
         assert!(ask(&a, "user", "42", Subscribe, "com.app.user.42.", Prefix));
-        assert!(ask(&a, "user", "42", Subscribe, "com.app.user.42..x", Wildcard));
-        assert!(!ask(&a, "user", "42", Subscribe, "com.app.user.43.mail", Exact));
-        assert!(!ask(&a, "user", "4", Subscribe, "com.app.user.42.mail", Exact));
+        assert!(ask(
+            &a,
+            "user",
+            "42",
+            Subscribe,
+            "com.app.user.42..x",
+            Wildcard
+        ));
+        assert!(!ask(
+            &a,
+            "user",
+            "42",
+            Subscribe,
+            "com.app.user.43.mail",
+            Exact
+        ));
+        assert!(!ask(
+            &a,
+            "user",
+            "4",
+            Subscribe,
+            "com.app.user.42.mail",
+            Exact
+        ));
         assert!(!ask(&a, "user", "42", Subscribe, "com.app.user.", Prefix));
-        assert!(!ask(&a, "user", "42", Subscribe, "com.app.user..mail", Wildcard));
+        assert!(!ask(
+            &a,
+            "user",
+            "42",
+            Subscribe,
+            "com.app.user..mail",
+            Wildcard
+        ));
         // An authid that would span components never matches.
-        assert!(!ask(&a, "user", "42.x", Subscribe, "com.app.user.42.x.mail", Exact));
+        assert!(!ask(
+            &a,
+            "user",
+            "42.x",
+            Subscribe,
+            "com.app.user.42.x.mail",
+            Exact
+        ));
         assert!(!ask(&a, "user", "", Subscribe, "com.app.user..mail", Exact));
         // Named roles are decided by their rules alone; other roles keep the default.
         assert!(!ask(&a, "user", "42", Call, "com.app.add", Exact));
-        assert!(ask(&a, "anonymous", "x", Subscribe, "com.app.user.43.mail", Exact));
-        assert!(ask(&a, "backend", "b", Publish, "com.app.user.43.mail", Exact));
+        assert!(ask(
+            &a,
+            "anonymous",
+            "x",
+            Subscribe,
+            "com.app.user.43.mail",
+            Exact
+        ));
+        assert!(ask(
+            &a,
+            "backend",
+            "b",
+            Publish,
+            "com.app.user.43.mail",
+            Exact
+        ));
     }
 
     #[test]

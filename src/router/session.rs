@@ -330,9 +330,7 @@ impl Session {
                     };
                     let method = cra_challenge(auth, &realm_name, authid);
                     let Pending::Cra {
-                        challenge,
-                        authid,
-                        ..
+                        challenge, authid, ..
                     } = &method
                     else {
                         return Step::Continue;
@@ -874,10 +872,13 @@ impl Session {
                 ),
             );
         }
-        if !self
-            .router
-            .authorize(joined.realm.name(), &joined.handle, Action::Register, procedure, policy)
-        {
+        if !self.router.authorize(
+            joined.realm.name(),
+            &joined.handle,
+            Action::Register,
+            procedure,
+            policy,
+        ) {
             return self.error(
                 code::REGISTER,
                 request,
