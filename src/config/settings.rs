@@ -1246,7 +1246,7 @@ impl Settings {
                 WEBSOCKET_DATABASE_DSN,
                 self.database_dsn.as_deref().map_or_else(
                     || "(not set: Oro named tickets are refused)".to_string(),
-                    |dsn| mask_dsn_text(dsn),
+                    mask_dsn_text,
                 ),
             ),
             (
