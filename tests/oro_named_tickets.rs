@@ -185,6 +185,7 @@ async fn named_tickets_are_checked_against_oro_user() {
         ("ORO_SECRET", SECRET),
         ("ORO_DB_DSN", dsn.as_str()),
         ("WEBSOCKET_ORO_USER_CACHE_TTL", "0"),
+        ("WEBSOCKET_AUTHORIZATION_DEFAULT", "standard"),
     ])
     .await;
 
@@ -199,18 +200,41 @@ async fn named_tickets_are_checked_against_oro_user() {
     );
     send(&mut admin, r#"[5,"oro/reminder_remind/7"]"#).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut backend = Client::join(&server, Serializer::Json).await;
-    backend
-        .publish_acked(
-            "oro/reminder_remind/7",
-            vec![Value::from("call the customer")],
-            Dict::new(),
-        )
-        .await;
+    // A browser's publish is dropped (the user role may only subscribe under the default
+    // policy); the PHP backend's, with an anonymous ticket, is delivered.
+    send(&mut admin, r#"[7,"oro/reminder_remind/7","spoofed"]"#).await;
+    let anonymous = ticket::generate(SECRET, "", SECRET, "0123456789abcdef", &php_date_c(now()));
+    let mut php = v1_connect(&server, &anonymous)
+        .await
+        .expect("the backend's anonymous ticket is accepted");
+    send(
+        &mut php,
+        r#"[7,"oro/reminder_remind/7","call the customer",true]"#,
+    )
+    .await;
     assert_eq!(
         next_text(&mut admin).await,
         r#"[8,"oro\/reminder_remind\/7","call the customer"]"#
     );
+    // WAMP v2 browsers (anonymous) may not publish there either.
+    let mut browser = Client::join(&server, Serializer::Json).await;
+    let mut options = Dict::new();
+    options.insert("acknowledge".into(), Value::Bool(true));
+    browser
+        .send(&wampd::wamp::Message::Publish {
+            request: 1,
+            options,
+            topic: "oro/reminder_remind/7".into(),
+            args: vec![Value::from("spoofed")],
+            kwargs: Dict::new(),
+        })
+        .await;
+    match browser.recv().await {
+        wampd::wamp::Message::Error { error, .. } => {
+            assert_eq!(error, "wamp.error.not_authorized")
+        }
+        other => panic!("expected ERROR, got {other:?}"),
+    }
     // Oro also finds users by e-mail.
     assert!(
         v1_connect(&server, &named_ticket("admin@example.com", ADMIN_HASH))
