@@ -356,6 +356,11 @@ pub async fn serve<S>(
     let config = limits.websocket_config();
     // The request head is not needed any more: keep only the bytes that followed it, so an idle
     // session does not carry its HTTP headers for its whole life.
+    let authrole = if is_local_program(peer, &head.headers) {
+        admission.backend_role.clone()
+    } else {
+        spec.authrole.clone()
+    };
     let rest = head.rest().to_vec();
     drop(head);
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
@@ -366,10 +371,22 @@ pub async fn serve<S>(
         sink,
         serializer,
         transport: "websocket",
-        authrole: spec.authrole.clone(),
+        authrole,
         flavor,
     };
     connection::run(state.connection.clone(), wire, client.addr).await;
+}
+
+/// Whether a WebSocket client is a program on this machine (`wampd publish ws://127.0.0.1`, a local
+/// worker) rather than a browser: a loopback peer that sent no `Origin` (browsers always do) and no
+/// forwarding header (a proxy on this machine relaying someone else). Such clients get the backend
+/// role, as loopback RawSocket peers and loopback `POST /publish` do.
+fn is_local_program(peer: SocketAddr, headers: &HeaderMap) -> bool {
+    peer.ip().is_loopback()
+        && !headers.contains_key(header::ORIGIN)
+        && !headers.contains_key(header::FORWARDED)
+        && !headers.contains_key("x-forwarded-for")
+        && !headers.contains_key("x-real-ip")
 }
 
 #[cfg(test)]
@@ -397,7 +414,7 @@ mod tests {
             oro_secret: None,
             ticket_secret: None,
             oro_users: None,
-            backend_role: Arc::from("backend"),
+            backend_role: "backend".into(),
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();
