@@ -217,6 +217,9 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
             tls = wampd::transport::tls::wants_tls(&settings.server_dsn),
             "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack), RawSocket and POST /publish on one port; health on /health"
         );
+        if settings.demo {
+            info!("Demo page on http://{address}/ (WEBSOCKET_DEMO=true; turn it off in production)");
+        }
         if let Some(backend) = server.backend_addr() {
             info!(
                 role = %settings.backend_role,

@@ -28,8 +28,10 @@ use crate::metrics::Metrics;
 use crate::oro::user_store::{connect_config, UserStore};
 use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
-use crate::router::{oro_ping, AuthConfig, Router, RouterConfig};
+use crate::router::{demo_clock, oro_ping, AuthConfig, Router, RouterConfig};
+use crate::transport::client_addr::TrustedProxies;
 use crate::transport::connection::ConnectionContext;
+use crate::transport::demo::DemoPage;
 use crate::transport::http_publish::HttpPublisher;
 use crate::transport::per_ip::PerIpLimit;
 use crate::transport::upgrade::Admission;
@@ -40,6 +42,7 @@ use crate::wamp::UriPolicy;
 #[derive(Debug)]
 pub struct Server {
     oro_ping_interval: Duration,
+    demo: bool,
     listener: TcpListener,
     public: Arc<ListenerSpec>,
     backend: Option<(TcpListener, Arc<ListenerSpec>)>,
@@ -263,6 +266,11 @@ impl Server {
                     .map(|config| Arc::new(UserStore::new(config, settings.oro_user_cache_ttl))),
                 backend_role: Arc::from(settings.backend_role.as_str()),
             },
+            trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
+            demo: settings.demo.then(|| {
+                let realm = settings.realms.first().map_or("realm1", String::as_str);
+                DemoPage::new(&settings.demo_autobahn_url, realm)
+            }),
         });
         let public = Arc::new(ListenerSpec {
             role: if metrics_listener.is_some() {
@@ -275,6 +283,7 @@ impl Server {
         });
         Ok(Server {
             oro_ping_interval: settings.oro_ping_interval,
+            demo: settings.demo,
             listener,
             public,
             backend,
@@ -351,6 +360,12 @@ impl Server {
             tokio::spawn(oro_ping::run(
                 state.connection.router.clone(),
                 self.oro_ping_interval,
+                state.connection.shutdown.clone(),
+            ));
+        }
+        if self.demo {
+            tokio::spawn(demo_clock::run(
+                state.connection.router.clone(),
                 state.connection.shutdown.clone(),
             ));
         }

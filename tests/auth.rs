@@ -185,7 +185,13 @@ async fn ticket_topics_restrict_subscriptions() {
         }
     }
     let m = common::scrape(server.addr).await;
-    assert_eq!(common::metric(&m, "wampd_authorization_denials_total"), 3.0);
+    assert_eq!(
+        common::metric(
+            &m,
+            "wampd_authorization_denials_total{action=\"subscribe\"}"
+        ),
+        3.0
+    );
     server.shutdown().await;
 }
 

@@ -8,6 +8,7 @@
 pub mod dsn;
 pub mod env_files;
 pub mod error;
+pub mod ip_net;
 pub mod parse;
 pub mod settings;
 pub mod verbosity;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
+use super::ip_net::{parse_ip_nets, IpNet};
 use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
 use crate::auth::rules::{AuthFile, DefaultPolicy};
 
@@ -105,6 +106,12 @@ pub const ORO_DB_DSN: &str = "ORO_DB_DSN";
 pub const ORO_DB_URL: &str = "ORO_DB_URL";
 /// How long a looked-up Oro user (id and password hash) is cached.
 pub const WEBSOCKET_ORO_USER_CACHE_TTL: &str = "WEBSOCKET_ORO_USER_CACHE_TTL";
+/// Proxies whose X-Forwarded-For / X-Real-IP / Forwarded headers name the real client.
+pub const WEBSOCKET_TRUSTED_PROXIES: &str = "WEBSOCKET_TRUSTED_PROXIES";
+/// Whether the built-in demo page is served at `/`.
+pub const WEBSOCKET_DEMO: &str = "WEBSOCKET_DEMO";
+/// Where the demo page loads autobahn-browser from.
+pub const WEBSOCKET_DEMO_AUTOBAHN_URL: &str = "WEBSOCKET_DEMO_AUTOBAHN_URL";
 
 /// Redis URL of the cluster backplane (empty = single node).
 pub const WEBSOCKET_CLUSTER_DSN: &str = "WEBSOCKET_CLUSTER_DSN";
@@ -141,6 +148,9 @@ pub const DEFAULT_OUTBOUND_QUEUE_MESSAGES: usize = 4096;
 pub const DEFAULT_OUTBOUND_QUEUE_BYTES: usize = 8 << 20;
 /// Default [`Settings::shutdown_timeout`].
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Settings::demo_autobahn_url`]: autobahn-browser from jsDelivr's npm mirror.
+pub const DEFAULT_DEMO_AUTOBAHN_URL: &str =
+    "https://cdn.jsdelivr.net/npm/autobahn-browser@22.11.1/autobahn.min.js";
 
 /// Every variable wampd reads: (name, default as written in `.env-app.dist`, one-line description).
 pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
@@ -373,6 +383,21 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
         "wampd",
         "prefix of the cluster's Redis channel names (letters, digits, . _ - :), so several clusters can share one Redis",
+    ),
+    (
+        WEBSOCKET_TRUSTED_PROXIES,
+        "",
+        "comma-separated proxy addresses or CIDR networks (such as 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For, X-Real-IP or Forwarded header names the real client for logs, limits and the loopback rules; empty = trust none",
+    ),
+    (
+        WEBSOCKET_DEMO,
+        "false",
+        "serve a small demo page at / (and any path ending in /) that subscribes to wampd.demo.time and wampd.demo.notifications; the router publishes the time every second while it is on",
+    ),
+    (
+        WEBSOCKET_DEMO_AUTOBAHN_URL,
+        DEFAULT_DEMO_AUTOBAHN_URL,
+        "where the demo page loads autobahn-browser from: an http(s) URL or a path on the page's host",
     ),
 ];
 
@@ -624,6 +649,12 @@ pub struct Settings {
     pub cluster_dsn: Option<String>,
     /// WEBSOCKET_CLUSTER_CHANNEL_PREFIX.
     pub cluster_channel_prefix: String,
+    /// WEBSOCKET_TRUSTED_PROXIES: TCP peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// WEBSOCKET_DEMO.
+    pub demo: bool,
+    /// WEBSOCKET_DEMO_AUTOBAHN_URL (checked to be safe inside an HTML attribute).
+    pub demo_autobahn_url: String,
 }
 
 /// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
@@ -740,6 +771,9 @@ impl Default for Settings {
             oro_user_cache_ttl: Duration::from_secs(60),
             cluster_dsn: None,
             cluster_channel_prefix: "wampd".to_string(),
+            trusted_proxies: Vec::new(),
+            demo: false,
+            demo_autobahn_url: DEFAULT_DEMO_AUTOBAHN_URL.to_string(),
         }
     }
 }
@@ -1072,6 +1106,19 @@ impl Settings {
             defaults.cluster_channel_prefix.clone(),
             parse_channel_prefix,
         )?;
+        let trusted_proxies = knob(
+            env,
+            WEBSOCKET_TRUSTED_PROXIES,
+            defaults.trusted_proxies,
+            parse_ip_nets,
+        )?;
+        let demo = knob(env, WEBSOCKET_DEMO, defaults.demo, parse_bool)?;
+        let demo_autobahn_url = knob(
+            env,
+            WEBSOCKET_DEMO_AUTOBAHN_URL,
+            defaults.demo_autobahn_url,
+            parse_script_url,
+        )?;
 
         let has_cra_users = authorization_file
             .as_ref()
@@ -1087,6 +1134,9 @@ impl Settings {
         Ok(Settings {
             cluster_dsn,
             cluster_channel_prefix,
+            trusted_proxies,
+            demo,
+            demo_autobahn_url,
             authorization_default,
             authorization_file,
             database_dsn,
@@ -1299,6 +1349,20 @@ impl Settings {
                 WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
                 self.cluster_channel_prefix.clone(),
             ),
+            (
+                WEBSOCKET_TRUSTED_PROXIES,
+                if self.trusted_proxies.is_empty() {
+                    "(none: forwarding headers are ignored)".to_string()
+                } else {
+                    self.trusted_proxies
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            ),
+            (WEBSOCKET_DEMO, self.demo.to_string()),
+            (WEBSOCKET_DEMO_AUTOBAHN_URL, self.demo_autobahn_url.clone()),
         ];
         rows.into_iter()
             .map(|(name, value)| (name.to_string(), value))
@@ -1432,6 +1496,20 @@ pub fn origin_host(origin: &str) -> String {
             host_port.split(':').next().unwrap_or("").to_string()
         }
         None => origin.to_string(),
+    }
+}
+
+/// A script URL for the demo page: `http(s)://…` or an absolute path, without characters that
+/// could leave an HTML attribute (it is written into `<script src="…">`).
+fn parse_script_url(s: &str) -> Result<String, String> {
+    let safe = (s.starts_with("https://") || s.starts_with("http://") || s.starts_with('/'))
+        && !s.starts_with("//")
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !"\"'<>`\\".contains(c));
+    if safe {
+        Ok(s.to_string())
+    } else {
+        Err("an http(s) URL or a path starting with / such as /autobahn.min.js, without quotes, <, > or spaces".to_string())
     }
 }
 
@@ -1768,6 +1846,24 @@ mod tests {
             ),
             (WEBSOCKET_OUTBOUND_QUEUE_BYTES, "lots", "a size"),
             (WEBSOCKET_SHUTDOWN_TIMEOUT, "1d", "a duration"),
+            (WEBSOCKET_TRUSTED_PROXIES, "nginx", "CIDR networks"),
+            (WEBSOCKET_TRUSTED_PROXIES, "10.0.0.0/33", "CIDR networks"),
+            (WEBSOCKET_DEMO, "maybe", "a boolean"),
+            (
+                WEBSOCKET_DEMO_AUTOBAHN_URL,
+                "javascript:alert(1)",
+                "http(s) URL",
+            ),
+            (
+                WEBSOCKET_DEMO_AUTOBAHN_URL,
+                "/a.js\"onload=x",
+                "without quotes",
+            ),
+            (
+                WEBSOCKET_DEMO_AUTOBAHN_URL,
+                "//evil.example/a.js",
+                "http(s) URL",
+            ),
         ];
         for &(name, value, expectation) in cases {
             let err = error(&[(name, value)]);
@@ -1932,8 +2028,10 @@ mod docs_tests {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         for (name, default, _) in ALL_VARIABLES {
             let row = format!("| `{name}` | `{default}` |");
+            // an empty default may be written as *(empty)*, which renders better than ``
+            let empty = format!("| `{name}` | *(empty)* |");
             assert!(
-                text.contains(&row),
+                text.contains(&row) || (default.is_empty() && text.contains(&empty)),
                 "docs/configuration.md lacks the row for {name}"
             );
         }

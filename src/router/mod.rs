@@ -9,6 +9,7 @@ pub mod auth_limiter;
 pub mod authorizer;
 pub mod broker;
 pub mod dealer;
+pub mod demo_clock;
 pub mod handle;
 pub mod meta;
 pub mod oro_ping;

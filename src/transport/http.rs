@@ -1,5 +1,5 @@
 //! The HTTP side of a listener: hyper serves each TCP connection; WebSocket upgrades become WAMP
-//! sessions and `GET /health` answers load balancers.
+//! sessions, `GET /health` answers load balancers, and `GET /` serves the demo page when it is on.
 //!
 //! The whole HTTP phase of a connection (up to the 101 response) is bounded by the handshake
 //! timeout, and hyper's header read timeout stops slow-loris clients early.
@@ -21,12 +21,14 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use crate::transport::client_addr::ClientAddr;
 use crate::transport::{connection, websocket, websocket_wire, ListenerSpec, ServerState};
 use crate::wamp::Serializer;
 
-type Body = Full<Bytes>;
+/// Response body of every HTTP answer.
+pub type Body = Full<Bytes>;
 
 fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -99,11 +101,18 @@ async fn route(
 ) -> Response<Body> {
     let state = &state;
     let role = spec.role;
+    let client = state.trusted_proxies.resolve(peer, req.headers());
     if role.accepts_sessions() && websocket::is_upgrade_request(req.headers()) {
-        return upgrade(state, req, peer, &permit, spec.authrole.clone());
+        return upgrade(state, req, peer, client, &permit, spec.authrole.clone());
     }
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
-    match req.uri().path() {
+    let path = req.uri().path();
+    if let (true, true, Some(demo)) = (get, role.accepts_sessions(), &state.demo) {
+        if let Some(response) = demo.serve(path) {
+            return response;
+        }
+    }
+    match path {
         "/health" if get => health(state),
         "/ready" if get => ready(state),
         "/metrics" if get && role.serves_metrics() => metrics(state),
@@ -121,7 +130,7 @@ async fn route(
             }
             state
                 .publisher
-                .handle(&state.connection.router, req, peer)
+                .handle(&state.connection.router, req, client)
                 .await
         }
         _ if !role.accepts_sessions() => text_response(
@@ -199,6 +208,7 @@ fn upgrade(
     state: &Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
+    client: ClientAddr,
     permit: &Arc<OwnedSemaphorePermit>,
     authrole: Arc<str>,
 ) -> Response<Body> {
@@ -207,7 +217,7 @@ fn upgrade(
     let accepted = match websocket::accept(req.method(), req.headers(), false) {
         Ok(accepted) => accepted,
         Err(refused) => {
-            info!(%peer, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
+            info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
             state
                 .connection
                 .router
@@ -220,6 +230,27 @@ fn upgrade(
             );
         }
     };
+    // As in upgrade::serve: a trusted proxy's connection counts under the client it names.
+    let client_slot = if state.trusted_proxies.trusts(peer.ip()) {
+        match state.per_ip.acquire(client.ip()) {
+            Some(slot) => Some(slot),
+            None => {
+                warn!(%client, "per-address connection limit reached; refusing");
+                state
+                    .connection
+                    .router
+                    .metrics()
+                    .handshake_failure("ip_limit");
+                return text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    "connection limit reached; retry\n".into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
     let serializer = match accepted.protocol {
         websocket::Protocol::V2(serializer) => serializer,
         websocket::Protocol::V1 => Serializer::Json,
@@ -230,6 +261,7 @@ fn upgrade(
     let permit = permit.clone();
     state.tracker.spawn(async move {
         let _permit = permit;
+        let _client_slot = client_slot;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let ws = WebSocketStream::from_raw_socket(
@@ -238,7 +270,7 @@ fn upgrade(
                     Some(config),
                 )
                 .await;
-                debug!(%peer, serializer = serializer.subprotocol(), "WebSocket established");
+                debug!(%client, serializer = serializer.subprotocol(), "WebSocket established");
                 let (inbound, sink) = websocket_wire::split(ws);
                 let wire = connection::Wire {
                     inbound,
@@ -248,9 +280,9 @@ fn upgrade(
                     authrole,
                     flavor: connection::Flavor::V2 { preauth: None },
                 };
-                connection::run(ctx, wire, peer).await;
+                connection::run(ctx, wire, client.addr).await;
             }
-            Err(err) => debug!(%peer, error = %err, "upgrade failed"),
+            Err(err) => debug!(%client, error = %err, "upgrade failed"),
         }
     });
     let mut response = Response::new(Body::default());

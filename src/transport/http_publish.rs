@@ -10,12 +10,11 @@
 //! `Authorization: Bearer SECRET`, or signs itself with `X-Wampd-Timestamp: <unix seconds>` and
 //! `X-Wampd-Signature: hex(HMAC-SHA256(secret, "<timestamp>.<body>"))` within the configured
 //! window (required when `WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE=true`). Without a secret only
-//! loopback clients may publish. Secrets and signatures are compared in constant time.
+//! local clients (a loopback peer, not forwarded by a proxy) may publish. Secrets and signatures are compared in constant time.
 //! An `Idempotency-Key` header makes a retried request publish once: the first answer is
 //! remembered for ten minutes and replayed.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +35,7 @@ use crate::router::handle::SessionHandle;
 use crate::router::outbound::{self, OutboundRx, QueueLimits};
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
+use crate::transport::client_addr::ClientAddr;
 use crate::wamp::{codec, error_uri, id, Dict, MatchPolicy, Serializer, Value};
 
 /// How long an idempotency key's answer is remembered.
@@ -262,10 +262,12 @@ impl HttpPublisher {
         &self,
         headers: &HeaderMap,
         body: &[u8],
-        peer: SocketAddr,
+        client: ClientAddr,
     ) -> Result<(), Failure> {
         let Some(secret) = &self.settings.secret else {
-            if peer.ip().is_loopback() {
+            // Not merely a loopback peer: a request forwarded by a proxy on this machine is
+            // from elsewhere.
+            if client.is_local() {
                 return Ok(());
             }
             return Err(failure(
@@ -338,7 +340,7 @@ impl HttpPublisher {
         &self,
         router: &Router,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        client: ClientAddr,
     ) -> Response<Body> {
         let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
             let mut response = json_response(
@@ -350,10 +352,10 @@ impl HttpPublisher {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
         };
-        match self.process(router, req, peer).await {
+        match self.process(router, req, client).await {
             Ok((status, body)) => json_response(status, body),
             Err(f) => {
-                info!(%peer, status = f.status.as_u16(), error = f.error, message = %f.message, "HTTP publish refused");
+                info!(%client, status = f.status.as_u16(), error = f.error, message = %f.message, "HTTP publish refused");
                 json_response(f.status, error_body(f.error, &f.message))
             }
         }
@@ -363,7 +365,7 @@ impl HttpPublisher {
         &self,
         router: &Router,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        client: ClientAddr,
     ) -> Result<(StatusCode, String), Failure> {
         let (parts, body) = req.into_parts();
         let too_large = || {
@@ -395,7 +397,7 @@ impl HttpPublisher {
                 ))
             }
         };
-        self.authenticate(&parts.headers, &body, peer)?;
+        self.authenticate(&parts.headers, &body, client)?;
         let key = parts
             .headers
             .get("idempotency-key")
@@ -403,7 +405,7 @@ impl HttpPublisher {
             .map(str::to_owned);
         if let Some(key) = &key {
             if let Some(answer) = self.lock().get(key) {
-                debug!(%peer, key, "replaying an idempotent publish");
+                debug!(%client, key, "replaying an idempotent publish");
                 return Ok(answer);
             }
         }

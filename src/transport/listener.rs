@@ -63,7 +63,14 @@ pub async fn accept_loop(
             }
             continue;
         };
-        let Some(slot) = state.per_ip.acquire(peer.ip()) else {
+        // A trusted proxy carries many clients: they are counted one by one once the request
+        // head names them (upgrade::serve), not under the proxy's address.
+        let slot = if state.trusted_proxies.trusts(peer.ip()) {
+            Some(state.per_ip.exempt())
+        } else {
+            state.per_ip.acquire(peer.ip())
+        };
+        let Some(slot) = slot else {
             warn!(%peer, "per-address connection limit reached; refusing");
             state
                 .connection

@@ -7,7 +7,9 @@
 //! [`connection`] loop, and the session's outbound queue drains back onto the wire
 //! (`transport → router → wamp`, DESIGN.md §2).
 
+pub mod client_addr;
 pub mod connection;
+pub mod demo;
 pub mod http;
 pub mod http_head;
 pub mod http_publish;
@@ -127,6 +129,10 @@ pub struct ServerState {
     pub publisher: http_publish::HttpPublisher,
     /// Who may open WebSockets.
     pub admission: upgrade::Admission,
+    /// Proxies whose forwarding headers name the real client.
+    pub trusted_proxies: client_addr::TrustedProxies,
+    /// The demo page, when `WEBSOCKET_DEMO` is on.
+    pub demo: Option<demo::DemoPage>,
 }
 
 impl ServerState {

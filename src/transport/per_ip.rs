@@ -2,8 +2,10 @@
 //!
 //! A slot is held by a guard for as long as the connection's task runs. Loopback addresses are
 //! exempt: behind a local proxy (nginx) every browser arrives from 127.0.0.1, and local backends
-//! are trusted. Limiting by the real address behind a proxy needs `X-Forwarded-For` handling,
-//! which trusts configured proxies only (a separate change).
+//! are trusted. Connections from a trusted proxy (`WEBSOCKET_TRUSTED_PROXIES`) take an exempt
+//! slot when accepted and a slot of the real client once the request head names it
+//! ([`super::client_addr`]) on a WebSocket upgrade; their RawSocket connections and plain HTTP
+//! requests (which name no client) are not counted per address, only globally.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -34,6 +36,14 @@ impl PerIpLimit {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot that counts nothing: for a trusted proxy's connection until its client is known.
+    pub fn exempt(self: &Arc<Self>) -> IpSlot {
+        IpSlot {
+            limit: self.clone(),
+            ip: None,
+        }
     }
 
     /// Takes a slot for `ip`, or `None` when the address already has `max` connections.

@@ -6,6 +6,8 @@
 //! or `]`: Oro's PHP backend client reads once and cuts the WELCOME out of whatever it got
 //! between the first `[` and `]` (`oro-gos.md` §8). Refusals happen before the 101 with a plain
 //! HTTP status, so a browser sees a failed (unclean) connection and retries with a new ticket.
+//! Behind a trusted proxy, every check and log line uses the client the proxy names
+//! ([`super::client_addr`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -235,6 +237,25 @@ pub async fn serve<S>(
     let _permit = permit;
     let metrics = state.connection.router.metrics().clone();
     let admission = &state.admission;
+    let client = state.trusted_proxies.resolve(peer, &head.headers);
+    // A trusted proxy's connection was accepted without a per-address slot: take the client's.
+    let _client_slot = if state.trusted_proxies.trusts(peer.ip()) {
+        match state.per_ip.acquire(client.ip()) {
+            Some(slot) => Some(slot),
+            None => {
+                warn!(%client, "per-address connection limit reached; refusing");
+                metrics.handshake_failure("ip_limit");
+                return refuse(
+                    &mut stream,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "connection limit reached; retry",
+                )
+                .await;
+            }
+        }
+    } else {
+        None
+    };
     if !head.http11 {
         metrics.handshake_failure("bad_version");
         return refuse(
@@ -247,14 +268,14 @@ pub async fn serve<S>(
     let accepted = match websocket::accept(&head.method, &head.headers, admission.v1) {
         Ok(accepted) => accepted,
         Err(refused) => {
-            info!(%peer, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
+            info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
             metrics.handshake_failure(refused.label);
             return refuse(&mut stream, refused.status, refused.reason).await;
         }
     };
     let limiter = state.connection.router.auth_limiter();
-    if !limiter.allows(peer.ip()) {
-        info!(%peer, "Authentication failed: too many failed attempts from this address");
+    if !limiter.allows(client.ip()) {
+        info!(%client, "Authentication failed: too many failed attempts from this address");
         metrics.handshake_failure("auth_rate_limit");
         return refuse(
             &mut stream,
@@ -264,7 +285,7 @@ pub async fn serve<S>(
         .await;
     }
     if let Err(why) = admission.origin_allowed(&head.headers) {
-        warn!(%peer, %why, "Client rejected, bad origin");
+        warn!(%client, %why, "Client rejected, bad origin");
         metrics.handshake_failure("bad_origin");
         return refuse(&mut stream, StatusCode::FORBIDDEN, "origin not allowed").await;
     }
@@ -283,10 +304,10 @@ pub async fn serve<S>(
             let preauth = match v2_ticket(admission, &head) {
                 Ok(preauth) => preauth,
                 Err(why) => {
-                    info!(%peer, "{why}");
+                    info!(%client, "{why}");
                     metrics.auth_failures.inc();
                     metrics.handshake_failure("ticket");
-                    limiter.failed(peer.ip());
+                    limiter.failed(client.ip());
                     return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
                 }
             };
@@ -304,10 +325,10 @@ pub async fn serve<S>(
             let identity = match outcome {
                 Ok(identity) => identity,
                 Err(why) => {
-                    info!(%peer, "{why}");
+                    info!(%client, "{why}");
                     metrics.auth_failures.inc();
                     metrics.handshake_failure("ticket");
-                    limiter.failed(peer.ip());
+                    limiter.failed(client.ip());
                     return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
                 }
             };
@@ -328,27 +349,44 @@ pub async fn serve<S>(
     };
     // One write: the 101 and (for v1) the WELCOME reach the client together.
     if let Err(err) = stream.write_all(&bytes).await {
-        debug!(%peer, error = %err, "writing the upgrade response failed");
+        debug!(%client, error = %err, "writing the upgrade response failed");
         return;
     }
     let limits = state.connection.limits;
     let config = limits.websocket_config();
     // The request head is not needed any more: keep only the bytes that followed it, so an idle
     // session does not carry its HTTP headers for its whole life.
+    let authrole = if is_local_program(peer, &head.headers) {
+        admission.backend_role.clone()
+    } else {
+        spec.authrole.clone()
+    };
     let rest = head.rest().to_vec();
     drop(head);
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
-    debug!(%peer, protocol = ?accepted.protocol, "WebSocket established");
+    debug!(%client, protocol = ?accepted.protocol, "WebSocket established");
     let (inbound, sink) = websocket_wire::split(ws);
     let wire = Wire {
         inbound,
         sink,
         serializer,
         transport: "websocket",
-        authrole: spec.authrole.clone(),
+        authrole,
         flavor,
     };
-    connection::run(state.connection.clone(), wire, peer).await;
+    connection::run(state.connection.clone(), wire, client.addr).await;
+}
+
+/// Whether a WebSocket client is a program on this machine (`wampd publish ws://127.0.0.1`, a local
+/// worker) rather than a browser: a loopback peer that sent no `Origin` (browsers always do) and no
+/// forwarding header (a proxy on this machine relaying someone else). Such clients get the backend
+/// role, as loopback RawSocket peers and loopback `POST /publish` do.
+fn is_local_program(peer: SocketAddr, headers: &HeaderMap) -> bool {
+    peer.ip().is_loopback()
+        && !headers.contains_key(header::ORIGIN)
+        && !headers.contains_key(header::FORWARDED)
+        && !headers.contains_key("x-forwarded-for")
+        && !headers.contains_key("x-real-ip")
 }
 
 #[cfg(test)]
@@ -376,7 +414,7 @@ mod tests {
             oro_secret: None,
             ticket_secret: None,
             oro_users: None,
-            backend_role: Arc::from("backend"),
+            backend_role: "backend".into(),
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();

@@ -77,6 +77,11 @@ pub async fn connect_ws(
     protocols: Option<&str>,
 ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let mut request = url.into_client_request()?;
+    // Test clients stand for browsers, which always send Origin; without it a loopback client
+    // counts as a program on this machine and gets the backend role (tests/authorization.rs).
+    request
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_static("http://localhost"));
     if let Some(p) = protocols {
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
