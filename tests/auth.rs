@@ -203,13 +203,7 @@ async fn a_ticket_on_the_upgrade_authenticates_the_session() {
     let ws = connect_ws(&url, Some("wamp.2.json"))
         .await
         .expect("connects");
-    let mut c = Client {
-        ws,
-        serializer: Serializer::Json,
-        session: 0,
-        welcome: Dict::new(),
-        next_request: 1,
-    };
+    let mut c = Client::over(ws, Serializer::Json);
     c.hello("realm1").await;
     match c.recv().await {
         Message::Welcome { details, .. } => {

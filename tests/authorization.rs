@@ -38,22 +38,8 @@ async fn join_as(server: &TestServer, authid: &str, role: &str) -> Client {
     let ws = connect_ws(&url, Some("wamp.2.json"))
         .await
         .expect("connects");
-    let mut client = Client {
-        ws,
-        serializer: Serializer::Json,
-        session: 0,
-        welcome: Dict::new(),
-        next_request: 1,
-    };
-    client.hello("realm1").await;
-    match client.recv().await {
-        Message::Welcome { session, details } => {
-            assert_eq!(details.get("authrole"), Some(&Value::from(role)));
-            client.session = session;
-            client.welcome = details;
-        }
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
+    let client = Client::over(ws, Serializer::Json).welcomed().await;
+    assert_eq!(client.welcome.get("authrole"), Some(&Value::from(role)));
     client
 }
 
@@ -73,22 +59,7 @@ async fn program_session(server: &TestServer, forwarded: Option<&str>) -> Client
     let (ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("connects");
-    let mut client = Client {
-        ws,
-        serializer: Serializer::Json,
-        session: 0,
-        welcome: Dict::new(),
-        next_request: 1,
-    };
-    client.hello("realm1").await;
-    match client.recv().await {
-        Message::Welcome { session, details } => {
-            client.session = session;
-            client.welcome = details;
-        }
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
-    client
+    Client::over(ws, Serializer::Json).welcomed().await
 }
 
 /// `Ok` when the router accepted the request, `Err(error URI)` when it answered ERROR.
@@ -103,15 +74,20 @@ fn outcome(reply: Message) -> Result<(), String> {
     }
 }
 
-async fn subscribe(c: &mut Client, topic: &str, policy: &str) -> Result<(), String> {
-    let request = c.request_id();
+/// `match` option for a SUBSCRIBE or REGISTER (none for exact).
+fn match_option(policy: &str) -> Dict {
     let mut options = Dict::new();
     if policy != "exact" {
         options.insert("match".into(), Value::from(policy));
     }
+    options
+}
+
+async fn subscribe(c: &mut Client, topic: &str, policy: &str) -> Result<(), String> {
+    let request = c.request_id();
     c.send(&Message::Subscribe {
         request,
-        options,
+        options: match_option(policy),
         topic: topic.into(),
     })
     .await;
@@ -133,13 +109,9 @@ async fn publish(c: &mut Client, topic: &str) -> Result<(), String> {
 
 async fn register(c: &mut Client, procedure: &str, policy: &str) -> Result<(), String> {
     let request = c.request_id();
-    let mut options = Dict::new();
-    if policy != "exact" {
-        options.insert("match".into(), Value::from(policy));
-    }
     c.send(&Message::Register {
         request,
-        options,
+        options: match_option(policy),
         procedure: procedure.into(),
     })
     .await;

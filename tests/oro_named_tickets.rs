@@ -93,29 +93,6 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// PHP's `date('c')` in UTC.
-fn php_date_c(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
-}
-
 /// A named ticket as Oro's `TicketProvider::generateTicket($user)` makes it.
 fn named_ticket(username: &str, password_hash: &str) -> String {
     ticket::generate(
@@ -123,23 +100,17 @@ fn named_ticket(username: &str, password_hash: &str) -> String {
         username,
         password_hash,
         "89abcdef01234567",
-        &php_date_c(now()),
+        &common::php_date_c(now()),
     )
-}
-
-/// PHP's `http_build_query(['ticket' => $t])` value encoding.
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// Opens a WAMP v1 connection with `ticket`; `Err(status)` when the upgrade is refused.
 async fn v1_connect(server: &TestServer, ticket: &str) -> Result<common::Ws, u16> {
-    let url = format!("ws://{}/ws?ticket={}", server.addr, form_encode(ticket));
+    let url = format!(
+        "ws://{}/ws?ticket={}",
+        server.addr,
+        common::php_form_encode(ticket)
+    );
     match connect_ws(&url, Some("wamp")).await {
         Ok(mut ws) => {
             let welcome = next_text(&mut ws).await;
@@ -203,7 +174,13 @@ async fn named_tickets_are_checked_against_oro_user() {
     // A browser's publish is dropped (the user role may only subscribe under the default
     // policy); the PHP backend's, with an anonymous ticket, is delivered.
     send(&mut admin, r#"[7,"oro/reminder_remind/7","spoofed"]"#).await;
-    let anonymous = ticket::generate(SECRET, "", SECRET, "0123456789abcdef", &php_date_c(now()));
+    let anonymous = ticket::generate(
+        SECRET,
+        "",
+        SECRET,
+        "0123456789abcdef",
+        &common::php_date_c(now()),
+    );
     let mut php = v1_connect(&server, &anonymous)
         .await
         .expect("the backend's anonymous ticket is accepted");
@@ -292,7 +269,7 @@ async fn an_unreachable_database_refuses_named_tickets_and_keeps_serving() {
         Some(403)
     );
     // Anonymous (backend) tickets and v2 sessions are unaffected.
-    let created = php_date_c(now());
+    let created = common::php_date_c(now());
     let anonymous = ticket::generate(SECRET, "", SECRET, "0123456789abcdef", &created);
     assert!(v1_connect(&server, &anonymous).await.is_ok());
     Client::join(&server, Serializer::Json).await;

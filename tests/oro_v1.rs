@@ -18,7 +18,7 @@ const SECRET: &str = "ThisTokenIsNotSoSecretChangeIt";
 
 /// An anonymous ticket, as Oro's PHP backend generates it, created `age` seconds ago.
 fn anonymous_ticket(age: i64) -> String {
-    let created = chrono_like_c(now() - age);
+    let created = common::php_date_c(now() - age);
     ticket::generate(SECRET, "", SECRET, "0123456789abcdef", &created)
 }
 
@@ -27,40 +27,6 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// PHP's `date('c')` in UTC.
-fn chrono_like_c(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
-}
-
-/// PHP's `http_build_query(['ticket' => $t])` value encoding.
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            b' ' => "+".into(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// A masked client text frame, as Oro's PayloadGenerator writes it.
@@ -93,7 +59,7 @@ impl PhpBackend {
     async fn connect(server: &TestServer, absolute_form: bool, ticket: &str) -> PhpBackend {
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");
         let host = format!("127.0.0.1:{}", server.addr.port());
-        let target = format!("/?ticket={}", form_encode(ticket));
+        let target = format!("/?ticket={}", common::php_form_encode(ticket));
         let line = if absolute_form {
             format!("GET ws://{host}{target} HTTP/1.1")
         } else {
@@ -195,7 +161,7 @@ async fn the_php_backend_client_publishes_to_v1_and_v2_subscribers() {
     let server = oro_server(&[]).await;
     let mut browser = V1Browser::connect(
         &server,
-        &format!("?ticket={}", form_encode(&anonymous_ticket(0))),
+        &format!("?ticket={}", common::php_form_encode(&anonymous_ticket(0))),
     )
     .await;
     browser.send(r#"[5,"oro/data/update"]"#).await;
@@ -271,13 +237,22 @@ async fn bad_tickets_are_refused_before_the_upgrade() {
         ("no ticket", String::new()),
         (
             "expired",
-            format!("?ticket={}", form_encode(&anonymous_ticket(400))),
+            format!(
+                "?ticket={}",
+                common::php_form_encode(&anonymous_ticket(400))
+            ),
         ),
         (
             "from the future",
-            format!("?ticket={}", form_encode(&anonymous_ticket(-120))),
+            format!(
+                "?ticket={}",
+                common::php_form_encode(&anonymous_ticket(-120))
+            ),
         ),
-        ("tampered", format!("?ticket={}", form_encode(&tampered))),
+        (
+            "tampered",
+            format!("?ticket={}", common::php_form_encode(&tampered)),
+        ),
         ("garbage", "?ticket=%%%not-base64".to_string()),
     ] {
         let url = format!("ws://{}/ws{query}", server.addr);
@@ -291,7 +266,10 @@ async fn bad_tickets_are_refused_before_the_upgrade() {
     // Within the 30 s future skew, and the named-ticket refusal.
     V1Browser::connect(
         &server,
-        &format!("?ticket={}", form_encode(&anonymous_ticket(-10))),
+        &format!(
+            "?ticket={}",
+            common::php_form_encode(&anonymous_ticket(-10))
+        ),
     )
     .await;
     let named = ticket::generate(
@@ -299,9 +277,13 @@ async fn bad_tickets_are_refused_before_the_upgrade() {
         "admin",
         "$2y$13$hash",
         "0123456789abcdef",
-        &chrono_like_c(now()),
+        &common::php_date_c(now()),
     );
-    let url = format!("ws://{}/ws?ticket={}", server.addr, form_encode(&named));
+    let url = format!(
+        "ws://{}/ws?ticket={}",
+        server.addr,
+        common::php_form_encode(&named)
+    );
     assert!(
         connect_ws(&url, Some("wamp")).await.is_err(),
         "named tickets are refused for now"
@@ -547,7 +529,7 @@ async fn php_backends_are_never_pinged_away_and_their_odd_closes_are_harmless() 
     .await;
     let mut browser = V1Browser::connect(
         &server,
-        &format!("?ticket={}", form_encode(&anonymous_ticket(0))),
+        &format!("?ticket={}", common::php_form_encode(&anonymous_ticket(0))),
     )
     .await;
     browser.send(r#"[5,"oro/data/update"]"#).await;

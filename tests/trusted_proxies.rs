@@ -89,13 +89,7 @@ async fn reported_peer(server: &TestServer, headers: &[(&'static str, &'static s
     let (ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("WebSocket connects");
-    let mut client = Client {
-        ws,
-        serializer: Serializer::Json,
-        session: 0,
-        welcome: Dict::new(),
-        next_request: 1,
-    };
+    let mut client = Client::over(ws, Serializer::Json);
     client.hello("realm1").await;
     let Message::Welcome { session, .. } = client.recv().await else {
         panic!("expected WELCOME");

@@ -110,6 +110,7 @@
 //! # wampd_ticket "$WEBSOCKET_TICKET_SECRET" 42 user $(( $(date +%s) + 300 ))
 //! ```
 
+use crate::wamp::uri::wildcard_fixed_prefix;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -197,20 +198,6 @@ fn pattern_matches(pattern: &str, topic: &str) -> bool {
     } else {
         topic == pattern
     }
-}
-
-/// The text every topic matched by wildcard pattern `uri` starts with: the
-/// components before the first empty one, each followed by `.` (`a.b..d` →
-/// `a.b.`; `.b.c` → empty). `None` when no component is empty.
-fn wildcard_fixed_prefix(uri: &str) -> Option<&str> {
-    let mut end = 0;
-    for component in uri.split('.') {
-        if component.is_empty() {
-            return uri.get(..end);
-        }
-        end += component.len() + 1;
-    }
-    None
 }
 
 /// Why a ticket was refused. `Display` texts are meant for logs and never

@@ -27,6 +27,7 @@ use tracing::info;
 use crate::auth::rules::{Action, DefaultPolicy, Rule};
 use crate::router::handle::SessionHandle;
 use crate::router::Router;
+use crate::wamp::uri::wildcard_fixed_prefix;
 use crate::wamp::MatchPolicy;
 
 /// The realm-wide permission checker.
@@ -145,19 +146,6 @@ fn substitute<'a>(pattern: &'a str, authid: &str) -> Option<Cow<'a, str>> {
             .chars()
             .any(|c| c == '.' || c == '#' || c.is_whitespace());
     safe.then(|| Cow::Owned(pattern.replace("{authid}", authid)))
-}
-
-/// The text every URI matched by wildcard pattern `uri` starts with: the components before the
-/// first empty one, each followed by `.`; `None` when no component is empty (it matches `uri` only).
-fn wildcard_fixed_prefix(uri: &str) -> Option<&str> {
-    let mut end = 0;
-    for component in uri.split('.') {
-        if component.is_empty() {
-            return uri.get(..end);
-        }
-        end += component.len() + 1;
-    }
-    None
 }
 
 /// Whether wildcard `pattern` matches the concrete `uri`.

@@ -11,10 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 use crate::router::handle::SessionHandle;
-use crate::router::outbound::{self, QueueLimits};
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
-use crate::wamp::{id, Dict, Serializer, Value};
+use crate::wamp::{Dict, Value};
 
 /// The topic the clock publishes on.
 pub const TIME_TOPIC: &str = "wampd.demo.time";
@@ -45,24 +44,7 @@ pub fn format_utc(unix: u64) -> String {
 
 /// Publishes the time every second until `stop` is cancelled.
 pub async fn run(router: Arc<Router>, stop: CancellationToken) {
-    let (outbound, _rx) = outbound::channel(
-        QueueLimits {
-            messages: 1,
-            bytes: 1,
-        },
-        Serializer::Json,
-    );
-    let identity = SessionHandle {
-        id: id::random_id(),
-        authid: "wampd".into(),
-        authrole: "router".into(),
-        serializer: Serializer::Json,
-        v1: false,
-        transport: "internal",
-        peer: String::new(),
-        interruptible: false,
-        outbound,
-    };
+    let (identity, _rx) = SessionHandle::internal();
     let kwargs = Dict::new();
     let options = Dict::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

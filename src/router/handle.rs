@@ -3,8 +3,8 @@
 //! The broker stores `Arc<SessionHandle>` per subscriber, so delivering an event is a lookup-free
 //! push; the session's own state machine (in `session.rs`) stays private to its connection task.
 
-use crate::router::outbound::{Frame, Outbound, QueueFull};
-use crate::wamp::{Id, Serializer};
+use crate::router::outbound::{self, Frame, Outbound, OutboundRx, QueueFull, QueueLimits};
+use crate::wamp::{id, Id, Serializer};
 
 /// The shared, immutable part of an established session.
 #[derive(Debug)]
@@ -30,6 +30,31 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// The identity the router publishes under itself (meta events, `oro/ping`, the demo clock):
+    /// authid `wampd`, role `router`, transport `internal`. It never receives anything; the
+    /// returned receiver only keeps its one-slot queue open.
+    pub fn internal() -> (SessionHandle, OutboundRx) {
+        let (outbound, rx) = outbound::channel(
+            QueueLimits {
+                messages: 1,
+                bytes: 1,
+            },
+            Serializer::Json,
+        );
+        let handle = SessionHandle {
+            id: id::random_id(),
+            authid: "wampd".into(),
+            authrole: "router".into(),
+            serializer: Serializer::Json,
+            v1: false,
+            transport: "internal",
+            peer: String::new(),
+            interruptible: false,
+            outbound,
+        };
+        (handle, rx)
+    }
+
     /// Which of the broker's per-format encodings this session receives: 0 JSON, 1 MessagePack,
     /// 2 WAMP v1.
     pub fn format_index(&self) -> usize {

@@ -13,31 +13,13 @@ use tracing::debug;
 
 use crate::oro::topics::{PING_PAYLOAD, PING_TOPIC};
 use crate::router::handle::SessionHandle;
-use crate::router::outbound::{self, QueueLimits};
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
-use crate::wamp::{id, Dict, Serializer, Value};
+use crate::wamp::{Dict, Value};
 
 /// Publishes the keep-alive every `interval` until `stop` is cancelled.
 pub async fn run(router: Arc<Router>, interval: Duration, stop: CancellationToken) {
-    let (outbound, _rx) = outbound::channel(
-        QueueLimits {
-            messages: 1,
-            bytes: 1,
-        },
-        Serializer::Json,
-    );
-    let identity = SessionHandle {
-        id: id::random_id(),
-        authid: "wampd".into(),
-        authrole: "router".into(),
-        serializer: Serializer::Json,
-        v1: false,
-        transport: "internal",
-        peer: String::new(),
-        interruptible: false,
-        outbound,
-    };
+    let (identity, _rx) = SessionHandle::internal();
     let args = [Value::from(PING_PAYLOAD)];
     let kwargs = Dict::new();
     let options = Dict::new();

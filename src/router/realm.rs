@@ -16,9 +16,9 @@ use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
 use crate::router::meta;
-use crate::router::outbound::{self, OutboundRx, OverflowPolicy, QueueLimits};
+use crate::router::outbound::{OutboundRx, OverflowPolicy};
 use crate::router::publish_options::PublishOptions;
-use crate::wamp::{id, Dict, Id, MatchPolicy, Serializer, Value};
+use crate::wamp::{id, Dict, Id, MatchPolicy, Value};
 
 /// One realm and its live state.
 #[derive(Debug)]
@@ -63,24 +63,7 @@ impl Realm {
     /// Creates an empty realm whose slow subscribers are treated by `policy`.
     pub fn new(name: impl Into<String>, policy: OverflowPolicy, metrics: Arc<Metrics>) -> Realm {
         let dropped = metrics.dropped_counter(policy.as_str());
-        let (outbound, rx) = outbound::channel(
-            QueueLimits {
-                messages: 1,
-                bytes: 1,
-            },
-            Serializer::Json,
-        );
-        let router_identity = SessionHandle {
-            id: id::random_id(),
-            authid: "wampd".into(),
-            authrole: "router".into(),
-            serializer: Serializer::Json,
-            v1: false,
-            transport: "internal",
-            peer: String::new(),
-            interruptible: false,
-            outbound,
-        };
+        let (router_identity, rx) = SessionHandle::internal();
         Realm {
             router_identity,
             _router_identity_rx: rx,

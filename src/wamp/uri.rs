@@ -117,6 +117,21 @@ pub fn is_reserved(uri: &str) -> bool {
     uri.split('.').next() == Some("wamp")
 }
 
+/// The text every URI matched by wildcard pattern `uri` starts with: the components before the
+/// first empty one, each followed by `.` (`a.b..d` → `a.b.`; `.b.c` → empty). `None` when no
+/// component is empty (the pattern matches `uri` only). Permission checks use it to tell whether
+/// a wildcard subscription stays inside an allowed prefix.
+pub fn wildcard_fixed_prefix(uri: &str) -> Option<&str> {
+    let mut end = 0;
+    for component in uri.split('.') {
+        if component.is_empty() {
+            return uri.get(..end);
+        }
+        end += component.len() + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

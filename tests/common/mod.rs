@@ -112,13 +112,7 @@ impl Client {
         let ws = connect_ws(&format!("ws://{addr}/ws"), Some(serializer.subprotocol()))
             .await
             .expect("WebSocket connects");
-        Client {
-            ws,
-            serializer,
-            session: 0,
-            welcome: Dict::new(),
-            next_request: 1,
-        }
+        Client::over(ws, serializer)
     }
 
     /// Connects and joins `realm1`.
@@ -128,16 +122,31 @@ impl Client {
 
     /// Connects to a router at `addr` (any listener) and joins `realm1`.
     pub async fn join_at(addr: SocketAddr, serializer: Serializer) -> Client {
-        let mut client = Client::open_at(addr, serializer).await;
-        client.hello("realm1").await;
-        match client.recv().await {
+        Client::open_at(addr, serializer).await.welcomed().await
+    }
+
+    /// Wraps a WebSocket the test opened itself (with its own headers), without sending HELLO.
+    pub fn over(ws: Ws, serializer: Serializer) -> Client {
+        Client {
+            ws,
+            serializer,
+            session: 0,
+            welcome: Dict::new(),
+            next_request: 1,
+        }
+    }
+
+    /// Sends HELLO for `realm1` and expects WELCOME.
+    pub async fn welcomed(mut self) -> Client {
+        self.hello("realm1").await;
+        match self.recv().await {
             Message::Welcome { session, details } => {
-                client.session = session;
-                client.welcome = details;
+                self.session = session;
+                self.welcome = details;
             }
             other => panic!("expected WELCOME, got {other:?}"),
         }
-        client
+        self
     }
 
     /// The authid the router assigned.
@@ -502,4 +511,38 @@ pub fn spawn_wampd(
     let _ = child.kill();
     let _ = child.wait();
     panic!("no start-up line from wampd");
+}
+
+/// PHP's `date('c')` in UTC, as Oro writes a ticket's creation time.
+pub fn php_date_c(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+/// PHP's `http_build_query(['ticket' => $t])` value encoding.
+pub fn php_form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".into(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
