@@ -12,18 +12,11 @@ use wampd::wamp::{Dict, Message, Serializer, Value};
 
 const SECRET: &str = "correct horse battery staple";
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn token(authid: &str, role: &str, ttl: i64, topics: Option<Vec<&str>>) -> String {
     let claims = Claims {
         authid: authid.into(),
         authrole: role.into(),
-        expires: now() + ttl,
+        expires: common::unix_now() + ttl,
         topics: topics.map(|t| t.into_iter().map(str::to_owned).collect()),
     };
     mint(SECRET.as_bytes(), &claims)
@@ -76,7 +69,7 @@ async fn ticket_authentication_in_hello() {
             &Claims {
                 authid: "1".into(),
                 authrole: "admin".into(),
-                expires: now() + 300,
+                expires: common::unix_now() + 300,
                 topics: None,
             },
         );
@@ -96,7 +89,7 @@ async fn ticket_authentication_in_hello() {
                 &Claims {
                     authid: "x".into(),
                     authrole: "y".into(),
-                    expires: now() + 60,
+                    expires: common::unix_now() + 60,
                     topics: None,
                 },
             ),

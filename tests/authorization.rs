@@ -16,13 +16,6 @@ use wampd::wamp::{Dict, Message, Serializer, Value};
 
 const SECRET: &str = "correct horse battery staple";
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// A session authenticated by a wampd ticket on the upgrade.
 async fn join_as(server: &TestServer, authid: &str, role: &str) -> Client {
     let token = mint(
@@ -30,7 +23,7 @@ async fn join_as(server: &TestServer, authid: &str, role: &str) -> Client {
         &Claims {
             authid: authid.into(),
             authrole: role.into(),
-            expires: now() + 300,
+            expires: common::unix_now() + 300,
             topics: None,
         },
     );

@@ -441,22 +441,9 @@ async fn v1_browser(server: &TestServer) -> common::Ws {
     let mut ws = connect_ws(&format!("ws://{}/ws", server.addr), Some("wamp"))
         .await
         .expect("v1 connects");
-    let welcome = next_text(&mut ws).await;
+    let welcome = common::next_text(&mut ws).await;
     assert!(welcome.starts_with("[0,"), "{welcome}");
     ws
-}
-
-async fn next_text(ws: &mut common::Ws) -> String {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a frame in time")
-        {
-            Some(Ok(WsMessage::Text(t))) => return t.to_string(),
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
 }
 
 /// Runs `wampd publish` (a RawSocket peer) against `addr`.
@@ -509,7 +496,7 @@ async fn v1_http_and_rawsocket_publications_cross_nodes() {
         )
         .await;
     assert_eq!(
-        next_text(&mut browser).await,
+        common::next_text(&mut browser).await,
         r#"[8,"com.example.mixed","from v2"]"#
     );
     let (s, _, args, _) = v2.event().await;
@@ -545,7 +532,7 @@ async fn v1_http_and_rawsocket_publications_cross_nodes() {
     .expect("curl is installed");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "200");
     assert_eq!(
-        next_text(&mut browser).await,
+        common::next_text(&mut browser).await,
         r#"[8,"com.example.mixed","from http"]"#
     );
     let (_, _, args, _) = v2.event().await;
@@ -559,7 +546,7 @@ async fn v1_http_and_rawsocket_publications_cross_nodes() {
     .await
     .expect("join");
     assert_eq!(
-        next_text(&mut browser).await,
+        common::next_text(&mut browser).await,
         r#"[8,"com.example.mixed","from rawsocket"]"#
     );
     let (_, _, args, _) = v2.event().await;
@@ -580,12 +567,12 @@ async fn v1_http_and_rawsocket_publications_cross_nodes() {
         .await
         .expect("v1 publish");
     assert_eq!(
-        next_text(&mut browser_c).await,
+        common::next_text(&mut browser_c).await,
         r#"[8,"com.example.mixed",{"z":1,"a":[true,null]}]"#
     );
     // Ratchet semantics: the v1 publisher gets its own event, once.
     assert_eq!(
-        next_text(&mut browser).await,
+        common::next_text(&mut browser).await,
         r#"[8,"com.example.mixed",{"z":1,"a":[true,null]}]"#
     );
     // Bridged per protocol/bridging.md: the v1 payload is the one positional argument.
@@ -782,37 +769,11 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
     );
 }
 
-/// Calls a procedure; Ok(args) or Err(error URI).
-async fn call(client: &mut Client, procedure: &str) -> Result<Vec<Value>, String> {
-    let request = client.request_id();
-    client
-        .send(&Message::Call {
-            request,
-            options: Dict::new(),
-            procedure: procedure.into(),
-            args: vec![],
-            kwargs: Dict::new(),
-        })
-        .await;
-    loop {
-        match client.recv().await {
-            Message::Result {
-                request: r, args, ..
-            } if r == request => return Ok(args),
-            Message::Error {
-                request: r, error, ..
-            } if r == request => return Err(error),
-            Message::Event { .. } => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
 /// Polls `wampd.cluster.session.count` until it answers `expected` (nodes report every 2 s).
 async fn wait_cluster_count(client: &mut Client, expected: u64, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let got = call(client, "wampd.cluster.session.count").await;
+        let got = client.call("wampd.cluster.session.count", vec![]).await;
         if got == Ok(vec![Value::UInt(expected)]) {
             return;
         }
@@ -834,7 +795,7 @@ async fn session_counts_are_node_local_and_the_cluster_count_sums_the_nodes() {
     let mut on_c = Client::join(&c, Serializer::Json).await;
     // wamp.session.count stays node-local and exact.
     assert_eq!(
-        call(&mut on_c, "wamp.session.count").await,
+        on_c.call("wamp.session.count", vec![]).await,
         Ok(vec![Value::UInt(1)])
     );
     wait_cluster_count(&mut on_c, 4, Duration::from_secs(10)).await;
@@ -842,11 +803,11 @@ async fn session_counts_are_node_local_and_the_cluster_count_sums_the_nodes() {
     redis.kill();
     wait_backplane(c.addr, false).await;
     assert_eq!(
-        call(&mut on_c, "wampd.cluster.session.count").await,
+        on_c.call("wampd.cluster.session.count", vec![]).await,
         Err("wampd.error.cluster_unavailable".to_owned())
     );
     assert_eq!(
-        call(&mut on_c, "wamp.session.count").await,
+        on_c.call("wamp.session.count", vec![]).await,
         Ok(vec![Value::UInt(1)])
     );
     for n in [a, b, c] {
@@ -860,7 +821,7 @@ async fn a_single_node_counts_its_own_sessions_as_the_cluster() {
     let _other = Client::join(&server, Serializer::Json).await;
     let mut client = Client::join(&server, Serializer::Json).await;
     assert_eq!(
-        call(&mut client, "wampd.cluster.session.count").await,
+        client.call("wampd.cluster.session.count", vec![]).await,
         Ok(vec![Value::UInt(2)])
     );
     server.shutdown().await;

@@ -6,35 +6,6 @@ mod common;
 use common::{dict, Client, TestServer};
 use wampd::wamp::{Dict, Id, Message, Serializer, Value};
 
-async fn meta(
-    client: &mut Client,
-    procedure: &str,
-    args: Vec<Value>,
-) -> Result<Vec<Value>, String> {
-    let request = client.request_id();
-    client
-        .send(&Message::Call {
-            request,
-            options: Dict::new(),
-            procedure: procedure.into(),
-            args,
-            kwargs: Dict::new(),
-        })
-        .await;
-    loop {
-        match client.recv().await {
-            Message::Result {
-                request: r, args, ..
-            } if r == request => return Ok(args),
-            Message::Error {
-                request: r, error, ..
-            } if r == request => return Err(error),
-            Message::Event { .. } => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
 fn id_list(value: &Value) -> Vec<Id> {
     let mut ids: Vec<Id> = value
         .as_list()
@@ -99,22 +70,17 @@ async fn sessions_can_be_counted_listed_inspected_and_watched() {
     assert_eq!(details.get("authrole"), Some(&Value::from("anonymous")));
 
     assert_eq!(
-        meta(&mut admin, "wamp.session.count", vec![]).await,
+        admin.call("wamp.session.count", vec![]).await,
         Ok(vec![Value::UInt(2)])
     );
-    let list = meta(&mut admin, "wamp.session.list", vec![])
-        .await
-        .expect("list");
+    let list = admin.call("wamp.session.list", vec![]).await.expect("list");
     let mut expected = vec![admin.session, other.session];
     expected.sort_unstable();
     assert_eq!(id_list(&list[0]), expected);
-    let got = meta(
-        &mut admin,
-        "wamp.session.get",
-        vec![Value::UInt(other.session)],
-    )
-    .await
-    .expect("get");
+    let got = admin
+        .call("wamp.session.get", vec![Value::UInt(other.session)])
+        .await
+        .expect("get");
     let transport = got[0]
         .as_dict()
         .and_then(|d| d.get("transport"))
@@ -125,16 +91,16 @@ async fn sessions_can_be_counted_listed_inspected_and_watched() {
         Some(&Value::from("wamp.2.msgpack"))
     );
     assert_eq!(
-        meta(&mut admin, "wamp.session.get", vec![Value::UInt(1)]).await,
+        admin.call("wamp.session.get", vec![Value::UInt(1)]).await,
         Err("wamp.error.no_such_session".into())
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.session.count",
-            vec![Value::List(vec![Value::from("nobody")])]
-        )
-        .await,
+        admin
+            .call(
+                "wamp.session.count",
+                vec![Value::List(vec![Value::from("nobody")])]
+            )
+            .await,
         Ok(vec![Value::UInt(0)])
     );
 
@@ -175,70 +141,62 @@ async fn subscriptions_are_visible_with_their_lifecycle_events() {
         )
     );
 
-    let listed = meta(&mut admin, "wamp.subscription.list", vec![])
+    let listed = admin
+        .call("wamp.subscription.list", vec![])
         .await
         .expect("list");
     let by_policy = listed[0].as_dict().expect("dict");
     assert!(id_list(&by_policy["prefix"]).contains(&prefix));
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.subscription.lookup",
-            vec![
-                Value::from("com.app."),
-                Value::Dict(dict(vec![("match", Value::from("prefix"))]))
-            ]
-        )
-        .await,
+        admin
+            .call(
+                "wamp.subscription.lookup",
+                vec![
+                    Value::from("com.app."),
+                    Value::Dict(dict(vec![("match", Value::from("prefix"))]))
+                ]
+            )
+            .await,
         Ok(vec![Value::UInt(prefix)])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.subscription.lookup",
-            vec![Value::from("com.app.")]
-        )
-        .await,
+        admin
+            .call("wamp.subscription.lookup", vec![Value::from("com.app.")])
+            .await,
         Ok(vec![Value::Null])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.subscription.match",
-            vec![Value::from("com.app.x")]
-        )
-        .await
-        .map(|a| id_list(&a[0])),
+        admin
+            .call("wamp.subscription.match", vec![Value::from("com.app.x")])
+            .await
+            .map(|a| id_list(&a[0])),
         Ok(vec![prefix])
     );
-    let got = meta(
-        &mut admin,
-        "wamp.subscription.get",
-        vec![Value::UInt(prefix)],
-    )
-    .await
-    .expect("get");
+    let got = admin
+        .call("wamp.subscription.get", vec![Value::UInt(prefix)])
+        .await
+        .expect("get");
     assert_eq!(
         got[0].as_dict().and_then(|d| d.get("match")),
         Some(&Value::from("prefix"))
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.subscription.list_subscribers",
-            vec![Value::UInt(prefix)]
-        )
-        .await
-        .map(|a| id_list(&a[0])),
+        admin
+            .call(
+                "wamp.subscription.list_subscribers",
+                vec![Value::UInt(prefix)]
+            )
+            .await
+            .map(|a| id_list(&a[0])),
         Ok(vec![user.session])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.subscription.count_subscribers",
-            vec![Value::UInt(prefix)]
-        )
-        .await,
+        admin
+            .call(
+                "wamp.subscription.count_subscribers",
+                vec![Value::UInt(prefix)]
+            )
+            .await,
         Ok(vec![Value::UInt(1)])
     );
 
@@ -255,12 +213,9 @@ async fn subscriptions_are_visible_with_their_lifecycle_events() {
         (delete, vec![Value::UInt(user.session), Value::UInt(prefix)])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.subscription.get",
-            vec![Value::UInt(prefix)]
-        )
-        .await,
+        admin
+            .call("wamp.subscription.get", vec![Value::UInt(prefix)])
+            .await,
         Err("wamp.error.no_such_subscription".into())
     );
     server.shutdown().await;
@@ -303,7 +258,8 @@ async fn registrations_are_visible_with_their_lifecycle_events() {
         )
     );
 
-    let listed = meta(&mut admin, "wamp.registration.list", vec![])
+    let listed = admin
+        .call("wamp.registration.list", vec![])
         .await
         .expect("list");
     assert_eq!(
@@ -311,40 +267,40 @@ async fn registrations_are_visible_with_their_lifecycle_events() {
         vec![registration]
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.registration.lookup",
-            vec![Value::from("com.example.ping")]
-        )
-        .await,
+        admin
+            .call(
+                "wamp.registration.lookup",
+                vec![Value::from("com.example.ping")]
+            )
+            .await,
         Ok(vec![Value::UInt(registration)])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.registration.match",
-            vec![Value::from("com.example.ping")]
-        )
-        .await,
+        admin
+            .call(
+                "wamp.registration.match",
+                vec![Value::from("com.example.ping")]
+            )
+            .await,
         Ok(vec![Value::UInt(registration)])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.registration.list_callees",
-            vec![Value::UInt(registration)]
-        )
-        .await
-        .map(|a| id_list(&a[0])),
+        admin
+            .call(
+                "wamp.registration.list_callees",
+                vec![Value::UInt(registration)]
+            )
+            .await
+            .map(|a| id_list(&a[0])),
         Ok(vec![callee.session])
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.registration.count_callees",
-            vec![Value::UInt(registration)]
-        )
-        .await,
+        admin
+            .call(
+                "wamp.registration.count_callees",
+                vec![Value::UInt(registration)]
+            )
+            .await,
         Ok(vec![Value::UInt(1)])
     );
 
@@ -354,12 +310,9 @@ async fn registrations_are_visible_with_their_lifecycle_events() {
     let (sub, _) = next_event(&mut admin).await;
     assert_eq!(sub, delete);
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.registration.get",
-            vec![Value::UInt(registration)]
-        )
-        .await,
+        admin
+            .call("wamp.registration.get", vec![Value::UInt(registration)])
+            .await,
         Err("wamp.error.no_such_registration".into())
     );
     server.shutdown().await;
@@ -372,17 +325,16 @@ async fn sessions_can_be_killed() {
     let mut victim = Client::join(&server, Serializer::MsgPack).await;
     let own = admin.session;
     assert_eq!(
-        meta(&mut admin, "wamp.session.kill", vec![Value::UInt(own)]).await,
+        admin
+            .call("wamp.session.kill", vec![Value::UInt(own)])
+            .await,
         Err("wamp.error.no_such_session".into()),
         "a session cannot kill itself"
     );
     assert_eq!(
-        meta(
-            &mut admin,
-            "wamp.session.kill",
-            vec![Value::UInt(victim.session)]
-        )
-        .await,
+        admin
+            .call("wamp.session.kill", vec![Value::UInt(victim.session)])
+            .await,
         Ok(vec![])
     );
     let (seen, code) = victim.expect_close().await;
@@ -394,19 +346,19 @@ async fn sessions_can_be_killed() {
 
     // Wait until the victim is gone, then two more sessions join.
     for _ in 0..50 {
-        if meta(&mut admin, "wamp.session.count", vec![]).await == Ok(vec![Value::UInt(1)]) {
+        if admin.call("wamp.session.count", vec![]).await == Ok(vec![Value::UInt(1)]) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let _a = Client::join(&server, Serializer::Json).await;
     let _b = Client::join(&server, Serializer::Json).await;
-    let killed = meta(
-        &mut admin,
-        "wamp.session.kill_by_authrole",
-        vec![Value::from("anonymous")],
-    )
-    .await;
+    let killed = admin
+        .call(
+            "wamp.session.kill_by_authrole",
+            vec![Value::from("anonymous")],
+        )
+        .await;
     assert_eq!(killed, Ok(vec![Value::UInt(2)]), "everyone but the caller");
     server.shutdown().await;
 }

@@ -10,8 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect_ws, Client, TestServer, WAIT};
-use futures_util::{SinkExt, StreamExt};
+use common::{connect_ws, Client, TestServer};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wampd::oro::ticket;
 use wampd::wamp::{Dict, Serializer, Value};
@@ -86,13 +86,6 @@ impl OroDatabase {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// A named ticket as Oro's `TicketProvider::generateTicket($user)` makes it.
 fn named_ticket(username: &str, password_hash: &str) -> String {
     ticket::generate(
@@ -100,7 +93,7 @@ fn named_ticket(username: &str, password_hash: &str) -> String {
         username,
         password_hash,
         "89abcdef01234567",
-        &common::php_date_c(now()),
+        &common::php_date_c(common::unix_now()),
     )
 }
 
@@ -113,7 +106,7 @@ async fn v1_connect(server: &TestServer, ticket: &str) -> Result<common::Ws, u16
     );
     match connect_ws(&url, Some("wamp")).await {
         Ok(mut ws) => {
-            let welcome = next_text(&mut ws).await;
+            let welcome = common::next_text(&mut ws).await;
             assert!(welcome.starts_with("[0,"), "{welcome}");
             Ok(ws)
         }
@@ -121,19 +114,6 @@ async fn v1_connect(server: &TestServer, ticket: &str) -> Result<common::Ws, u16
             Err(response.status().as_u16())
         }
         Err(other) => panic!("unexpected connection error {other}"),
-    }
-}
-
-async fn next_text(ws: &mut common::Ws) -> String {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time")
-        {
-            Some(Ok(WsMessage::Text(t))) => return t.to_string(),
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
     }
 }
 
@@ -166,7 +146,7 @@ async fn named_tickets_are_checked_against_oro_user() {
         .expect("admin's ticket is accepted");
     send(&mut admin, r#"[5,"oro/reminder_remind/8"]"#).await;
     assert_eq!(
-        next_text(&mut admin).await,
+        common::next_text(&mut admin).await,
         r#"You are not allowed to subscribe on topic "oro/reminder_remind/8"."#
     );
     send(&mut admin, r#"[5,"oro/reminder_remind/7"]"#).await;
@@ -179,7 +159,7 @@ async fn named_tickets_are_checked_against_oro_user() {
         "",
         SECRET,
         "0123456789abcdef",
-        &common::php_date_c(now()),
+        &common::php_date_c(common::unix_now()),
     );
     let mut php = v1_connect(&server, &anonymous)
         .await
@@ -190,7 +170,7 @@ async fn named_tickets_are_checked_against_oro_user() {
     )
     .await;
     assert_eq!(
-        next_text(&mut admin).await,
+        common::next_text(&mut admin).await,
         r#"[8,"oro\/reminder_remind\/7","call the customer"]"#
     );
     // WAMP v2 browsers (anonymous) may not publish there either.
@@ -269,7 +249,7 @@ async fn an_unreachable_database_refuses_named_tickets_and_keeps_serving() {
         Some(403)
     );
     // Anonymous (backend) tickets and v2 sessions are unaffected.
-    let created = common::php_date_c(now());
+    let created = common::php_date_c(common::unix_now());
     let anonymous = ticket::generate(SECRET, "", SECRET, "0123456789abcdef", &created);
     assert!(v1_connect(&server, &anonymous).await.is_ok());
     Client::join(&server, Serializer::Json).await;

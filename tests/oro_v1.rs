@@ -18,15 +18,8 @@ const SECRET: &str = "ThisTokenIsNotSoSecretChangeIt";
 
 /// An anonymous ticket, as Oro's PHP backend generates it, created `age` seconds ago.
 fn anonymous_ticket(age: i64) -> String {
-    let created = common::php_date_c(now() - age);
+    let created = common::php_date_c(common::unix_now() - age);
     ticket::generate(SECRET, "", SECRET, "0123456789abcdef", &created)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// A masked client text frame, as Oro's PayloadGenerator writes it.
@@ -111,7 +104,7 @@ impl V1Browser {
     async fn connect(server: &TestServer, query: &str) -> V1Browser {
         let url = format!("ws://{}/ws{}", server.addr, query);
         let mut ws = connect_ws(&url, Some("wamp")).await.expect("connects");
-        let welcome = next_text(&mut ws).await;
+        let welcome = common::next_text(&mut ws).await;
         let value: serde_json::Value = serde_json::from_str(&welcome).expect("WELCOME is JSON");
         assert_eq!(value[0], 0);
         assert_eq!(value[2], 1);
@@ -127,25 +120,12 @@ impl V1Browser {
     }
 
     async fn next(&mut self) -> String {
-        next_text(&mut self.ws).await
+        common::next_text(&mut self.ws).await
     }
 
     async fn silence(&mut self, wait: Duration) {
         if let Ok(Some(Ok(msg))) = tokio::time::timeout(wait, self.ws.next()).await {
             panic!("expected silence, got {msg:?}");
-        }
-    }
-}
-
-async fn next_text(ws: &mut common::Ws) -> String {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time")
-        {
-            Some(Ok(WsMessage::Text(t))) => return t.to_string(),
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
         }
     }
 }
@@ -277,7 +257,7 @@ async fn bad_tickets_are_refused_before_the_upgrade() {
         "admin",
         "$2y$13$hash",
         "0123456789abcdef",
-        &common::php_date_c(now()),
+        &common::php_date_c(common::unix_now()),
     );
     let url = format!(
         "ws://{}/ws?ticket={}",

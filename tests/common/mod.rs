@@ -304,6 +304,32 @@ impl Client {
         }
     }
 
+    /// CALLs `procedure` with `args`: `Ok(result args)` or `Err(error URI)`; events arriving
+    /// meanwhile are skipped.
+    pub async fn call(&mut self, procedure: &str, args: Vec<Value>) -> Result<Vec<Value>, String> {
+        let request = self.request_id();
+        self.send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: procedure.into(),
+            args,
+            kwargs: Dict::new(),
+        })
+        .await;
+        loop {
+            match self.recv().await {
+                Message::Result {
+                    request: r, args, ..
+                } if r == request => return Ok(args),
+                Message::Error {
+                    request: r, error, ..
+                } if r == request => return Err(error),
+                Message::Event { .. } => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
     /// Expects an EVENT and returns (subscription, details, args, kwargs).
     pub async fn event(&mut self) -> (Id, Dict, Vec<Value>, Dict) {
         match self.recv().await {
@@ -545,4 +571,26 @@ pub fn php_form_encode(s: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The next text frame on a raw WebSocket (WAMP v1 traffic), skipping pings and pongs.
+pub async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+        {
+            Some(Ok(WsMessage::Text(t))) => return t.to_string(),
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
 }
