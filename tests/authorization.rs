@@ -343,55 +343,31 @@ async fn every_rule_kind_and_authid_substitution() {
     ])
     .await;
     let mut user = join_as(&server, "42", "user").await;
-    // {authid} with a prefix rule: own topics only, and not a wider pattern.
-    assert_eq!(
-        subscribe(&mut user, "com.app.user.42.inbox", "exact").await,
-        Ok(())
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.user.42.", "prefix").await,
-        Ok(())
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.user.42..x", "wildcard").await,
-        Ok(())
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.user.43.inbox", "exact").await,
-        denied()
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.user.420.inbox", "exact").await,
-        denied()
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.user.", "prefix").await,
-        denied()
-    );
-    // Exact rule: that URI only.
-    assert_eq!(subscribe(&mut user, "com.app.news", "exact").await, Ok(()));
-    assert_eq!(
-        subscribe(&mut user, "com.app.news.sport", "exact").await,
-        denied()
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.news", "prefix").await,
-        denied()
-    );
-    // Wildcard rule: concrete matches and narrower wildcards, not wider ones.
-    assert_eq!(
-        subscribe(&mut user, "com.app.room7.status", "exact").await,
-        Ok(())
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app..status", "wildcard").await,
-        Ok(())
-    );
-    assert_eq!(
-        subscribe(&mut user, "com.app.room7.chat", "exact").await,
-        denied()
-    );
-    assert_eq!(subscribe(&mut user, "com...", "wildcard").await, denied());
+    let ok = Ok(());
+    for (topic, policy, expected) in [
+        // {authid} with a prefix rule: own topics only, and not a wider pattern.
+        ("com.app.user.42.inbox", "exact", &ok),
+        ("com.app.user.42.", "prefix", &ok),
+        ("com.app.user.42..x", "wildcard", &ok),
+        ("com.app.user.43.inbox", "exact", &denied()),
+        ("com.app.user.420.inbox", "exact", &denied()),
+        ("com.app.user.", "prefix", &denied()),
+        // Exact rule: that URI only.
+        ("com.app.news", "exact", &ok),
+        ("com.app.news.sport", "exact", &denied()),
+        ("com.app.news", "prefix", &denied()),
+        // Wildcard rule: concrete matches and narrower wildcards, not wider ones.
+        ("com.app.room7.status", "exact", &ok),
+        ("com.app..status", "wildcard", &ok),
+        ("com.app.room7.chat", "exact", &denied()),
+        ("com...", "wildcard", &denied()),
+    ] {
+        assert_eq!(
+            &subscribe(&mut user, topic, policy).await,
+            expected,
+            "{topic} ({policy})"
+        );
+    }
     // A role named by rules gets nothing the rules do not grant, not even the default's.
     assert_eq!(publish(&mut user, "com.app.news").await, denied());
     assert_eq!(call(&mut user, "com.app.other").await, denied());
@@ -411,19 +387,18 @@ async fn every_rule_kind_and_authid_substitution() {
     );
 
     let mut worker = join_as(&server, "w1", "worker").await;
-    assert_eq!(
-        register(&mut worker, "com.app.rpc.add", "exact").await,
-        Ok(())
-    );
-    assert_eq!(
-        register(&mut worker, "com.app.rpc.", "prefix").await,
-        Ok(())
-    );
-    assert_eq!(
-        register(&mut worker, "com.app.time", "exact").await,
-        denied()
-    );
-    assert_eq!(register(&mut worker, "com.app.", "prefix").await, denied());
+    for (procedure, policy, expected) in [
+        ("com.app.rpc.add", "exact", &ok),
+        ("com.app.rpc.", "prefix", &ok),
+        ("com.app.time", "exact", &denied()),
+        ("com.app.", "prefix", &denied()),
+    ] {
+        assert_eq!(
+            &register(&mut worker, procedure, policy).await,
+            expected,
+            "{procedure} ({policy})"
+        );
+    }
 
     // "*" applies to every role; the call is allowed and fails only for lack of a callee.
     for client in [&mut user, &mut editor, &mut worker] {
