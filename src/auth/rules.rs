@@ -66,6 +66,17 @@ impl Action {
         }
     }
 
+    /// The message of the `wamp.error.not_authorized` answer to this action on `uri`.
+    pub fn refusal(self, uri: &str) -> String {
+        let verb = match self {
+            Action::Subscribe => "subscribe to",
+            Action::Publish => "publish to",
+            Action::Call => "call",
+            Action::Register => "register",
+        };
+        format!("not authorized to {verb} \"{uri}\"")
+    }
+
     fn parse(name: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.as_str() == name)
     }

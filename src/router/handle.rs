@@ -31,9 +31,18 @@ pub struct SessionHandle {
 
 impl SessionHandle {
     /// The identity the router publishes under itself (meta events, `oro/ping`, the demo clock):
-    /// authid `wampd`, role `router`, transport `internal`. It never receives anything; the
-    /// returned receiver only keeps its one-slot queue open.
+    /// authid `wampd`, role `router`, transport `internal`.
     pub fn internal() -> (SessionHandle, OutboundRx) {
+        SessionHandle::publisher_only("wampd", "router", "internal")
+    }
+
+    /// An identity that only publishes and never receives (the router's own publishers, HTTP
+    /// publishing): the returned receiver only keeps its one-slot queue open.
+    pub fn publisher_only(
+        authid: &str,
+        authrole: &str,
+        transport: &'static str,
+    ) -> (SessionHandle, OutboundRx) {
         let (outbound, rx) = outbound::channel(
             QueueLimits {
                 messages: 1,
@@ -43,11 +52,11 @@ impl SessionHandle {
         );
         let handle = SessionHandle {
             id: id::random_id(),
-            authid: "wampd".into(),
-            authrole: "router".into(),
+            authid: authid.to_owned(),
+            authrole: authrole.to_owned(),
             serializer: Serializer::Json,
             v1: false,
-            transport: "internal",
+            transport,
             peer: String::new(),
             interruptible: false,
             outbound,

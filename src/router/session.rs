@@ -73,19 +73,22 @@ struct Challenging {
 enum Pending {
     /// A wampd ticket.
     Ticket,
-    /// A WAMP-CRA signature of `challenge`.
-    Cra {
-        /// The exact challenge string sent.
-        challenge: String,
-        /// The user's key; `None` for an unknown authid (the signature can only fail).
-        key: Option<Vec<u8>>,
-        /// Who the session becomes on success.
-        authid: String,
-        /// Its role.
-        authrole: String,
-        /// The session ID announced in the challenge, used in WELCOME.
-        session: Id,
-    },
+    /// A WAMP-CRA signature.
+    Cra(CraChallenge),
+}
+
+/// A WAMP-CRA challenge sent and what answering it correctly makes the session.
+struct CraChallenge {
+    /// The exact challenge string sent.
+    challenge: String,
+    /// The user's key; `None` for an unknown authid (the signature can only fail).
+    key: Option<Vec<u8>>,
+    /// Who the session becomes on success.
+    authid: String,
+    /// Its role.
+    authrole: String,
+    /// The session ID announced in the challenge, used in WELCOME.
+    session: Id,
 }
 
 /// Who a session is once authenticated.
@@ -328,16 +331,10 @@ impl Session {
                             );
                         }
                     };
-                    let method = cra_challenge(auth, &realm_name, authid);
-                    let Pending::Cra {
-                        challenge, authid, ..
-                    } = &method
-                    else {
-                        return Step::Continue;
-                    };
+                    let cra = cra_challenge(auth, &realm_name, authid);
                     let mut extra = Dict::new();
-                    extra.insert("challenge".into(), Value::from(challenge.as_str()));
-                    if let Some(salt) = cra_salt(auth, authid) {
+                    extra.insert("challenge".into(), Value::from(cra.challenge.as_str()));
+                    if let Some(salt) = cra_salt(auth, &cra.authid) {
                         extra.insert("salt".into(), Value::from(salt.salt.as_str()));
                         extra.insert("iterations".into(), Value::UInt(salt.iterations.into()));
                         extra.insert("keylen".into(), Value::UInt(salt.keylen.into()));
@@ -350,7 +347,7 @@ impl Session {
                         realm,
                         realm_name,
                         interruptible,
-                        method,
+                        method: Pending::Cra(cra),
                     });
                     return Step::Continue;
                 }
@@ -377,13 +374,13 @@ impl Session {
 
     /// AUTHENTICATE answering a CHALLENGE.
     fn authenticate(&mut self, challenging: Challenging, signature: &str) -> Step {
-        let Pending::Cra {
+        let Pending::Cra(CraChallenge {
             challenge,
             key,
             authid,
             authrole,
             session,
-        } = challenging.method
+        }) = challenging.method
         else {
             return self.authenticate_ticket(challenging, signature);
         };
@@ -699,7 +696,9 @@ impl Session {
         if let Some(claims) = &joined.claims {
             if !claims.may_subscribe_match(topic, policy) {
                 info!(session = joined.handle.id, authid = %joined.handle.authid, action = "subscribe", uri = topic, "not authorized by the session's ticket");
-                self.router.metrics().authorization_denied("subscribe");
+                self.router
+                    .metrics()
+                    .authorization_denied(Action::Subscribe.as_str());
                 self.error(
                     code::SUBSCRIBE,
                     request,
@@ -720,7 +719,7 @@ impl Session {
                 code::SUBSCRIBE,
                 request,
                 error_uri::NOT_AUTHORIZED,
-                &format!("not authorized to subscribe to \"{topic}\""),
+                &Action::Subscribe.refusal(topic),
             );
             return Step::Continue;
         }
@@ -796,7 +795,7 @@ impl Session {
                     code::PUBLISH,
                     request,
                     error_uri::NOT_AUTHORIZED,
-                    &format!("not authorized to publish to \"{topic}\""),
+                    &Action::Publish.refusal(topic),
                 );
             }
             return Step::Continue;
@@ -883,7 +882,7 @@ impl Session {
                 code::REGISTER,
                 request,
                 error_uri::NOT_AUTHORIZED,
-                &format!("not authorized to register \"{procedure}\""),
+                &Action::Register.refusal(procedure),
             );
         }
         let outcome = joined.realm.dealer().register(
@@ -952,7 +951,7 @@ impl Session {
                 code::CALL,
                 request,
                 error_uri::NOT_AUTHORIZED,
-                &format!("not authorized to call \"{procedure}\""),
+                &Action::Call.refusal(procedure),
             );
         }
         let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
@@ -1055,11 +1054,9 @@ impl Drop for Session {
     }
 }
 
-/// True when HELLO announced the callee feature `call_canceling`: only such callees may be sent
-/// INTERRUPT (others treat it as a protocol violation; AutobahnJS closes its transport).
 /// The WAMP-CRA challenge for `authid` in `realm`. An unknown authid (or one not allowed in this
 /// realm) gets a challenge too, so the answer does not reveal which users exist; it can only fail.
-fn cra_challenge(auth: &AuthConfig, realm: &str, authid: String) -> Pending {
+fn cra_challenge(auth: &AuthConfig, realm: &str, authid: String) -> CraChallenge {
     let user = auth
         .cra_users
         .get(&authid)
@@ -1067,7 +1064,7 @@ fn cra_challenge(auth: &AuthConfig, realm: &str, authid: String) -> Pending {
     let session = id::random_id();
     let authrole = user.map_or("anonymous", |u| u.role.as_str()).to_owned();
     let challenge = wampcra::Challenge::new(&authid, &authrole, "static", session).to_json();
-    Pending::Cra {
+    CraChallenge {
         challenge,
         key: user.map(|u| u.key.clone()),
         authid,
@@ -1091,6 +1088,8 @@ fn cra_salt(auth: &AuthConfig, authid: &str) -> Option<wampcra::Salt> {
     }
 }
 
+/// True when HELLO announced the callee feature `call_canceling`: only such callees may be sent
+/// INTERRUPT (others treat it as a protocol violation; AutobahnJS closes its transport).
 fn callee_cancels(hello: &Dict) -> bool {
     hello
         .get("roles")

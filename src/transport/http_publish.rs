@@ -32,11 +32,11 @@ use tracing::{debug, info};
 use crate::auth::rules::Action;
 use crate::config::PublishSettings;
 use crate::router::handle::SessionHandle;
-use crate::router::outbound::{self, OutboundRx, QueueLimits};
+use crate::router::outbound::OutboundRx;
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
 use crate::transport::client_addr::ClientAddr;
-use crate::wamp::{codec, error_uri, id, Dict, MatchPolicy, Serializer, Value};
+use crate::wamp::{codec, error_uri, Dict, MatchPolicy, Serializer, Value};
 
 /// How long an idempotency key's answer is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
@@ -232,28 +232,12 @@ impl HttpPublisher {
     /// HTTP publishers act with `role` (the backend role), so authorization rules apply to them
     /// as to any backend session.
     pub fn new(settings: PublishSettings, role: &str) -> HttpPublisher {
-        let (outbound, rx) = outbound::channel(
-            QueueLimits {
-                messages: 1,
-                bytes: 1,
-            },
-            Serializer::Json,
-        );
+        let (identity, rx) = SessionHandle::publisher_only("http-publisher", role, "http");
         HttpPublisher {
             in_flight: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             remembered: Mutex::new(Remembered::default()),
-            identity: SessionHandle {
-                id: id::random_id(),
-                authid: "http-publisher".into(),
-                authrole: role.to_owned(),
-                serializer: Serializer::Json,
-                v1: false,
-                transport: "http",
-                peer: String::new(),
-                interruptible: false,
-                outbound,
-            },
+            identity,
             _identity_rx: rx,
         }
     }
@@ -460,7 +444,7 @@ impl HttpPublisher {
                 &item.topic,
                 MatchPolicy::Exact,
             ) {
-                let message = format!("not authorized to publish to \"{}\"", item.topic);
+                let message = Action::Publish.refusal(&item.topic);
                 return Err(failure(
                     StatusCode::FORBIDDEN,
                     error_uri::NOT_AUTHORIZED,
