@@ -21,7 +21,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::transport::client_addr::ClientAddr;
 use crate::transport::{connection, websocket, websocket_wire, ListenerSpec, ServerState};
@@ -230,27 +230,16 @@ fn upgrade(
             );
         }
     };
-    // As in upgrade::serve: a trusted proxy's connection counts under the client it names.
-    let client_slot = if state.trusted_proxies.trusts(peer.ip()) {
-        match state.per_ip.acquire(client.ip()) {
-            Some(slot) => Some(slot),
-            None => {
-                warn!(%client, "per-address connection limit reached; refusing");
-                state
-                    .connection
-                    .router
-                    .metrics()
-                    .handshake_failure("ip_limit");
-                return text_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain; charset=utf-8",
-                    "connection limit reached; retry\n".into(),
-                );
-            }
-        }
-    } else {
-        None
+    let Ok(client_slot) = state.proxied_client_slot(peer, &client) else {
+        return text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "connection limit reached; retry\n".into(),
+        );
     };
+    let authrole = state
+        .admission
+        .websocket_role(&client, req.headers(), &authrole);
     let serializer = match accepted.protocol {
         websocket::Protocol::V2(serializer) => serializer,
         websocket::Protocol::V1 => Serializer::Json,

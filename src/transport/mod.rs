@@ -136,6 +136,31 @@ pub struct ServerState {
 }
 
 impl ServerState {
+    /// The per-address slot of a WebSocket client that came through a trusted proxy: such
+    /// connections were accepted without one (the proxy's address names nobody), so the client
+    /// the proxy names takes one now. `Ok(None)` for direct clients (counted at accept time);
+    /// `Err` when the client is over its limit (logged and counted; the caller refuses).
+    pub fn proxied_client_slot(
+        &self,
+        peer: std::net::SocketAddr,
+        client: &client_addr::ClientAddr,
+    ) -> Result<Option<per_ip::IpSlot>, per_ip::OverLimit> {
+        if !self.trusted_proxies.trusts(peer.ip()) {
+            return Ok(None);
+        }
+        match self.per_ip.acquire(client.ip()) {
+            Some(slot) => Ok(Some(slot)),
+            None => {
+                tracing::warn!(%client, "per-address connection limit reached; refusing");
+                self.connection
+                    .router
+                    .metrics()
+                    .handshake_failure("ip_limit");
+                Err(per_ip::OverLimit)
+            }
+        }
+    }
+
     /// Connections currently open.
     pub fn open_connections(&self) -> usize {
         self.max_connections

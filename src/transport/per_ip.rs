@@ -25,6 +25,10 @@ pub struct IpSlot {
     ip: Option<IpAddr>,
 }
 
+/// An address already holds as many connections as it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverLimit;
+
 impl PerIpLimit {
     /// At most `max` connections per address (0 = unlimited).
     pub fn new(max: usize) -> Arc<PerIpLimit> {

@@ -23,9 +23,10 @@ use tracing::{debug, info, warn};
 
 use crate::auth::ticket::{self as auth_ticket, Claims};
 use crate::config::settings::origin_host;
-use crate::oro::ticket::{self, ParsedTicket, Ticket, TicketCheck, TicketError};
+use crate::oro::ticket::{self, ParsedTicket, TicketCheck, TicketError};
 use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
+use crate::transport::client_addr::ClientAddr;
 use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
 use crate::transport::websocket::{self, Protocol};
@@ -48,6 +49,26 @@ pub struct Admission {
     pub oro_users: Option<Arc<UserStore>>,
     /// The role of v1 clients holding an anonymous Oro ticket: only backends can mint one.
     pub backend_role: Arc<str>,
+}
+
+impl Admission {
+    /// The auth role of a WAMP v2 WebSocket client arriving on a listener whose sessions get
+    /// `listener_role`. A program on this machine rather than a browser (`wampd publish
+    /// ws://127.0.0.1`, a local worker), i.e. a local client (loopback, not relayed by a proxy)
+    /// that sent no `Origin`, which browsers always send, is a backend, as loopback RawSocket and
+    /// `POST /publish` clients are.
+    pub fn websocket_role(
+        &self,
+        client: &ClientAddr,
+        headers: &HeaderMap,
+        listener_role: &Arc<str>,
+    ) -> Arc<str> {
+        if client.is_local() && !headers.contains_key(header::ORIGIN) {
+            self.backend_role.clone()
+        } else {
+            listener_role.clone()
+        }
+    }
 }
 
 impl std::fmt::Debug for Admission {
@@ -176,18 +197,11 @@ async fn v1_identity(
         .check_time(now_unix(), &TicketCheck::default())
         .map_err(failed)?;
     if parsed.is_anonymous() {
-        let checked = tokio::task::spawn_blocking(move || {
-            ticket::check(&raw, &secret, now_unix(), &TicketCheck::default())
-        })
-        .await
-        .map_err(|_| "Authentication failed: the ticket check failed".to_string())?;
-        return match checked {
-            Ok(Ticket::Anonymous) => Ok(identity(anonymous_id, &admission.backend_role, None)),
-            Ok(Ticket::Named { .. }) => {
-                Err("Authentication failed: unexpected named ticket".into())
-            }
-            Err(err) => Err(failed(err)),
-        };
+        tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret))
+            .await
+            .map_err(|_| "Authentication failed: the ticket check failed".to_string())?
+            .map_err(failed)?;
+        return Ok(identity(anonymous_id, &admission.backend_role, None));
     }
     let username = parsed.username().into_owned();
     let Some(users) = admission.oro_users.clone() else {
@@ -238,23 +252,13 @@ pub async fn serve<S>(
     let metrics = state.connection.router.metrics().clone();
     let admission = &state.admission;
     let client = state.trusted_proxies.resolve(peer, &head.headers);
-    // A trusted proxy's connection was accepted without a per-address slot: take the client's.
-    let _client_slot = if state.trusted_proxies.trusts(peer.ip()) {
-        match state.per_ip.acquire(client.ip()) {
-            Some(slot) => Some(slot),
-            None => {
-                warn!(%client, "per-address connection limit reached; refusing");
-                metrics.handshake_failure("ip_limit");
-                return refuse(
-                    &mut stream,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "connection limit reached; retry",
-                )
-                .await;
-            }
-        }
-    } else {
-        None
+    let Ok(_client_slot) = state.proxied_client_slot(peer, &client) else {
+        return refuse(
+            &mut stream,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "connection limit reached; retry",
+        )
+        .await;
     };
     if !head.http11 {
         metrics.handshake_failure("bad_version");
@@ -352,15 +356,11 @@ pub async fn serve<S>(
         debug!(%client, error = %err, "writing the upgrade response failed");
         return;
     }
+    let authrole = admission.websocket_role(&client, &head.headers, &spec.authrole);
     let limits = state.connection.limits;
     let config = limits.websocket_config();
     // The request head is not needed any more: keep only the bytes that followed it, so an idle
     // session does not carry its HTTP headers for its whole life.
-    let authrole = if is_local_program(peer, &head.headers) {
-        admission.backend_role.clone()
-    } else {
-        spec.authrole.clone()
-    };
     let rest = head.rest().to_vec();
     drop(head);
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
@@ -375,18 +375,6 @@ pub async fn serve<S>(
         flavor,
     };
     connection::run(state.connection.clone(), wire, client.addr).await;
-}
-
-/// Whether a WebSocket client is a program on this machine (`wampd publish ws://127.0.0.1`, a local
-/// worker) rather than a browser: a loopback peer that sent no `Origin` (browsers always do) and no
-/// forwarding header (a proxy on this machine relaying someone else). Such clients get the backend
-/// role, as loopback RawSocket peers and loopback `POST /publish` do.
-fn is_local_program(peer: SocketAddr, headers: &HeaderMap) -> bool {
-    peer.ip().is_loopback()
-        && !headers.contains_key(header::ORIGIN)
-        && !headers.contains_key(header::FORWARDED)
-        && !headers.contains_key("x-forwarded-for")
-        && !headers.contains_key("x-real-ip")
 }
 
 #[cfg(test)]
