@@ -138,6 +138,11 @@ async fn bind_backend(
 
 /// Derives the router's configuration from settings.
 pub fn router_config(settings: &Settings) -> RouterConfig {
+    let file = settings
+        .authorization_file
+        .as_ref()
+        .map(|(_, file)| file.clone())
+        .unwrap_or_default();
     RouterConfig {
         realms: settings.realms.clone(),
         uri_policy: match settings.uri_check {
@@ -162,26 +167,14 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
                 .map(|s| s.as_bytes().to_vec()),
             anonymous: settings.anonymous,
             max_failures: settings.auth_failures_per_minute,
-            cra_users: settings
-                .authorization_file
-                .as_ref()
-                .map(|(_, file)| file.users.clone())
-                .unwrap_or_default(),
-            realms: settings
-                .authorization_file
-                .as_ref()
-                .map(|(_, file)| file.realms.clone())
-                .unwrap_or_default(),
+            cra_users: file.users,
+            realms: file.realms,
             backend_role: settings.backend_role.clone(),
         },
         authorizer: Authorizer::new(
             settings.authorization_default,
             &settings.backend_role,
-            settings
-                .authorization_file
-                .as_ref()
-                .map(|(_, file)| file.rules.clone())
-                .unwrap_or_default(),
+            file.rules,
         ),
     }
 }
