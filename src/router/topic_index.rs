@@ -135,20 +135,34 @@ impl<T: Copy> PrefixNode<T> {
         node.value = Some(value);
     }
 
+    /// Iterative: one walk down finds the value and the deepest node on the path that stays
+    /// (the root, a node with a value or with other children); a second walk takes the value and
+    /// cuts the branch below that node, whose drop is iterative too. A long key costs no stack.
     fn remove(&mut self, key: &[u8]) -> Option<T> {
-        let Some((&first, rest)) = key.split_first() else {
-            return self.value.take();
-        };
-        let i = self
-            .children
-            .binary_search_by_key(&first, |(k, _)| *k)
-            .ok()?;
-        let child = &mut self.children[i].1;
-        let removed = child.remove(rest);
-        if child.is_leaf() {
-            self.children.remove(i);
+        let mut node: &PrefixNode<T> = self;
+        // (depth of the node that stays, index of its child on the path)
+        let mut cut: Option<(usize, usize)> = None;
+        for (depth, &b) in key.iter().enumerate() {
+            let i = node.children.binary_search_by_key(&b, |(k, _)| *k).ok()?;
+            if depth == 0 || node.value.is_some() || node.children.len() > 1 {
+                cut = Some((depth, i));
+            }
+            node = &node.children[i].1;
         }
-        removed
+        node.value?;
+        let prune = node.children.is_empty();
+        let mut node: &mut PrefixNode<T> = self;
+        for (depth, &b) in key.iter().enumerate() {
+            let Ok(i) = node.children.binary_search_by_key(&b, |(k, _)| *k) else {
+                return None;
+            };
+            if prune && cut == Some((depth, i)) {
+                let (_, branch) = node.children.remove(i);
+                return branch.find(&key[depth + 1..]).and_then(|n| n.value);
+            }
+            node = &mut node.children[i].1;
+        }
+        node.value.take()
     }
 
     fn is_leaf(&self) -> bool {
@@ -202,36 +216,75 @@ impl<T: Copy> WildcardNode<T> {
         node.value = Some(value);
     }
 
+    /// Iterative, like [`PrefixNode::remove`].
     fn remove(&mut self, components: &[&str]) -> Option<T> {
-        let Some((first, rest)) = components.split_first() else {
-            return self.value.take();
-        };
-        let child = self.children.get_mut(*first)?;
-        let removed = child.remove(rest);
-        if child.is_leaf() {
-            self.children.remove(*first);
+        let mut node: &WildcardNode<T> = self;
+        let mut cut: Option<usize> = None;
+        for (depth, component) in components.iter().enumerate() {
+            if depth == 0 || node.value.is_some() || node.children.len() > 1 {
+                cut = Some(depth);
+            }
+            node = node.children.get(*component)?;
         }
-        removed
+        node.value?;
+        let prune = node.children.is_empty();
+        let mut node: &mut WildcardNode<T> = self;
+        for (depth, component) in components.iter().enumerate() {
+            if prune && cut == Some(depth) {
+                let branch = node.children.remove(*component)?;
+                let mut rest = &branch;
+                for component in &components[depth + 1..] {
+                    rest = rest.children.get(*component)?;
+                }
+                return rest.value;
+            }
+            node = node.children.get_mut(*component)?;
+        }
+        node.value.take()
     }
 
     fn is_leaf(&self) -> bool {
         self.value.is_none() && self.children.is_empty()
     }
 
+    /// Walks every branch the topic can take (the exact component and the wildcard) with an
+    /// explicit stack instead of recursion.
     fn for_each_match(&self, components: &[&str], f: &mut impl FnMut(T)) {
-        let Some((first, rest)) = components.split_first() else {
-            if let Some(v) = self.value {
-                f(v);
+        let mut stack: Vec<(&WildcardNode<T>, usize)> = vec![(self, 0)];
+        while let Some((node, depth)) = stack.pop() {
+            let Some(component) = components.get(depth) else {
+                if let Some(v) = node.value {
+                    f(v);
+                }
+                continue;
+            };
+            if let Some(child) = node.children.get(*component) {
+                stack.push((child, depth + 1));
             }
-            return;
-        };
-        if let Some(child) = self.children.get(*first) {
-            child.for_each_match(rest, f);
+            if !component.is_empty() {
+                if let Some(any) = node.children.get("") {
+                    stack.push((any, depth + 1));
+                }
+            }
         }
-        if !first.is_empty() {
-            if let Some(any) = self.children.get("") {
-                any.for_each_match(rest, f);
-            }
+    }
+}
+
+/// Dropping a deep trie node by node: the compiler's drop glue would recurse once per level.
+impl<T> Drop for PrefixNode<T> {
+    fn drop(&mut self) {
+        let mut stack: Vec<PrefixNode<T>> = self.children.drain(..).map(|(_, n)| n).collect();
+        while let Some(mut node) = stack.pop() {
+            stack.extend(node.children.drain(..).map(|(_, n)| n));
+        }
+    }
+}
+
+impl<T> Drop for WildcardNode<T> {
+    fn drop(&mut self) {
+        let mut stack: Vec<WildcardNode<T>> = self.children.drain().map(|(_, n)| n).collect();
+        while let Some(mut node) = stack.pop() {
+            stack.extend(node.children.drain().map(|(_, n)| n));
         }
     }
 }
@@ -283,6 +336,33 @@ mod tests {
         assert_eq!(index.remove("a.b.c", MatchPolicy::Wildcard), Some(4));
         assert_eq!(index.remove("a.b.c", MatchPolicy::Wildcard), None);
         assert!(index.is_empty());
+    }
+
+    #[test]
+    fn deep_patterns_cost_no_stack() {
+        // Far deeper than any thread stack could recurse through.
+        let long = "a".repeat(200_000);
+        let many = ".".repeat(200_000);
+        let mut index = TopicIndex::default();
+        index.insert(&long, MatchPolicy::Prefix, 1);
+        index.insert(&many, MatchPolicy::Wildcard, 2);
+        let topic = vec!["x"; 200_001].join(".");
+        assert_eq!(matches(&index, &long), vec![1]);
+        assert_eq!(matches(&index, &topic), vec![2]);
+        assert_eq!(index.remove(&long, MatchPolicy::Prefix), Some(1));
+        index.insert(&long, MatchPolicy::Prefix, 3);
+        drop(index);
+    }
+
+    #[test]
+    fn removing_a_missing_key_keeps_its_neighbours() {
+        let mut index = TopicIndex::default();
+        index.insert("a.b.c", MatchPolicy::Prefix, 1);
+        index.insert("a.b.c", MatchPolicy::Wildcard, 2);
+        assert_eq!(index.remove("a.b", MatchPolicy::Prefix), None);
+        assert_eq!(index.remove("a.b", MatchPolicy::Wildcard), None);
+        assert_eq!(index.remove("a.b.c.d", MatchPolicy::Wildcard), None);
+        assert_eq!(matches(&index, "a.b.c"), vec![1, 2]);
     }
 
     #[test]
