@@ -118,6 +118,12 @@ pub struct Metrics {
     /// Requests refused by authorization, by action.
     authorization_denials: Family<ActionLabel, Counter>,
     handshake_failures: Family<ReasonLabel, Counter>,
+    /// Requests refused because they would exceed a limit, by limit.
+    limit_refusals: Family<ReasonLabel, Counter>,
+    /// Connections that ended without a close handshake (FIN or reset without a close frame).
+    pub unclean_disconnects: Counter,
+    /// Log lines one peer caused that were suppressed by the per-session warning budget.
+    pub suppressed_log_lines: Counter,
     /// Seconds from receiving a PUBLISH to having queued every EVENT.
     pub publish_latency: Histogram,
     queue_depth: Family<DepthLabel, Gauge>,
@@ -128,6 +134,8 @@ pub struct Metrics {
     pub cluster_sent: Counter,
     /// Publications received from other nodes.
     pub cluster_received: Counter,
+    /// Publications from other nodes dropped because this node's receive queue was full.
+    pub cluster_receive_dropped: Counter,
     /// Publications that stayed local: backplane down, its queue full, or a send failed.
     pub cluster_dropped: Counter,
     /// Times the cluster backplane was lost (or found unreachable at start-up).
@@ -236,6 +244,24 @@ impl Metrics {
             "Connections refused or failed before a session was established, by reason",
             handshake_failures.clone(),
         );
+        let limit_refusals = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "limit_refusals",
+            "Requests refused because they would exceed a configured limit, by limit",
+            limit_refusals.clone(),
+        );
+        let unclean_disconnects = Counter::default();
+        registry.register(
+            "unclean_disconnects",
+            "Connections that ended without a WebSocket close handshake (FIN or reset only)",
+            unclean_disconnects.clone(),
+        );
+        let suppressed_log_lines = Counter::default();
+        registry.register(
+            "suppressed_log_lines",
+            "Warnings caused by one peer beyond its budget, counted instead of logged",
+            suppressed_log_lines.clone(),
+        );
         let publish_latency = Histogram::new(exponential_buckets(0.000_005, 2.0, 16));
         registry.register(
             "publish_enqueue_seconds",
@@ -272,6 +298,12 @@ impl Metrics {
             "Publications received from other nodes through the cluster backplane",
             cluster_received.clone(),
         );
+        let cluster_receive_dropped = Counter::default();
+        registry.register(
+            "cluster_receive_dropped",
+            "Publications from other nodes dropped because this node could not deliver them as fast as they arrived (receive queue full)",
+            cluster_receive_dropped.clone(),
+        );
         let cluster_dropped = Counter::default();
         registry.register(
             "cluster_publications_dropped",
@@ -288,6 +320,7 @@ impl Metrics {
             cluster_connected,
             cluster_sent,
             cluster_received,
+            cluster_receive_dropped,
             cluster_dropped,
             cluster_disconnects,
             registry,
@@ -304,6 +337,9 @@ impl Metrics {
             auth_failures,
             authorization_denials,
             handshake_failures,
+            limit_refusals,
+            unclean_disconnects,
+            suppressed_log_lines,
             publish_latency,
             queue_depth,
             queue_depth_max,
@@ -343,6 +379,15 @@ impl Metrics {
         self.authorization_denials
             .get_or_create(&ActionLabel {
                 action: action.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a request refused by a limit (`uri_length`, `subscriptions`, …).
+    pub fn limit_refused(&self, limit: &str) {
+        self.limit_refusals
+            .get_or_create(&ReasonLabel {
+                reason: limit.to_owned(),
             })
             .inc();
     }

@@ -144,6 +144,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
         .map(|(_, file)| file.clone())
         .unwrap_or_default();
     RouterConfig {
+        limits: settings.limits,
         realms: settings.realms.clone(),
         uri_policy: match settings.uri_check {
             UriCheck::Loose => UriPolicy::Loose,
@@ -179,10 +180,16 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
     }
 }
 
+/// Connections the operations listener (`WEBSOCKET_METRICS_DSN`) serves at once, apart from the
+/// main connection limit: probes and scrapers still get an answer when the router is full.
+pub const OPERATIONS_CONNECTIONS: usize = 64;
+
 /// Derives transport limits from settings.
 pub fn transport_limits(settings: &Settings) -> TransportLimits {
     TransportLimits {
         max_message_size: settings.max_message_size,
+        backend_max_message_size: settings.backend_max_message_size,
+        max_write_buffer: settings.outbound_queue_bytes + 64 * 1024,
         handshake_timeout: settings.handshake_timeout,
         hello_timeout: settings.hello_timeout,
         ping_interval: (!settings.ping_interval.is_zero()).then_some(settings.ping_interval),
@@ -234,6 +241,7 @@ impl Server {
             },
             tracker: TaskTracker::new(),
             connections: Arc::new(Semaphore::new(settings.max_connections)),
+            operations_connections: Arc::new(Semaphore::new(OPERATIONS_CONNECTIONS)),
             refusals: Arc::new(Semaphore::new(64)),
             per_ip: PerIpLimit::new(settings.max_connections_per_ip),
             max_connections: settings.max_connections,

@@ -52,6 +52,12 @@ pub const QUEUE_CAPACITY: usize = 16_384;
 pub const QUEUE_BYTES: usize = 64 << 20;
 /// Most PUBLISHes sent in one pipelined round trip.
 const BATCH: usize = 256;
+/// Publications from other nodes waiting for local delivery. redis-rs buffers pub/sub messages
+/// without bound, so the receiver moves them at once into this bounded queue and drops (and
+/// counts) what does not fit: a node that cannot keep up loses events, not memory.
+pub const RECEIVE_QUEUE_CAPACITY: usize = 16_384;
+/// Bytes of envelopes the receive queue may hold.
+pub const RECEIVE_QUEUE_BYTES: usize = 64 << 20;
 /// Time allowed to connect (TCP, TLS, AUTH, SELECT).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed for Redis to answer a command.
@@ -150,6 +156,7 @@ pub struct RedisTasks {
     link: Arc<Link>,
     sent: Counter,
     received: Counter,
+    receive_dropped: Counter,
     dropped: Counter,
 }
 
@@ -189,6 +196,7 @@ impl RedisBackplane {
             link,
             sent: metrics.cluster_sent.clone(),
             received: metrics.cluster_received.clone(),
+            receive_dropped: metrics.cluster_receive_dropped.clone(),
             dropped: metrics.cluster_dropped.clone(),
         };
         Ok((backplane, tasks))
@@ -240,6 +248,7 @@ impl RedisTasks {
             link,
             sent,
             received,
+            receive_dropped,
             dropped,
         } = self;
         let channels: Vec<String> = router
@@ -268,6 +277,7 @@ impl RedisTasks {
             router,
             link,
             received,
+            receive_dropped,
             stop,
         }));
     }
@@ -499,6 +509,7 @@ struct ReceiverTask {
     router: Arc<Router>,
     link: Arc<Link>,
     received: Counter,
+    receive_dropped: Counter,
     stop: CancellationToken,
 }
 
@@ -546,11 +557,28 @@ async fn receive(task: &ReceiverTask, backoff: &mut Backoff) -> bool {
     let mut idle = tokio::time::interval(PING_EVERY);
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     idle.reset();
+    let mut backlog: std::collections::VecDeque<redis::Msg> = std::collections::VecDeque::new();
+    let mut backlog_bytes = 0usize;
     loop {
         tokio::select! {
+            biased;
             message = stream.next() => {
                 let Some(message) = message else { return false };
-                deliver(task, message.get_payload_bytes());
+                let size = message.get_payload_bytes().len();
+                if backlog.len() >= RECEIVE_QUEUE_CAPACITY
+                    || backlog_bytes + size > RECEIVE_QUEUE_BYTES
+                {
+                    task.receive_dropped.inc();
+                } else {
+                    backlog_bytes += size;
+                    backlog.push_back(message);
+                }
+            }
+            _ = std::future::ready(()), if !backlog.is_empty() => {
+                if let Some(message) = backlog.pop_front() {
+                    backlog_bytes -= message.get_payload_bytes().len();
+                    deliver(task, message.get_payload_bytes());
+                }
             }
             _ = idle.tick() => {
                 match tokio::time::timeout(RESPONSE_TIMEOUT, sink.ping::<()>()).await {

@@ -9,6 +9,7 @@ pub mod dsn;
 pub mod env_files;
 pub mod error;
 pub mod ip_net;
+pub mod limits;
 pub mod parse;
 pub mod settings;
 pub mod verbosity;

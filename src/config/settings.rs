@@ -15,8 +15,10 @@ use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
 use super::ip_net::{parse_ip_nets, IpNet};
+use super::limits::{self, *};
 use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
 use crate::auth::rules::{AuthFile, DefaultPolicy};
+use crate::wamp::Limits;
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
 pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
@@ -253,6 +255,46 @@ pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
         WEBSOCKET_SLOW_CONSUMER_POLICY,
         "disconnect",
         "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
+    ),
+    (
+        WEBSOCKET_MAX_URI_LENGTH,
+        "1024",
+        "longest topic, procedure or pattern URI in bytes, 16 to 65536; longer ones get wamp.error.invalid_uri",
+    ),
+    (
+        WEBSOCKET_MAX_URI_COMPONENTS,
+        "64",
+        "most dot-separated components in one URI, 1 to 1024; more get wamp.error.invalid_uri",
+    ),
+    (
+        WEBSOCKET_MAX_SUBSCRIPTIONS,
+        "1000",
+        "most subscriptions one session may hold; more get wampd.error.limit_exceeded",
+    ),
+    (
+        WEBSOCKET_MAX_REGISTRATIONS,
+        "100",
+        "most registrations one session may hold; more get wampd.error.limit_exceeded",
+    ),
+    (
+        WEBSOCKET_MAX_PENDING_CALLS,
+        "100",
+        "most calls one caller may have waiting for a result; more get wampd.error.limit_exceeded",
+    ),
+    (
+        WEBSOCKET_MAX_PENDING_INVOCATIONS,
+        "1000",
+        "most invocations one callee may leave unanswered; further calls to it get wamp.error.unavailable",
+    ),
+    (
+        WEBSOCKET_MAX_CALL_TIMEOUT,
+        "5m",
+        "ceiling on CALL.Options.timeout; longer timeouts are cut to it (calls without a timeout wait for their callee)",
+    ),
+    (
+        WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE,
+        "16MiB",
+        "largest message accepted from backend connections (the backend listener, local programs, holders of Oro's anonymous ticket), 512 bytes to 64MiB",
     ),
     (
         WEBSOCKET_TICKET_SECRET,
@@ -655,6 +697,10 @@ pub struct Settings {
     pub demo: bool,
     /// WEBSOCKET_DEMO_AUTOBAHN_URL (checked to be safe inside an HTML attribute).
     pub demo_autobahn_url: String,
+    /// WEBSOCKET_MAX_URI_LENGTH and the other per-session limits ([`limits`]).
+    pub limits: Limits,
+    /// WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE: the message size limit of backend connections.
+    pub backend_max_message_size: usize,
 }
 
 /// Whether to listen on the backend DSN (`WEBSOCKET_BACKEND_LISTEN`).
@@ -774,6 +820,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             demo: false,
             demo_autobahn_url: DEFAULT_DEMO_AUTOBAHN_URL.to_string(),
+            limits: Limits::default(),
+            backend_max_message_size: DEFAULT_BACKEND_MAX_MESSAGE_SIZE,
         }
     }
 }
@@ -1137,6 +1185,8 @@ impl Settings {
             trusted_proxies,
             demo,
             demo_autobahn_url,
+            limits: limits::limits_from_env(env)?,
+            backend_max_message_size: limits::backend_max_message_size(env, max_message_size)?,
             authorization_default,
             authorization_file,
             database_dsn,
@@ -1235,137 +1285,144 @@ impl Settings {
                 WEBSOCKET_SLOW_CONSUMER_POLICY,
                 self.slow_consumer.describe(),
             ),
-            (
-                WEBSOCKET_TICKET_SECRET,
-                if self.ticket_secret.is_some() {
-                    "*** (set)".to_string()
-                } else {
-                    "(not set: ticket authentication off)".to_string()
-                },
-            ),
-            (WEBSOCKET_ANONYMOUS, self.anonymous.to_string()),
-            (
-                WEBSOCKET_AUTH_FAILURES_PER_MINUTE,
-                self.auth_failures_per_minute.to_string(),
-            ),
-            (WEBSOCKET_ANONYMOUS_ROLE, self.anonymous_role.clone()),
-            (
-                WEBSOCKET_SECRET,
-                if self.oro_secret.is_some() {
-                    "*** (set)".to_string()
-                } else {
-                    "(not set: WAMP v1 clients are not authenticated)".to_string()
-                },
-            ),
-            (WEBSOCKET_ALLOWED_ORIGINS, {
-                let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-                hosts.extend(self.allowed_origins.iter().cloned());
-                hosts.join(",")
-            }),
-            (WEBSOCKET_ORIGIN_CHECK, self.origin_check.to_string()),
-            (WEBSOCKET_V1, self.v1.to_string()),
-            (
-                WEBSOCKET_ORO_PING_INTERVAL,
-                format_duration(self.oro_ping_interval),
-            ),
-            (
-                WEBSOCKET_BACKEND_LISTEN,
-                self.backend_listen.as_str().to_string(),
-            ),
-            (WEBSOCKET_BACKEND_ROLE, self.backend_role.clone()),
-            (
-                WEBSOCKET_PUBLISH_SECRET,
-                if self.publish.secret.is_some() {
-                    "*** (set)".to_string()
-                } else {
-                    "(not set: HTTP publish from loopback only)".to_string()
-                },
-            ),
-            (
-                WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
-                self.publish.require_signature.to_string(),
-            ),
-            (
-                WEBSOCKET_PUBLISH_SIGNATURE_WINDOW,
-                format_duration(self.publish.signature_window),
-            ),
-            (
-                WEBSOCKET_PUBLISH_MAX_BODY,
-                format_size(self.publish.max_body),
-            ),
-            (
-                WEBSOCKET_PUBLISH_CONCURRENCY,
-                self.publish.concurrency.to_string(),
-            ),
-            (
-                WEBSOCKET_METRICS_DSN,
-                self.metrics_dsn.as_ref().map_or_else(
-                    || "(served on the server DSN's listener)".to_string(),
-                    |d| {
-                        format!(
-                            "{} (listening on {})",
-                            d.display_masked(),
-                            d.socket_addr_string()
-                        )
-                    },
-                ),
-            ),
-            (
-                WEBSOCKET_AUTHORIZATION_DEFAULT,
-                self.authorization_default.as_str().to_string(),
-            ),
-            (
-                WEBSOCKET_AUTHORIZATION_FILE,
-                self.authorization_file.as_ref().map_or_else(
-                    || "(none)".to_string(),
-                    |(path, file)| {
-                        format!(
-                            "{path} ({} rules, {} WAMP-CRA users, {} realm settings)",
-                            file.rules.len(),
-                            file.users.len(),
-                            file.realms.len()
-                        )
-                    },
-                ),
-            ),
-            (
-                WEBSOCKET_DATABASE_DSN,
-                self.database_dsn.as_deref().map_or_else(
-                    || "(not set: Oro named tickets are refused)".to_string(),
-                    mask_dsn_text,
-                ),
-            ),
-            (
-                WEBSOCKET_ORO_USER_CACHE_TTL,
-                format_duration(self.oro_user_cache_ttl),
-            ),
-            (
-                WEBSOCKET_CLUSTER_DSN,
-                self.cluster_dsn
-                    .as_deref()
-                    .map_or_else(|| "(not set: single node)".to_string(), mask_dsn_text),
-            ),
-            (
-                WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
-                self.cluster_channel_prefix.clone(),
-            ),
-            (
-                WEBSOCKET_TRUSTED_PROXIES,
-                if self.trusted_proxies.is_empty() {
-                    "(none: forwarding headers are ignored)".to_string()
-                } else {
-                    self.trusted_proxies
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                },
-            ),
-            (WEBSOCKET_DEMO, self.demo.to_string()),
-            (WEBSOCKET_DEMO_AUTOBAHN_URL, self.demo_autobahn_url.clone()),
         ];
-        rows.into_iter()
-            .map(|(name, value)| (name.to_string(), value))
+        let rows = rows
+            .into_iter()
+            .chain(limits::describe(
+                &self.limits,
+                self.backend_max_message_size,
+            ))
+            .chain([
+                (
+                    WEBSOCKET_TICKET_SECRET,
+                    if self.ticket_secret.is_some() {
+                        "*** (set)".to_string()
+                    } else {
+                        "(not set: ticket authentication off)".to_string()
+                    },
+                ),
+                (WEBSOCKET_ANONYMOUS, self.anonymous.to_string()),
+                (
+                    WEBSOCKET_AUTH_FAILURES_PER_MINUTE,
+                    self.auth_failures_per_minute.to_string(),
+                ),
+                (WEBSOCKET_ANONYMOUS_ROLE, self.anonymous_role.clone()),
+                (
+                    WEBSOCKET_SECRET,
+                    if self.oro_secret.is_some() {
+                        "*** (set)".to_string()
+                    } else {
+                        "(not set: WAMP v1 clients are not authenticated)".to_string()
+                    },
+                ),
+                (WEBSOCKET_ALLOWED_ORIGINS, {
+                    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+                    hosts.extend(self.allowed_origins.iter().cloned());
+                    hosts.join(",")
+                }),
+                (WEBSOCKET_ORIGIN_CHECK, self.origin_check.to_string()),
+                (WEBSOCKET_V1, self.v1.to_string()),
+                (
+                    WEBSOCKET_ORO_PING_INTERVAL,
+                    format_duration(self.oro_ping_interval),
+                ),
+                (
+                    WEBSOCKET_BACKEND_LISTEN,
+                    self.backend_listen.as_str().to_string(),
+                ),
+                (WEBSOCKET_BACKEND_ROLE, self.backend_role.clone()),
+                (
+                    WEBSOCKET_PUBLISH_SECRET,
+                    if self.publish.secret.is_some() {
+                        "*** (set)".to_string()
+                    } else {
+                        "(not set: HTTP publish from loopback only)".to_string()
+                    },
+                ),
+                (
+                    WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
+                    self.publish.require_signature.to_string(),
+                ),
+                (
+                    WEBSOCKET_PUBLISH_SIGNATURE_WINDOW,
+                    format_duration(self.publish.signature_window),
+                ),
+                (
+                    WEBSOCKET_PUBLISH_MAX_BODY,
+                    format_size(self.publish.max_body),
+                ),
+                (
+                    WEBSOCKET_PUBLISH_CONCURRENCY,
+                    self.publish.concurrency.to_string(),
+                ),
+                (
+                    WEBSOCKET_METRICS_DSN,
+                    self.metrics_dsn.as_ref().map_or_else(
+                        || "(served on the server DSN's listener)".to_string(),
+                        |d| {
+                            format!(
+                                "{} (listening on {})",
+                                d.display_masked(),
+                                d.socket_addr_string()
+                            )
+                        },
+                    ),
+                ),
+                (
+                    WEBSOCKET_AUTHORIZATION_DEFAULT,
+                    self.authorization_default.as_str().to_string(),
+                ),
+                (
+                    WEBSOCKET_AUTHORIZATION_FILE,
+                    self.authorization_file.as_ref().map_or_else(
+                        || "(none)".to_string(),
+                        |(path, file)| {
+                            format!(
+                                "{path} ({} rules, {} WAMP-CRA users, {} realm settings)",
+                                file.rules.len(),
+                                file.users.len(),
+                                file.realms.len()
+                            )
+                        },
+                    ),
+                ),
+                (
+                    WEBSOCKET_DATABASE_DSN,
+                    self.database_dsn.as_deref().map_or_else(
+                        || "(not set: Oro named tickets are refused)".to_string(),
+                        mask_dsn_text,
+                    ),
+                ),
+                (
+                    WEBSOCKET_ORO_USER_CACHE_TTL,
+                    format_duration(self.oro_user_cache_ttl),
+                ),
+                (
+                    WEBSOCKET_CLUSTER_DSN,
+                    self.cluster_dsn
+                        .as_deref()
+                        .map_or_else(|| "(not set: single node)".to_string(), mask_dsn_text),
+                ),
+                (
+                    WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
+                    self.cluster_channel_prefix.clone(),
+                ),
+                (
+                    WEBSOCKET_TRUSTED_PROXIES,
+                    if self.trusted_proxies.is_empty() {
+                        "(none: forwarding headers are ignored)".to_string()
+                    } else {
+                        self.trusted_proxies
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    },
+                ),
+                (WEBSOCKET_DEMO, self.demo.to_string()),
+                (WEBSOCKET_DEMO_AUTOBAHN_URL, self.demo_autobahn_url.clone()),
+            ]);
+        rows.map(|(name, value)| (name.to_string(), value))
             .collect()
     }
 
@@ -1387,7 +1444,7 @@ fn value_of<'a>(env: &'a EnvMap, name: &str) -> Option<&'a str> {
 }
 
 /// Reads a knob: unset or blank means `default`, otherwise `parse` decides (its `Err` is the expectation).
-fn knob<T>(
+pub(super) fn knob<T>(
     env: &EnvMap,
     name: &str,
     default: T,

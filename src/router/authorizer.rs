@@ -92,7 +92,7 @@ impl Authorizer {
             DefaultPolicy::Standard => {
                 request.authrole == self.backend_role
                     || match request.action {
-                        Action::Subscribe => true,
+                        Action::Subscribe => !touches_meta(request.uri, request.policy),
                         Action::Call => !request.uri.starts_with("wamp."),
                         Action::Publish | Action::Register => false,
                     }
@@ -133,6 +133,17 @@ impl Router {
             self.metrics().authorization_denied(action.as_str());
         }
         allowed
+    }
+}
+
+/// Whether a subscription to `uri` under `policy` can receive the router's meta events (topics
+/// in the reserved `wamp.` namespace): they describe other sessions, so the standard policy
+/// keeps them for the backend role unless a rule opens them.
+fn touches_meta(uri: &str, policy: MatchPolicy) -> bool {
+    match policy {
+        MatchPolicy::Exact => uri.split('.').next() == Some("wamp"),
+        MatchPolicy::Prefix => "wamp.".starts_with(uri) || uri.starts_with("wamp."),
+        MatchPolicy::Wildcard => matches!(uri.split('.').next(), Some("" | "wamp")),
     }
 }
 

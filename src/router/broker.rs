@@ -33,6 +33,11 @@ impl Subscription {
     pub fn subscriber_ids(&self) -> Vec<Id> {
         self.subscribers.keys().copied().collect()
     }
+
+    /// Whether `session` subscribes to it.
+    pub fn has_subscriber(&self, session: Id) -> bool {
+        self.subscribers.contains_key(&session)
+    }
 }
 
 /// An event to deliver, as received in PUBLISH.

@@ -13,8 +13,9 @@
 //! stops reading cannot grow memory: the call fails with `wamp.error.unavailable` instead. Like the
 //! broker, nothing here awaits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rand::Rng;
 
@@ -23,7 +24,7 @@ use crate::router::outbound::Frame;
 use crate::router::topic_index::TopicIndex;
 use crate::wamp::message::code;
 use crate::wamp::v1::{self, V1Message};
-use crate::wamp::{codec, error_uri, id, Dict, Id, MatchPolicy, Message, Value};
+use crate::wamp::{codec, error_uri, id, Dict, Id, Limits, MatchPolicy, Message, Value};
 
 /// Who is waiting for a call's answer.
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ impl Caller {
     }
 
     /// Sends a (possibly progressive) result.
-    fn result(&self, args: Vec<Value>, kwargs: Dict, progress: bool) {
+    pub fn result(&self, args: Vec<Value>, kwargs: Dict, progress: bool) {
         match self {
             Caller::V2 { session, request } => {
                 let mut details = Dict::new();
@@ -217,6 +218,8 @@ struct Pending {
     receive_progress: bool,
     /// Set by a `kill` CANCEL: the callee's answer becomes the cancellation.
     canceled: bool,
+    /// When the dealer answers `wamp.error.timeout` on the callee's behalf.
+    deadline: Option<Instant>,
 }
 
 /// Why a request to the dealer failed: the WAMP error URI and a message.
@@ -271,7 +274,27 @@ pub struct Dealer {
     pending: HashMap<Id, Pending>,
     /// `(caller session, CALL.Request)` → invocation, for CANCEL.
     by_call: HashMap<(Id, Id), Id>,
+    /// Calls waiting for an answer, per caller session.
+    calls_by_caller: HashMap<Id, usize>,
+    /// Invocations waiting for their answer, per callee session.
+    invocations_by_callee: HashMap<Id, usize>,
+    /// Every call deadline, earliest first: one structure for the whole realm, entries removed
+    /// when their call ends, so a finished call leaves no timer behind.
+    deadlines: BTreeSet<(Instant, Id)>,
     next_invocation: Id,
+}
+
+fn count_up(counts: &mut HashMap<Id, usize>, key: Id) {
+    *counts.entry(key).or_default() += 1;
+}
+
+fn count_down(counts: &mut HashMap<Id, usize>, key: Id) {
+    if let Some(n) = counts.get_mut(&key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&key);
+        }
+    }
 }
 
 impl Dealer {
@@ -399,8 +422,36 @@ impl Dealer {
             .or(wildcard.map(|(_, id)| id))
     }
 
-    /// Routes a call to a callee as an INVOCATION; returns the invocation ID.
-    pub fn call(&mut self, caller: Caller, call: CallRequest) -> Result<Id, DealerError> {
+    /// Routes a call to a callee as an INVOCATION; returns the invocation ID. Refused when the
+    /// caller reuses the request ID of a call still in flight (a protocol violation: it could no
+    /// longer cancel the earlier one), has `limits.max_pending_calls` calls waiting, or the
+    /// callee has `limits.max_pending_invocations`. At `deadline` the caller gets
+    /// `wamp.error.timeout` (see [`Dealer::expire`]).
+    pub fn call(
+        &mut self,
+        caller: Caller,
+        call: CallRequest,
+        limits: &Limits,
+        deadline: Option<Instant>,
+    ) -> Result<Id, DealerError> {
+        let caller_id = caller.session().id;
+        if let Some(request) = caller.request() {
+            if self.by_call.contains_key(&(caller_id, request)) {
+                return Err(fail(
+                    error_uri::PROTOCOL_VIOLATION,
+                    format!("CALL request ID {request} is already used by a call in flight"),
+                ));
+            }
+        }
+        if self.calls_by_caller.get(&caller_id).copied().unwrap_or(0) >= limits.max_pending_calls {
+            return Err(fail(
+                error_uri::LIMIT_EXCEEDED,
+                format!(
+                    "this session already has {} calls in flight (the limit)",
+                    limits.max_pending_calls
+                ),
+            ));
+        }
         let Some(registration_id) = self.resolve(&call.procedure) else {
             return Err(fail(
                 error_uri::NO_SUCH_PROCEDURE,
@@ -424,6 +475,21 @@ impl Dealer {
         let Some(callee) = registration.callees.get(index) else {
             return Err(fail(error_uri::NO_SUCH_PROCEDURE, "no callee"));
         };
+        if self
+            .invocations_by_callee
+            .get(&callee.session.id)
+            .copied()
+            .unwrap_or(0)
+            >= limits.max_pending_invocations
+        {
+            return Err(fail(
+                error_uri::UNAVAILABLE,
+                format!(
+                    "the callee of \"{}\" has too many calls in flight",
+                    call.procedure
+                ),
+            ));
+        }
         let mut details = Dict::new();
         if registration.policy != MatchPolicy::Exact {
             details.insert("procedure".into(), Value::Str(call.procedure.clone()));
@@ -458,8 +524,12 @@ impl Dealer {
             ));
         }
         if let Some(request) = caller.request() {
-            self.by_call
-                .insert((caller.session().id, request), invocation);
+            self.by_call.insert((caller_id, request), invocation);
+        }
+        count_up(&mut self.calls_by_caller, caller_id);
+        count_up(&mut self.invocations_by_callee, callee.id);
+        if let Some(deadline) = deadline {
+            self.deadlines.insert((deadline, invocation));
         }
         self.pending.insert(
             invocation,
@@ -468,6 +538,7 @@ impl Dealer {
                 callee,
                 receive_progress: call.receive_progress,
                 canceled: false,
+                deadline,
             },
         );
         Ok(invocation)
@@ -475,10 +546,38 @@ impl Dealer {
 
     fn finish(&mut self, invocation: Id) -> Option<Pending> {
         let pending = self.pending.remove(&invocation)?;
+        let caller = pending.caller.session().id;
         if let Some(request) = pending.caller.request() {
-            self.by_call.remove(&(pending.caller.session().id, request));
+            self.by_call.remove(&(caller, request));
+        }
+        count_down(&mut self.calls_by_caller, caller);
+        count_down(&mut self.invocations_by_callee, pending.callee.id);
+        if let Some(deadline) = pending.deadline {
+            self.deadlines.remove(&(deadline, invocation));
         }
         Some(pending)
+    }
+
+    /// Times out every call whose deadline is at or before `now`; returns the next deadline.
+    pub fn expire(&mut self, now: Instant) -> Option<Instant> {
+        while let Some(&(deadline, invocation)) = self.deadlines.first() {
+            if deadline > now {
+                return Some(deadline);
+            }
+            self.deadlines.pop_first();
+            self.timeout(invocation);
+        }
+        None
+    }
+
+    /// Calls waiting for an answer, across the realm.
+    pub fn pending_calls(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Deadlines still armed, across the realm (one per pending call that has a timeout).
+    pub fn armed_deadlines(&self) -> usize {
+        self.deadlines.len()
     }
 
     /// A callee's YIELD. Progressive results go through while the call stays open; unknown

@@ -32,11 +32,15 @@ pub const REG_ON_UNREGISTER: &str = "wamp.registration.on_unregister";
 /// A registration was deleted.
 pub const REG_ON_DELETE: &str = "wamp.registration.on_delete";
 
-/// The details `wamp.session.get` and `on_join` report.
-pub fn session_details(session: &SessionHandle) -> Value {
+/// The details `wamp.session.get` and `on_join` report. The client's address (`transport.peer`,
+/// the real IP behind a proxy) is personal data: only the trusted (backend) role is told it
+/// (`with_peer`).
+pub fn session_details(session: &SessionHandle, with_peer: bool) -> Value {
     let mut transport = Dict::new();
     transport.insert("type".into(), Value::from(session.transport));
-    transport.insert("peer".into(), Value::Str(session.peer.clone()));
+    if with_peer {
+        transport.insert("peer".into(), Value::Str(session.peer.clone()));
+    }
     transport.insert(
         "protocol".into(),
         Value::from(if session.v1 {
@@ -147,7 +151,7 @@ pub fn call(
         "wamp.session.get" => arg_id(args, "session").and_then(|id| {
             realm
                 .session(id)
-                .map(|s| vec![session_details(&s)])
+                .map(|s| vec![session_details(&s, realm.is_trusted(caller))])
                 .ok_or((error_uri::NO_SUCH_SESSION, format!("no session {id}")))
         }),
         "wamp.session.kill" => arg_id(args, "session").and_then(|id| {

@@ -11,7 +11,9 @@ pub mod broker;
 pub mod dealer;
 pub mod demo_clock;
 pub mod handle;
+pub mod log_budget;
 pub mod meta;
+pub mod operations;
 pub mod oro_ping;
 pub mod outbound;
 pub mod publish_options;
@@ -31,7 +33,7 @@ use crate::router::auth_limiter::AuthLimiter;
 use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::realm::Realm;
-use crate::wamp::UriPolicy;
+use crate::wamp::{Limits, UriPolicy};
 
 /// What the router needs from configuration.
 #[derive(Debug, Clone)]
@@ -50,6 +52,8 @@ pub struct RouterConfig {
     pub auth: AuthConfig,
     /// Who may do what once authenticated.
     pub authorizer: Authorizer,
+    /// What one session may hold and ask for (URI sizes, subscriptions, calls in flight).
+    pub limits: Limits,
 }
 
 /// Authentication methods the router offers.
@@ -127,7 +131,12 @@ impl Router {
                     .get(name)
                     .copied()
                     .unwrap_or(config.overflow);
-                let realm = Realm::new(name.clone(), policy, metrics.clone());
+                let realm = Realm::new(
+                    name.clone(),
+                    policy,
+                    metrics.clone(),
+                    &config.auth.backend_role,
+                );
                 (name.clone(), Arc::new(realm))
             })
             .collect();

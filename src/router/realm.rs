@@ -6,6 +6,7 @@
 //! threads fan out in parallel, and only (un)subscribe takes the write lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::metrics::counter::Counter;
@@ -16,7 +17,7 @@ use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
 use crate::router::meta;
-use crate::router::outbound::{OutboundRx, OverflowPolicy};
+use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy};
 use crate::router::publish_options::PublishOptions;
 use crate::wamp::{id, Dict, Id, MatchPolicy, Value};
 
@@ -35,6 +36,12 @@ pub struct Realm {
     _router_identity_rx: OutboundRx,
     /// Sessions in this realm across the cluster, as the backplane last summed them.
     cluster_sessions: Mutex<ClusterCount>,
+    /// The role trusted with personal data in meta events (the client address).
+    trusted_role: String,
+    /// Wakes the realm's one call-deadline task when a deadline is armed.
+    call_timer: Arc<tokio::sync::Notify>,
+    /// Whether that task runs (it starts with the first deadline).
+    call_timer_running: AtomicBool,
 }
 
 /// What this node knows about the realm's cluster-wide session count.
@@ -60,8 +67,14 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Realm {
-    /// Creates an empty realm whose slow subscribers are treated by `policy`.
-    pub fn new(name: impl Into<String>, policy: OverflowPolicy, metrics: Arc<Metrics>) -> Realm {
+    /// Creates an empty realm whose slow subscribers are treated by `policy`; sessions of
+    /// `trusted_role` (the backend role) are told client addresses in the session meta API.
+    pub fn new(
+        name: impl Into<String>,
+        policy: OverflowPolicy,
+        metrics: Arc<Metrics>,
+        trusted_role: &str,
+    ) -> Realm {
         let dropped = metrics.dropped_counter(policy.as_str());
         let (router_identity, rx) = SessionHandle::internal();
         Realm {
@@ -75,7 +88,40 @@ impl Realm {
             metrics,
             dropped,
             cluster_sessions: Mutex::new(ClusterCount::Single),
+            trusted_role: trusted_role.to_owned(),
+            call_timer: Arc::new(tokio::sync::Notify::new()),
+            call_timer_running: AtomicBool::new(false),
         }
+    }
+
+    /// Tells the realm's call-deadline task that the dealer armed a deadline, starting the task
+    /// on first use. One task per realm sleeps until the earliest deadline of
+    /// [`Dealer::expire`]; finished calls remove theirs, so nothing lingers per call.
+    pub fn arm_call_timer(self: &Arc<Self>) {
+        if !self.call_timer_running.swap(true, Ordering::AcqRel) {
+            let realm = Arc::downgrade(self);
+            let wake = self.call_timer.clone();
+            tokio::spawn(async move {
+                loop {
+                    let next = match realm.upgrade() {
+                        Some(realm) => realm.dealer().expire(std::time::Instant::now()),
+                        None => return,
+                    };
+                    let woken = wake.notified();
+                    match next {
+                        Some(at) => {
+                            let at = tokio::time::Instant::from_std(at);
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(at) => {}
+                                _ = woken => {}
+                            }
+                        }
+                        None => woken.await,
+                    }
+                }
+            });
+        }
+        self.call_timer.notify_one();
     }
 
     /// Records what the backplane learnt about the cluster-wide session count.
@@ -110,9 +156,17 @@ impl Realm {
         &self.name
     }
 
+    /// Whether `session` may be told personal data (client addresses) in meta answers.
+    pub fn is_trusted(&self, session: &SessionHandle) -> bool {
+        session.authrole == self.trusted_role
+    }
+
     /// Publishes a meta event (the router may use the reserved `wamp.` namespace).
     fn emit(&self, topic: &str, args: Vec<Value>) {
-        let options = PublishOptions::default();
+        self.emit_with(topic, args, &PublishOptions::default());
+    }
+
+    fn emit_with(&self, topic: &str, args: Vec<Value>, options: &PublishOptions) {
         let kwargs = Dict::new();
         // Not counted as a publication (wampd_publishes_total counts clients'); its deliveries
         // are real deliveries.
@@ -121,7 +175,7 @@ impl Realm {
             topic,
             args: &args,
             kwargs: &kwargs,
-            options: &options,
+            options,
             publisher: (&self.router_identity).into(),
             v1_payload: None,
         });
@@ -129,10 +183,28 @@ impl Realm {
     }
 
     /// Registers an established session.
+    /// `on_join` goes out twice, so that only the trusted role learns the client address.
     pub fn join(&self, session: Arc<SessionHandle>) {
-        let details = meta::session_details(&session);
+        let trusted = meta::session_details(&session, true);
+        let others = meta::session_details(&session, false);
         write(&self.sessions).insert(session.id, session);
-        self.emit(meta::ON_JOIN, vec![details]);
+        let role: std::collections::HashSet<String> = [self.trusted_role.clone()].into();
+        self.emit_with(
+            meta::ON_JOIN,
+            vec![trusted],
+            &PublishOptions {
+                eligible_authrole: Some(role.clone()),
+                ..PublishOptions::default()
+            },
+        );
+        self.emit_with(
+            meta::ON_JOIN,
+            vec![others],
+            &PublishOptions {
+                exclude_authrole: role,
+                ..PublishOptions::default()
+            },
+        );
     }
 
     /// Removes a session with its subscriptions and registrations.
@@ -222,15 +294,33 @@ impl Realm {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// See [`Broker::subscribe`]. The caller announces it with [`Realm::subscribed`] once the
-    /// SUBSCRIBED reply is queued, so meta events never overtake the reply.
+    /// See [`Broker::subscribe`]. `reply` (the SUBSCRIBED, if the protocol has one) is queued
+    /// while the broker is still locked: publishing needs the same lock, so no EVENT for the
+    /// subscription can reach the session's queue before its SUBSCRIBED. The caller announces the
+    /// subscription with [`Realm::subscribed`] afterwards, so meta events never overtake it.
     pub fn subscribe(
         &self,
         session: &Arc<SessionHandle>,
         uri: &str,
         policy: MatchPolicy,
+        reply: impl FnOnce(Subscribed) -> Option<Frame>,
     ) -> Subscribed {
-        write(&self.broker).subscribe(session, uri, policy)
+        let mut broker = write(&self.broker);
+        let result = broker.subscribe(session, uri, policy);
+        if let Some(frame) = reply(result) {
+            let _ = session.send(frame);
+        }
+        drop(broker);
+        result
+    }
+
+    /// Whether `session` is a subscriber of exactly `(uri, policy)`.
+    pub fn is_subscribed(&self, session: Id, uri: &str, policy: MatchPolicy) -> bool {
+        let broker = read(&self.broker);
+        broker
+            .lookup(uri, policy)
+            .and_then(|id| broker.subscription(id))
+            .is_some_and(|s| s.has_subscriber(session))
     }
 
     /// Emits `wamp.subscription.on_create` (when new) and `on_subscribe`.

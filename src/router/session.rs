@@ -10,24 +10,24 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
-use crate::auth::rules::Action;
 use crate::auth::ticket::{self, Claims};
 use crate::auth::wampcra;
 use crate::metrics::SessionLabels;
-use crate::router::dealer::{CallRequest, Caller, CancelMode, InvokePolicy, RegisterRequest};
+use crate::router::dealer::{CallRequest, Caller, CancelMode};
 use crate::router::handle::SessionHandle;
-use crate::router::meta;
+use crate::router::operations::{Actor, CallOptions, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::{AuthConfig, Router};
 use crate::wamp::message::code;
 use crate::wamp::{
-    codec, error_uri, id, uri, DecodeError, Dict, Id, MatchPolicy, Message, Serializer, Value,
+    codec, error_uri, id, DecodeError, Dict, Id, MatchPolicy, Message, Serializer, Value,
 };
 
 /// WebSocket close code for a normal close.
@@ -59,6 +59,21 @@ struct Joined {
     gauge: Gauge,
     /// The ticket the session authenticated with, restricting its subscriptions.
     claims: Option<Claims>,
+    /// Registrations it holds.
+    registrations: usize,
+}
+
+impl Joined {
+    /// The session as the operations layer sees it.
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            realm: &self.realm,
+            handle: &self.handle,
+            claims: self.claims.as_ref(),
+            oro_user: None,
+            any_uri: false,
+        }
+    }
 }
 
 /// A HELLO answered with a CHALLENGE, waiting for AUTHENTICATE.
@@ -501,11 +516,20 @@ impl Session {
             subscriptions: HashSet::new(),
             gauge,
             claims: identity.claims,
+            registrations: 0,
         });
         Step::Continue
     }
 
     fn handle_established(&mut self, msg: Message) -> Step {
+        if let Some(request) = client_request_id(&msg) {
+            if request == 0 || request > id::MAX_ID {
+                return self.protocol_violation(format!(
+                    "{} request ID {request} is outside [1, 2^53]",
+                    msg.name()
+                ));
+            }
+        }
         match msg {
             Message::Subscribe {
                 request,
@@ -546,10 +570,7 @@ impl Session {
                 procedure,
                 args,
                 kwargs,
-            } => {
-                self.call(request, &options, &procedure, args, kwargs);
-                Step::Continue
-            }
+            } => self.call(request, &options, procedure, args, kwargs),
             Message::Cancel { request, options } => {
                 match CancelMode::from_options(&options) {
                     Ok(mode) => {
@@ -592,6 +613,9 @@ impl Session {
                                 false,
                                 deleted,
                             );
+                            if let State::Established(joined) = &mut self.state {
+                                joined.registrations = joined.registrations.saturating_sub(1);
+                            }
                         }
                         Err(e) => self.error(code::UNREGISTER, request, e.error, &e.message),
                     }
@@ -678,70 +702,37 @@ impl Session {
                 return Step::Continue;
             }
         };
-        if !uri::is_valid_uri(topic, self.router.config().uri_policy, policy) {
-            self.error(
-                code::SUBSCRIBE,
-                request,
-                error_uri::INVALID_URI,
-                &format!(
-                    "invalid topic URI \"{topic}\" for match \"{}\"",
-                    policy.as_str()
-                ),
-            );
-            return Step::Continue;
-        }
-        let State::Established(joined) = &mut self.state else {
+        let Some(joined) = self.joined() else {
             return Step::Continue;
         };
-        if let Some(claims) = &joined.claims {
-            if !claims.may_subscribe_match(topic, policy) {
-                info!(session = joined.handle.id, authid = %joined.handle.authid, action = "subscribe", uri = topic, "not authorized by the session's ticket");
-                self.router
-                    .metrics()
-                    .authorization_denied(Action::Subscribe.as_str());
-                self.error(
-                    code::SUBSCRIBE,
+        let serializer = self.serializer;
+        let metrics = self.router.metrics();
+        let outcome = self.router.op_subscribe(
+            joined.actor(),
+            SubscribeRequest {
+                topic,
+                policy,
+                held: joined.subscriptions.len(),
+            },
+            |result| {
+                metrics.messages_out(code::SUBSCRIBED, 1);
+                let reply = Message::Subscribed {
                     request,
-                    error_uri::NOT_AUTHORIZED,
-                    &format!("the session's ticket does not allow subscribing to \"{topic}\""),
-                );
-                return Step::Continue;
-            }
-        }
-        if !self.router.authorize(
-            joined.realm.name(),
-            &joined.handle,
-            Action::Subscribe,
-            topic,
-            policy,
-        ) {
-            self.error(
-                code::SUBSCRIBE,
-                request,
-                error_uri::NOT_AUTHORIZED,
-                &Action::Subscribe.refusal(topic),
-            );
-            return Step::Continue;
-        }
-        let State::Established(joined) = &mut self.state else {
-            return Step::Continue;
-        };
-        let result = joined.realm.subscribe(&joined.handle, topic, policy);
-        joined.subscriptions.insert(result.subscription);
-        info!(
-            session = joined.handle.id,
-            topic,
-            r#match = policy.as_str(),
-            "subscribed"
+                    subscription: result.subscription,
+                };
+                Some(Frame::from_encoded(
+                    serializer,
+                    codec::encode(serializer, &reply),
+                ))
+            },
         );
-        self.send(&Message::Subscribed {
-            request,
-            subscription: result.subscription,
-        });
-        if let Some(joined) = self.joined() {
-            joined
-                .realm
-                .subscribed(joined.handle.id, result, topic, policy);
+        match outcome {
+            Ok(result) => {
+                if let State::Established(joined) = &mut self.state {
+                    joined.subscriptions.insert(result.subscription);
+                }
+            }
+            Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
         }
         Step::Continue
     }
@@ -759,8 +750,7 @@ impl Session {
             );
             return Step::Continue;
         }
-        joined.realm.unsubscribe(joined.handle.id, subscription);
-        info!(session = joined.handle.id, subscription, "unsubscribed");
+        self.router.op_unsubscribe(joined.actor(), subscription);
         self.send(&Message::Unsubscribed {
             request,
             details: None,
@@ -783,26 +773,8 @@ impl Session {
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
-        if !self.router.authorize(
-            joined.realm.name(),
-            &joined.handle,
-            Action::Publish,
-            topic,
-            MatchPolicy::Exact,
-        ) {
-            if acknowledge {
-                self.error(
-                    code::PUBLISH,
-                    request,
-                    error_uri::NOT_AUTHORIZED,
-                    &Action::Publish.refusal(topic),
-                );
-            }
-            return Step::Continue;
-        }
-        let outcome = self.router.publish(
-            &joined.realm,
-            &joined.handle,
+        let outcome = self.router.op_publish(
+            joined.actor(),
             PublishRequest {
                 topic,
                 args,
@@ -843,75 +815,27 @@ impl Session {
         let Some(joined) = self.joined() else {
             return;
         };
-        let parsed = MatchPolicy::from_options(options).and_then(|policy| {
-            let invoke = InvokePolicy::from_options(options)?;
-            let disclose_caller = match options.get("disclose_caller") {
-                None => false,
-                Some(v) => v
-                    .as_bool()
-                    .ok_or_else(|| "option disclose_caller must be a boolean".to_string())?,
-            };
-            Ok((policy, invoke, disclose_caller))
-        });
-        let (policy, invoke, disclose_caller) = match parsed {
-            Ok(parsed) => parsed,
-            Err(why) => {
-                return self.error(code::REGISTER, request, error_uri::INVALID_ARGUMENT, &why)
-            }
-        };
-        let uri_policy = self.router.config().uri_policy;
-        if !uri::is_valid_uri(procedure, uri_policy, policy) || uri::is_reserved(procedure) {
-            return self.error(
-                code::REGISTER,
-                request,
-                error_uri::INVALID_URI,
-                &format!(
-                    "invalid procedure URI \"{procedure}\" for match \"{}\"",
-                    policy.as_str()
-                ),
-            );
-        }
-        if !self.router.authorize(
-            joined.realm.name(),
-            &joined.handle,
-            Action::Register,
+        let serializer = self.serializer;
+        let metrics = self.router.metrics();
+        let outcome = self.router.op_register(
+            joined.actor(),
             procedure,
-            policy,
-        ) {
-            return self.error(
-                code::REGISTER,
-                request,
-                error_uri::NOT_AUTHORIZED,
-                &Action::Register.refusal(procedure),
-            );
-        }
-        let outcome = joined.realm.dealer().register(
-            &joined.handle,
-            RegisterRequest {
-                procedure,
-                policy,
-                invoke,
-                disclose_caller,
+            options,
+            joined.registrations,
+            |registration| {
+                metrics.messages_out(code::REGISTERED, 1);
+                let reply = Message::Registered {
+                    request,
+                    registration,
+                };
+                Frame::from_encoded(serializer, codec::encode(serializer, &reply))
             },
         );
         match outcome {
-            Ok((registration, created)) => {
-                info!(
-                    session = joined.handle.id,
-                    procedure, registration, "registered"
-                );
-                self.send(&Message::Registered {
-                    request,
-                    registration,
-                });
-                let session = joined.handle.id;
-                if created {
-                    let details = meta::entry_details(registration, procedure, policy, None);
-                    joined.realm.registration_created(session, details);
+            Ok(_) => {
+                if let State::Established(joined) = &mut self.state {
+                    joined.registrations += 1;
                 }
-                joined
-                    .realm
-                    .registration_events(session, registration, true, false);
             }
             Err(e) => self.error(code::REGISTER, request, e.error, &e.message),
         }
@@ -921,91 +845,59 @@ impl Session {
         &mut self,
         request: Id,
         options: &Dict,
-        procedure: &str,
+        procedure: String,
         args: Vec<Value>,
         kwargs: Dict,
-    ) {
+    ) -> Step {
         let Some(joined) = self.joined() else {
-            return;
+            return Step::Continue;
         };
-        if !uri::is_valid_uri(
-            procedure,
-            self.router.config().uri_policy,
-            MatchPolicy::Exact,
-        ) {
-            return self.error(
-                code::CALL,
-                request,
-                error_uri::INVALID_URI,
-                &format!("invalid procedure URI \"{procedure}\""),
-            );
-        }
-        if !self.router.authorize(
-            joined.realm.name(),
-            &joined.handle,
-            Action::Call,
-            procedure,
-            MatchPolicy::Exact,
-        ) {
-            return self.error(
-                code::CALL,
-                request,
-                error_uri::NOT_AUTHORIZED,
-                &Action::Call.refusal(procedure),
-            );
-        }
         let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
-        let timeout_ms = match options.get("timeout") {
-            None => 0,
+        let timeout = match options.get("timeout") {
+            None => Duration::ZERO,
             Some(v) => match v.as_u64() {
-                Some(ms) => ms,
+                Some(ms) => Duration::from_millis(ms),
                 None => {
-                    return self.error(
+                    self.error(
                         code::CALL,
                         request,
                         error_uri::INVALID_ARGUMENT,
                         "option timeout must be a non-negative integer (milliseconds)",
-                    )
+                    );
+                    return Step::Continue;
                 }
             },
         };
-        if let Some(outcome) = meta::call(&joined.realm, &joined.handle, procedure, &args, &kwargs)
-        {
-            match outcome {
-                Ok(args) => self.send(&Message::Result {
-                    request,
-                    details: Dict::new(),
-                    args,
-                    kwargs: Dict::new(),
-                }),
-                Err((error, message)) => self.error(code::CALL, request, error, &message),
-            }
-            return;
-        }
         let caller = Caller::V2 {
             session: joined.handle.clone(),
             request,
         };
         let call = CallRequest {
-            procedure: procedure.to_owned(),
+            procedure,
             args,
             kwargs,
+            receive_progress: false,
+            disclose_me: false,
+        };
+        let options = CallOptions {
+            timeout,
             receive_progress: flag("receive_progress"),
             disclose_me: flag("disclose_me"),
         };
-        let outcome = joined.realm.dealer().call(caller, call);
-        match outcome {
-            Ok(invocation) if timeout_ms > 0 => {
-                // Dealer-side timer: the caller gets wamp.error.timeout if nobody answered.
-                let realm = joined.realm.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(timeout_ms)).await;
-                    realm.dealer().timeout(invocation);
-                });
+        match self.router.op_call(joined.actor(), caller, call, options) {
+            Ok(Called::Answered(args)) => self.send(&Message::Result {
+                request,
+                details: Dict::new(),
+                args,
+                kwargs: Dict::new(),
+            }),
+            Ok(Called::Invoked(_)) => {}
+            Err(refusal) if refusal.error == error_uri::PROTOCOL_VIOLATION => {
+                return self.protocol_violation(refusal.message);
             }
-            Ok(_) => {}
-            Err(e) => self.error(code::CALL, request, e.error, &e.message),
+            Err(refusal) => self.error(code::CALL, request, refusal.error, &refusal.message),
         }
+        Step::Continue
     }
 
     /// Starts a graceful end of the session because the router shuts down. Returns true when a
@@ -1085,6 +977,21 @@ fn cra_salt(auth: &AuthConfig, authid: &str) -> Option<wampcra::Salt> {
             let fake = wampcra::sign(key.as_bytes(), authid);
             wampcra::Salt::new(&fake[..16.min(fake.len())])
         }),
+    }
+}
+
+/// The request ID a client chose for a request it expects an answer to (the spec's
+/// session-scope IDs, which must be in [1, 2^53]).
+fn client_request_id(msg: &Message) -> Option<Id> {
+    match msg {
+        Message::Subscribe { request, .. }
+        | Message::Unsubscribe { request, .. }
+        | Message::Publish { request, .. }
+        | Message::Call { request, .. }
+        | Message::Cancel { request, .. }
+        | Message::Register { request, .. }
+        | Message::Unregister { request, .. } => Some(*request),
+        _ => None,
     }
 }
 

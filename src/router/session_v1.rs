@@ -12,22 +12,24 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
-use crate::auth::rules::Action;
 use crate::metrics::SessionLabels;
 use crate::oro::topics;
 use crate::router::dealer::{CallRequest, Caller};
 use crate::router::handle::SessionHandle;
+use crate::router::log_budget::{LogBudget, Verdict};
+use crate::router::operations::{Actor, CallOptions, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::Step;
 use crate::router::Router;
 use crate::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
-use crate::wamp::{Dict, Id, MatchPolicy, Serializer, Value};
+use crate::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
 
 /// Who a v1 session is, as its ticket (or anonymity) says.
 #[derive(Debug, Clone)]
@@ -40,9 +42,6 @@ pub struct V1Identity {
     pub user_id: Option<u64>,
 }
 
-/// Longest topic a v1 client may use.
-const MAX_TOPIC: usize = 1024;
-
 /// One WAMP v1 client's session.
 pub struct V1Session {
     router: Arc<Router>,
@@ -54,6 +53,7 @@ pub struct V1Session {
     peer: SocketAddr,
     gauge: Gauge,
     joined: bool,
+    warnings: LogBudget,
 }
 
 impl V1Session {
@@ -98,12 +98,28 @@ impl V1Session {
             peer,
             gauge,
             joined: true,
+            warnings: LogBudget::default(),
         })
     }
 
     /// The session ID.
     pub fn id(&self) -> Id {
         self.handle.id
+    }
+
+    /// Logs a warning the client caused, within its [`LogBudget`].
+    fn warn_budget(&mut self, message: &str) {
+        match self.warnings.admit(std::time::Instant::now()) {
+            Verdict::Log { suppressed: 0 } => {
+                warn!(session = self.handle.id, peer = %self.peer, "{message}");
+            }
+            Verdict::Log { suppressed } => {
+                warn!(session = self.handle.id, peer = %self.peer, suppressed, "{message} ({suppressed} similar warnings from this session suppressed)");
+            }
+            Verdict::Suppress => {
+                self.router.metrics().suppressed_log_lines.inc();
+            }
+        }
     }
 
     fn send(&self, text: String) {
@@ -115,7 +131,7 @@ impl V1Session {
         match v1::decode_client(data) {
             Ok(message) => self.handle(message),
             Err(err) => {
-                warn!(session = self.id(), peer = %self.peer, error = %err, "invalid WAMP v1 message ignored");
+                self.warn_budget(&format!("invalid WAMP v1 message ignored: {err}"));
             }
         }
         Step::Continue
@@ -125,10 +141,7 @@ impl V1Session {
         match message {
             V1Message::Prefix { prefix, uri } => {
                 if !self.prefixes.set(&prefix, &uri) {
-                    warn!(
-                        session = self.id(),
-                        "PREFIX ignored: too many or too long prefixes"
-                    );
+                    self.warn_budget("PREFIX ignored: too many or too long prefixes");
                 }
             }
             V1Message::Subscribe { topic } => self.subscribe(topic),
@@ -143,78 +156,67 @@ impl V1Session {
                 call_id,
                 proc_uri,
                 args,
-            } => {
-                // Routed to a WAMP v2 callee; the answer comes back as CALLRESULT or CALLERROR.
-                let proc_uri = self.prefixes.resolve(&proc_uri);
-                let caller = Caller::V1 {
-                    session: self.handle.clone(),
-                    call_id,
-                };
-                let call = CallRequest {
-                    procedure: proc_uri.clone(),
-                    args,
-                    kwargs: Dict::new(),
-                    receive_progress: false,
-                    disclose_me: false,
-                };
-                let outcome = self.realm.dealer().call(caller.clone(), call);
-                if let Err(e) = outcome {
-                    debug!(session = self.id(), procedure = %proc_uri, error = e.error, "v1 CALL failed");
-                    caller.error(e.error, &e.message, Vec::new(), Dict::new());
-                }
-            }
+            } => self.call(call_id, proc_uri, args),
             other => {
-                warn!(session = self.id(), message = ?other, "a client may not send this WAMP v1 message; ignored");
+                let text =
+                    format!("a client may not send this WAMP v1 message; ignored: {other:?}");
+                self.warn_budget(&text);
             }
+        }
+    }
+
+    /// The session as the operations layer sees it: any string is a topic, and Oro's
+    /// user-scoped topics admit the ticket's user.
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            realm: &self.realm,
+            handle: &self.handle,
+            claims: None,
+            oro_user: self.user_id,
+            any_uri: true,
         }
     }
 
     fn subscribe(&mut self, topic: String) {
         let topic = self.prefixes.resolve(&topic);
-        if topic.is_empty() || topic.len() > MAX_TOPIC {
-            warn!(
-                session = self.id(),
-                "v1 SUBSCRIBE with an empty or oversized topic ignored"
-            );
+        if topic.is_empty() {
+            self.warn_budget("v1 SUBSCRIBE with an empty topic ignored");
             return;
         }
         if self.subscriptions.contains_key(&topic) {
             return;
         }
-        if let Some(kind) = topics::route(&topic) {
-            if !topics::may_subscribe(&kind, self.user_id) {
-                info!(session = self.id(), authid = %self.handle.authid, topic, "subscription to a user-scoped topic refused");
-                self.send(topics::refusal_text(&topic));
-                return;
-            }
-        }
-        if !self.router.authorize(
-            self.realm.name(),
-            &self.handle,
-            Action::Subscribe,
-            &topic,
-            MatchPolicy::Exact,
-        ) {
-            // WAMP v1 has no error for SUBSCRIBE: answer as Oro's secured topics do.
-            self.send(topics::refusal_text(&topic));
-            return;
-        }
-        let result = self
-            .realm
-            .subscribe(&self.handle, &topic, MatchPolicy::Exact);
-        self.realm
-            .subscribed(self.id(), result, &topic, MatchPolicy::Exact);
-        info!(
-            session = self.id(),
-            "User {} subscribed to {}", self.handle.authid, topic
+        let outcome = self.router.op_subscribe(
+            self.actor(),
+            SubscribeRequest {
+                topic: &topic,
+                policy: MatchPolicy::Exact,
+                held: self.subscriptions.len(),
+            },
+            // WAMP v1 has no SUBSCRIBED.
+            |_| None,
         );
-        self.subscriptions.insert(topic, result.subscription);
+        match outcome {
+            Ok(result) => {
+                info!(
+                    session = self.id(),
+                    "User {} subscribed to {}", self.handle.authid, topic
+                );
+                self.subscriptions.insert(topic, result.subscription);
+            }
+            // WAMP v1 has no error for SUBSCRIBE: a refusal is answered as Oro's secured
+            // topics do, anything else (an oversized topic, a limit) is logged.
+            Err(refusal) if refusal.error == error_uri::NOT_AUTHORIZED => {
+                self.send(topics::refusal_text(&topic));
+            }
+            Err(refusal) => self.warn_budget(&format!("v1 SUBSCRIBE ignored: {}", refusal.message)),
+        }
     }
 
     fn unsubscribe(&mut self, topic: String) {
         let topic = self.prefixes.resolve(&topic);
         if let Some(subscription) = self.subscriptions.remove(&topic) {
-            self.realm.unsubscribe(self.id(), subscription);
+            self.router.op_unsubscribe(self.actor(), subscription);
             info!(
                 session = self.id(),
                 "User {} unsubscribed from {}", self.handle.authid, topic
@@ -222,20 +224,42 @@ impl V1Session {
         }
     }
 
+    /// Routed to a WAMP v2 callee; the answer comes back as CALLRESULT or CALLERROR.
+    fn call(&mut self, call_id: String, proc_uri: String, args: Vec<Value>) {
+        let procedure = self.prefixes.resolve(&proc_uri);
+        let caller = Caller::V1 {
+            session: self.handle.clone(),
+            call_id,
+        };
+        let call = CallRequest {
+            procedure,
+            args,
+            kwargs: Dict::new(),
+            receive_progress: false,
+            disclose_me: false,
+        };
+        let options = CallOptions {
+            timeout: Duration::ZERO,
+            receive_progress: false,
+            disclose_me: false,
+        };
+        match self
+            .router
+            .op_call(self.actor(), caller.clone(), call, options)
+        {
+            Ok(Called::Answered(args)) => caller.result(args, Dict::new(), false),
+            Ok(Called::Invoked(_)) => {}
+            Err(e) => {
+                debug!(session = self.id(), error = e.error, message = %e.message, "v1 CALL failed");
+                caller.error(e.error, &e.message, Vec::new(), Dict::new());
+            }
+        }
+    }
+
     fn publish(&mut self, topic: String, event: Payload, exclude: Exclude, eligible: Vec<String>) {
         let topic = self.prefixes.resolve(&topic);
         if topic == topics::PING_TOPIC {
             // Oro's ping topic ignores publications; only the router's timer publishes there.
-            return;
-        }
-        if !self.router.authorize(
-            self.realm.name(),
-            &self.handle,
-            Action::Publish,
-            &topic,
-            MatchPolicy::Exact,
-        ) {
-            // WAMP v1 has no error for PUBLISH; the denial is logged and counted.
             return;
         }
         let ids = |list: Vec<String>| -> Vec<Value> {
@@ -260,9 +284,8 @@ impl V1Session {
             options.insert("eligible".into(), Value::List(ids(eligible)));
         }
         let (args, kwargs) = v1::bridge_v1_to_v2(event.value().clone());
-        let outcome = self.router.publish(
-            &self.realm,
-            &self.handle,
+        let outcome = self.router.op_publish(
+            self.actor(),
             PublishRequest {
                 topic: &topic,
                 args: &args,
@@ -297,6 +320,7 @@ impl V1Session {
         info!(
             session = self.id(),
             dropped_events = self.handle.outbound.dropped_total(),
+            suppressed_warnings = self.warnings.suppressed_total(),
             "session left"
         );
     }

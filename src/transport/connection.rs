@@ -32,6 +32,12 @@ use crate::wamp::{codec, Id, Serializer};
 const CLOSE_LINGER: Duration = Duration::from_millis(250);
 /// Peer pings waiting for their pong; more are dropped (a peer flooding pings gets fewer pongs).
 const PENDING_PONGS: usize = 4;
+/// Most pings a peer may send per [`PING_WINDOW`]. Browsers cannot send pings at all and
+/// libraries send one every few seconds; a peer far beyond that is flooding (each ping costs a
+/// pong it may never read) and is closed with 1008.
+const MAX_PEER_PINGS: u32 = 100;
+/// The window [`MAX_PEER_PINGS`] counts over.
+const PING_WINDOW: Duration = Duration::from_secs(10);
 
 /// Everything a connection needs from the server.
 #[derive(Debug, Clone)]
@@ -52,6 +58,8 @@ enum End {
     Killed,
     /// The peer closed or vanished; nothing left to say.
     Gone,
+    /// The peer sent a close frame: its echo (queued by the wire) must still be flushed.
+    PeerClosed,
 }
 
 /// One connection's wire, as the transport hands it to the driver.
@@ -217,8 +225,12 @@ where
     };
 
     let silence = ping.map(|p| p + ctx.limits.ping_timeout);
-    let hello_deadline = Instant::now() + ctx.limits.hello_timeout;
+    // Re-armed whenever the session is not established again (GOODBYE, then a new HELLO).
+    let mut hello_deadline = Instant::now() + ctx.limits.hello_timeout;
+    let mut was_established = false;
     let mut last_seen = Instant::now();
+    let mut ping_window = last_seen;
+    let mut peer_pings = 0u32;
     let mut goodbye_deadline: Option<Instant> = None;
     let mut read_failed = false;
 
@@ -226,6 +238,11 @@ where
     // session) or when the socket failed; the session ends with it.
     let mut writer_finished = false;
     let end = loop {
+        let established = session.is_established();
+        if was_established && !established {
+            hello_deadline = Instant::now() + ctx.limits.hello_timeout;
+        }
+        was_established = established;
         let mut deadline = silence.map(|s| last_seen + s);
         if !session.is_established() && goodbye_deadline.is_none() {
             deadline = Some(deadline.map_or(hello_deadline, |d| d.min(hello_deadline)));
@@ -284,8 +301,14 @@ where
                 let item = match incoming {
                     None => break End::Gone,
                     Some(Ok(item)) => item,
-                    Some(Err(ReadFailure { close })) => {
+                    Some(Err(ReadFailure { close, unclean, limit })) => {
                         read_failed = true;
+                        if unclean {
+                            metrics.unclean_disconnects.inc();
+                        }
+                        if let Some(limit) = limit {
+                            metrics.limit_refused(limit);
+                        }
                         match close {
                             Some((code, reason)) => break End::Close(code, reason),
                             None => break End::Gone,
@@ -299,13 +322,23 @@ where
                         session.on_message(serializer, &data, text)
                     }
                     Inbound::Ping(payload) => {
+                        if last_seen.duration_since(ping_window) >= PING_WINDOW {
+                            ping_window = last_seen;
+                            peer_pings = 0;
+                        }
+                        peer_pings += 1;
+                        if peer_pings > MAX_PEER_PINGS {
+                            info!(%peer, session = ?session.id(), "peer floods pings; closing");
+                            metrics.limit_refused("ping_rate");
+                            break End::Close(CLOSE_POLICY_VIOLATION, "too many pings".into());
+                        }
                         if let Some(tx) = &pong_tx {
                             let _ = tx.try_send(payload);
                         }
                         Step::Continue
                     }
                     Inbound::Alive => Step::Continue,
-                    Inbound::Closed => break End::Gone,
+                    Inbound::Closed => break End::PeerClosed,
                 };
                 if let Step::Close { code, reason } = step {
                     break End::Close(code, reason);
@@ -341,6 +374,14 @@ where
         }
         End::Killed => {
             writer_finished = timeout(ctx.limits.close_grace, &mut writer).await.is_ok();
+        }
+        End::PeerClosed => {
+            // tungstenite queued the close echo (RFC 6455 §5.5.1); reading on flushes it, then
+            // sees the peer's end of the TCP connection.
+            let _ = timeout(ctx.limits.close_grace, async {
+                while let Some(Ok(_)) = inbound.next().await {}
+            })
+            .await;
         }
         End::Gone => {}
     }

@@ -1,8 +1,9 @@
 //! The HTTP side of a listener: hyper serves each TCP connection; WebSocket upgrades become WAMP
 //! sessions, `GET /health` answers load balancers, and `GET /` serves the demo page when it is on.
 //!
-//! The whole HTTP phase of a connection (up to the 101 response) is bounded by the handshake
-//! timeout, and hyper's header read timeout stops slow-loris clients early.
+//! Each request must arrive and be answered within the handshake timeout, and a kept-alive
+//! connection may sit idle between requests for as long (hyper's header read timeout), so
+//! pooled `POST /publish` clients keep their connection while slow-loris clients are cut.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,11 +22,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::transport::client_addr::ClientAddr;
-use crate::transport::{connection, websocket, websocket_wire, ListenerSpec, ServerState};
-use crate::wamp::Serializer;
+use crate::transport::{connection, upgrade, websocket, websocket_wire, ListenerSpec, ServerState};
 
 /// Response body of every HTTP answer.
 pub type Body = Full<Bytes>;
@@ -53,13 +52,29 @@ pub async fn serve<S>(
 {
     let permit = Arc::new(permit);
     let service_state = state.clone();
+    let request_timeout = state.connection.limits.handshake_timeout;
     let service = service_fn(move |req: Request<Incoming>| {
         let state = service_state.clone();
         let permit = permit.clone();
         let spec = spec.clone();
-        async move { Ok::<_, Infallible>(route(state, req, peer, permit, spec).await) }
+        async move {
+            // Each request has its own deadline; the connection lives on between requests.
+            let answer =
+                tokio::time::timeout(request_timeout, route(state, req, peer, permit, spec));
+            Ok::<_, Infallible>(match answer.await {
+                Ok(response) => response,
+                Err(_) => text_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "text/plain; charset=utf-8",
+                    "request timeout\n".into(),
+                ),
+            })
+        }
     });
     let limits = &state.connection.limits;
+    // hyper's header read timeout runs from the end of one response to the end of the next
+    // request's head: it is both the idle timeout of a kept-alive connection and the slow-loris
+    // guard.
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout)
@@ -67,28 +82,24 @@ pub async fn serve<S>(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
-    let shutdown = stop;
-    let result = tokio::time::timeout(limits.handshake_timeout, async {
-        tokio::select! {
-            result = conn.as_mut() => result,
-            _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                conn.as_mut().await
-            }
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
         }
-    })
-    .await;
+    };
     match result {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => debug!(%peer, error = %err, "HTTP connection failed"),
-        Err(_) => {
-            info!(%peer, "handshake timeout: closing the connection");
+        Ok(()) => {}
+        Err(err) if err.is_timeout() => {
+            debug!(%peer, "HTTP connection idle or slow beyond the timeout; closed");
             state
                 .connection
                 .router
                 .metrics()
                 .handshake_failure("handshake_timeout");
         }
+        Err(err) => debug!(%peer, error = %err, "HTTP connection failed"),
     }
 }
 
@@ -101,10 +112,10 @@ async fn route(
 ) -> Response<Body> {
     let state = &state;
     let role = spec.role;
-    let client = state.trusted_proxies.resolve(peer, req.headers());
     if role.accepts_sessions() && websocket::is_upgrade_request(req.headers()) {
-        return upgrade(state, req, peer, client, &permit, spec.authrole.clone());
+        return upgrade(state, req, peer, &permit, &spec).await;
     }
+    let client = state.trusted_proxies.resolve(peer, req.headers());
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     let path = req.uri().path();
     if let (true, true, Some(demo)) = (get, role.accepts_sessions(), &state.demo) {
@@ -204,52 +215,47 @@ fn metrics(state: &ServerState) -> Response<Body> {
     )
 }
 
-fn upgrade(
+async fn upgrade(
     state: &Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
-    client: ClientAddr,
     permit: &Arc<OwnedSemaphorePermit>,
-    authrole: Arc<str>,
+    spec: &ListenerSpec,
 ) -> Response<Body> {
-    // Later requests on a kept-alive connection are upgraded by hyper: WAMP v2 only, since the
-    // v1 WELCOME must share the 101's write (see `upgrade`), which hyper cannot do.
-    let accepted = match websocket::accept(req.method(), req.headers(), false) {
-        Ok(accepted) => accepted,
-        Err(refused) => {
-            info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
-            state
-                .connection
-                .router
-                .metrics()
-                .handshake_failure(refused.label);
+    // Later requests on a kept-alive connection are upgraded by hyper, through the same
+    // admission as a first request. WAMP v2 only: the v1 WELCOME must share the 101's write
+    // (see `upgrade`), which hyper cannot do.
+    let request = upgrade::UpgradeRequest {
+        method: req.method(),
+        headers: req.headers(),
+        query: req.uri().query(),
+        http11: req.version() == hyper::Version::HTTP_11,
+        v1_possible: false,
+    };
+    let admitted = match upgrade::admit(state, spec, peer, request).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
             return text_response(
-                refused.status,
+                refusal.status,
                 "text/plain; charset=utf-8",
-                format!("{}\n", refused.reason),
-            );
+                format!("{}\n", refusal.body),
+            )
         }
     };
-    let Ok(client_slot) = state.proxied_client_slot(peer, &client) else {
-        return text_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain; charset=utf-8",
-            "connection limit reached; retry\n".into(),
-        );
-    };
-    let authrole = state
-        .admission
-        .websocket_role(&client, req.headers(), &authrole);
-    let serializer = match accepted.protocol {
-        websocket::Protocol::V2(serializer) => serializer,
-        websocket::Protocol::V1 => Serializer::Json,
-    };
-    let limits = state.connection.limits;
-    let config = limits.websocket_config();
+    let config = state.websocket_config(admitted.effective_role());
+    let serializer = admitted.serializer;
+    let accept_key = admitted.accepted.accept_key.clone();
     let ctx = state.connection.clone();
     let permit = permit.clone();
     state.tracker.spawn(async move {
         let _permit = permit;
+        let upgrade::Admitted {
+            client,
+            client_slot,
+            flavor,
+            authrole,
+            ..
+        } = admitted;
         let _client_slot = client_slot;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
@@ -267,7 +273,7 @@ fn upgrade(
                     serializer,
                     transport: "websocket",
                     authrole,
-                    flavor: connection::Flavor::V2 { preauth: None },
+                    flavor,
                 };
                 connection::run(ctx, wire, client.addr).await;
             }
@@ -283,7 +289,7 @@ fn upgrade(
         header::SEC_WEBSOCKET_PROTOCOL,
         HeaderValue::from_static(serializer.subprotocol()),
     );
-    if let Ok(accept) = HeaderValue::from_str(&accepted.accept_key) {
+    if let Ok(accept) = HeaderValue::from_str(&accept_key) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     response

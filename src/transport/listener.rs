@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use crate::transport::http_head::{self, HeadError};
 use crate::transport::prefixed::Prefixed;
 use crate::transport::rawsocket::{self, ERROR_MAX_CONNECTIONS, MAGIC};
-use crate::transport::{http, upgrade, websocket, ListenerSpec, ServerState};
+use crate::transport::{http, upgrade, websocket, ListenerRole, ListenerSpec, ServerState};
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\nconnection limit reached; retry\n";
 
@@ -48,7 +48,12 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        let budget = if spec.role == ListenerRole::Metrics {
+            &state.operations_connections
+        } else {
+            &state.connections
+        };
+        let Ok(permit) = budget.clone().try_acquire_owned() else {
             warn!(%peer, limit = state.max_connections, "connection limit reached; refusing");
             state
                 .connection
@@ -65,7 +70,8 @@ pub async fn accept_loop(
         };
         // A trusted proxy carries many clients: they are counted one by one once the request
         // head names them (upgrade::serve), not under the proxy's address.
-        let slot = if state.trusted_proxies.trusts(peer.ip()) {
+        let slot = if state.trusted_proxies.trusts(peer.ip()) || spec.role == ListenerRole::Metrics
+        {
             Some(state.per_ip.exempt())
         } else {
             state.per_ip.acquire(peer.ip())

@@ -76,11 +76,19 @@ impl std::fmt::Debug for ListenerSpec {
     }
 }
 
+/// tungstenite writes its buffer out once it holds this much.
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// Timeouts and sizes every connection obeys.
 #[derive(Debug, Clone, Copy)]
 pub struct TransportLimits {
     /// Largest accepted WebSocket message.
     pub max_message_size: usize,
+    /// Largest accepted message on backend connections (backend role).
+    pub backend_max_message_size: usize,
+    /// Most bytes one connection's write buffer may hold beyond a full outbound queue (pongs and
+    /// close frames included): the outbound queue's byte limit plus room for control frames.
+    pub max_write_buffer: usize,
     /// TCP accept → WebSocket upgrade must finish within this.
     pub handshake_timeout: Duration,
     /// Upgrade → HELLO must finish within this.
@@ -96,15 +104,31 @@ pub struct TransportLimits {
 }
 
 impl TransportLimits {
-    /// tungstenite's settings for every WebSocket: the size limit, and small buffers, since an
-    /// idle notification session should cost a few KiB (the read buffer is allocated eagerly;
-    /// larger messages grow it as needed).
-    pub fn websocket_config(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    /// tungstenite's settings for a WebSocket accepting messages up to `max_message_size`:
+    /// small buffers, since an idle notification session should cost a few KiB (the read buffer
+    /// is allocated eagerly; larger messages grow it as needed), and a bounded write buffer. A
+    /// peer that sends pings but never reads its pongs fills the write buffer (tungstenite queues
+    /// a pong per ping); at [`TransportLimits::max_write_buffer`] the connection is dropped
+    /// instead of growing.
+    pub fn websocket_config(
+        &self,
+        max_message_size: usize,
+    ) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
         tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(1024)
-            .write_buffer_size(16 * 1024)
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_message_size))
+            .write_buffer_size(WRITE_BUFFER)
+            .max_write_buffer_size(WRITE_BUFFER + self.max_write_buffer)
+            .max_message_size(Some(max_message_size))
+            .max_frame_size(Some(max_message_size))
+    }
+
+    /// The message size limit for a connection whose sessions get `role`.
+    pub fn max_message_size_for(&self, role: &str, backend_role: &str) -> usize {
+        if role == backend_role {
+            self.backend_max_message_size
+        } else {
+            self.max_message_size
+        }
     }
 }
 
@@ -117,6 +141,9 @@ pub struct ServerState {
     pub tracker: TaskTracker,
     /// One permit per open connection.
     pub connections: Arc<Semaphore>,
+    /// The operations listener's own budget (`/health`, `/ready`, `/metrics`), so that a router
+    /// at its connection limit still answers its probes.
+    pub operations_connections: Arc<Semaphore>,
     /// Bounds the tasks that answer connections refused over the limit.
     pub refusals: Arc<Semaphore>,
     /// Open connections per client address.
@@ -159,6 +186,17 @@ impl ServerState {
                 Err(per_ip::OverLimit)
             }
         }
+    }
+
+    /// The WebSocket settings of a connection whose sessions get `role` (backends may send
+    /// larger messages).
+    pub fn websocket_config(
+        &self,
+        role: &str,
+    ) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+        let limits = &self.connection.limits;
+        let backend = &self.connection.router.config().auth.backend_role;
+        limits.websocket_config(limits.max_message_size_for(role, backend))
     }
 
     /// Connections currently open.

@@ -42,6 +42,9 @@ pub const MIN_CLIENT_LENGTH: usize = 1 << 12;
 /// reject: never send more (`wamp-v2.md` §6.5).
 const MAX_FRAME_PAYLOAD: usize = (1 << 24) - 1;
 
+/// Most buffer space reserved ahead of the bytes of a frame still arriving.
+const RESERVE_STEP: usize = 64 * 1024;
+
 const FRAME_MESSAGE: u8 = 0;
 const FRAME_PING: u8 = 1;
 const FRAME_PONG: u8 = 2;
@@ -156,7 +159,9 @@ impl Decoder for FrameDecoder {
             });
         }
         if src.len() < 4 + size {
-            src.reserve(4 + size - src.len());
+            // Grow with the bytes that actually arrive, not with what the header announces: a
+            // header alone must not make the router allocate 16 MiB.
+            src.reserve((4 + size - src.len()).min(RESERVE_STEP));
             return Ok(None);
         }
         src.advance(4);
@@ -262,7 +267,16 @@ pub async fn serve<S>(
             return;
         }
     }
-    let (serializer, client_max) = match negotiate(request, limits.max_message_size) {
+    // Browsers cannot speak RawSocket, so a RawSocket peer on this machine is a backend
+    // (`wampd publish`, a local worker); remote peers need the backend listener or credentials.
+    let backend_role = &state.connection.router.config().auth.backend_role;
+    let authrole: Arc<str> = if peer.ip().is_loopback() {
+        Arc::from(backend_role.as_str())
+    } else {
+        spec.authrole.clone()
+    };
+    let own_limit = limits.max_message_size_for(&authrole, backend_role);
+    let (serializer, client_max) = match negotiate(request, own_limit) {
         Handshake::Accepted {
             serializer,
             client_max,
@@ -289,15 +303,20 @@ pub async fn serve<S>(
     debug!(%peer, serializer = serializer.subprotocol(), client_max, "RawSocket established");
     let (read, write) = tokio::io::split(stream);
     let decoder = FrameDecoder {
-        limit: 1 << (9 + length_exponent(limits.max_message_size)),
+        limit: 1 << (9 + length_exponent(own_limit)),
     };
     let inbound = FramedRead::with_capacity(read, decoder, 4096).map(move |item| {
         item.map_err(|err| {
+            let unclean = matches!(err, FrameError::Io(_));
             match &err {
                 FrameError::Io(_) => debug!(%peer, error = %err, "RawSocket connection failed"),
                 _ => warn!(%peer, error = %err, "RawSocket protocol violation; closing"),
             }
-            ReadFailure { close: None }
+            ReadFailure {
+                close: None,
+                unclean,
+                limit: None,
+            }
         })
     });
     let sink = RawSocketSink {
@@ -311,14 +330,7 @@ pub async fn serve<S>(
         sink,
         serializer,
         transport: "rawsocket",
-        // Browsers cannot speak RawSocket, so a RawSocket peer on this machine is a backend
-        // (`wampd publish`, a local worker); remote peers need the backend listener or
-        // credentials.
-        authrole: if peer.ip().is_loopback() {
-            Arc::from(state.connection.router.config().auth.backend_role.as_str())
-        } else {
-            spec.authrole.clone()
-        },
+        authrole,
         flavor: connection::Flavor::V2 { preauth: None },
     };
     connection::run(state.connection.clone(), wire, peer).await;

@@ -151,11 +151,11 @@ fn now_unix() -> i64 {
 
 /// A wampd ticket on a WAMP v2 upgrade (`?ticket=`), when ticket authentication is on: verified
 /// here, so the session's HELLO is welcomed with the ticket's identity. `Err` is the log line.
-fn v2_ticket(admission: &Admission, head: &RequestHead) -> Result<Option<Claims>, String> {
+fn v2_ticket(admission: &Admission, query: Option<&str>) -> Result<Option<Claims>, String> {
     let Some(secret) = &admission.ticket_secret else {
         return Ok(None);
     };
-    let Some(token) = head.query().and_then(ticket::ticket_from_query) else {
+    let Some(token) = query.and_then(ticket::ticket_from_query) else {
         return Ok(None);
     };
     auth_ticket::verify(secret, &token, now_unix(), 5)
@@ -237,6 +237,163 @@ async fn v1_identity(
     Ok(identity(user.username, ORO_USER_ROLE, Some(user.id)))
 }
 
+/// An upgrade request as either path sees it: the first request of a connection (read by
+/// [`super::http_head`]) or a later one on a kept-alive connection (read by hyper).
+pub struct UpgradeRequest<'a> {
+    /// Request method.
+    pub method: &'a hyper::Method,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// The query string, where `?ticket=` is.
+    pub query: Option<&'a str>,
+    /// True for HTTP/1.1.
+    pub http11: bool,
+    /// Whether WAMP v1 may be negotiated: only where the WELCOME can share the 101's write.
+    pub v1_possible: bool,
+}
+
+/// What admission decided for an upgrade: who the client is and what its session starts as.
+pub struct Admitted {
+    /// The client (the one a trusted proxy names, or the TCP peer).
+    pub client: ClientAddr,
+    /// Its per-address slot when it came through a trusted proxy (held for the connection).
+    pub client_slot: Option<crate::transport::per_ip::IpSlot>,
+    /// The negotiated protocol and handshake answer.
+    pub accepted: websocket::Accepted,
+    /// How the session starts.
+    pub flavor: Flavor,
+    /// Its serializer.
+    pub serializer: Serializer,
+    /// The auth role anonymous sessions of this connection get.
+    pub authrole: Arc<str>,
+}
+
+/// A refused upgrade: the HTTP status and body to answer with (already logged and counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// One line for the body.
+    pub body: &'static str,
+}
+
+impl Admitted {
+    /// The auth role that decides the connection's message size limit: a WAMP v1 ticket's or
+    /// a v2 upgrade ticket's role when there is one, otherwise the listener's.
+    pub fn effective_role(&self) -> &str {
+        match &self.flavor {
+            Flavor::V1 { identity, .. } => &identity.authrole,
+            Flavor::V2 {
+                preauth: Some(claims),
+            } => &claims.authrole,
+            Flavor::V2 { preauth: None } => &self.authrole,
+        }
+    }
+}
+
+/// The one admission function: every WebSocket upgrade, on a fresh connection or a kept-alive
+/// one, goes through here. In order: the client's real address behind a trusted proxy and its
+/// per-address slot, HTTP/1.1, the WebSocket handshake and subprotocol, the failed-auth limiter,
+/// the Origin allow-list, then the credentials (`?ticket=` for v2, Oro's ticket for v1). A
+/// refusal is logged and counted here; the caller only writes it.
+pub async fn admit(
+    state: &ServerState,
+    spec: &ListenerSpec,
+    peer: SocketAddr,
+    request: UpgradeRequest<'_>,
+) -> Result<Admitted, Refusal> {
+    let metrics = state.connection.router.metrics();
+    let admission = &state.admission;
+    let headers = request.headers;
+    let client = state.trusted_proxies.resolve(peer, headers);
+    let Ok(client_slot) = state.proxied_client_slot(peer, &client) else {
+        return Err(Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: "connection limit reached; retry",
+        });
+    };
+    if !request.http11 {
+        metrics.handshake_failure("bad_version");
+        return Err(Refusal {
+            status: StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            body: "HTTP/1.1 required",
+        });
+    }
+    let accepted = websocket::accept(
+        request.method,
+        headers,
+        admission.v1 && request.v1_possible,
+    )
+    .map_err(|refused| {
+        info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
+        metrics.handshake_failure(refused.label);
+        Refusal {
+            status: refused.status,
+            body: refused.reason,
+        }
+    })?;
+    let limiter = state.connection.router.auth_limiter();
+    if !limiter.allows(client.ip()) {
+        info!(%client, "Authentication failed: too many failed attempts from this address");
+        metrics.handshake_failure("auth_rate_limit");
+        return Err(Refusal {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: "too many failed attempts",
+        });
+    }
+    if let Err(why) = admission.origin_allowed(headers) {
+        warn!(%client, %why, "Client rejected, bad origin");
+        metrics.handshake_failure("bad_origin");
+        return Err(Refusal {
+            status: StatusCode::FORBIDDEN,
+            body: "origin not allowed",
+        });
+    }
+    let credentials_refused = |why: String| {
+        info!(%client, "{why}");
+        metrics.auth_failures.inc();
+        metrics.handshake_failure("ticket");
+        limiter.failed(client.ip());
+        Refusal {
+            status: StatusCode::FORBIDDEN,
+            body: "Forbidden",
+        }
+    };
+    let (flavor, serializer) = match accepted.protocol {
+        Protocol::V2(serializer) => {
+            let preauth = v2_ticket(admission, request.query).map_err(credentials_refused)?;
+            (Flavor::V2 { preauth }, serializer)
+        }
+        Protocol::V1 => {
+            let session_id = id::random_id();
+            let identity = v1_identity(
+                admission.clone(),
+                request.query.map(str::to_owned),
+                session_id,
+                spec.authrole.clone(),
+            )
+            .await
+            .map_err(credentials_refused)?;
+            (
+                Flavor::V1 {
+                    session_id,
+                    identity,
+                },
+                Serializer::Json,
+            )
+        }
+    };
+    let authrole = admission.websocket_role(&client, headers, &spec.authrole);
+    Ok(Admitted {
+        client,
+        client_slot,
+        accepted,
+        flavor,
+        serializer,
+        authrole,
+    })
+}
+
 /// Serves a connection whose first request is a WebSocket upgrade.
 pub async fn serve<S>(
     state: Arc<ServerState>,
@@ -249,130 +406,57 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _permit = permit;
-    let metrics = state.connection.router.metrics().clone();
-    let admission = &state.admission;
-    let client = state.trusted_proxies.resolve(peer, &head.headers);
-    let Ok(_client_slot) = state.proxied_client_slot(peer, &client) else {
-        return refuse(
-            &mut stream,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "connection limit reached; retry",
-        )
-        .await;
+    let request = UpgradeRequest {
+        method: &head.method,
+        headers: &head.headers,
+        query: head.query(),
+        http11: head.http11,
+        v1_possible: true,
     };
-    if !head.http11 {
-        metrics.handshake_failure("bad_version");
-        return refuse(
-            &mut stream,
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "HTTP/1.1 required",
-        )
-        .await;
-    }
-    let accepted = match websocket::accept(&head.method, &head.headers, admission.v1) {
-        Ok(accepted) => accepted,
-        Err(refused) => {
-            info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
-            metrics.handshake_failure(refused.label);
-            return refuse(&mut stream, refused.status, refused.reason).await;
-        }
+    let admitted = match admit(&state, &spec, peer, request).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refuse(&mut stream, refusal.status, refusal.body).await,
     };
-    let limiter = state.connection.router.auth_limiter();
-    if !limiter.allows(client.ip()) {
-        info!(%client, "Authentication failed: too many failed attempts from this address");
-        metrics.handshake_failure("auth_rate_limit");
-        return refuse(
-            &mut stream,
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed attempts",
-        )
-        .await;
-    }
-    if let Err(why) = admission.origin_allowed(&head.headers) {
-        warn!(%client, %why, "Client rejected, bad origin");
-        metrics.handshake_failure("bad_origin");
-        return refuse(&mut stream, StatusCode::FORBIDDEN, "origin not allowed").await;
-    }
     let mut response = String::from("HTTP/1.1 101 Switching Protocols\r\n");
-    if let Some(subprotocol) = accepted.subprotocol {
+    if let Some(subprotocol) = admitted.accepted.subprotocol {
         response.push_str(&format!("Sec-WebSocket-Protocol: {subprotocol}\r\n"));
     }
     response.push_str(&format!(
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nX-Powered-By: {}\r\n\r\n",
-        accepted.accept_key,
+        admitted.accepted.accept_key,
         server_ident()
     ));
     let mut bytes = response.into_bytes();
-    let (flavor, serializer) = match accepted.protocol {
-        Protocol::V2(serializer) => {
-            let preauth = match v2_ticket(admission, &head) {
-                Ok(preauth) => preauth,
-                Err(why) => {
-                    info!(%client, "{why}");
-                    metrics.auth_failures.inc();
-                    metrics.handshake_failure("ticket");
-                    limiter.failed(client.ip());
-                    return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
-                }
-            };
-            (Flavor::V2 { preauth }, serializer)
-        }
-        Protocol::V1 => {
-            let session_id = id::random_id();
-            let outcome = v1_identity(
-                admission.clone(),
-                head.query().map(str::to_owned),
-                session_id,
-                spec.authrole.clone(),
-            )
-            .await;
-            let identity = match outcome {
-                Ok(identity) => identity,
-                Err(why) => {
-                    info!(%client, "{why}");
-                    metrics.auth_failures.inc();
-                    metrics.handshake_failure("ticket");
-                    limiter.failed(client.ip());
-                    return refuse(&mut stream, StatusCode::FORBIDDEN, "Forbidden").await;
-                }
-            };
-            let welcome = v1::encode(&V1Message::Welcome {
-                session: session_id.to_string(),
-                version: 1,
-                server: server_ident(),
-            });
-            bytes.extend_from_slice(&text_frame(welcome.as_bytes()));
-            (
-                Flavor::V1 {
-                    session_id,
-                    identity,
-                },
-                Serializer::Json,
-            )
-        }
-    };
+    if let Flavor::V1 { session_id, .. } = &admitted.flavor {
+        let welcome = v1::encode(&V1Message::Welcome {
+            session: session_id.to_string(),
+            version: 1,
+            server: server_ident(),
+        });
+        bytes.extend_from_slice(&text_frame(welcome.as_bytes()));
+    }
+    let client = admitted.client;
     // One write: the 101 and (for v1) the WELCOME reach the client together.
     if let Err(err) = stream.write_all(&bytes).await {
         debug!(%client, error = %err, "writing the upgrade response failed");
         return;
     }
-    let authrole = admission.websocket_role(&client, &head.headers, &spec.authrole);
-    let limits = state.connection.limits;
-    let config = limits.websocket_config();
+    let config = state.websocket_config(admitted.effective_role());
     // The request head is not needed any more: keep only the bytes that followed it, so an idle
     // session does not carry its HTTP headers for its whole life.
     let rest = head.rest().to_vec();
     drop(head);
+    let _client_slot = admitted.client_slot;
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
-    debug!(%client, protocol = ?accepted.protocol, "WebSocket established");
+    debug!(%client, protocol = ?admitted.accepted.protocol, "WebSocket established");
     let (inbound, sink) = websocket_wire::split(ws);
     let wire = Wire {
         inbound,
         sink,
-        serializer,
+        serializer: admitted.serializer,
         transport: "websocket",
-        authrole,
-        flavor,
+        authrole: admitted.authrole,
+        flavor: admitted.flavor,
     };
     connection::run(state.connection.clone(), wire, client.addr).await;
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
@@ -54,7 +54,9 @@ where
             text: Some(false),
         }),
         Ok(WsMessage::Close(_)) => Ok(Inbound::Closed),
-        Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_)) => Ok(Inbound::Alive),
+        // tungstenite answers pings itself; the driver still counts them (ping floods).
+        Ok(WsMessage::Ping(payload)) => Ok(Inbound::Ping(payload)),
+        Ok(WsMessage::Pong(_) | WsMessage::Frame(_)) => Ok(Inbound::Alive),
         Err(err) => Err(read_failure(&err)),
     });
     (inbound, WebSocketSink { sink })
@@ -76,16 +78,42 @@ fn read_failure(err: &WsError) -> ReadFailure {
                 "invalid UTF-8 in a text frame".into(),
             ))
         }
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            debug!("peer closed the TCP connection without a close handshake");
+            return ReadFailure {
+                close: None,
+                unclean: true,
+                limit: None,
+            };
+        }
         WsError::Protocol(why) => {
             warn!(error = %why, "WebSocket protocol error");
             Some((CLOSE_PROTOCOL_ERROR, why.to_string()))
         }
+        WsError::WriteBufferFull(_) => {
+            warn!(
+                "peer does not read what it asked for (write buffer full); dropping the connection"
+            );
+            return ReadFailure {
+                close: None,
+                unclean: false,
+                limit: Some("write_buffer"),
+            };
+        }
         other => {
             debug!(error = %other, "connection failed");
-            None
+            return ReadFailure {
+                close: None,
+                unclean: matches!(other, WsError::Io(_)),
+                limit: None,
+            };
         }
     };
-    ReadFailure { close }
+    ReadFailure {
+        close,
+        unclean: false,
+        limit: None,
+    }
 }
 
 fn close_message(code: u16, reason: &str) -> WsMessage {

@@ -22,8 +22,8 @@ pub enum Inbound {
         /// `Some(true)` for a text frame, `Some(false)` for binary, `None` when not applicable.
         text: Option<bool>,
     },
-    /// A ping that must be answered with a pong carrying `payload` (RawSocket; WebSocket pings
-    /// are answered by tungstenite itself).
+    /// A peer's ping. RawSocket pings must be answered with a pong carrying `payload`;
+    /// WebSocket pings are answered by tungstenite itself. The driver counts both.
     Ping(Bytes),
     /// Any other sign of life (pong, WebSocket control frame).
     Alive,
@@ -36,6 +36,11 @@ pub enum Inbound {
 pub struct ReadFailure {
     /// Close code and reason to send (WebSocket), `None` when the connection is simply gone.
     pub close: Option<(u16, String)>,
+    /// True when the peer went away without a close handshake (FIN or reset only): ordinary
+    /// for Oro's PHP publisher and vanished browsers, so logged at debug and counted.
+    pub unclean: bool,
+    /// The limit the peer exceeded, for `wampd_limit_refusals_total` (`write_buffer`).
+    pub limit: Option<&'static str>,
 }
 
 /// Puts frames on the wire. Methods buffer; [`WireSink::flush`] writes.

@@ -83,12 +83,25 @@ pub async fn run<W: WireSink>(
                     let Some(frame) = frame else { return Ok(()) };
                     // A peer that stops reading blocks the write; the router's kill or the
                     // connection's end must still get through, so race the write against them.
-                    let write = write_batch(&mut sink, &mut rx, frame);
-                    let (closing, bytes) = tokio::select! {
-                        biased;
-                        written = write => written?,
-                        _ = kill.cancelled() => return Ok(()),
-                        _ = done.cancelled() => return Ok(()),
+                    let outcome = {
+                        let write = write_batch(&mut sink, &mut rx, frame);
+                        tokio::select! {
+                            biased;
+                            written = write => Some(written?),
+                            _ = kill.cancelled() => None,
+                            _ = done.cancelled() => return Ok(()),
+                        }
+                    };
+                    let Some((closing, bytes)) = outcome else {
+                        // Killed while the peer was not reading: the close frame follows what is
+                        // already buffered, for a peer that reads again within the grace time.
+                        debug!("closing a slow consumer");
+                        tokio::select! {
+                            biased;
+                            sent = sink.close_slow_consumer() => sent?,
+                            _ = done.cancelled() => {}
+                        }
+                        return Ok(());
                     };
                     metrics.bytes_out.inc_by(bytes);
                     if closing {

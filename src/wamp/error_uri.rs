@@ -70,6 +70,10 @@ pub const CLOSE_CLOSE_REALM: &str = "wamp.close.close_realm";
 /// The session was killed (e.g. via `wamp.session.kill`).
 pub const CLOSE_KILLED: &str = "wamp.close.killed";
 
+/// wampd's answer to a request that would exceed a configured limit (subscriptions per session,
+/// calls in flight, …); not a WAMP-defined URI, so it lives in wampd's namespace.
+pub const LIMIT_EXCEEDED: &str = "wampd.error.limit_exceeded";
+
 #[cfg(test)]
 mod tests {
     use super::super::uri::{is_reserved, is_valid_uri, MatchPolicy, UriPolicy};

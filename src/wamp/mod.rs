@@ -9,12 +9,14 @@
 pub mod codec;
 pub mod error_uri;
 pub mod id;
+pub mod limits;
 pub mod message;
 pub mod uri;
 pub mod v1;
 pub mod value;
 
 pub use codec::{decode, encode, DecodeError, Serializer};
+pub use limits::Limits;
 pub use message::{Id, Message};
 pub use uri::{MatchPolicy, UriPolicy};
 pub use value::{Dict, Value};

@@ -1,0 +1,348 @@
+//! The operations layer: what a session may do, decided once for every protocol.
+//!
+//! WAMP v2 and WAMP v1 sessions (and any front end that follows) are thin translators: they
+//! decode their protocol's request, call one function here, and turn the outcome into their
+//! protocol's answer. Each function runs the same steps in the same order:
+//!
+//! 1. **validate**: URI length and component count ([`Limits::check_uri`]), then URI syntax
+//!    (WAMP v1 topics are any string, as Ratchet allowed);
+//! 2. **limits**: subscriptions and registrations per session, calls in flight per caller and
+//!    callee, the call timeout ceiling;
+//! 3. **authorize**: Oro's user-scoped topics, the session's ticket, then the rules
+//!    ([`crate::router::authorizer`]);
+//! 4. **act** on the broker or dealer, queueing the protocol's reply where ordering matters
+//!    (SUBSCRIBED before any EVENT);
+//! 5. **meta events**.
+//!
+//! A policy written once cannot drift between protocols: an action refused over v2 is refused
+//! over v1 because both reach it through here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use crate::auth::rules::Action;
+use crate::auth::ticket::Claims;
+use crate::oro::topics;
+use crate::router::broker::{PublishStats, Subscribed};
+use crate::router::dealer::{CallRequest, Caller, DealerError, InvokePolicy, RegisterRequest};
+use crate::router::handle::SessionHandle;
+use crate::router::meta;
+use crate::router::outbound::Frame;
+use crate::router::publisher::{PublishRequest, Refusal};
+use crate::router::realm::Realm;
+use crate::router::Router;
+use crate::wamp::{error_uri, uri, Dict, Id, MatchPolicy, Value};
+
+/// The session asking: who it is, where it is, and what its credentials restrict.
+#[derive(Clone, Copy)]
+pub struct Actor<'a> {
+    /// Its realm.
+    pub realm: &'a Arc<Realm>,
+    /// Its handle (identity and outbound queue).
+    pub handle: &'a Arc<SessionHandle>,
+    /// The wampd ticket it authenticated with, restricting its subscriptions.
+    pub claims: Option<&'a Claims>,
+    /// The Oro back-office user it authenticated as, for Oro's user-scoped topics.
+    pub oro_user: Option<u64>,
+    /// WAMP v1: any string is a topic (v1 URIs such as `http://example.com/ev#a` are not WAMP
+    /// v2 URIs).
+    pub any_uri: bool,
+}
+
+/// Why a request was refused: the WAMP error URI and a message for the client. A refusal with
+/// [`error_uri::PROTOCOL_VIOLATION`] ends a v2 session.
+pub type Refused = Refusal;
+
+fn refused(error: &'static str, message: impl Into<String>) -> Refused {
+    Refusal {
+        error,
+        message: message.into(),
+    }
+}
+
+impl From<DealerError> for Refusal {
+    fn from(e: DealerError) -> Refusal {
+        Refusal {
+            error: e.error,
+            message: e.message,
+        }
+    }
+}
+
+/// A subscribe request.
+pub struct SubscribeRequest<'a> {
+    /// The topic or pattern.
+    pub topic: &'a str,
+    /// How it matches.
+    pub policy: MatchPolicy,
+    /// Subscriptions the session holds now.
+    pub held: usize,
+}
+
+/// A call request, as the front end decoded it.
+pub struct CallOptions {
+    /// `CALL.Options.timeout` (zero: none).
+    pub timeout: Duration,
+    /// `CALL.Options.receive_progress`.
+    pub receive_progress: bool,
+    /// `CALL.Options.disclose_me`.
+    pub disclose_me: bool,
+}
+
+/// How a call ended up.
+pub enum Called {
+    /// Answered by the router itself (meta procedures).
+    Answered(Vec<Value>),
+    /// Routed to a callee as this invocation.
+    Invoked(Id),
+}
+
+impl Router {
+    /// Validation steps shared by every URI a client names.
+    fn validate_uri(
+        &self,
+        actor: &Actor<'_>,
+        uri: &str,
+        policy: MatchPolicy,
+        what: &str,
+    ) -> Result<(), Refused> {
+        if let Err(too_large) = self.config().limits.check_uri(uri) {
+            let limit = match too_large {
+                crate::wamp::limits::UriTooLarge::Length { .. } => "uri_length",
+                crate::wamp::limits::UriTooLarge::Components { .. } => "uri_components",
+            };
+            self.metrics().limit_refused(limit);
+            return Err(refused(
+                error_uri::INVALID_URI,
+                format!("invalid {what}: {too_large}"),
+            ));
+        }
+        if !actor.any_uri && !uri::is_valid_uri(uri, self.config().uri_policy, policy) {
+            return Err(refused(
+                error_uri::INVALID_URI,
+                format!(
+                    "invalid {what} URI \"{uri}\" for match \"{}\"",
+                    policy.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn over_limit(&self, limit: &'static str, message: String) -> Refused {
+        self.metrics().limit_refused(limit);
+        refused(error_uri::LIMIT_EXCEEDED, message)
+    }
+
+    /// The authorization step: Oro's user-scoped topics, the ticket's topic limits, the rules.
+    fn authorize_actor(
+        &self,
+        actor: &Actor<'_>,
+        action: Action,
+        uri: &str,
+        policy: MatchPolicy,
+    ) -> Result<(), Refused> {
+        let handle = actor.handle;
+        if action == Action::Subscribe && handle.authrole != self.config().auth.backend_role {
+            if let Some(kind) = topics::route(uri) {
+                if !topics::may_subscribe(&kind, actor.oro_user) {
+                    info!(session = handle.id, authid = %handle.authid, topic = uri, "subscription to a user-scoped Oro topic refused");
+                    self.metrics().authorization_denied(action.as_str());
+                    return Err(refused(
+                        error_uri::NOT_AUTHORIZED,
+                        topics::refusal_text(uri),
+                    ));
+                }
+            }
+        }
+        if let (Some(claims), Action::Subscribe) = (actor.claims, action) {
+            if !claims.may_subscribe_match(uri, policy) {
+                info!(session = handle.id, authid = %handle.authid, action = "subscribe", uri, "not authorized by the session's ticket");
+                self.metrics().authorization_denied(action.as_str());
+                return Err(refused(
+                    error_uri::NOT_AUTHORIZED,
+                    format!("the session's ticket does not allow subscribing to \"{uri}\""),
+                ));
+            }
+        }
+        if !self.authorize(actor.realm.name(), handle, action, uri, policy) {
+            return Err(refused(error_uri::NOT_AUTHORIZED, action.refusal(uri)));
+        }
+        Ok(())
+    }
+
+    /// Subscribes `actor` to `request.topic`. `reply` builds the protocol's acknowledgement from
+    /// the result; it is queued before any EVENT of the subscription can be.
+    pub fn op_subscribe(
+        &self,
+        actor: Actor<'_>,
+        request: SubscribeRequest<'_>,
+        reply: impl FnOnce(Subscribed) -> Option<Frame>,
+    ) -> Result<Subscribed, Refused> {
+        let SubscribeRequest {
+            topic,
+            policy,
+            held,
+        } = request;
+        self.validate_uri(&actor, topic, policy, "topic")?;
+        let max = self.config().limits.max_subscriptions;
+        if held >= max && !actor.realm.is_subscribed(actor.handle.id, topic, policy) {
+            return Err(self.over_limit(
+                "subscriptions",
+                format!("this session already holds {max} subscriptions (the limit)"),
+            ));
+        }
+        self.authorize_actor(&actor, Action::Subscribe, topic, policy)?;
+        let result = actor.realm.subscribe(actor.handle, topic, policy, reply);
+        info!(
+            session = actor.handle.id,
+            authid = %actor.handle.authid,
+            topic,
+            r#match = policy.as_str(),
+            "subscribed"
+        );
+        actor
+            .realm
+            .subscribed(actor.handle.id, result, topic, policy);
+        Ok(result)
+    }
+
+    /// Ends `actor`'s subscription `subscription`, which the session checked it holds.
+    pub fn op_unsubscribe(&self, actor: Actor<'_>, subscription: Id) {
+        actor.realm.unsubscribe(actor.handle.id, subscription);
+        info!(session = actor.handle.id, subscription, "unsubscribed");
+    }
+
+    /// Publishes for `actor`: URI limits, authorization, then [`Router::publish`]'s checks.
+    pub fn op_publish(
+        &self,
+        actor: Actor<'_>,
+        request: PublishRequest<'_>,
+    ) -> Result<(Id, PublishStats), Refused> {
+        self.validate_uri(&actor, request.topic, MatchPolicy::Exact, "topic")?;
+        self.authorize_actor(&actor, Action::Publish, request.topic, MatchPolicy::Exact)?;
+        self.publish(
+            actor.realm,
+            actor.handle,
+            PublishRequest {
+                any_topic: actor.any_uri,
+                ..request
+            },
+        )
+    }
+
+    /// Calls `call.procedure` for `actor`, answering `caller` when the callee does.
+    pub fn op_call(
+        &self,
+        actor: Actor<'_>,
+        caller: Caller,
+        call: CallRequest,
+        options: CallOptions,
+    ) -> Result<Called, Refused> {
+        self.validate_uri(&actor, &call.procedure, MatchPolicy::Exact, "procedure")?;
+        self.authorize_actor(&actor, Action::Call, &call.procedure, MatchPolicy::Exact)?;
+        if let Some(outcome) = meta::call(
+            actor.realm,
+            actor.handle,
+            &call.procedure,
+            &call.args,
+            &call.kwargs,
+        ) {
+            return outcome
+                .map(Called::Answered)
+                .map_err(|(error, message)| refused(error, message));
+        }
+        let limits = &self.config().limits;
+        let deadline = limits
+            .call_timeout(options.timeout)
+            .map(|timeout| Instant::now() + timeout);
+        let call = CallRequest {
+            receive_progress: options.receive_progress,
+            disclose_me: options.disclose_me,
+            ..call
+        };
+        let invocation = actor
+            .realm
+            .dealer()
+            .call(caller, call, limits, deadline)
+            .map_err(|e| {
+                if e.error == error_uri::LIMIT_EXCEEDED {
+                    self.metrics().limit_refused("pending_calls");
+                }
+                Refusal::from(e)
+            })?;
+        if deadline.is_some() {
+            actor.realm.arm_call_timer();
+        }
+        Ok(Called::Invoked(invocation))
+    }
+
+    /// Registers `procedure` for `actor`, which holds `held` registrations, and returns the
+    /// registration ID. `reply` builds the REGISTERED, queued while the dealer is locked so no
+    /// INVOCATION can overtake it; the meta events follow.
+    pub fn op_register(
+        &self,
+        actor: Actor<'_>,
+        procedure: &str,
+        options: &Dict,
+        held: usize,
+        reply: impl FnOnce(Id) -> Frame,
+    ) -> Result<Id, Refused> {
+        let (policy, invoke, disclose_caller) =
+            register_options(options).map_err(|why| refused(error_uri::INVALID_ARGUMENT, why))?;
+        self.validate_uri(&actor, procedure, policy, "procedure")?;
+        if uri::is_reserved(procedure) {
+            return Err(refused(
+                error_uri::INVALID_URI,
+                format!("procedure \"{procedure}\" is reserved for the router"),
+            ));
+        }
+        let max = self.config().limits.max_registrations;
+        if held >= max {
+            return Err(self.over_limit(
+                "registrations",
+                format!("this session already holds {max} registrations (the limit)"),
+            ));
+        }
+        self.authorize_actor(&actor, Action::Register, procedure, policy)?;
+        let (registration, created) = {
+            let mut dealer = actor.realm.dealer();
+            let outcome = dealer.register(
+                actor.handle,
+                RegisterRequest {
+                    procedure,
+                    policy,
+                    invoke,
+                    disclose_caller,
+                },
+            )?;
+            let _ = actor.handle.send(reply(outcome.0));
+            outcome
+        };
+        let session = actor.handle.id;
+        info!(session, procedure, registration, "registered");
+        if created {
+            let details = meta::entry_details(registration, procedure, policy, None);
+            actor.realm.registration_created(session, details);
+        }
+        actor
+            .realm
+            .registration_events(session, registration, true, false);
+        Ok(registration)
+    }
+}
+
+/// `REGISTER.Options`: match policy, invocation policy and `disclose_caller`.
+fn register_options(options: &Dict) -> Result<(MatchPolicy, InvokePolicy, bool), String> {
+    let policy = MatchPolicy::from_options(options)?;
+    let invoke = InvokePolicy::from_options(options)?;
+    let disclose_caller = match options.get("disclose_caller") {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| "option disclose_caller must be a boolean".to_string())?,
+    };
+    Ok((policy, invoke, disclose_caller))
+}
