@@ -97,8 +97,8 @@ async fn every_handshake_error_code() {
     let (_ok, reply) = handshake(&server, [0x7F, 0xF1, 0, 0]).await;
     assert_eq!(
         reply,
-        [0x7F, 0xB1, 0, 0],
-        "JSON accepted; router limit 1 MiB (2^(9+11))"
+        [0x7F, 0xF1, 0, 0],
+        "JSON accepted; a loopback RawSocket peer is a backend: limit 16 MiB (2^(9+15))"
     );
     for (request, expected) in [
         ([0x7F, 0xF3, 0, 0], [0x7F, 0x10, 0, 0]), // CBOR: serializer unsupported

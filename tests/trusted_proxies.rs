@@ -119,7 +119,14 @@ async fn reported_peer(server: &TestServer, headers: &[(&'static str, &'static s
 
 #[tokio::test]
 async fn session_meta_shows_the_forwarded_client_only_from_a_trusted_proxy() {
-    let trusting = TestServer::start(&[("WEBSOCKET_TRUSTED_PROXIES", "127.0.0.1,::1")]).await;
+    // The client address is shown to the trusted (backend) role only (tests/hostile.rs checks
+    // that others are not told it); the forwarded clients here are anonymous, so make that role
+    // the backend's.
+    let trusting = TestServer::start(&[
+        ("WEBSOCKET_TRUSTED_PROXIES", "127.0.0.1,::1"),
+        ("WEBSOCKET_ANONYMOUS_ROLE", "backend"),
+    ])
+    .await;
     assert_eq!(
         reported_peer(
             &trusting,
@@ -154,7 +161,7 @@ async fn session_meta_shows_the_forwarded_client_only_from_a_trusted_proxy() {
         .starts_with("127.0.0.1:"));
     trusting.shutdown().await;
 
-    let untrusting = TestServer::start(&[]).await;
+    let untrusting = TestServer::start(&[("WEBSOCKET_ANONYMOUS_ROLE", "backend")]).await;
     let peer = reported_peer(&untrusting, &[("X-Forwarded-For", "203.0.113.7")]).await;
     assert!(peer.starts_with("127.0.0.1:"), "headers ignored: {peer}");
     untrusting.shutdown().await;
