@@ -799,7 +799,10 @@ async fn goodbye_then_hello_works_at_any_connection_age() {
 
 #[tokio::test]
 async fn rawsocket_headers_do_not_reserve_what_never_arrives() {
-    let server = Spawned::start(&[]);
+    let server = Spawned::start(&[
+        ("WEBSOCKET_MAX_MESSAGE_SIZE", "16MiB"),
+        ("WEBSOCKET_OUTBOUND_QUEUE_BYTES", "16MiB"),
+    ]);
     let vm = |pid: u32| -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()

@@ -30,9 +30,11 @@ use crate::router::dealer::{CallRequest, Caller, DealerError, InvokePolicy, Regi
 use crate::router::handle::SessionHandle;
 use crate::router::meta;
 use crate::router::outbound::Frame;
+use crate::router::publish_options::PublishOptions;
 use crate::router::publisher::{PublishRequest, Refusal};
 use crate::router::realm::Realm;
 use crate::router::Router;
+use crate::wamp::limits::UriTooLarge;
 use crate::wamp::{error_uri, uri, Dict, Id, MatchPolicy, Value};
 
 /// The session asking: who it is, where it is, and what its credentials restrict.
@@ -100,7 +102,21 @@ pub enum Called {
 }
 
 impl Router {
-    /// Validation steps shared by every URI a client names.
+    /// The limits step for a URI: its length and component count.
+    fn check_uri_limits(&self, uri: &str, what: &str) -> Result<(), Refused> {
+        self.config().limits.check_uri(uri).map_err(|too_large| {
+            self.metrics().limit_refused(match too_large {
+                UriTooLarge::Length { .. } => "uri_length",
+                UriTooLarge::Components { .. } => "uri_components",
+            });
+            refused(
+                error_uri::INVALID_URI,
+                format!("invalid {what}: {too_large}"),
+            )
+        })
+    }
+
+    /// Validation steps shared by every URI a client names: limits, then syntax.
     fn validate_uri(
         &self,
         actor: &Actor<'_>,
@@ -108,17 +124,7 @@ impl Router {
         policy: MatchPolicy,
         what: &str,
     ) -> Result<(), Refused> {
-        if let Err(too_large) = self.config().limits.check_uri(uri) {
-            let limit = match too_large {
-                crate::wamp::limits::UriTooLarge::Length { .. } => "uri_length",
-                crate::wamp::limits::UriTooLarge::Components { .. } => "uri_components",
-            };
-            self.metrics().limit_refused(limit);
-            return Err(refused(
-                error_uri::INVALID_URI,
-                format!("invalid {what}: {too_large}"),
-            ));
-        }
+        self.check_uri_limits(uri, what)?;
         if !actor.any_uri && !uri::is_valid_uri(uri, self.config().uri_policy, policy) {
             return Err(refused(
                 error_uri::INVALID_URI,
@@ -215,22 +221,43 @@ impl Router {
         info!(session = actor.handle.id, subscription, "unsubscribed");
     }
 
-    /// Publishes for `actor`: URI limits, authorization, then [`Router::publish`]'s checks.
+    /// Every check of a publication without making it: URI limits, authorization, then
+    /// [`Router::check_publication`] (options, URI syntax, the reserved namespace). Returns the
+    /// parsed options. HTTP publishing checks a whole batch this way before publishing any of it.
+    pub fn op_check_publish(
+        &self,
+        actor: Actor<'_>,
+        request: PublishRequest<'_>,
+    ) -> Result<PublishOptions, Refused> {
+        self.check_uri_limits(request.topic, "topic")?;
+        self.authorize_actor(&actor, Action::Publish, request.topic, MatchPolicy::Exact)?;
+        self.check_publication(PublishRequest {
+            any_topic: actor.any_uri,
+            ..request
+        })
+    }
+
+    /// Publishes for `actor` after [`Router::op_check_publish`]; in cluster mode the
+    /// publication also goes to the other nodes.
     pub fn op_publish(
         &self,
         actor: Actor<'_>,
         request: PublishRequest<'_>,
     ) -> Result<(Id, PublishStats), Refused> {
-        self.validate_uri(&actor, request.topic, MatchPolicy::Exact, "topic")?;
-        self.authorize_actor(&actor, Action::Publish, request.topic, MatchPolicy::Exact)?;
-        self.publish(
-            actor.realm,
-            actor.handle,
-            PublishRequest {
-                any_topic: actor.any_uri,
-                ..request
-            },
-        )
+        let started = Instant::now();
+        let options = self.op_check_publish(actor, request)?;
+        Ok(self.op_publish_checked(actor, request, &options, started))
+    }
+
+    /// The act step of a publication [`Router::op_check_publish`] accepted.
+    pub fn op_publish_checked(
+        &self,
+        actor: Actor<'_>,
+        request: PublishRequest<'_>,
+        options: &PublishOptions,
+        started: Instant,
+    ) -> (Id, PublishStats) {
+        self.publish_checked(actor.realm, actor.handle, request, options, true, started)
     }
 
     /// Calls `call.procedure` for `actor`, answering `caller` when the callee does.

@@ -107,6 +107,20 @@ impl Router {
     ) -> Result<(Id, PublishStats), Refusal> {
         let started = Instant::now();
         let options = self.check_publication(request)?;
+        Ok(self.publish_checked(realm, publisher, request, &options, forward, started))
+    }
+
+    /// Delivers a publication [`Router::check_publication`] accepted (with the options it
+    /// parsed), and hands it to the backplane when `forward`.
+    pub(crate) fn publish_checked(
+        &self,
+        realm: &Realm,
+        publisher: &SessionHandle,
+        request: PublishRequest<'_>,
+        options: &PublishOptions,
+        forward: bool,
+        started: Instant,
+    ) -> (Id, PublishStats) {
         let topic = request.topic;
         let publication = id::random_id();
         let stats = realm.publish(&Publication {
@@ -114,7 +128,7 @@ impl Router {
             topic,
             args: request.args,
             kwargs: request.kwargs,
-            options: &options,
+            options,
             publisher: publisher.into(),
             v1_payload: request.v1_payload,
         });
@@ -125,7 +139,7 @@ impl Router {
                 publication,
                 publisher: publisher.into(),
                 options: request.options,
-                parsed: &options,
+                parsed: options,
                 args: request.args,
                 kwargs: request.kwargs,
                 v1_payload: request.v1_payload,
@@ -134,6 +148,6 @@ impl Router {
         self.metrics()
             .publish_latency
             .observe(started.elapsed().as_secs_f64());
-        Ok((publication, stats))
+        (publication, stats)
     }
 }

@@ -29,14 +29,15 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
-use crate::auth::rules::Action;
 use crate::config::PublishSettings;
 use crate::router::handle::SessionHandle;
+use crate::router::operations::Actor;
 use crate::router::outbound::OutboundRx;
 use crate::router::publisher::PublishRequest;
+use crate::router::realm::Realm;
 use crate::router::Router;
 use crate::transport::client_addr::ClientAddr;
-use crate::wamp::{codec, error_uri, Dict, MatchPolicy, Serializer, Value};
+use crate::wamp::{codec, error_uri, Dict, Serializer, Value};
 
 /// How long an idempotency key's answer is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
@@ -51,7 +52,7 @@ pub struct HttpPublisher {
     in_flight: Arc<Semaphore>,
     remembered: Mutex<Remembered>,
     /// The session identity HTTP publications carry (never subscribed; its queue stays empty).
-    identity: SessionHandle,
+    identity: Arc<SessionHandle>,
     _identity_rx: OutboundRx,
 }
 
@@ -237,7 +238,7 @@ impl HttpPublisher {
             in_flight: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             remembered: Mutex::new(Remembered::default()),
-            identity,
+            identity: Arc::new(identity),
             _identity_rx: rx,
         }
     }
@@ -404,6 +405,17 @@ impl HttpPublisher {
         self.remembered.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The operations layer's view of an HTTP publisher in `realm`.
+    fn actor<'a>(&'a self, realm: &'a Arc<Realm>) -> Actor<'a> {
+        Actor {
+            realm,
+            handle: &self.identity,
+            claims: None,
+            oro_user: None,
+            any_uri: false,
+        }
+    }
+
     fn publish_body(&self, router: &Router, body: &[u8]) -> Result<(StatusCode, String), Failure> {
         let value = codec::decode_value(Serializer::Json, body).map_err(|err| {
             failure(
@@ -423,8 +435,17 @@ impl HttpPublisher {
             }
             other => (vec![parse_item(other, None)?], false),
         };
-        // Validate the whole request before publishing any of it.
-        let mut realms = Vec::with_capacity(items.len());
+        // Check the whole request (the operations layer's validate, limits and authorize
+        // steps) before publishing any of it.
+        let started = std::time::Instant::now();
+        let mut checked = Vec::with_capacity(items.len());
+        let numbered = |i: usize, message: String| {
+            if batch {
+                format!("item {i}: {message}")
+            } else {
+                message
+            }
+        };
         for (i, item) in items.iter().enumerate() {
             let realm = match &item.realm {
                 Some(name) => router.realm(name),
@@ -437,41 +458,22 @@ impl HttpPublisher {
                     format!("no such realm {:?}", item.realm.as_deref().unwrap_or("")),
                 )
             })?;
-            if !router.authorize(
-                realm.name(),
-                &self.identity,
-                Action::Publish,
-                &item.topic,
-                MatchPolicy::Exact,
-            ) {
-                let message = Action::Publish.refusal(&item.topic);
-                return Err(failure(
-                    StatusCode::FORBIDDEN,
-                    error_uri::NOT_AUTHORIZED,
-                    if batch {
-                        format!("item {i}: {message}")
+            let options = router
+                .op_check_publish(self.actor(realm), request(item))
+                .map_err(|refusal| {
+                    let status = if refusal.error == error_uri::NOT_AUTHORIZED {
+                        StatusCode::FORBIDDEN
                     } else {
-                        message
-                    },
-                ));
-            }
-            router.check_publication(request(item)).map_err(|refusal| {
-                let message = if batch {
-                    format!("item {i}: {}", refusal.message)
-                } else {
-                    refusal.message
-                };
-                failure(StatusCode::BAD_REQUEST, refusal.error, message)
-            })?;
-            realms.push(realm.clone());
+                        StatusCode::BAD_REQUEST
+                    };
+                    failure(status, refusal.error, numbered(i, refusal.message))
+                })?;
+            checked.push((realm, options));
         }
         let mut ids = Vec::with_capacity(items.len());
-        for (item, realm) in items.iter().zip(&realms) {
-            let (publication, _) = router
-                .publish(realm, &self.identity, request(item))
-                .map_err(|refusal| {
-                    failure(StatusCode::BAD_REQUEST, refusal.error, refusal.message)
-                })?;
+        for (item, (realm, options)) in items.iter().zip(&checked) {
+            let (publication, _) =
+                router.op_publish_checked(self.actor(realm), request(item), options, started);
             ids.push(publication);
         }
         let body = if batch {
