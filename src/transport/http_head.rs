@@ -81,7 +81,13 @@ pub async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<RequestHead, H
     }
 }
 
-fn parse(buf: &BytesMut) -> Result<Option<RequestHead>, HeadError> {
+/// Parses a request head from bytes already read: `Ok(None)` while it is incomplete. Pure, so
+/// the fuzz target `http_head` drives it directly.
+pub fn parse_bytes(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
+    parse(buf)
+}
+
+fn parse(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     let head_len = match request.parse(buf) {

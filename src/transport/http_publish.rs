@@ -144,6 +144,37 @@ struct Item {
     options: Dict,
 }
 
+/// Parses a `POST /publish` body: one item or a batch (a JSON array), and whether it was a
+/// batch.
+fn parse_body(body: &[u8]) -> Result<(Vec<Item>, bool), Failure> {
+    let value = codec::decode_value(Serializer::Json, body).map_err(|err| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {err}"),
+        )
+    })?;
+    Ok(match value {
+        Value::List(list) => {
+            let items = list
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| parse_item(v, Some(i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            (items, true)
+        }
+        other => (vec![parse_item(other, None)?], false),
+    })
+}
+
+/// Parses a `POST /publish` body as the endpoint does and returns how many items it holds,
+/// or the HTTP status it would be refused with. For the fuzz target `http_publish`.
+pub fn check_body(body: &[u8]) -> Result<usize, u16> {
+    parse_body(body)
+        .map(|(items, _)| items.len())
+        .map_err(|f| f.status.as_u16())
+}
+
 fn parse_item(value: Value, index: Option<usize>) -> Result<Item, Failure> {
     let at = |what: &str| match index {
         Some(i) => format!("item {i}: {what}"),
@@ -417,24 +448,7 @@ impl HttpPublisher {
     }
 
     fn publish_body(&self, router: &Router, body: &[u8]) -> Result<(StatusCode, String), Failure> {
-        let value = codec::decode_value(Serializer::Json, body).map_err(|err| {
-            failure(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("the body is not valid JSON: {err}"),
-            )
-        })?;
-        let (items, batch) = match value {
-            Value::List(list) => {
-                let items = list
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| parse_item(v, Some(i)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                (items, true)
-            }
-            other => (vec![parse_item(other, None)?], false),
-        };
+        let (items, batch) = parse_body(body)?;
         // Check the whole request (the operations layer's validate, limits and authorize
         // steps) before publishing any of it.
         let started = std::time::Instant::now();
