@@ -833,3 +833,23 @@ async fn rawsocket_headers_do_not_reserve_what_never_arrives() {
         "40 announced 16 MiB frames grew the router by {grown_mib} MiB"
     );
 }
+
+#[tokio::test]
+async fn refused_connection_floods_cost_bounded_log_lines() {
+    let server = Spawned::start(&[]);
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        let answer = http_exchange(
+            &mut stream,
+            &upgrade_request(server.addr, "/ws", "https://evil.example"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let warnings = server.count_lines("WARN");
+    assert!(
+        (1..=61).contains(&warnings),
+        "{warnings} warning lines for 300 refused connections"
+    );
+}

@@ -107,8 +107,9 @@ impl V1Session {
         self.handle.id
     }
 
-    /// Logs a warning the client caused, within its [`LogBudget`].
-    fn warn_budget(&mut self, message: &str) {
+    /// Logs a warning the client caused, within its [`LogBudget`] (also for the transport's
+    /// complaints about it, such as binary frames).
+    pub fn warn_budget(&mut self, message: &str) {
         match self.warnings.admit(std::time::Instant::now()) {
             Verdict::Log { suppressed: 0 } => {
                 warn!(session = self.handle.id, peer = %self.peer, "{message}");

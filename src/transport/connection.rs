@@ -142,10 +142,7 @@ impl Machine {
             }
             Machine::V1(session) => {
                 if text == Some(false) {
-                    warn!(
-                        session = session.id(),
-                        "binary frame on a WAMP v1 session ignored"
-                    );
+                    session.warn_budget("binary frame on a WAMP v1 session ignored");
                     return Step::Continue;
                 }
                 session.handle_text(data)
@@ -259,7 +256,9 @@ where
         tokio::select! {
             biased;
             _ = kill.cancelled() => {
-                warn!(%peer, session = ?session.id(), "disconnecting a slow consumer: outbound queue limit exceeded");
+                crate::router::log_budget::connection_warning(|suppressed| {
+                    warn!(%peer, session = ?session.id(), suppressed, "disconnecting a slow consumer: outbound queue limit exceeded");
+                });
                 metrics.slow_consumer_disconnects.inc();
                 break End::Killed;
             }

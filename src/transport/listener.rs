@@ -54,7 +54,9 @@ pub async fn accept_loop(
             &state.connections
         };
         let Ok(permit) = budget.clone().try_acquire_owned() else {
-            warn!(%peer, limit = state.max_connections, "connection limit reached; refusing");
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(%peer, limit = state.max_connections, suppressed, "connection limit reached; refusing");
+            });
             state
                 .connection
                 .router
@@ -77,7 +79,9 @@ pub async fn accept_loop(
             state.per_ip.acquire(peer.ip())
         };
         let Some(slot) = slot else {
-            warn!(%peer, "per-address connection limit reached; refusing");
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(%peer, suppressed, "per-address connection limit reached; refusing");
+            });
             state
                 .connection
                 .router

@@ -178,7 +178,9 @@ impl ServerState {
         match self.per_ip.acquire(client.ip()) {
             Some(slot) => Ok(Some(slot)),
             None => {
-                tracing::warn!(%client, "per-address connection limit reached; refusing");
+                crate::router::log_budget::connection_warning(|suppressed| {
+                    tracing::warn!(%client, suppressed, "per-address connection limit reached; refusing");
+                });
                 self.connection
                     .router
                     .metrics()

@@ -209,12 +209,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> WireSink for RawSocketSink<S> {
             }
         };
         if payload.len() > self.client_max.min(MAX_FRAME_PAYLOAD) {
-            warn!(
-                peer = %self.peer,
-                size = payload.len(),
-                limit = self.client_max,
-                "message larger than the RawSocket client accepts; skipped"
-            );
+            let (peer, size, limit) = (self.peer, payload.len(), self.client_max);
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(%peer, size, limit, suppressed, "message larger than the RawSocket client accepts; skipped");
+            });
             return Ok(());
         }
         self.frame(FRAME_MESSAGE, payload).await
@@ -267,14 +265,8 @@ pub async fn serve<S>(
             return;
         }
     }
-    // Browsers cannot speak RawSocket, so a RawSocket peer on this machine is a backend
-    // (`wampd publish`, a local worker); remote peers need the backend listener or credentials.
+    let authrole = state.admission.rawsocket_role(peer, &spec.authrole);
     let backend_role = &state.connection.router.config().auth.backend_role;
-    let authrole: Arc<str> = if peer.ip().is_loopback() {
-        Arc::from(backend_role.as_str())
-    } else {
-        spec.authrole.clone()
-    };
     let own_limit = limits.max_message_size_for(&authrole, backend_role);
     let (serializer, client_max) = match negotiate(request, own_limit) {
         Handshake::Accepted {
@@ -310,7 +302,11 @@ pub async fn serve<S>(
             let unclean = matches!(err, FrameError::Io(_));
             match &err {
                 FrameError::Io(_) => debug!(%peer, error = %err, "RawSocket connection failed"),
-                _ => warn!(%peer, error = %err, "RawSocket protocol violation; closing"),
+                _ => {
+                    crate::router::log_budget::connection_warning(|suppressed| {
+                        warn!(%peer, error = %err, suppressed, "RawSocket protocol violation; closing");
+                    });
+                }
             }
             ReadFailure {
                 close: None,

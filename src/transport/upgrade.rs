@@ -71,6 +71,21 @@ impl Admission {
     }
 }
 
+impl Admission {
+    /// The auth role of a RawSocket peer at `peer` on a listener whose sessions get
+    /// `listener_role`: browsers cannot speak RawSocket, so a peer on this machine is a backend
+    /// (`wampd publish`, a local worker); remote peers need the backend listener or credentials.
+    /// RawSocket carries no Origin, query or forwarding headers, so this, the accept loop's
+    /// connection slots and HELLO's failed-auth limiter are its whole admission.
+    pub fn rawsocket_role(&self, peer: SocketAddr, listener_role: &Arc<str>) -> Arc<str> {
+        if peer.ip().is_loopback() {
+            self.backend_role.clone()
+        } else {
+            listener_role.clone()
+        }
+    }
+}
+
 impl std::fmt::Debug for Admission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admission")
@@ -342,7 +357,9 @@ pub async fn admit(
         });
     }
     if let Err(why) = admission.origin_allowed(headers) {
-        warn!(%client, %why, "Client rejected, bad origin");
+        crate::router::log_budget::connection_warning(
+            |suppressed| warn!(%client, %why, suppressed, "Client rejected, bad origin"),
+        );
         metrics.handshake_failure("bad_origin");
         return Err(Refusal {
             status: StatusCode::FORBIDDEN,

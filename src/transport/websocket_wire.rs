@@ -65,14 +65,18 @@ where
 fn read_failure(err: &WsError) -> ReadFailure {
     let close = match err {
         WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            warn!(size, max_size, "message exceeds the size limit");
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(size, max_size, suppressed, "message exceeds the size limit");
+            });
             Some((
                 CLOSE_TOO_BIG,
                 format!("message too big: limit is {max_size} bytes"),
             ))
         }
         WsError::Utf8(_) => {
-            warn!("text frame with invalid UTF-8");
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(suppressed, "text frame with invalid UTF-8")
+            });
             Some((
                 CLOSE_INVALID_PAYLOAD,
                 "invalid UTF-8 in a text frame".into(),
@@ -87,13 +91,15 @@ fn read_failure(err: &WsError) -> ReadFailure {
             };
         }
         WsError::Protocol(why) => {
-            warn!(error = %why, "WebSocket protocol error");
+            crate::router::log_budget::connection_warning(
+                |suppressed| warn!(error = %why, suppressed, "WebSocket protocol error"),
+            );
             Some((CLOSE_PROTOCOL_ERROR, why.to_string()))
         }
         WsError::WriteBufferFull(_) => {
-            warn!(
-                "peer does not read what it asked for (write buffer full); dropping the connection"
-            );
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(suppressed, "peer does not read what it asked for (write buffer full); dropping the connection");
+            });
             return ReadFailure {
                 close: None,
                 unclean: false,
