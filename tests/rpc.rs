@@ -11,24 +11,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wampd::wamp::{Dict, Id, Message, Serializer, Value};
 
 async fn register(callee: &mut Client, procedure: &str) -> Result<Id, String> {
-    let request = callee.request_id();
-    callee
-        .send(&Message::Register {
-            request,
-            options: Dict::new(),
-            procedure: procedure.into(),
-        })
-        .await;
-    match callee.recv().await {
-        Message::Registered {
-            request: r,
-            registration,
-        } if r == request => Ok(registration),
-        Message::Error {
-            request: r, error, ..
-        } if r == request => Err(error),
-        other => panic!("unexpected {other:?}"),
-    }
+    callee.register(procedure).await
 }
 
 async fn call(caller: &mut Client, procedure: &str, args: Vec<Value>) -> Id {

@@ -287,27 +287,11 @@ fn encode_v1_event(publication: &Publication<'_>) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::outbound::{channel, OutboundRx, QueueLimits};
+    use crate::router::outbound::OutboundRx;
 
     fn session(id: Id, serializer: Serializer) -> (Arc<SessionHandle>, OutboundRx) {
-        let (outbound, rx) = channel(
-            QueueLimits {
-                messages: 16,
-                bytes: 1 << 20,
-            },
-            serializer,
-        );
-        let handle = SessionHandle {
-            id,
-            authid: format!("user{id}"),
-            authrole: "anonymous".into(),
-            serializer,
-            v1: false,
-            transport: "test",
-            peer: String::new(),
-            interruptible: false,
-            outbound,
-        };
+        let (handle, rx) =
+            SessionHandle::for_test(id, &format!("user{id}"), "anonymous", serializer);
         (Arc::new(handle), rx)
     }
 

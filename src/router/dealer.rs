@@ -781,28 +781,11 @@ impl Dealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::outbound::{self, OutboundRx, QueueLimits};
+    use crate::router::outbound::OutboundRx;
     use crate::wamp::Serializer;
 
     fn session(id: Id) -> (Arc<SessionHandle>, OutboundRx) {
-        let (outbound, rx) = outbound::channel(
-            QueueLimits {
-                messages: 64,
-                bytes: 1 << 20,
-            },
-            Serializer::Json,
-        );
-        let handle = SessionHandle {
-            id,
-            authid: format!("s{id}"),
-            authrole: "user".into(),
-            serializer: Serializer::Json,
-            v1: false,
-            transport: "test",
-            peer: String::new(),
-            interruptible: false,
-            outbound,
-        };
+        let (handle, rx) = SessionHandle::for_test(id, &format!("s{id}"), "user", Serializer::Json);
         (Arc::new(handle), rx)
     }
 

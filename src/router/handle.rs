@@ -30,6 +30,36 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// A session for unit tests: `authid`, `authrole` and `serializer` as given, an outbound
+    /// queue of 64 messages and 1 MiB.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        id: Id,
+        authid: &str,
+        authrole: &str,
+        serializer: Serializer,
+    ) -> (SessionHandle, OutboundRx) {
+        let (outbound, rx) = outbound::channel(
+            QueueLimits {
+                messages: 64,
+                bytes: 1 << 20,
+            },
+            serializer,
+        );
+        let handle = SessionHandle {
+            id,
+            authid: authid.to_owned(),
+            authrole: authrole.to_owned(),
+            serializer,
+            v1: false,
+            transport: "test",
+            peer: String::new(),
+            interruptible: false,
+            outbound,
+        };
+        (handle, rx)
+    }
+
     /// The identity the router publishes under itself (meta events, `oro/ping`, the demo clock):
     /// authid `wampd`, role `router`, transport `internal`.
     pub fn internal() -> (SessionHandle, OutboundRx) {

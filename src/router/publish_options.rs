@@ -156,28 +156,10 @@ fn strings(v: &Value, key: &str) -> Result<HashSet<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::outbound::{channel, QueueLimits};
     use crate::wamp::Serializer;
 
     fn handle(id: Id, authid: &str, authrole: &str) -> SessionHandle {
-        let (outbound, _rx) = channel(
-            QueueLimits {
-                messages: 1,
-                bytes: 1,
-            },
-            Serializer::Json,
-        );
-        SessionHandle {
-            id,
-            authid: authid.into(),
-            authrole: authrole.into(),
-            serializer: Serializer::Json,
-            v1: false,
-            transport: "test",
-            peer: String::new(),
-            interruptible: false,
-            outbound,
-        }
+        SessionHandle::for_test(id, authid, authrole, Serializer::Json).0
     }
 
     fn opts(pairs: Vec<(&str, Value)>) -> Dict {

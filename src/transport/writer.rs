@@ -43,6 +43,20 @@ async fn write_batch<W: WireSink>(
     Ok((closing, bytes))
 }
 
+/// Tells a slow consumer why it is dropped (1008 on WebSocket), unless the connection ends
+/// first.
+async fn close_slow_consumer<W: WireSink>(
+    sink: &mut W,
+    done: &CancellationToken,
+) -> std::io::Result<()> {
+    debug!("closing a slow consumer");
+    tokio::select! {
+        biased;
+        sent = sink.close_slow_consumer() => sent,
+        _ = done.cancelled() => Ok(()),
+    }
+}
+
 async fn next_pong(pongs: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
     match pongs {
         Some(rx) => rx.recv().await,
@@ -69,15 +83,7 @@ pub async fn run<W: WireSink>(
         loop {
             tokio::select! {
                 biased;
-                _ = kill.cancelled() => {
-                    debug!("closing a slow consumer");
-                    tokio::select! {
-                        biased;
-                        sent = sink.close_slow_consumer() => sent?,
-                        _ = done.cancelled() => {}
-                    }
-                    return Ok(());
-                }
+                _ = kill.cancelled() => return close_slow_consumer(&mut sink, &done).await,
                 _ = done.cancelled() => return Ok(()),
                 frame = rx.recv() => {
                     let Some(frame) = frame else { return Ok(()) };
@@ -95,13 +101,7 @@ pub async fn run<W: WireSink>(
                     let Some((closing, bytes)) = outcome else {
                         // Killed while the peer was not reading: the close frame follows what is
                         // already buffered, for a peer that reads again within the grace time.
-                        debug!("closing a slow consumer");
-                        tokio::select! {
-                            biased;
-                            sent = sink.close_slow_consumer() => sent?,
-                            _ = done.cancelled() => {}
-                        }
-                        return Ok(());
+                        return close_slow_consumer(&mut sink, &done).await;
                     };
                     metrics.bytes_out.inc_by(bytes);
                     if closing {

@@ -330,6 +330,27 @@ impl Client {
         }
     }
 
+    /// REGISTERs `procedure`: `Ok(registration)` or `Err(error URI)`.
+    pub async fn register(&mut self, procedure: &str) -> Result<Id, String> {
+        let request = self.request_id();
+        self.send(&Message::Register {
+            request,
+            options: Dict::new(),
+            procedure: procedure.into(),
+        })
+        .await;
+        match self.recv().await {
+            Message::Registered {
+                request: r,
+                registration,
+            } if r == request => Ok(registration),
+            Message::Error {
+                request: r, error, ..
+            } if r == request => Err(error),
+            other => panic!("expected REGISTERED or ERROR, got {other:?}"),
+        }
+    }
+
     /// Expects an EVENT and returns (subscription, details, args, kwargs).
     pub async fn event(&mut self) -> (Id, Dict, Vec<Value>, Dict) {
         match self.recv().await {
