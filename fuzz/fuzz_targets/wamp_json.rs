@@ -1,0 +1,12 @@
+//! WAMP v2 JSON: any bytes a client sends decode to a message or a typed error, and whatever
+//! decodes re-encodes to something that decodes again.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use wampd::wamp::{codec, Serializer};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(message) = codec::decode(Serializer::Json, data) {
+        let again = codec::encode(Serializer::Json, &message);
+        assert!(codec::decode(Serializer::Json, &again).is_ok());
+    }
+});
