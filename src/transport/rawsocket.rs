@@ -337,6 +337,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_header_alone_reserves_one_step_not_the_announced_length() {
+        let mut decoder = FrameDecoder { limit: 1 << 24 };
+        let mut buf = BytesMut::from(&[0u8, 0xFF, 0xFF, 0xFF][..]);
+        assert!(matches!(decoder.decode(&mut buf), Ok(None)));
+        assert!(buf.capacity() <= 2 * RESERVE_STEP, "{}", buf.capacity());
+    }
+
+    #[test]
     fn handshake_examples_from_the_spec() {
         // JSON, client accepts 16 MiB; router limit 1 MiB → exponent 11.
         assert_eq!(
