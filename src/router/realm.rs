@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
-use crate::router::meta;
+use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy};
 use crate::router::publish_options::PublishOptions;
 use crate::wamp::{id, Dict, Id, MatchPolicy, Value};

@@ -1,75 +1,12 @@
-//! The WAMP meta API: sessions, subscriptions and registrations, observable and manageable
-//! over WAMP itself.
-//!
-//! Procedures (`wamp.session.*`, `wamp.subscription.*`, `wamp.registration.*`) are answered by
-//! the router before the dealer looks for a callee; events (`…on_join`, `…on_create`, …) are
-//! published by the realm as things happen. Both use the same broker and dealer state as
-//! everything else, so what the meta API reports is what the router does.
+//! The meta procedures (`wamp.session.*`, `wamp.subscription.*`, `wamp.registration.*`,
+//! `wampd.cluster.session.count`), answered by the router before the dealer looks for a callee,
+//! from the realm's own broker and dealer state.
 
+use super::events::{entry_details, session_details};
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
 use crate::router::realm::Realm;
 use crate::wamp::{codec, error_uri, Dict, Id, MatchPolicy, Message, Value};
-
-/// Session joined / left.
-pub const ON_JOIN: &str = "wamp.session.on_join";
-/// See [`ON_JOIN`].
-pub const ON_LEAVE: &str = "wamp.session.on_leave";
-/// A subscription was created.
-pub const SUB_ON_CREATE: &str = "wamp.subscription.on_create";
-/// A session subscribed.
-pub const SUB_ON_SUBSCRIBE: &str = "wamp.subscription.on_subscribe";
-/// A session unsubscribed.
-pub const SUB_ON_UNSUBSCRIBE: &str = "wamp.subscription.on_unsubscribe";
-/// A subscription was deleted.
-pub const SUB_ON_DELETE: &str = "wamp.subscription.on_delete";
-/// A registration was created.
-pub const REG_ON_CREATE: &str = "wamp.registration.on_create";
-/// A session registered.
-pub const REG_ON_REGISTER: &str = "wamp.registration.on_register";
-/// A session unregistered.
-pub const REG_ON_UNREGISTER: &str = "wamp.registration.on_unregister";
-/// A registration was deleted.
-pub const REG_ON_DELETE: &str = "wamp.registration.on_delete";
-
-/// The details `wamp.session.get` and `on_join` report. The client's address (`transport.peer`,
-/// the real IP behind a proxy) is personal data: only the trusted (backend) role is told it
-/// (`with_peer`).
-pub fn session_details(session: &SessionHandle, with_peer: bool) -> Value {
-    let mut transport = Dict::new();
-    transport.insert("type".into(), Value::from(session.transport));
-    if with_peer {
-        transport.insert("peer".into(), Value::Str(session.peer.clone()));
-    }
-    transport.insert(
-        "protocol".into(),
-        Value::from(if session.v1 {
-            "wamp"
-        } else {
-            session.serializer.subprotocol()
-        }),
-    );
-    let mut details = Dict::new();
-    details.insert("session".into(), Value::UInt(session.id));
-    details.insert("authid".into(), Value::Str(session.authid.clone()));
-    details.insert("authrole".into(), Value::Str(session.authrole.clone()));
-    details.insert("authmethod".into(), Value::from("anonymous"));
-    details.insert("authprovider".into(), Value::from("static"));
-    details.insert("transport".into(), Value::Dict(transport));
-    Value::Dict(details)
-}
-
-/// Details of a subscription or registration for `…get` and `…on_create`.
-pub fn entry_details(id: Id, uri: &str, policy: MatchPolicy, invoke: Option<&str>) -> Value {
-    let mut details = Dict::new();
-    details.insert("id".into(), Value::UInt(id));
-    details.insert("uri".into(), Value::from(uri));
-    details.insert("match".into(), Value::from(policy.as_str()));
-    if let Some(invoke) = invoke {
-        details.insert("invoke".into(), Value::from(invoke));
-    }
-    Value::Dict(details)
-}
 
 /// wampd's own procedure: sessions in the caller's realm across every node of the cluster.
 pub const CLUSTER_SESSION_COUNT: &str = "wampd.cluster.session.count";
