@@ -24,37 +24,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::router::broker::Publisher;
+use crate::router::backplane::{Incoming, Outgoing};
 use crate::router::publish_options::PublishOptions;
 use crate::wamp::codec::{self, msgpack_writer as w};
 use crate::wamp::v1::Payload;
-use crate::wamp::{Dict, Id, Serializer, Value};
+use crate::wamp::{Serializer, Value};
 
 /// The only envelope version this build writes and reads.
 pub const VERSION: u64 = 1;
-
-/// A publication leaving this node, borrowed from the publish call.
-#[derive(Debug, Clone, Copy)]
-pub struct Outgoing<'a> {
-    /// The realm published in.
-    pub realm: &'a str,
-    /// The concrete topic.
-    pub topic: &'a str,
-    /// Publication ID.
-    pub publication: Id,
-    /// Who published.
-    pub publisher: Publisher<'a>,
-    /// PUBLISH.Options as received (already validated).
-    pub options: &'a Dict,
-    /// Parsed options (to know whether to disclose the publisher).
-    pub parsed: &'a PublishOptions,
-    /// Positional payload.
-    pub args: &'a [Value],
-    /// Keyword payload.
-    pub kwargs: &'a Dict,
-    /// A WAMP v1 publisher's original payload.
-    pub v1_payload: Option<&'a Payload>,
-}
 
 impl Outgoing<'_> {
     /// Encodes the envelope, stamped with the sending node's ID.
@@ -90,33 +67,6 @@ impl Outgoing<'_> {
         }
         Bytes::from(out)
     }
-}
-
-/// A publication that arrived from another node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Incoming {
-    /// The originating node.
-    pub node: u64,
-    /// The realm published in.
-    pub realm: String,
-    /// The concrete topic.
-    pub topic: String,
-    /// Publication ID.
-    pub publication: Id,
-    /// The publisher's session ID.
-    pub publisher: Id,
-    /// The publisher's authid when disclosed.
-    pub authid: Option<String>,
-    /// The publisher's authrole when disclosed.
-    pub authrole: Option<String>,
-    /// PUBLISH.Options, parsed again here.
-    pub options: PublishOptions,
-    /// Positional payload.
-    pub args: Vec<Value>,
-    /// Keyword payload.
-    pub kwargs: Dict,
-    /// A WAMP v1 publisher's original payload.
-    pub v1_payload: Option<Payload>,
 }
 
 /// Why an envelope could not be read (counted, logged at debug, never fatal).
@@ -193,16 +143,6 @@ impl Incoming {
             v1_payload,
         })
     }
-
-    /// The publisher as the broker sees it (authid/authrole empty when not disclosed, in
-    /// which case the broker does not read them).
-    pub fn publisher(&self) -> Publisher<'_> {
-        Publisher {
-            id: self.publisher,
-            authid: self.authid.as_deref().unwrap_or(""),
-            authrole: self.authrole.as_deref().unwrap_or(""),
-        }
-    }
 }
 
 /// An encoded envelope and the realm channel it goes to, as queued for the publisher task.
@@ -217,6 +157,8 @@ pub struct Queued {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::router::broker::Publisher;
+    use crate::wamp::Dict;
 
     fn options(pairs: Vec<(&str, Value)>) -> Dict {
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

@@ -20,18 +20,4 @@
 pub mod envelope;
 pub mod redis;
 
-use std::fmt;
-
-pub use envelope::{Incoming, Outgoing};
-
-/// A way to hand publications to the other nodes of a cluster. The router holds one behind an
-/// `Arc<dyn Backplane>`, so other transports (NATS, …) can follow without touching the router.
-pub trait Backplane: Send + Sync + fmt::Debug {
-    /// Hands a publication already delivered locally to the other nodes. Must not block or
-    /// await: when the backplane is down or its queue is full, the publication is counted as
-    /// dropped and stays local.
-    fn forward(&self, publication: &Outgoing<'_>);
-
-    /// Whether cross-node delivery currently works (for `/ready` and logs).
-    fn connected(&self) -> bool;
-}
+pub use crate::router::backplane::{Backplane, Incoming, Outgoing};

@@ -40,9 +40,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::envelope::{Incoming, Outgoing, Queued};
+use super::envelope::Queued;
 use super::Backplane;
 use crate::metrics::Metrics;
+use crate::router::backplane::{Incoming, Outgoing};
 use crate::router::realm::ClusterCount;
 use crate::router::Router;
 

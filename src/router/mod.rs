@@ -7,6 +7,7 @@
 
 pub mod auth_limiter;
 pub mod authorizer;
+pub mod backplane;
 pub mod broker;
 pub mod dealer;
 pub mod demo_clock;
@@ -27,10 +28,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::rules::{CraUser, RealmAuth};
-use crate::cluster::Backplane;
 use crate::metrics::Metrics;
 use crate::router::auth_limiter::AuthLimiter;
 use crate::router::authorizer::Authorizer;
+use crate::router::backplane::Backplane;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::realm::Realm;
 use crate::wamp::{Limits, UriPolicy};

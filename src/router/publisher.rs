@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use crate::cluster::Outgoing;
+use crate::router::backplane::Outgoing;
 use crate::router::broker::{Publication, PublishStats};
 use crate::router::handle::SessionHandle;
 use crate::router::publish_options::PublishOptions;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use prometheus_client::metrics::counter::Counter;
 
-use crate::cluster::Incoming;
 use crate::metrics::Metrics;
+use crate::router::backplane::Incoming;
 use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
