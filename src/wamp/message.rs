@@ -7,7 +7,7 @@
 //! out as borrowed elements so the codecs can serialize them without cloning
 //! payloads.
 
-use super::codec::DecodeError;
+use super::decode_error::DecodeError;
 use super::value::{Dict, Value};
 
 /// A WAMP ID (session, publication, subscription, registration, request).
@@ -805,7 +805,7 @@ mod tests {
 
     #[test]
     fn codes_and_names_agree() {
-        for m in super::super::codec::tests::all_messages() {
+        for m in super::super::samples::all_messages() {
             assert_eq!(name_for_code(m.code()), Some(m.name()));
             let back = Message::from_value(m.to_value()).expect("round trip");
             assert_eq!(back, m);

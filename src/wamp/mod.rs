@@ -7,6 +7,7 @@
 //! and the codecs can be exercised exhaustively with plain unit tests.
 
 pub mod codec;
+pub mod decode_error;
 pub mod error_uri;
 pub mod id;
 pub mod limits;
@@ -14,6 +15,9 @@ pub mod message;
 pub mod uri;
 pub mod v1;
 pub mod value;
+
+#[cfg(test)]
+mod samples;
 
 pub use codec::{decode, encode, DecodeError, Serializer};
 pub use limits::Limits;
