@@ -4,7 +4,7 @@
 //! decode their protocol's request, call one function here, and turn the outcome into their
 //! protocol's answer. Each function runs the same steps in the same order:
 //!
-//! 1. **validate**: URI length and component count ([`Limits::check_uri`]), then URI syntax
+//! 1. **validate**: URI length and component count ([`crate::wamp::Limits::check_uri`]), then URI syntax
 //!    (WAMP v1 topics are any string, as Ratchet allowed);
 //! 2. **limits**: subscriptions and registrations per session, calls in flight per caller and
 //!    callee, the call timeout ceiling;

@@ -2,7 +2,7 @@
 //! stands on its own so that the message schema and the codecs both depend on it, not on each
 //! other.
 
-/// Why a frame could not be turned into a [`Message`].
+/// Why a frame could not be turned into a [`Message`](super::message::Message).
 ///
 /// Every variant is a protocol violation by the peer; the router typically
 /// answers with ABORT/GOODBYE `wamp.error.protocol_violation` carrying the
