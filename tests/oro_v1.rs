@@ -535,3 +535,38 @@ async fn php_backends_are_never_pinged_away_and_their_odd_closes_are_harmless() 
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_php_backend_may_publish_more_than_a_browser_may_send() {
+    // Ratchet set no message limit and Oro publishes whole entities: a 1.5 MiB publish from the
+    // PHP backend (anonymous Oro ticket: the backend role) is delivered, and so is the next one
+    // on the same connection, while browsers keep the 1 MiB limit.
+    let server = oro_server(&[]).await;
+    let mut v2 = Client::join(&server, Serializer::Json).await;
+    v2.subscribe("oro/data/update").await;
+    let mut php = PhpBackend::connect(&server, false, &anonymous_ticket(0)).await;
+    assert!(php.session_id().is_some());
+    let big = "x".repeat(1_500_000);
+    php.publish(&format!(r#"[7,"oro/data/update",{{"entity":"{big}"}}]"#))
+        .await;
+    php.publish(r#"[7,"oro/data/update",{"entity":"small"}]"#)
+        .await;
+    for expected in [big.len(), 5] {
+        let (_, _, args, _) = v2.event().await;
+        let entity = args[0]
+            .as_dict()
+            .and_then(|d| d.get("entity"))
+            .and_then(Value::as_str)
+            .map(str::len);
+        assert_eq!(entity, Some(expected));
+    }
+    // A browser sending as much is closed with 1009.
+    let mut v2_sender = Client::join(&server, Serializer::Json).await;
+    v2_sender
+        .send_raw(WsMessage::Text(
+            format!("[16,1,{{}},\"a.b\",[\"{big}\"]]").into(),
+        ))
+        .await;
+    let (_, code) = v2_sender.expect_close().await;
+    assert_eq!(code, Some(1009));
+}
