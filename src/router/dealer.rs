@@ -21,6 +21,7 @@ use rand::Rng;
 
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
+use crate::router::refusal::Refusal;
 use crate::router::topic_index::TopicIndex;
 use crate::wamp::message::code;
 use crate::wamp::v1::{self, V1Message};
@@ -222,20 +223,8 @@ struct Pending {
     deadline: Option<Instant>,
 }
 
-/// Why a request to the dealer failed: the WAMP error URI and a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DealerError {
-    /// `wamp.error.*`.
-    pub error: &'static str,
-    /// What was wrong.
-    pub message: String,
-}
-
-fn fail(error: &'static str, message: impl Into<String>) -> DealerError {
-    DealerError {
-        error,
-        message: message.into(),
-    }
+fn fail(error: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::new(error, message)
 }
 
 /// A registration request.
@@ -304,7 +293,7 @@ impl Dealer {
         &mut self,
         callee: &Arc<SessionHandle>,
         request: RegisterRequest<'_>,
-    ) -> Result<(Id, bool), DealerError> {
+    ) -> Result<(Id, bool), Refusal> {
         let entry = Callee {
             session: callee.clone(),
             disclose_caller: request.disclose_caller,
@@ -358,7 +347,7 @@ impl Dealer {
 
     /// Removes `callee` from registration `registration`; the registration goes with its last
     /// callee (then `Ok(true)`).
-    pub fn unregister(&mut self, callee: Id, registration: Id) -> Result<bool, DealerError> {
+    pub fn unregister(&mut self, callee: Id, registration: Id) -> Result<bool, Refusal> {
         let Some(entry) = self.registrations.get_mut(&registration) else {
             return Err(fail(
                 error_uri::NO_SUCH_REGISTRATION,
@@ -433,7 +422,7 @@ impl Dealer {
         call: CallRequest,
         limits: &Limits,
         deadline: Option<Instant>,
-    ) -> Result<Id, DealerError> {
+    ) -> Result<Id, Refusal> {
         let caller_id = caller.session().id;
         if let Some(request) = caller.request() {
             if self.by_call.contains_key(&(caller_id, request)) {

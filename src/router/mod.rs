@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod publish_options;
 pub mod publisher;
 pub mod realm;
+pub mod refusal;
 pub mod session;
 pub mod session_v1;
 pub mod topic_index;

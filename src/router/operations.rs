@@ -26,13 +26,14 @@ use crate::auth::rules::Action;
 use crate::auth::ticket::Claims;
 use crate::oro::topics;
 use crate::router::broker::{PublishStats, Subscribed};
-use crate::router::dealer::{CallRequest, Caller, DealerError, InvokePolicy, RegisterRequest};
+use crate::router::dealer::{CallRequest, Caller, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
 use crate::router::meta;
 use crate::router::outbound::Frame;
 use crate::router::publish_options::PublishOptions;
-use crate::router::publisher::{PublishRequest, Refusal};
+use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
+use crate::router::refusal::Refusal;
 use crate::router::Router;
 use crate::wamp::limits::UriTooLarge;
 use crate::wamp::{error_uri, uri, Dict, Id, MatchPolicy, Value};
@@ -51,26 +52,6 @@ pub struct Actor<'a> {
     /// WAMP v1: any string is a topic (v1 URIs such as `http://example.com/ev#a` are not WAMP
     /// v2 URIs).
     pub any_uri: bool,
-}
-
-/// Why a request was refused: the WAMP error URI and a message for the client. A refusal with
-/// [`error_uri::PROTOCOL_VIOLATION`] ends a v2 session.
-pub type Refused = Refusal;
-
-fn refused(error: &'static str, message: impl Into<String>) -> Refused {
-    Refusal {
-        error,
-        message: message.into(),
-    }
-}
-
-impl From<DealerError> for Refusal {
-    fn from(e: DealerError) -> Refusal {
-        Refusal {
-            error: e.error,
-            message: e.message,
-        }
-    }
 }
 
 /// A subscribe request.
@@ -103,13 +84,13 @@ pub enum Called {
 
 impl Router {
     /// The limits step for a URI: its length and component count.
-    fn check_uri_limits(&self, uri: &str, what: &str) -> Result<(), Refused> {
+    fn check_uri_limits(&self, uri: &str, what: &str) -> Result<(), Refusal> {
         self.config().limits.check_uri(uri).map_err(|too_large| {
             self.metrics().limit_refused(match too_large {
                 UriTooLarge::Length { .. } => "uri_length",
                 UriTooLarge::Components { .. } => "uri_components",
             });
-            refused(
+            Refusal::new(
                 error_uri::INVALID_URI,
                 format!("invalid {what}: {too_large}"),
             )
@@ -123,10 +104,10 @@ impl Router {
         uri: &str,
         policy: MatchPolicy,
         what: &str,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), Refusal> {
         self.check_uri_limits(uri, what)?;
         if !actor.any_uri && !uri::is_valid_uri(uri, self.config().uri_policy, policy) {
-            return Err(refused(
+            return Err(Refusal::new(
                 error_uri::INVALID_URI,
                 format!(
                     "invalid {what} URI \"{uri}\" for match \"{}\"",
@@ -137,9 +118,9 @@ impl Router {
         Ok(())
     }
 
-    fn over_limit(&self, limit: &'static str, message: String) -> Refused {
+    fn over_limit(&self, limit: &'static str, message: String) -> Refusal {
         self.metrics().limit_refused(limit);
-        refused(error_uri::LIMIT_EXCEEDED, message)
+        Refusal::new(error_uri::LIMIT_EXCEEDED, message)
     }
 
     /// The authorization step: Oro's user-scoped topics, the ticket's topic limits, the rules.
@@ -149,14 +130,14 @@ impl Router {
         action: Action,
         uri: &str,
         policy: MatchPolicy,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), Refusal> {
         let handle = actor.handle;
         if action == Action::Subscribe && handle.authrole != self.config().auth.backend_role {
             if let Some(kind) = topics::route(uri) {
                 if !topics::may_subscribe(&kind, actor.oro_user) {
                     info!(session = handle.id, authid = %handle.authid, topic = uri, "subscription to a user-scoped Oro topic refused");
                     self.metrics().authorization_denied(action.as_str());
-                    return Err(refused(
+                    return Err(Refusal::new(
                         error_uri::NOT_AUTHORIZED,
                         topics::refusal_text(uri),
                     ));
@@ -167,14 +148,14 @@ impl Router {
             if !claims.may_subscribe_match(uri, policy) {
                 info!(session = handle.id, authid = %handle.authid, action = "subscribe", uri, "not authorized by the session's ticket");
                 self.metrics().authorization_denied(action.as_str());
-                return Err(refused(
+                return Err(Refusal::new(
                     error_uri::NOT_AUTHORIZED,
                     format!("the session's ticket does not allow subscribing to \"{uri}\""),
                 ));
             }
         }
         if !self.authorize(actor.realm.name(), handle, action, uri, policy) {
-            return Err(refused(error_uri::NOT_AUTHORIZED, action.refusal(uri)));
+            return Err(Refusal::new(error_uri::NOT_AUTHORIZED, action.refusal(uri)));
         }
         Ok(())
     }
@@ -186,7 +167,7 @@ impl Router {
         actor: Actor<'_>,
         request: SubscribeRequest<'_>,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
-    ) -> Result<Subscribed, Refused> {
+    ) -> Result<Subscribed, Refusal> {
         let SubscribeRequest {
             topic,
             policy,
@@ -228,7 +209,7 @@ impl Router {
         &self,
         actor: Actor<'_>,
         request: PublishRequest<'_>,
-    ) -> Result<PublishOptions, Refused> {
+    ) -> Result<PublishOptions, Refusal> {
         self.check_uri_limits(request.topic, "topic")?;
         self.authorize_actor(&actor, Action::Publish, request.topic, MatchPolicy::Exact)?;
         self.check_publication(PublishRequest {
@@ -243,7 +224,7 @@ impl Router {
         &self,
         actor: Actor<'_>,
         request: PublishRequest<'_>,
-    ) -> Result<(Id, PublishStats), Refused> {
+    ) -> Result<(Id, PublishStats), Refusal> {
         let started = Instant::now();
         let options = self.op_check_publish(actor, request)?;
         Ok(self.op_publish_checked(actor, request, &options, started))
@@ -267,7 +248,7 @@ impl Router {
         caller: Caller,
         call: CallRequest,
         options: CallOptions,
-    ) -> Result<Called, Refused> {
+    ) -> Result<Called, Refusal> {
         self.validate_uri(&actor, &call.procedure, MatchPolicy::Exact, "procedure")?;
         self.authorize_actor(&actor, Action::Call, &call.procedure, MatchPolicy::Exact)?;
         if let Some(outcome) = meta::call(
@@ -277,9 +258,7 @@ impl Router {
             &call.args,
             &call.kwargs,
         ) {
-            return outcome
-                .map(Called::Answered)
-                .map_err(|(error, message)| refused(error, message));
+            return outcome.map(Called::Answered);
         }
         let limits = &self.config().limits;
         let deadline = limits
@@ -294,11 +273,10 @@ impl Router {
             .realm
             .dealer()
             .call(caller, call, limits, deadline)
-            .map_err(|e| {
+            .inspect_err(|e| {
                 if e.error == error_uri::LIMIT_EXCEEDED {
                     self.metrics().limit_refused("pending_calls");
                 }
-                Refusal::from(e)
             })?;
         if deadline.is_some() {
             actor.realm.arm_call_timer();
@@ -316,12 +294,12 @@ impl Router {
         options: &Dict,
         held: usize,
         reply: impl FnOnce(Id) -> Frame,
-    ) -> Result<Id, Refused> {
-        let (policy, invoke, disclose_caller) =
-            register_options(options).map_err(|why| refused(error_uri::INVALID_ARGUMENT, why))?;
+    ) -> Result<Id, Refusal> {
+        let (policy, invoke, disclose_caller) = register_options(options)
+            .map_err(|why| Refusal::new(error_uri::INVALID_ARGUMENT, why))?;
         self.validate_uri(&actor, procedure, policy, "procedure")?;
         if uri::is_reserved(procedure) {
-            return Err(refused(
+            return Err(Refusal::new(
                 error_uri::INVALID_URI,
                 format!("procedure \"{procedure}\" is reserved for the router"),
             ));

@@ -16,14 +16,7 @@ use crate::router::Router;
 use crate::wamp::v1::Payload;
 use crate::wamp::{error_uri, id, uri, Dict, Id, MatchPolicy, Value};
 
-/// Why a publication was refused: the WAMP error URI and a message for humans.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// `wamp.error.invalid_uri`, `wamp.error.invalid_argument`, …
-    pub error: &'static str,
-    /// What was wrong.
-    pub message: String,
-}
+pub use crate::router::refusal::Refusal;
 
 /// A publication to make.
 #[derive(Debug, Clone, Copy)]

@@ -283,9 +283,10 @@ pub struct Admitted {
     pub authrole: Arc<str>,
 }
 
-/// A refused upgrade: the HTTP status and body to answer with (already logged and counted).
+/// A refused upgrade: the HTTP status and body to answer with (already logged and counted). An
+/// HTTP answer, unlike the router's [`crate::router::refusal::Refusal`] (a WAMP error URI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
+pub struct HttpRefusal {
     /// HTTP status.
     pub status: StatusCode,
     /// One line for the body.
@@ -316,20 +317,20 @@ pub async fn admit(
     spec: &ListenerSpec,
     peer: SocketAddr,
     request: UpgradeRequest<'_>,
-) -> Result<Admitted, Refusal> {
+) -> Result<Admitted, HttpRefusal> {
     let metrics = state.connection.router.metrics();
     let admission = &state.admission;
     let headers = request.headers;
     let client = state.trusted_proxies.resolve(peer, headers);
     let Ok(client_slot) = state.proxied_client_slot(peer, &client) else {
-        return Err(Refusal {
+        return Err(HttpRefusal {
             status: StatusCode::SERVICE_UNAVAILABLE,
             body: "connection limit reached; retry",
         });
     };
     if !request.http11 {
         metrics.handshake_failure("bad_version");
-        return Err(Refusal {
+        return Err(HttpRefusal {
             status: StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             body: "HTTP/1.1 required",
         });
@@ -342,7 +343,7 @@ pub async fn admit(
     .map_err(|refused| {
         info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
         metrics.handshake_failure(refused.label);
-        Refusal {
+        HttpRefusal {
             status: refused.status,
             body: refused.reason,
         }
@@ -351,7 +352,7 @@ pub async fn admit(
     if !limiter.allows(client.ip()) {
         info!(%client, "Authentication failed: too many failed attempts from this address");
         metrics.handshake_failure("auth_rate_limit");
-        return Err(Refusal {
+        return Err(HttpRefusal {
             status: StatusCode::TOO_MANY_REQUESTS,
             body: "too many failed attempts",
         });
@@ -361,7 +362,7 @@ pub async fn admit(
             |suppressed| warn!(%client, %why, suppressed, "Client rejected, bad origin"),
         );
         metrics.handshake_failure("bad_origin");
-        return Err(Refusal {
+        return Err(HttpRefusal {
             status: StatusCode::FORBIDDEN,
             body: "origin not allowed",
         });
@@ -371,7 +372,7 @@ pub async fn admit(
         metrics.auth_failures.inc();
         metrics.handshake_failure("ticket");
         limiter.failed(client.ip());
-        Refusal {
+        HttpRefusal {
             status: StatusCode::FORBIDDEN,
             body: "Forbidden",
         }

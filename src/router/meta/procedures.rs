@@ -6,6 +6,7 @@ use super::events::{entry_details, session_details};
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
 use crate::router::realm::Realm;
+use crate::router::refusal::Refusal;
 use crate::wamp::{codec, error_uri, Dict, Id, MatchPolicy, Message, Value};
 
 /// wampd's own procedure: sessions in the caller's realm across every node of the cluster.
@@ -16,33 +17,38 @@ pub const CLUSTER_UNAVAILABLE: &str = "wampd.error.cluster_unavailable";
 const CLUSTER_COUNT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a meta procedure answers.
-pub type Outcome = Result<Vec<Value>, (&'static str, String)>;
+pub type Outcome = Result<Vec<Value>, Refusal>;
 
-fn arg_id(args: &[Value], what: &str) -> Result<Id, (&'static str, String)> {
-    args.first().and_then(Value::as_id).ok_or((
-        error_uri::INVALID_ARGUMENT,
-        format!("expected the {what} ID as the first argument"),
-    ))
+fn arg_id(args: &[Value], what: &str) -> Result<Id, Refusal> {
+    args.first().and_then(Value::as_id).ok_or_else(|| {
+        Refusal::new(
+            error_uri::INVALID_ARGUMENT,
+            format!("expected the {what} ID as the first argument"),
+        )
+    })
 }
 
-fn arg_str<'a>(args: &'a [Value], what: &str) -> Result<&'a str, (&'static str, String)> {
-    args.first().and_then(Value::as_str).ok_or((
-        error_uri::INVALID_ARGUMENT,
-        format!("expected the {what} as the first argument"),
-    ))
+fn arg_str<'a>(args: &'a [Value], what: &str) -> Result<&'a str, Refusal> {
+    args.first().and_then(Value::as_str).ok_or_else(|| {
+        Refusal::new(
+            error_uri::INVALID_ARGUMENT,
+            format!("expected the {what} as the first argument"),
+        )
+    })
 }
 
 fn ids(list: Vec<Id>) -> Value {
     Value::List(list.into_iter().map(Value::UInt).collect())
 }
 
-fn match_option(kwargs: &Dict, args: &[Value]) -> Result<MatchPolicy, (&'static str, String)> {
+fn match_option(kwargs: &Dict, args: &[Value]) -> Result<MatchPolicy, Refusal> {
     let options = args
         .get(1)
         .and_then(Value::as_dict)
         .cloned()
         .unwrap_or_else(|| kwargs.clone());
-    MatchPolicy::from_options(&options).map_err(|why| (error_uri::INVALID_ARGUMENT, why))
+    MatchPolicy::from_options(&options)
+        .map_err(|why| Refusal::new(error_uri::INVALID_ARGUMENT, why))
 }
 
 fn by_policy(entries: &[(Id, MatchPolicy)]) -> Value {
@@ -74,9 +80,8 @@ pub fn call(
         CLUSTER_SESSION_COUNT => realm
             .cluster_session_count(CLUSTER_COUNT_MAX_AGE)
             .map(|count| vec![Value::UInt(count)])
-            .ok_or((
-                CLUSTER_UNAVAILABLE,
-                "the cluster backplane is down: the cluster-wide count is unknown (wamp.session.count answers for this node)".into(),
+            .ok_or_else(|| Refusal::new(CLUSTER_UNAVAILABLE,
+                "the cluster backplane is down: the cluster-wide count is unknown (wamp.session.count answers for this node)",
             )),
         "wamp.session.count" => Ok(vec![Value::UInt(
             filter_roles(realm.sessions(), args).len() as u64,
@@ -89,18 +94,17 @@ pub fn call(
             realm
                 .session(id)
                 .map(|s| vec![session_details(&s, realm.is_trusted(caller))])
-                .ok_or((error_uri::NO_SUCH_SESSION, format!("no session {id}")))
+                .ok_or_else(|| Refusal::new(error_uri::NO_SUCH_SESSION, format!("no session {id}")))
         }),
         "wamp.session.kill" => arg_id(args, "session").and_then(|id| {
             if id == caller.id {
-                return Err((
-                    error_uri::NO_SUCH_SESSION,
+                return Err(Refusal::new(error_uri::NO_SUCH_SESSION,
                     "a session cannot kill itself".to_string(),
                 ));
             }
             let session = realm
                 .session(id)
-                .ok_or((error_uri::NO_SUCH_SESSION, format!("no session {id}")))?;
+                .ok_or_else(|| Refusal::new(error_uri::NO_SUCH_SESSION, format!("no session {id}")))?;
             kill(&session, kwargs);
             Ok(Vec::new())
         }),
@@ -158,15 +162,13 @@ pub fn call(
             realm
                 .subscription_details(id)
                 .map(|(uri, policy, _)| vec![entry_details(id, &uri, policy, None)])
-                .ok_or((
-                    error_uri::NO_SUCH_SUBSCRIPTION,
+                .ok_or_else(|| Refusal::new(error_uri::NO_SUCH_SUBSCRIPTION,
                     format!("no subscription {id}"),
                 ))
         }),
         "wamp.subscription.list_subscribers" | "wamp.subscription.count_subscribers" => {
             arg_id(args, "subscription").and_then(|id| {
-                let (_, _, subscribers) = realm.subscription_details(id).ok_or((
-                    error_uri::NO_SUCH_SUBSCRIPTION,
+                let (_, _, subscribers) = realm.subscription_details(id).ok_or_else(|| Refusal::new(error_uri::NO_SUCH_SUBSCRIPTION,
                     format!("no subscription {id}"),
                 ))?;
                 Ok(vec![if procedure.ends_with("count_subscribers") {
@@ -209,8 +211,7 @@ pub fn call(
                 .registrations()
                 .into_iter()
                 .find(|(rid, ..)| *rid == id)
-                .ok_or((
-                    error_uri::NO_SUCH_REGISTRATION,
+                .ok_or_else(|| Refusal::new(error_uri::NO_SUCH_REGISTRATION,
                     format!("no registration {id}"),
                 ))?;
             let (_, uri, policy, callees) = entry;

@@ -1,0 +1,31 @@
+//! The one answer to a refused request: a WAMP error URI and a message for the client.
+//!
+//! The operations layer, the dealer, the meta procedures and HTTP publishing all refuse with
+//! this type; each front end turns it into its protocol's answer (v2 ERROR, or ABORT for
+//! [`crate::wamp::error_uri::PROTOCOL_VIOLATION`]; v1 CALLERROR or Oro's refusal text; an HTTP
+//! status with a JSON body).
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `wamp.error.invalid_uri`, `wamp.error.not_authorized`, `wampd.error.limit_exceeded`, …
+    pub error: &'static str,
+    /// What was wrong, for the client.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal with `error` and `message`.
+    pub fn new(error: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
