@@ -214,7 +214,7 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
             env = env.as_str(),
             pid = std::process::id(),
             realms = %settings.realms.join(","),
-            tls = wampd::transport::tls::wants_tls(&settings.server_dsn),
+            tls = settings.server_dsn.wants_tls(),
             "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack), RawSocket and POST /publish on one port; health on /health"
         );
         if settings.demo {

@@ -113,7 +113,7 @@ async fn bind_backend(
     let tls = match tls::acceptor(dsn, "WEBSOCKET_BACKEND_DSN") {
         Ok(tls) => tls,
         Err(why)
-            if auto && tls::wants_tls(dsn) && !dsn.context_options().contains_key("local_cert") =>
+            if auto && dsn.wants_tls() && !dsn.context_options().contains_key("local_cert") =>
         {
             info!(dsn = %dsn.display_masked(), "not listening on the backend DSN: it is TLS without a certificate, so a TLS-terminating proxy is assumed in front ({why})");
             return Ok(None);

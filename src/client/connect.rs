@@ -64,9 +64,9 @@ pub async fn connect(
             TransportKind::RawSocket => {
                 Connection::RawSocket(RawSocket::handshake(stream, serializer).await?)
             }
-            TransportKind::WebSocket => {
-                Connection::WebSocket(WebSocket::handshake(stream, endpoint, serializer).await?)
-            }
+            TransportKind::WebSocket => Connection::WebSocket(Box::new(
+                WebSocket::handshake(stream, endpoint, serializer).await?,
+            )),
         })
     };
     tokio::time::timeout(timeout, dial)

@@ -17,7 +17,8 @@ pub enum Connection {
     /// WAMP RawSocket.
     RawSocket(RawSocket<BoxedStream>),
     /// WAMP over WebSocket.
-    WebSocket(WebSocket<BoxedStream>),
+    /// (Boxed: a WebSocket stream is several times the size of a RawSocket one.)
+    WebSocket(Box<WebSocket<BoxedStream>>),
 }
 
 impl std::fmt::Debug for Connection {

@@ -7,7 +7,6 @@
 //! into a message that names the variable instead of a confusing network error.
 
 use crate::config::Dsn;
-use crate::transport::tls::wants_tls;
 
 use super::error::ClientError;
 use super::tls::TlsOptions;
@@ -33,7 +32,7 @@ impl Endpoint {
     pub fn from_dsn(dsn: &Dsn, source: &str) -> Result<Endpoint, ClientError> {
         let config = |what: String| ClientError::Config(format!("{source}: {what}"));
         let scheme = dsn.scheme.to_ascii_lowercase();
-        let tls = if wants_tls(dsn) {
+        let tls = if dsn.wants_tls() {
             Some(TlsOptions::from_dsn(dsn, source)?)
         } else if scheme == "tcp" {
             None

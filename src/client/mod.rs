@@ -5,8 +5,8 @@
 //! [`crate::publish_cmd`]) gives shell scripts, cron jobs and deploy hooks the same ability without
 //! PHP, and tools such as health probes can reuse it. It is a client, so it lives beside the
 //! router rather than inside it, and it shares only the pure pieces: the codec ([`crate::wamp`]),
-//! the DSN grammar ([`crate::config::Dsn`]) and the RawSocket constants and frame decoder
-//! ([`crate::transport::rawsocket`]). Nothing here depends on the router's state.
+//! the DSN grammar ([`crate::config::Dsn`]) and the RawSocket framing
+//! ([`crate::wamp::rawsocket`]). Nothing here depends on the router or the server's transport.
 //!
 //! One concept per module, each layer using only the ones above it:
 //!

@@ -2,8 +2,8 @@
 //!
 //! RawSocket is what backends should use: four bytes of handshake, four bytes of framing per
 //! message, no HTTP upgrade and no masking. The router's side lives in
-//! [`crate::transport::rawsocket`]; its constants and [`FrameDecoder`] are reused here so both
-//! ends agree on the format by construction.
+//! [`crate::transport::rawsocket`]; both frame with [`crate::wamp::rawsocket`], so the two ends
+//! agree on the format by construction.
 //!
 //! Reads and writes keep their state in `self` (an input buffer the decoder consumes whole frames
 //! from, an output buffer that shrinks as bytes reach the socket), so [`RawSocket::recv`] and
@@ -12,13 +12,8 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::codec::Decoder;
 
-use crate::transport::rawsocket::{
-    FrameDecoder, FrameError, ERROR_MAX_CONNECTIONS, ERROR_MAX_LENGTH_UNACCEPTABLE,
-    ERROR_RESERVED_BITS, ERROR_SERIALIZER_UNSUPPORTED, MAGIC,
-};
-use crate::transport::wire::Inbound;
+use crate::wamp::rawsocket::{self as framing, ReplyError, KIND_MESSAGE, KIND_PING, KIND_PONG};
 use crate::wamp::Serializer;
 
 use super::error::ClientError;
@@ -26,72 +21,31 @@ use super::error::ClientError;
 /// Length exponent announced to the router: 2^(9+15) = 16 MiB, the most RawSocket allows. The
 /// client only receives small replies, but a router's ERROR or ABORT text is never cut off.
 const RECEIVE_EXPONENT: u8 = 15;
-/// Largest payload a frame header can carry without the 25th length bit, which older routers
-/// reject (`wamp-v2.md` §6.5).
-const MAX_FRAME_PAYLOAD: usize = (1 << 24) - 1;
 /// Buffered output is written once it reaches this size, even before an explicit flush.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
 
-const FRAME_MESSAGE: u8 = 0;
-const FRAME_PONG: u8 = 2;
-
-/// The serializer's RawSocket code (`SSSS`).
-fn serializer_code(serializer: Serializer) -> u8 {
-    match serializer {
-        Serializer::Json => 1,
-        Serializer::MsgPack => 2,
-    }
-}
-
 /// The 4-octet handshake request for `serializer`, announcing a 16 MiB receive limit.
 pub fn handshake_request(serializer: Serializer) -> [u8; 4] {
-    [
-        MAGIC,
-        (RECEIVE_EXPONENT << 4) | serializer_code(serializer),
-        0,
-        0,
-    ]
+    framing::handshake_request(serializer, RECEIVE_EXPONENT)
 }
 
 /// Checks the router's handshake reply; `Ok` holds the most the router accepts in one message.
 pub fn check_reply(reply: [u8; 4], serializer: Serializer) -> Result<usize, ClientError> {
-    let [magic, lengths, r1, r2] = reply;
-    if magic != MAGIC {
-        return Err(ClientError::Handshake(format!(
-            "not a WAMP RawSocket router (the reply starts with 0x{magic:02X}, not 0x7F); if this is a WebSocket-only endpoint, use --transport websocket"
-        )));
-    }
-    if r1 != 0 || r2 != 0 {
-        return Err(ClientError::Handshake(
-            "the router's RawSocket handshake reply sets reserved bits".to_string(),
-        ));
-    }
-    let code = lengths & 0x0F;
-    if code == 0 {
-        let error = lengths >> 4;
-        let why = match error {
-            ERROR_SERIALIZER_UNSUPPORTED => "serializer unsupported",
-            ERROR_MAX_LENGTH_UNACCEPTABLE => "maximum message length unacceptable",
-            ERROR_RESERVED_BITS => "use of reserved bits",
-            ERROR_MAX_CONNECTIONS => "maximum connection count reached",
-            _ => "unknown error",
-        };
-        return Err(ClientError::Handshake(format!(
-            "the router refused the RawSocket handshake: {why} (error {error})"
-        )));
-    }
-    if code != serializer_code(serializer) {
-        return Err(ClientError::Handshake(format!(
-            "the router answered the RawSocket handshake with serializer {code}, not the {} requested",
-            serializer.subprotocol()
-        )));
-    }
-    Ok(1usize << (9 + (lengths >> 4)))
-}
-
-/// The 4-octet header of a frame of `kind` carrying `len` bytes (`len` < 2^24).
-fn frame_header(kind: u8, len: usize) -> [u8; 4] {
-    [kind, (len >> 16) as u8, (len >> 8) as u8, len as u8]
+    framing::parse_handshake_reply(reply, serializer).map_err(|err| {
+        ClientError::Handshake(match err {
+            ReplyError::NotRawSocket(first) => format!(
+                "not a WAMP RawSocket router (the reply starts with 0x{first:02X}, not 0x7F); if this is a WebSocket-only endpoint, use --transport websocket"
+            ),
+            ReplyError::Reserved => {
+                "the router's RawSocket handshake reply sets reserved bits".to_string()
+            }
+            ReplyError::OtherSerializer { answered, .. } => format!(
+                "the router answered the RawSocket handshake with serializer {answered}, not the {} requested",
+                serializer.subprotocol()
+            ),
+            refused @ ReplyError::Refused(_) => refused.to_string(),
+        })
+    })
 }
 
 /// An established RawSocket connection over `S`.
@@ -99,7 +53,6 @@ pub struct RawSocket<S> {
     stream: S,
     serializer: Serializer,
     send_limit: usize,
-    decoder: FrameDecoder,
     input: BytesMut,
     output: BytesMut,
 }
@@ -121,14 +74,11 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> RawSocket<S> {
         stream.flush().await.map_err(failed)?;
         let mut reply = [0u8; 4];
         stream.read_exact(&mut reply).await.map_err(failed)?;
-        let send_limit = check_reply(reply, serializer)?.min(MAX_FRAME_PAYLOAD);
+        let send_limit = check_reply(reply, serializer)?.min(framing::MAX_PAYLOAD);
         Ok(RawSocket {
             stream,
             serializer,
             send_limit,
-            decoder: FrameDecoder {
-                limit: 1 << (9 + RECEIVE_EXPONENT),
-            },
             input: BytesMut::with_capacity(4096),
             output: BytesMut::with_capacity(4096),
         })
@@ -153,7 +103,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> RawSocket<S> {
             });
         }
         self.output
-            .extend_from_slice(&frame_header(FRAME_MESSAGE, payload.len()));
+            .extend_from_slice(&framing::header(KIND_MESSAGE, payload.len()));
         self.output.extend_from_slice(payload);
         if self.output.len() >= FLUSH_THRESHOLD {
             self.flush().await?;
@@ -181,17 +131,17 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> RawSocket<S> {
             if self.output.has_remaining() {
                 self.flush().await?;
             }
-            match self.decoder.decode(&mut self.input) {
-                Ok(Some(Inbound::Message { data, .. })) => return Ok(Some(data)),
-                Ok(Some(Inbound::Ping(payload))) => {
+            let limit = framing::max_len_for_exponent(RECEIVE_EXPONENT);
+            match framing::read_frame(&mut self.input, limit) {
+                Ok(Some((KIND_MESSAGE, data))) => return Ok(Some(data)),
+                Ok(Some((KIND_PING, payload))) => {
                     self.output
-                        .extend_from_slice(&frame_header(FRAME_PONG, payload.len()));
+                        .extend_from_slice(&framing::header(KIND_PONG, payload.len()));
                     self.output.extend_from_slice(&payload);
                     continue;
                 }
-                Ok(Some(Inbound::Alive | Inbound::Closed)) => continue,
+                Ok(Some(_)) => continue,
                 Ok(None) => {}
-                Err(FrameError::Io(err)) => return Err(ClientError::Io(err)),
                 Err(err) => return Err(ClientError::Protocol(err.to_string())),
             }
             self.input.reserve(4096);
@@ -233,12 +183,6 @@ mod tests {
         assert!(refused([0x7F, 0xB1, 0, 0], Serializer::MsgPack).contains("serializer 1"));
         assert!(refused([0x7F, 0xB1, 0, 1], Serializer::Json).contains("reserved"));
         assert!(refused([b'H', b'T', b'T', b'P'], Serializer::Json).contains("websocket"));
-    }
-
-    #[test]
-    fn frame_headers() {
-        assert_eq!(frame_header(FRAME_MESSAGE, 300), [0, 0, 1, 0x2C]);
-        assert_eq!(frame_header(FRAME_PONG, 8), [2, 0, 0, 8]);
     }
 
     #[tokio::test]

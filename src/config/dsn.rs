@@ -49,6 +49,15 @@ pub struct Dsn {
 }
 
 impl Dsn {
+    /// True when the DSN asks for TLS (`ssl://`, `tls://`, `tlsv1.2://`, `tlsv1.3://`): a
+    /// property of the DSN, which the server's listener and the client both read.
+    pub fn wants_tls(&self) -> bool {
+        matches!(
+            self.scheme.to_ascii_lowercase().as_str(),
+            "ssl" | "tls" | "tlsv1.2" | "tlsv1.3"
+        )
+    }
+
     /// Parses a DSN the way Oro does. `Err` holds what was expected, for [`ConfigError::Invalid`](super::ConfigError).
     pub fn parse(s: &str) -> Result<Dsn, String> {
         let url = php_parse_url(s).ok_or_else(|| {

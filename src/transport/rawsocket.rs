@@ -13,7 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, WriteHalf};
 use tokio::sync::OwnedSemaphorePermit;
@@ -24,108 +24,27 @@ use crate::router::outbound::Frame;
 use crate::transport::connection::{self, Wire};
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 use crate::transport::{ListenerSpec, ServerState};
-use crate::wamp::Serializer;
+use crate::wamp::rawsocket;
 
-/// First octet of every RawSocket handshake; no HTTP request can start with it.
-pub const MAGIC: u8 = 0x7F;
-/// Handshake error: serializer unsupported.
-pub const ERROR_SERIALIZER_UNSUPPORTED: u8 = 1;
-/// Handshake error: maximum message length unacceptable.
-pub const ERROR_MAX_LENGTH_UNACCEPTABLE: u8 = 2;
-/// Handshake error: use of reserved bits.
-pub const ERROR_RESERVED_BITS: u8 = 3;
-/// Handshake error: maximum connection count reached.
-pub const ERROR_MAX_CONNECTIONS: u8 = 4;
-/// Smallest receive limit a client may announce (2^12 = 4 KiB, length exponent 3).
-pub const MIN_CLIENT_LENGTH: usize = 1 << 12;
-/// Largest payload a frame header can describe without the 25th length bit, which older peers
-/// reject: never send more (`wamp-v2.md` §6.5).
-const MAX_FRAME_PAYLOAD: usize = (1 << 24) - 1;
-
-/// Most buffer space reserved ahead of the bytes of a frame still arriving.
-const RESERVE_STEP: usize = 64 * 1024;
-
-const FRAME_MESSAGE: u8 = 0;
-const FRAME_PING: u8 = 1;
-const FRAME_PONG: u8 = 2;
-
-/// A handshake error reply.
-pub fn error_reply(code: u8) -> [u8; 4] {
-    [MAGIC, code << 4, 0, 0]
-}
-
-/// The outcome of a client's handshake octets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handshake {
-    /// Accepted: the serializer, the client's receive limit, and the reply to send.
-    Accepted {
-        /// Negotiated serializer.
-        serializer: Serializer,
-        /// The most the client will receive in one message.
-        client_max: usize,
-        /// The 4 octets to answer with.
-        reply: [u8; 4],
-    },
-    /// Refused with this error code.
-    Refused(u8),
-}
-
-/// Length exponent (`LLLL`) for a limit: the largest `l` with `2^(9+l) <= limit`.
-pub fn length_exponent(limit: usize) -> u8 {
-    let mut l = 0u8;
-    while l < 15 && (1usize << (9 + l + 1)) <= limit {
-        l += 1;
-    }
-    l
-}
-
-/// Evaluates a client handshake given the router's own receive limit.
-pub fn negotiate(request: [u8; 4], own_limit: usize) -> Handshake {
-    let [magic, lengths, r1, r2] = request;
-    if magic != MAGIC || r1 != 0 || r2 != 0 {
-        return Handshake::Refused(ERROR_RESERVED_BITS);
-    }
-    let serializer = match lengths & 0x0F {
-        1 => Serializer::Json,
-        2 => Serializer::MsgPack,
-        _ => return Handshake::Refused(ERROR_SERIALIZER_UNSUPPORTED),
-    };
-    let client_max = 1usize << (9 + (lengths >> 4));
-    if client_max < MIN_CLIENT_LENGTH {
-        return Handshake::Refused(ERROR_MAX_LENGTH_UNACCEPTABLE);
-    }
-    Handshake::Accepted {
-        serializer,
-        client_max,
-        reply: [
-            MAGIC,
-            (length_exponent(own_limit) << 4) | (lengths & 0x0F),
-            0,
-            0,
-        ],
-    }
-}
+pub use crate::wamp::rawsocket::{
+    error_reply, length_exponent, negotiate, Handshake, ERROR_MAX_CONNECTIONS,
+    ERROR_MAX_LENGTH_UNACCEPTABLE, ERROR_RESERVED_BITS, ERROR_SERIALIZER_UNSUPPORTED, MAGIC,
+    MIN_CLIENT_LENGTH,
+};
 
 /// Why a RawSocket frame could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    /// Reserved header bits set, or an unknown frame type.
-    #[error("invalid RawSocket frame header: {0}")]
-    Header(&'static str),
-    /// A message longer than the router announced.
-    #[error("RawSocket message of {size} bytes exceeds the announced limit of {limit}")]
-    TooLong {
-        /// Declared length.
-        size: usize,
-        /// The router's announced limit.
-        limit: usize,
-    },
+    /// A malformed or oversized frame.
+    #[error(transparent)]
+    Frame(#[from] rawsocket::FrameError),
     /// The socket failed.
     #[error(transparent)]
     Io(#[from] io::Error),
 }
 
-/// Decodes RawSocket frames (`RRRR XTTT` + 24-bit length) into [`Inbound`] items.
+/// Decodes RawSocket frames ([`rawsocket::read_frame`]) into [`Inbound`] items for the session
+/// driver.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameDecoder {
     /// The router's announced receive limit.
@@ -137,49 +56,13 @@ impl Decoder for FrameDecoder {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, FrameError> {
-        let Some(&[b0, b1, b2, b3]) = src.get(..4) else {
-            return Ok(None);
-        };
-        if b0 & 0xF0 != 0 {
-            return Err(FrameError::Header("reserved bits set"));
-        }
-        let low = (usize::from(b1) << 16) | (usize::from(b2) << 8) | usize::from(b3);
-        let size = if b0 & 0x08 != 0 {
-            if low != 0 {
-                return Err(FrameError::Header("25th length bit with a non-zero length"));
-            }
-            1 << 24
-        } else {
-            low
-        };
-        if size > self.limit {
-            return Err(FrameError::TooLong {
-                size,
-                limit: self.limit,
-            });
-        }
-        if src.len() < 4 + size {
-            // Grow with the bytes that actually arrive, not with what the header announces: a
-            // header alone must not make the router allocate 16 MiB.
-            src.reserve((4 + size - src.len()).min(RESERVE_STEP));
-            return Ok(None);
-        }
-        src.advance(4);
-        let payload = src.split_to(size).freeze();
-        match b0 & 0x07 {
-            FRAME_MESSAGE => Ok(Some(Inbound::Message {
-                data: payload,
-                text: None,
-            })),
-            FRAME_PING => Ok(Some(Inbound::Ping(payload))),
-            FRAME_PONG => Ok(Some(Inbound::Alive)),
-            _ => Err(FrameError::Header("reserved frame type")),
-        }
+        Ok(match rawsocket::read_frame(src, self.limit)? {
+            None => None,
+            Some((rawsocket::KIND_MESSAGE, data)) => Some(Inbound::Message { data, text: None }),
+            Some((rawsocket::KIND_PING, payload)) => Some(Inbound::Ping(payload)),
+            Some(_) => Some(Inbound::Alive),
+        })
     }
-}
-
-fn header(kind: u8, len: usize) -> [u8; 4] {
-    [kind, (len >> 16) as u8, (len >> 8) as u8, len as u8]
 }
 
 /// The writing half of a RawSocket connection.
@@ -192,7 +75,9 @@ pub struct RawSocketSink<S> {
 
 impl<S: AsyncRead + AsyncWrite + Send + 'static> RawSocketSink<S> {
     async fn frame(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
-        self.out.write_all(&header(kind, payload.len())).await?;
+        self.out
+            .write_all(&rawsocket::header(kind, payload.len()))
+            .await?;
         self.out.write_all(payload).await
     }
 }
@@ -208,14 +93,14 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> WireSink for RawSocketSink<S> {
                 return self.out.shutdown().await;
             }
         };
-        if payload.len() > self.client_max.min(MAX_FRAME_PAYLOAD) {
+        if payload.len() > self.client_max.min(rawsocket::MAX_PAYLOAD) {
             let (peer, size, limit) = (self.peer, payload.len(), self.client_max);
             crate::router::log_budget::connection_warning(|suppressed| {
                 warn!(%peer, size, limit, suppressed, "message larger than the RawSocket client accepts; skipped");
             });
             return Ok(());
         }
-        self.frame(FRAME_MESSAGE, payload).await
+        self.frame(rawsocket::KIND_MESSAGE, payload).await
     }
 
     async fn flush(&mut self) -> io::Result<()> {
@@ -225,12 +110,12 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> WireSink for RawSocketSink<S> {
     async fn ping(&mut self) -> io::Result<()> {
         self.pings += 1;
         let payload = self.pings.to_be_bytes();
-        self.frame(FRAME_PING, &payload).await?;
+        self.frame(rawsocket::KIND_PING, &payload).await?;
         self.out.flush().await
     }
 
     async fn pong(&mut self, payload: Bytes) -> io::Result<()> {
-        self.frame(FRAME_PONG, &payload).await?;
+        self.frame(rawsocket::KIND_PONG, &payload).await?;
         self.out.flush().await
     }
 
@@ -336,59 +221,6 @@ pub async fn serve<S>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_header_alone_reserves_one_step_not_the_announced_length() {
-        let mut decoder = FrameDecoder { limit: 1 << 24 };
-        let mut buf = BytesMut::from(&[0u8, 0xFF, 0xFF, 0xFF][..]);
-        assert!(matches!(decoder.decode(&mut buf), Ok(None)));
-        assert!(buf.capacity() <= 2 * RESERVE_STEP, "{}", buf.capacity());
-    }
-
-    #[test]
-    fn handshake_examples_from_the_spec() {
-        // JSON, client accepts 16 MiB; router limit 1 MiB → exponent 11.
-        assert_eq!(
-            negotiate([0x7F, 0xF1, 0, 0], 1 << 20),
-            Handshake::Accepted {
-                serializer: Serializer::Json,
-                client_max: 1 << 24,
-                reply: [0x7F, 0xB1, 0, 0],
-            }
-        );
-        // MessagePack, 1 MiB.
-        assert!(matches!(
-            negotiate([0x7F, 0xB2, 0, 0], 1 << 20),
-            Handshake::Accepted { serializer: Serializer::MsgPack, client_max, .. } if client_max == 1 << 20
-        ));
-        assert_eq!(
-            negotiate([0x7F, 0x73, 0, 0], 1 << 20),
-            Handshake::Refused(1)
-        ); // CBOR
-        assert_eq!(
-            negotiate([0x7F, 0xF0, 0, 0], 1 << 20),
-            Handshake::Refused(1)
-        ); // illegal 0
-        assert_eq!(
-            negotiate([0x7F, 0xF1, 1, 0], 1 << 20),
-            Handshake::Refused(3)
-        );
-        assert_eq!(
-            negotiate([0x7F, 0x01, 0, 0], 1 << 20),
-            Handshake::Refused(2)
-        ); // 512 B
-        assert_eq!(error_reply(1), [0x7F, 0x10, 0, 0]);
-        assert_eq!(error_reply(4), [0x7F, 0x40, 0, 0]);
-    }
-
-    #[test]
-    fn length_exponents() {
-        assert_eq!(length_exponent(512), 0);
-        assert_eq!(length_exponent(1000), 0);
-        assert_eq!(length_exponent(1 << 20), 11);
-        assert_eq!(length_exponent(16 << 20), 15);
-        assert_eq!(length_exponent(usize::MAX), 15);
-    }
-
     fn decode_all(bytes: &[u8], limit: usize) -> Result<Vec<Inbound>, FrameError> {
         let mut decoder = FrameDecoder { limit };
         let mut buf = BytesMut::from(bytes);
@@ -413,29 +245,22 @@ mod tests {
 
         assert!(matches!(
             decode_all(&[0x10, 0, 0, 0], 1024),
-            Err(FrameError::Header(_))
+            Err(FrameError::Frame(rawsocket::FrameError::Header(_)))
         ));
         assert!(matches!(
             decode_all(&[0x03, 0, 0, 0], 1024),
-            Err(FrameError::Header(_))
+            Err(FrameError::Frame(rawsocket::FrameError::Header(_)))
         ));
         assert!(matches!(
             decode_all(&[0x08, 0, 0, 1], 1 << 25),
-            Err(FrameError::Header(_))
+            Err(FrameError::Frame(rawsocket::FrameError::Header(_)))
         ));
         assert!(matches!(
             decode_all(&[0x00, 0, 4, 1], 1024),
-            Err(FrameError::TooLong {
+            Err(FrameError::Frame(rawsocket::FrameError::TooLong {
                 size: 1025,
                 limit: 1024
-            })
+            }))
         ));
-    }
-
-    #[test]
-    fn headers_are_big_endian_24_bit() {
-        assert_eq!(header(FRAME_MESSAGE, 300), [0x00, 0x00, 0x01, 0x2C]);
-        assert_eq!(header(FRAME_PING, 8), [0x01, 0x00, 0x00, 0x08]);
-        assert_eq!(header(FRAME_PONG, 0xABCDEF), [0x02, 0xAB, 0xCD, 0xEF]);
     }
 }

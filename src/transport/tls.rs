@@ -13,14 +13,6 @@ use tokio_native_tls::TlsAcceptor;
 
 use crate::config::Dsn;
 
-/// True when the DSN asks for TLS.
-pub fn wants_tls(dsn: &Dsn) -> bool {
-    matches!(
-        dsn.scheme.to_ascii_lowercase().as_str(),
-        "ssl" | "tls" | "tlsv1.2" | "tlsv1.3"
-    )
-}
-
 fn read(variable: &str, option: &str, path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|err| {
         format!("{variable}: cannot read context_options[{option}] file {path:?}: {err}")
@@ -38,7 +30,7 @@ fn is_pkcs12(path: &str, bytes: &[u8]) -> bool {
 /// Builds the acceptor for `dsn` (named by `variable` in errors); `Ok(None)` when the DSN is not
 /// TLS.
 pub fn acceptor(dsn: &Dsn, variable: &str) -> Result<Option<TlsAcceptor>, String> {
-    if !wants_tls(dsn) {
+    if !dsn.wants_tls() {
         return Ok(None);
     }
     let options = dsn.context_options();

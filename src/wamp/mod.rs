@@ -12,6 +12,7 @@ pub mod error_uri;
 pub mod id;
 pub mod limits;
 pub mod message;
+pub mod rawsocket;
 pub mod uri;
 pub mod v1;
 pub mod value;
