@@ -1051,3 +1051,7 @@ fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
     );
     details
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
