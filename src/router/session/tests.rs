@@ -10,7 +10,7 @@ use crate::auth::ticket::mint;
 use crate::metrics::Metrics;
 use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{self, OutboundRx, QueueLimits};
-use crate::router::RouterConfig;
+use crate::router::{AuthConfig, RouterConfig};
 use crate::wamp::{Limits, UriPolicy};
 
 const SECRET: &str = "session test secret";
