@@ -96,9 +96,11 @@ fn app_env(name: &str) -> AppEnv {
     AppEnv::parse(name).unwrap_or_default()
 }
 
-fn load_settings(common: &Common) -> Result<Settings, ConfigError> {
+/// The settings, and a warning for each variable that looks like wampd's but is not read.
+fn load_settings(common: &Common) -> Result<(Settings, Vec<String>), ConfigError> {
     let env = env_files::load(&common.env_dir, &common.env)?;
-    Settings::from_env(&env)
+    let settings = Settings::from_env(&env)?;
+    Ok((settings, wampd::config::unknown::unknown_variables(&env)))
 }
 
 fn main() -> ExitCode {
@@ -113,7 +115,10 @@ fn main() -> ExitCode {
             topics,
         } => mint_ticket(&common, authid, role, ttl, topics),
         Command::ConfigCheck { common } => match load_settings(&common) {
-            Ok(settings) => {
+            Ok((settings, unknown)) => {
+                for warning in &unknown {
+                    eprintln!("wampd: warning: {warning}");
+                }
                 for (name, value) in settings.describe() {
                     println!("{name} = {value}");
                 }
@@ -126,8 +131,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Server { common, host, port } => {
-            let mut settings = match load_settings(&common) {
-                Ok(settings) => settings,
+            let (mut settings, unknown) = match load_settings(&common) {
+                Ok(loaded) => loaded,
                 Err(err) => {
                     eprintln!("wampd: configuration error: {err}");
                     return ExitCode::FAILURE;
@@ -139,6 +144,9 @@ fn main() -> ExitCode {
             if let Err(err) = wampd::logging::init(settings.log_format, level) {
                 eprintln!("wampd: cannot initialise logging: {err}");
                 return ExitCode::FAILURE;
+            }
+            for warning in &unknown {
+                tracing::warn!("{warning}");
             }
             run_server(settings, env)
         }

@@ -97,6 +97,32 @@ fn oro_aliases_are_read_and_secrets_are_masked() {
 }
 
 #[test]
+fn misspelled_variables_are_warned_about_with_the_nearest_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        dir.path(),
+        &["config:check"],
+        &[
+            ("WEBSOCKET_SERVER_DSN", "//127.0.0.1:9124"),
+            ("WEBSOCKET_MAX_CONECTIONS", "5"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("WEBSOCKET_MAX_CONECTIONS is not a wampd variable")
+            && err.contains("did you mean WEBSOCKET_MAX_CONNECTIONS?"),
+        "{err}"
+    );
+    let clean = run(
+        dir.path(),
+        &["config:check"],
+        &[("WEBSOCKET_SERVER_DSN", "//127.0.0.1:9124")],
+    );
+    assert!(!stderr(&clean).contains("warning"), "{}", stderr(&clean));
+}
+
+#[test]
 fn invalid_values_stop_start_up_naming_variable_value_and_expectation() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (var, value, expected) in [

@@ -12,6 +12,7 @@ pub mod ip_net;
 pub mod limits;
 pub mod parse;
 pub mod settings;
+pub mod unknown;
 pub mod verbosity;
 
 pub use dsn::Dsn;
