@@ -234,24 +234,7 @@ async fn a_callee_that_leaves_mid_call_fails_the_call_with_canceled() {
 }
 
 async fn register_with(callee: &mut Client, procedure: &str, options: Dict) -> Result<Id, String> {
-    let request = callee.request_id();
-    callee
-        .send(&Message::Register {
-            request,
-            options,
-            procedure: procedure.into(),
-        })
-        .await;
-    match callee.recv().await {
-        Message::Registered {
-            request: r,
-            registration,
-        } if r == request => Ok(registration),
-        Message::Error {
-            request: r, error, ..
-        } if r == request => Err(error),
-        other => panic!("unexpected {other:?}"),
-    }
+    callee.register_with(procedure, options).await
 }
 
 async fn call_with(caller: &mut Client, procedure: &str, options: Dict) -> Id {

@@ -3,14 +3,14 @@
 use super::message::{code, Message};
 use super::value::{Dict, Value};
 
-fn dict(pairs: &[(&str, Value)]) -> Dict {
+pub(crate) fn dict(pairs: &[(&str, Value)]) -> Dict {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect()
 }
 
-fn s(x: &str) -> String {
+pub(crate) fn s(x: &str) -> String {
     x.to_owned()
 }
 

@@ -332,10 +332,15 @@ impl Client {
 
     /// REGISTERs `procedure`: `Ok(registration)` or `Err(error URI)`.
     pub async fn register(&mut self, procedure: &str) -> Result<Id, String> {
+        self.register_with(procedure, Dict::new()).await
+    }
+
+    /// REGISTERs `procedure` with `options`: `Ok(registration)` or `Err(error URI)`.
+    pub async fn register_with(&mut self, procedure: &str, options: Dict) -> Result<Id, String> {
         let request = self.request_id();
         self.send(&Message::Register {
             request,
-            options: Dict::new(),
+            options,
             procedure: procedure.into(),
         })
         .await;

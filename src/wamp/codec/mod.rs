@@ -142,24 +142,13 @@ pub fn decode_value(ser: Serializer, data: &[u8]) -> Result<Value, DecodeError> 
 #[cfg(test)]
 mod tests {
     use super::super::message::code;
-    use super::super::samples::all_messages;
+    use super::super::samples::{all_messages, dict, s};
     use super::super::value::Dict;
     use super::*;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
     use Serializer::{Json, MsgPack};
-
-    fn dict(pairs: &[(&str, Value)]) -> Dict {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
-    }
-
-    fn s(x: &str) -> String {
-        x.to_owned()
-    }
 
     fn json(text: &str) -> Result<Message, DecodeError> {
         decode(Json, text.as_bytes())
