@@ -67,118 +67,216 @@ pub mod code {
     pub const YIELD: u64 = 70;
 }
 
-/// A WAMP v2 message. Field names follow the protocol reference §6.1.
-///
-/// `args`/`kwargs` are the application payload: empty ones are omitted on the
-/// wire (with `[]` emitted for `args` when only `kwargs` is present) and absent
-/// ones decode as empty.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Message {
+/// The message schema, written once: each message's variant, code, spec name and elements in
+/// wire order (`kind "Label"`). The macro below turns it into the [`Message`] enum, its
+/// [`Message::code`], its list form for the encoders ([`Message::elements`]) and the validating
+/// decoder ([`Message::from_value`]), so the two directions cannot disagree.
+macro_rules! wamp_messages {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $code:ident $name:literal { $( $field:ident : $kind:ident $label:literal ),* $(,)? }
+    )*) => {
+        /// A WAMP v2 message. Field names follow the protocol reference §6.1.
+        ///
+        /// `args`/`kwargs` are the application payload: empty ones are omitted on the
+        /// wire (with `[]` emitted for `args` when only `kwargs` is present) and absent
+        /// ones decode as empty.
+        #[allow(missing_docs)]
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Message {
+            $( $(#[$doc])* $variant { $( $field: field_type!($kind) ),* }, )*
+        }
+
+        impl Message {
+            /// The message code (`[Code, ...]`), see [`code`].
+            pub fn code(&self) -> u64 {
+                match self {
+                    $( Message::$variant { .. } => code::$code, )*
+                }
+            }
+
+            /// The borrowed list form, applying the payload omission rule.
+            pub(crate) fn elements(&self) -> Elems<'_> {
+                let mut e = Elems::new(self.code());
+                match self {
+                    $( Message::$variant { $( $field ),* } => {
+                        $( encode_field!($kind, e, $field); )*
+                    } )*
+                }
+                e
+            }
+
+            /// The fields after the code, in wire order (struct expressions evaluate their
+            /// fields in the order written).
+            fn decode_fields(code: u64, f: &mut Fields) -> Result<Message, DecodeError> {
+                Ok(match code {
+                    $( code::$code => Message::$variant {
+                        $( $field: decode_field!($kind, f, $label) ),*
+                    }, )*
+                    other => return Err(DecodeError::UnknownCode(other)),
+                })
+            }
+        }
+
+        /// The spec name of a known message code.
+        fn name_for_code(c: u64) -> Option<&'static str> {
+            Some(match c {
+                $( code::$code => $name, )*
+                _ => return None,
+            })
+        }
+    };
+}
+
+/// The Rust type of a schema element kind.
+macro_rules! field_type {
+    (id) => { Id };
+    (uint) => { u64 };
+    (string) => { String };
+    (dict) => { Dict };
+    (opt_dict) => { Option<Dict> };
+    (args) => { Vec<Value> };
+    (kwargs) => { Dict };
+}
+
+/// How an element kind is laid out for the encoders.
+macro_rules! encode_field {
+    (id, $e:ident, $v:ident) => {
+        $e.push(Elem::UInt(*$v));
+    };
+    (uint, $e:ident, $v:ident) => {
+        $e.push(Elem::UInt(*$v));
+    };
+    (string, $e:ident, $v:ident) => {
+        $e.push(Elem::Str($v));
+    };
+    (dict, $e:ident, $v:ident) => {
+        $e.push(Elem::Dict($v));
+    };
+    (opt_dict, $e:ident, $v:ident) => {
+        if let Some(d) = $v {
+            $e.push(Elem::Dict(d));
+        }
+    };
+    (args, $e:ident, $v:ident) => {
+        $e.args($v);
+    };
+    (kwargs, $e:ident, $v:ident) => {
+        $e.kwargs($v);
+    };
+}
+
+/// How an element kind is read and validated.
+macro_rules! decode_field {
+    (id, $f:ident, $label:literal) => {
+        $f.id($label)?
+    };
+    (uint, $f:ident, $label:literal) => {
+        $f.uint($label)?
+    };
+    (string, $f:ident, $label:literal) => {
+        $f.string($label)?
+    };
+    (dict, $f:ident, $label:literal) => {
+        $f.dict($label)?
+    };
+    (opt_dict, $f:ident, $label:literal) => {
+        $f.opt_dict($label)?
+    };
+    (args, $f:ident, $label:literal) => {
+        $f.args()?
+    };
+    (kwargs, $f:ident, $label:literal) => {
+        $f.kwargs()?
+    };
+}
+
+wamp_messages! {
     /// Client opens a session on `realm`.
-    Hello { realm: String, details: Dict },
+    Hello = HELLO "HELLO" { realm: string "Realm", details: dict "Details" }
     /// Router accepts the session.
-    Welcome { session: Id, details: Dict },
+    Welcome = WELCOME "WELCOME" { session: id "Session", details: dict "Details" }
     /// Either side refuses/aborts session establishment.
-    Abort {
-        details: Dict,
-        reason: String,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Abort = ABORT "ABORT" {
+        details: dict "Details", reason: string "Reason", args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Router asks the client to authenticate.
-    Challenge { authmethod: String, extra: Dict },
+    Challenge = CHALLENGE "CHALLENGE" { authmethod: string "AuthMethod", extra: dict "Extra" }
     /// Client answers a CHALLENGE.
-    Authenticate { signature: String, extra: Dict },
+    Authenticate = AUTHENTICATE "AUTHENTICATE" { signature: string "Signature", extra: dict "Extra" }
     /// Either side closes the session; the other echoes it.
-    Goodbye { details: Dict, reason: String },
+    Goodbye = GOODBYE "GOODBYE" { details: dict "Details", reason: string "Reason" }
     /// Error reply to a request of type `request_type` (a message code).
-    Error {
-        request_type: u64,
-        request: Id,
-        details: Dict,
-        error: String,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Error = ERROR "ERROR" {
+        request_type: uint "REQUEST.Type", request: id "REQUEST.Request", details: dict "Details",
+        error: string "Error", args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Publisher publishes an event to `topic`.
-    Publish {
-        request: Id,
-        options: Dict,
-        topic: String,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Publish = PUBLISH "PUBLISH" {
+        request: id "Request", options: dict "Options", topic: string "Topic",
+        args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Broker acknowledges a PUBLISH (only when `acknowledge=true`).
-    Published { request: Id, publication: Id },
+    Published = PUBLISHED "PUBLISHED" { request: id "PUBLISH.Request", publication: id "Publication" }
     /// Subscriber subscribes to `topic`.
-    Subscribe {
-        request: Id,
-        options: Dict,
-        topic: String,
-    },
+    Subscribe = SUBSCRIBE "SUBSCRIBE" {
+        request: id "Request", options: dict "Options", topic: string "Topic"
+    }
     /// Broker confirms a SUBSCRIBE.
-    Subscribed { request: Id, subscription: Id },
+    Subscribed = SUBSCRIBED "SUBSCRIBED" {
+        request: id "SUBSCRIBE.Request", subscription: id "Subscription"
+    }
     /// Subscriber drops a subscription.
-    Unsubscribe { request: Id, subscription: Id },
+    Unsubscribe = UNSUBSCRIBE "UNSUBSCRIBE" {
+        request: id "Request", subscription: id "SUBSCRIBED.Subscription"
+    }
     /// Broker confirms an UNSUBSCRIBE (`details: None`, `[35, request]`), or
     /// revokes a subscription (`request: 0`, `details: Some({"subscription":
     /// id, "reason": str})`, `[35, 0, {...}]`).
-    Unsubscribed { request: Id, details: Option<Dict> },
+    Unsubscribed = UNSUBSCRIBED "UNSUBSCRIBED" {
+        request: id "UNSUBSCRIBE.Request", details: opt_dict "Details"
+    }
     /// Broker delivers an event to a subscriber.
-    Event {
-        subscription: Id,
-        publication: Id,
-        details: Dict,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Event = EVENT "EVENT" {
+        subscription: id "Subscription", publication: id "Publication", details: dict "Details",
+        args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Caller calls `procedure`.
-    Call {
-        request: Id,
-        options: Dict,
-        procedure: String,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Call = CALL "CALL" {
+        request: id "Request", options: dict "Options", procedure: string "Procedure",
+        args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Caller cancels a pending CALL.
-    Cancel { request: Id, options: Dict },
+    Cancel = CANCEL "CANCEL" { request: id "CALL.Request", options: dict "Options" }
     /// Dealer delivers a call result to the caller.
-    Result {
-        request: Id,
-        details: Dict,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Result = RESULT "RESULT" {
+        request: id "CALL.Request", details: dict "Details", args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Callee registers `procedure`.
-    Register {
-        request: Id,
-        options: Dict,
-        procedure: String,
-    },
+    Register = REGISTER "REGISTER" {
+        request: id "Request", options: dict "Options", procedure: string "Procedure"
+    }
     /// Dealer confirms a REGISTER.
-    Registered { request: Id, registration: Id },
+    Registered = REGISTERED "REGISTERED" {
+        request: id "REGISTER.Request", registration: id "Registration"
+    }
     /// Callee drops a registration.
-    Unregister { request: Id, registration: Id },
+    Unregister = UNREGISTER "UNREGISTER" {
+        request: id "Request", registration: id "REGISTERED.Registration"
+    }
     /// Dealer confirms an UNREGISTER.
-    Unregistered { request: Id },
+    Unregistered = UNREGISTERED "UNREGISTERED" { request: id "UNREGISTER.Request" }
     /// Dealer invokes a registered procedure on a callee.
-    Invocation {
-        request: Id,
-        registration: Id,
-        details: Dict,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Invocation = INVOCATION "INVOCATION" {
+        request: id "Request", registration: id "REGISTERED.Registration", details: dict "Details",
+        args: args "Args", kwargs: kwargs "KwArgs"
+    }
     /// Dealer asks a callee to stop a pending INVOCATION.
-    Interrupt { request: Id, options: Dict },
+    Interrupt = INTERRUPT "INTERRUPT" { request: id "INVOCATION.Request", options: dict "Options" }
     /// Callee returns the result of an INVOCATION.
-    Yield {
-        request: Id,
-        options: Dict,
-        args: Vec<Value>,
-        kwargs: Dict,
-    },
+    Yield = YIELD "YIELD" {
+        request: id "INVOCATION.Request", options: dict "Options", args: args "Args", kwargs: kwargs "KwArgs"
+    }
 }
 
 /// One top-level element of a message's list form, borrowed from the message
@@ -204,6 +302,8 @@ const MAX_ELEMS: usize = 7;
 pub(crate) struct Elems<'a> {
     items: [Elem<'a>; MAX_ELEMS],
     len: usize,
+    /// Args seen, written once KwArgs decide whether they are needed.
+    args: &'a [Value],
 }
 
 impl<'a> Elems<'a> {
@@ -211,6 +311,7 @@ impl<'a> Elems<'a> {
         Elems {
             items: [Elem::UInt(code); MAX_ELEMS],
             len: 1,
+            args: &[],
         }
     }
 
@@ -224,14 +325,21 @@ impl<'a> Elems<'a> {
         self
     }
 
-    fn payload(&mut self, args: &'a [Value], kwargs: &'a Dict) -> &mut Self {
-        if !args.is_empty() || !kwargs.is_empty() {
-            self.push(Elem::List(args));
+    /// Args, laid out when [`Elems::kwargs`] (which always follows) knows whether they are
+    /// needed.
+    fn args(&mut self, args: &'a [Value]) {
+        self.args = args;
+    }
+
+    /// The payload omission rule: Args only when either is non-empty, KwArgs only when
+    /// non-empty.
+    fn kwargs(&mut self, kwargs: &'a Dict) {
+        if !self.args.is_empty() || !kwargs.is_empty() {
+            self.push(Elem::List(self.args));
         }
         if !kwargs.is_empty() {
             self.push(Elem::Dict(kwargs));
         }
-        self
     }
 
     /// The elements, message code first.
@@ -241,36 +349,6 @@ impl<'a> Elems<'a> {
 }
 
 impl Message {
-    /// The message code (`[Code, ...]`), see [`code`].
-    pub fn code(&self) -> u64 {
-        match self {
-            Message::Hello { .. } => code::HELLO,
-            Message::Welcome { .. } => code::WELCOME,
-            Message::Abort { .. } => code::ABORT,
-            Message::Challenge { .. } => code::CHALLENGE,
-            Message::Authenticate { .. } => code::AUTHENTICATE,
-            Message::Goodbye { .. } => code::GOODBYE,
-            Message::Error { .. } => code::ERROR,
-            Message::Publish { .. } => code::PUBLISH,
-            Message::Published { .. } => code::PUBLISHED,
-            Message::Subscribe { .. } => code::SUBSCRIBE,
-            Message::Subscribed { .. } => code::SUBSCRIBED,
-            Message::Unsubscribe { .. } => code::UNSUBSCRIBE,
-            Message::Unsubscribed { .. } => code::UNSUBSCRIBED,
-            Message::Event { .. } => code::EVENT,
-            Message::Call { .. } => code::CALL,
-            Message::Cancel { .. } => code::CANCEL,
-            Message::Result { .. } => code::RESULT,
-            Message::Register { .. } => code::REGISTER,
-            Message::Registered { .. } => code::REGISTERED,
-            Message::Unregister { .. } => code::UNREGISTER,
-            Message::Unregistered { .. } => code::UNREGISTERED,
-            Message::Invocation { .. } => code::INVOCATION,
-            Message::Interrupt { .. } => code::INTERRUPT,
-            Message::Yield { .. } => code::YIELD,
-        }
-    }
-
     /// The upper-case message name used by the spec ("HELLO", "EVENT", ...).
     pub fn name(&self) -> &'static str {
         // Every variant's code is known, so the fallback is unreachable.
@@ -293,184 +371,6 @@ impl Message {
                 })
                 .collect(),
         )
-    }
-
-    /// The borrowed list form, applying the payload omission rule.
-    pub(crate) fn elements(&self) -> Elems<'_> {
-        let mut e = Elems::new(self.code());
-        match self {
-            Message::Hello { realm, details } => {
-                e.push(Elem::Str(realm)).push(Elem::Dict(details));
-            }
-            Message::Welcome { session, details } => {
-                e.push(Elem::UInt(*session)).push(Elem::Dict(details));
-            }
-            Message::Abort {
-                details,
-                reason,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::Dict(details))
-                    .push(Elem::Str(reason))
-                    .payload(args, kwargs);
-            }
-            Message::Challenge { authmethod, extra } => {
-                e.push(Elem::Str(authmethod)).push(Elem::Dict(extra));
-            }
-            Message::Authenticate { signature, extra } => {
-                e.push(Elem::Str(signature)).push(Elem::Dict(extra));
-            }
-            Message::Goodbye { details, reason } => {
-                e.push(Elem::Dict(details)).push(Elem::Str(reason));
-            }
-            Message::Error {
-                request_type,
-                request,
-                details,
-                error,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*request_type))
-                    .push(Elem::UInt(*request))
-                    .push(Elem::Dict(details))
-                    .push(Elem::Str(error))
-                    .payload(args, kwargs);
-            }
-            Message::Publish {
-                request,
-                options,
-                topic,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::Dict(options))
-                    .push(Elem::Str(topic))
-                    .payload(args, kwargs);
-            }
-            Message::Published {
-                request,
-                publication,
-            } => {
-                e.push(Elem::UInt(*request)).push(Elem::UInt(*publication));
-            }
-            Message::Subscribe {
-                request,
-                options,
-                topic,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::Dict(options))
-                    .push(Elem::Str(topic));
-            }
-            Message::Subscribed {
-                request,
-                subscription,
-            } => {
-                e.push(Elem::UInt(*request)).push(Elem::UInt(*subscription));
-            }
-            Message::Unsubscribe {
-                request,
-                subscription,
-            } => {
-                e.push(Elem::UInt(*request)).push(Elem::UInt(*subscription));
-            }
-            Message::Unsubscribed { request, details } => {
-                e.push(Elem::UInt(*request));
-                if let Some(d) = details {
-                    e.push(Elem::Dict(d));
-                }
-            }
-            Message::Event {
-                subscription,
-                publication,
-                details,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*subscription))
-                    .push(Elem::UInt(*publication))
-                    .push(Elem::Dict(details))
-                    .payload(args, kwargs);
-            }
-            Message::Call {
-                request,
-                options,
-                procedure,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::Dict(options))
-                    .push(Elem::Str(procedure))
-                    .payload(args, kwargs);
-            }
-            Message::Cancel { request, options } => {
-                e.push(Elem::UInt(*request)).push(Elem::Dict(options));
-            }
-            Message::Result {
-                request,
-                details,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::Dict(details))
-                    .payload(args, kwargs);
-            }
-            Message::Register {
-                request,
-                options,
-                procedure,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::Dict(options))
-                    .push(Elem::Str(procedure));
-            }
-            Message::Registered {
-                request,
-                registration,
-            } => {
-                e.push(Elem::UInt(*request)).push(Elem::UInt(*registration));
-            }
-            Message::Unregister {
-                request,
-                registration,
-            } => {
-                e.push(Elem::UInt(*request)).push(Elem::UInt(*registration));
-            }
-            Message::Unregistered { request } => {
-                e.push(Elem::UInt(*request));
-            }
-            Message::Invocation {
-                request,
-                registration,
-                details,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::UInt(*registration))
-                    .push(Elem::Dict(details))
-                    .payload(args, kwargs);
-            }
-            Message::Interrupt { request, options } => {
-                e.push(Elem::UInt(*request)).push(Elem::Dict(options));
-            }
-            Message::Yield {
-                request,
-                options,
-                args,
-                kwargs,
-            } => {
-                e.push(Elem::UInt(*request))
-                    .push(Elem::Dict(options))
-                    .payload(args, kwargs);
-            }
-        }
-        e
     }
 
     /// Parses the list form `[Code, ...]` into a message, validating element
@@ -497,208 +397,10 @@ impl Message {
         };
         let name = name_for_code(code).ok_or(DecodeError::UnknownCode(code))?;
         let mut f = Fields { name, total, it };
-        let msg = match code {
-            code::HELLO => Message::Hello {
-                realm: f.string("Realm")?,
-                details: f.dict("Details")?,
-            },
-            code::WELCOME => Message::Welcome {
-                session: f.id("Session")?,
-                details: f.dict("Details")?,
-            },
-            code::ABORT => {
-                let details = f.dict("Details")?;
-                let reason = f.string("Reason")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Abort {
-                    details,
-                    reason,
-                    args,
-                    kwargs,
-                }
-            }
-            code::CHALLENGE => Message::Challenge {
-                authmethod: f.string("AuthMethod")?,
-                extra: f.dict("Extra")?,
-            },
-            code::AUTHENTICATE => Message::Authenticate {
-                signature: f.string("Signature")?,
-                extra: f.dict("Extra")?,
-            },
-            code::GOODBYE => Message::Goodbye {
-                details: f.dict("Details")?,
-                reason: f.string("Reason")?,
-            },
-            code::ERROR => {
-                let request_type = f.uint("REQUEST.Type")?;
-                let request = f.id("REQUEST.Request")?;
-                let details = f.dict("Details")?;
-                let error = f.string("Error")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Error {
-                    request_type,
-                    request,
-                    details,
-                    error,
-                    args,
-                    kwargs,
-                }
-            }
-            code::PUBLISH => {
-                let request = f.id("Request")?;
-                let options = f.dict("Options")?;
-                let topic = f.string("Topic")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Publish {
-                    request,
-                    options,
-                    topic,
-                    args,
-                    kwargs,
-                }
-            }
-            code::PUBLISHED => Message::Published {
-                request: f.id("PUBLISH.Request")?,
-                publication: f.id("Publication")?,
-            },
-            code::SUBSCRIBE => Message::Subscribe {
-                request: f.id("Request")?,
-                options: f.dict("Options")?,
-                topic: f.string("Topic")?,
-            },
-            code::SUBSCRIBED => Message::Subscribed {
-                request: f.id("SUBSCRIBE.Request")?,
-                subscription: f.id("Subscription")?,
-            },
-            code::UNSUBSCRIBE => Message::Unsubscribe {
-                request: f.id("Request")?,
-                subscription: f.id("SUBSCRIBED.Subscription")?,
-            },
-            code::UNSUBSCRIBED => Message::Unsubscribed {
-                request: f.id("UNSUBSCRIBE.Request")?,
-                details: f.opt_dict("Details")?,
-            },
-            code::EVENT => {
-                let subscription = f.id("Subscription")?;
-                let publication = f.id("Publication")?;
-                let details = f.dict("Details")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Event {
-                    subscription,
-                    publication,
-                    details,
-                    args,
-                    kwargs,
-                }
-            }
-            code::CALL => {
-                let request = f.id("Request")?;
-                let options = f.dict("Options")?;
-                let procedure = f.string("Procedure")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Call {
-                    request,
-                    options,
-                    procedure,
-                    args,
-                    kwargs,
-                }
-            }
-            code::CANCEL => Message::Cancel {
-                request: f.id("CALL.Request")?,
-                options: f.dict("Options")?,
-            },
-            code::RESULT => {
-                let request = f.id("CALL.Request")?;
-                let details = f.dict("Details")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Result {
-                    request,
-                    details,
-                    args,
-                    kwargs,
-                }
-            }
-            code::REGISTER => Message::Register {
-                request: f.id("Request")?,
-                options: f.dict("Options")?,
-                procedure: f.string("Procedure")?,
-            },
-            code::REGISTERED => Message::Registered {
-                request: f.id("REGISTER.Request")?,
-                registration: f.id("Registration")?,
-            },
-            code::UNREGISTER => Message::Unregister {
-                request: f.id("Request")?,
-                registration: f.id("REGISTERED.Registration")?,
-            },
-            code::UNREGISTERED => Message::Unregistered {
-                request: f.id("UNREGISTER.Request")?,
-            },
-            code::INVOCATION => {
-                let request = f.id("Request")?;
-                let registration = f.id("REGISTERED.Registration")?;
-                let details = f.dict("Details")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Invocation {
-                    request,
-                    registration,
-                    details,
-                    args,
-                    kwargs,
-                }
-            }
-            code::INTERRUPT => Message::Interrupt {
-                request: f.id("INVOCATION.Request")?,
-                options: f.dict("Options")?,
-            },
-            code::YIELD => {
-                let request = f.id("INVOCATION.Request")?;
-                let options = f.dict("Options")?;
-                let (args, kwargs) = f.payload()?;
-                Message::Yield {
-                    request,
-                    options,
-                    args,
-                    kwargs,
-                }
-            }
-            other => return Err(DecodeError::UnknownCode(other)),
-        };
+        let msg = Message::decode_fields(code, &mut f)?;
         f.finish()?;
         Ok(msg)
     }
-}
-
-/// The spec name of a known message code.
-fn name_for_code(c: u64) -> Option<&'static str> {
-    Some(match c {
-        code::HELLO => "HELLO",
-        code::WELCOME => "WELCOME",
-        code::ABORT => "ABORT",
-        code::CHALLENGE => "CHALLENGE",
-        code::AUTHENTICATE => "AUTHENTICATE",
-        code::GOODBYE => "GOODBYE",
-        code::ERROR => "ERROR",
-        code::PUBLISH => "PUBLISH",
-        code::PUBLISHED => "PUBLISHED",
-        code::SUBSCRIBE => "SUBSCRIBE",
-        code::SUBSCRIBED => "SUBSCRIBED",
-        code::UNSUBSCRIBE => "UNSUBSCRIBE",
-        code::UNSUBSCRIBED => "UNSUBSCRIBED",
-        code::EVENT => "EVENT",
-        code::CALL => "CALL",
-        code::CANCEL => "CANCEL",
-        code::RESULT => "RESULT",
-        code::REGISTER => "REGISTER",
-        code::REGISTERED => "REGISTERED",
-        code::UNREGISTER => "UNREGISTER",
-        code::UNREGISTERED => "UNREGISTERED",
-        code::INVOCATION => "INVOCATION",
-        code::INTERRUPT => "INTERRUPT",
-        code::YIELD => "YIELD",
-        _ => return None,
-    })
 }
 
 /// Sequential, typed access to the elements after the message code.
@@ -760,18 +462,22 @@ impl Fields {
         }
     }
 
-    fn payload(&mut self) -> Result<(Vec<Value>, Dict), DecodeError> {
-        let args = match self.it.next() {
-            None => return Ok((Vec::new(), Dict::new())),
-            Some(Value::List(l)) => l,
-            Some(_) => return Err(self.err("Args must be a list".to_owned())),
-        };
-        let kwargs = match self.it.next() {
-            None => Dict::new(),
-            Some(Value::Dict(d)) => d,
-            Some(_) => return Err(self.err("KwArgs must be a dict".to_owned())),
-        };
-        Ok((args, kwargs))
+    /// Args: absent means empty.
+    fn args(&mut self) -> Result<Vec<Value>, DecodeError> {
+        match self.it.next() {
+            None => Ok(Vec::new()),
+            Some(Value::List(l)) => Ok(l),
+            Some(_) => Err(self.err("Args must be a list".to_owned())),
+        }
+    }
+
+    /// KwArgs (after Args): absent means empty.
+    fn kwargs(&mut self) -> Result<Dict, DecodeError> {
+        match self.it.next() {
+            None => Ok(Dict::new()),
+            Some(Value::Dict(d)) => Ok(d),
+            Some(_) => Err(self.err("KwArgs must be a dict".to_owned())),
+        }
     }
 
     fn finish(mut self) -> Result<(), DecodeError> {
