@@ -180,10 +180,6 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
     }
 }
 
-/// Connections the operations listener (`WEBSOCKET_METRICS_DSN`) serves at once, apart from the
-/// main connection limit: probes and scrapers still get an answer when the router is full.
-pub const OPERATIONS_CONNECTIONS: usize = 64;
-
 /// Derives transport limits from settings.
 pub fn transport_limits(settings: &Settings) -> TransportLimits {
     TransportLimits {
@@ -241,7 +237,9 @@ impl Server {
             },
             tracker: TaskTracker::new(),
             connections: Arc::new(Semaphore::new(settings.max_connections)),
-            operations_connections: Arc::new(Semaphore::new(OPERATIONS_CONNECTIONS)),
+            operations_connections: Arc::new(Semaphore::new(
+                crate::transport::OPERATIONS_CONNECTIONS,
+            )),
             refusals: Arc::new(Semaphore::new(64)),
             per_ip: PerIpLimit::new(settings.max_connections_per_ip),
             max_connections: settings.max_connections,

@@ -48,14 +48,14 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let budget = if spec.role == ListenerRole::Metrics {
-            &state.operations_connections
+        let (budget, limit) = if spec.role == ListenerRole::Metrics {
+            (&state.operations_connections, super::OPERATIONS_CONNECTIONS)
         } else {
-            &state.connections
+            (&state.connections, state.max_connections)
         };
         let Ok(permit) = budget.clone().try_acquire_owned() else {
             crate::router::log_budget::connection_warning(|suppressed| {
-                warn!(%peer, limit = state.max_connections, suppressed, "connection limit reached; refusing");
+                warn!(%peer, limit, suppressed, "connection limit reached; refusing");
             });
             state
                 .connection

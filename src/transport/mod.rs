@@ -76,6 +76,10 @@ impl std::fmt::Debug for ListenerSpec {
     }
 }
 
+/// Connections the operations listener (`WEBSOCKET_METRICS_DSN`) serves at once, apart from the
+/// main connection limit: probes and scrapers still get an answer when the router is full.
+pub const OPERATIONS_CONNECTIONS: usize = 64;
+
 /// tungstenite writes its buffer out once it holds this much.
 const WRITE_BUFFER: usize = 16 * 1024;
 
@@ -108,8 +112,8 @@ impl TransportLimits {
     /// small buffers, since an idle notification session should cost a few KiB (the read buffer
     /// is allocated eagerly; larger messages grow it as needed), and a bounded write buffer. A
     /// peer that sends pings but never reads its pongs fills the write buffer (tungstenite queues
-    /// a pong per ping); at [`TransportLimits::max_write_buffer`] the connection is dropped
-    /// instead of growing.
+    /// a pong per ping); beyond [`TransportLimits::max_write_buffer`] tungstenite keeps only the
+    /// latest pong instead of growing, and the driver's ping-rate limit closes the flooder.
     pub fn websocket_config(
         &self,
         max_message_size: usize,
