@@ -64,16 +64,6 @@ pub struct SubscribeRequest<'a> {
     pub held: usize,
 }
 
-/// A call request, as the front end decoded it.
-pub struct CallOptions {
-    /// `CALL.Options.timeout` (zero: none).
-    pub timeout: Duration,
-    /// `CALL.Options.receive_progress`.
-    pub receive_progress: bool,
-    /// `CALL.Options.disclose_me`.
-    pub disclose_me: bool,
-}
-
 /// How a call ended up.
 pub enum Called {
     /// Answered by the router itself (meta procedures).
@@ -183,23 +173,16 @@ impl Router {
         }
         self.authorize_actor(&actor, Action::Subscribe, topic, policy)?;
         let result = actor.realm.subscribe(actor.handle, topic, policy, reply);
-        info!(
-            session = actor.handle.id,
-            authid = %actor.handle.authid,
-            topic,
-            r#match = policy.as_str(),
-            "subscribed"
-        );
         actor
             .realm
             .subscribed(actor.handle.id, result, topic, policy);
         Ok(result)
     }
 
-    /// Ends `actor`'s subscription `subscription`, which the session checked it holds.
+    /// Ends `actor`'s subscription `subscription`, which the session checked it holds. The
+    /// front ends log subscribe and unsubscribe in their protocol's words (WAMP v1 as Gos does).
     pub fn op_unsubscribe(&self, actor: Actor<'_>, subscription: Id) {
         actor.realm.unsubscribe(actor.handle.id, subscription);
-        info!(session = actor.handle.id, subscription, "unsubscribed");
     }
 
     /// Every check of a publication without making it: URI limits, authorization, then
@@ -241,13 +224,14 @@ impl Router {
         self.publish_checked(actor.realm, actor.handle, request, options, true, started)
     }
 
-    /// Calls `call.procedure` for `actor`, answering `caller` when the callee does.
+    /// Calls `call.procedure` for `actor`, answering `caller` when the callee does. `timeout` is
+    /// `CALL.Options.timeout` (zero: none), cut to the configured ceiling.
     pub fn op_call(
         &self,
         actor: Actor<'_>,
         caller: Caller,
         call: CallRequest,
-        options: CallOptions,
+        timeout: Duration,
     ) -> Result<Called, Refusal> {
         self.validate_uri(&actor, &call.procedure, MatchPolicy::Exact, "procedure")?;
         self.authorize_actor(&actor, Action::Call, &call.procedure, MatchPolicy::Exact)?;
@@ -262,13 +246,8 @@ impl Router {
         }
         let limits = &self.config().limits;
         let deadline = limits
-            .call_timeout(options.timeout)
+            .call_timeout(timeout)
             .map(|timeout| Instant::now() + timeout);
-        let call = CallRequest {
-            receive_progress: options.receive_progress,
-            disclose_me: options.disclose_me,
-            ..call
-        };
         let invocation = actor
             .realm
             .dealer()

@@ -22,7 +22,7 @@ use crate::oro::topics;
 use crate::router::dealer::{CallRequest, Caller};
 use crate::router::handle::SessionHandle;
 use crate::router::log_budget::{LogBudget, Verdict};
-use crate::router::operations::{Actor, CallOptions, Called, SubscribeRequest};
+use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
@@ -239,14 +239,10 @@ impl V1Session {
             receive_progress: false,
             disclose_me: false,
         };
-        let options = CallOptions {
-            timeout: Duration::ZERO,
-            receive_progress: false,
-            disclose_me: false,
-        };
+        // WAMP v1 has no call options: no timeout, no progress, no disclosure.
         match self
             .router
-            .op_call(self.actor(), caller.clone(), call, options)
+            .op_call(self.actor(), caller.clone(), call, Duration::ZERO)
         {
             Ok(Called::Answered(args)) => caller.result(args, Dict::new(), false),
             Ok(Called::Invoked(_)) => {}

@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 use crate::auth::ticket::Claims;
 use crate::router::dealer::{CallRequest, Caller, CancelMode};
 use crate::router::handle::SessionHandle;
-use crate::router::operations::{Actor, CallOptions, Called, SubscribeRequest};
+use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
@@ -443,6 +443,12 @@ impl Session {
             Ok(result) => {
                 if let State::Established(joined) = &mut self.state {
                     joined.subscriptions.insert(result.subscription);
+                    info!(
+                        session = joined.handle.id,
+                        topic,
+                        r#match = policy.as_str(),
+                        "subscribed"
+                    );
                 }
             }
             Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
@@ -464,6 +470,7 @@ impl Session {
             return Step::Continue;
         }
         self.router.op_unsubscribe(joined.actor(), subscription);
+        info!(session = joined.handle.id, subscription, "unsubscribed");
         self.send(&Message::Unsubscribed {
             request,
             details: None,
@@ -589,15 +596,10 @@ impl Session {
             procedure,
             args,
             kwargs,
-            receive_progress: false,
-            disclose_me: false,
-        };
-        let options = CallOptions {
-            timeout,
             receive_progress: flag("receive_progress"),
             disclose_me: flag("disclose_me"),
         };
-        match self.router.op_call(joined.actor(), caller, call, options) {
+        match self.router.op_call(joined.actor(), caller, call, timeout) {
             Ok(Called::Answered(args)) => self.send(&Message::Result {
                 request,
                 details: Dict::new(),
