@@ -1,12 +1,11 @@
-//! The limit variables (listed with the others in [`super::settings::ALL_VARIABLES`]): what one session may hold and ask for, and how large a backend's
-//! messages may be. Read into [`crate::wamp::Limits`], which every protocol front end obeys
-//! through the router's operations layer.
-
-use std::time::Duration;
+//! The limit variables (listed with the others in [`super::settings::ALL_VARIABLES`]): what one
+//! session may hold and ask for, and how large a backend's messages may be. Read into
+//! [`crate::wamp::Limits`], which every protocol front end obeys through the router's operations
+//! layer.
 
 use super::env_files::EnvMap;
 use super::parse::{parse_duration, parse_size, parse_usize};
-use super::settings::knob;
+use super::settings::{format_duration, format_size, knob};
 use super::ConfigError;
 use crate::wamp::limits::{Limits, MAX_URI_LENGTH_LIMIT};
 
@@ -114,7 +113,6 @@ pub fn backend_max_message_size(
 
 /// The rows `config:check` prints.
 pub fn describe(limits: &Limits, backend_max_message_size: usize) -> Vec<(&'static str, String)> {
-    let secs = |d: Duration| format!("{}s", d.as_secs());
     vec![
         (WEBSOCKET_MAX_URI_LENGTH, limits.max_uri_length.to_string()),
         (
@@ -137,16 +135,21 @@ pub fn describe(limits: &Limits, backend_max_message_size: usize) -> Vec<(&'stat
             WEBSOCKET_MAX_PENDING_INVOCATIONS,
             limits.max_pending_invocations.to_string(),
         ),
-        (WEBSOCKET_MAX_CALL_TIMEOUT, secs(limits.max_call_timeout)),
+        (
+            WEBSOCKET_MAX_CALL_TIMEOUT,
+            format_duration(limits.max_call_timeout),
+        ),
         (
             WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE,
-            format!("{} bytes", backend_max_message_size),
+            format_size(backend_max_message_size),
         ),
     ]
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvMap {

@@ -1602,7 +1602,7 @@ fn parse_realms(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// A duration in the largest unit [`parse_duration`] reads back exactly: `25s`, `2m`, `1h`, `500ms`.
-fn format_duration(d: Duration) -> String {
+pub(super) fn format_duration(d: Duration) -> String {
     let millis = d.as_millis();
     match millis {
         0 => "0s".to_string(),
@@ -1614,7 +1614,7 @@ fn format_duration(d: Duration) -> String {
 }
 
 /// A size in the largest binary unit [`parse_size`] reads back exactly: `1MiB`, `64KiB`, `1000`.
-fn format_size(n: usize) -> String {
+pub(super) fn format_size(n: usize) -> String {
     match n {
         0 => "0".to_string(),
         n if n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
