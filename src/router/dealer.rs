@@ -560,11 +560,13 @@ impl Dealer {
     }
 
     /// Calls waiting for an answer, across the realm.
+    #[cfg(test)]
     pub fn pending_calls(&self) -> usize {
         self.pending.len()
     }
 
     /// Deadlines still armed, across the realm (one per pending call that has a timeout).
+    #[cfg(test)]
     pub fn armed_deadlines(&self) -> usize {
         self.deadlines.len()
     }

@@ -68,7 +68,7 @@ pub enum HeadError {
 pub async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<RequestHead, HeadError> {
     let mut buf = BytesMut::with_capacity(1024);
     loop {
-        if let Some(head) = parse(&buf)? {
+        if let Some(head) = parse_bytes(&buf)? {
             return Ok(head);
         }
         if buf.len() >= MAX_HEAD {
@@ -84,10 +84,6 @@ pub async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<RequestHead, H
 /// Parses a request head from bytes already read: `Ok(None)` while it is incomplete. Pure, so
 /// the fuzz target `http_head` drives it directly.
 pub fn parse_bytes(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
-    parse(buf)
-}
-
-fn parse(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     let head_len = match request.parse(buf) {
