@@ -182,13 +182,13 @@ fn mint_ticket(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    let claims = wampd::auth::ticket::Claims {
+    let claims = wampd_proto::ticket::Claims {
         authid,
         authrole,
         expires: now.saturating_add(ttl),
         topics: (!topics.is_empty()).then_some(topics),
     };
-    println!("{}", wampd::auth::ticket::mint(secret.as_bytes(), &claims));
+    println!("{}", wampd_proto::ticket::mint(secret.as_bytes(), &claims));
     ExitCode::SUCCESS
 }
 

@@ -6,7 +6,7 @@
 //! `WEBSOCKET_BACKEND_DSN` (or `ORO_WEBSOCKET_BACKEND_DSN`) read from the same `.env-app*` files
 //! and environment as `websocket:server`, TLS configured by the DSN's `context_options`, and
 //! `WEBSOCKET_PUBLISH_SECRET` offered as a WAMP ticket. The WAMP work is done by
-//! [`crate::client`]; this module only turns the command line and stdin into publications and
+//! [`wampd_client`]; this module only turns the command line and stdin into publications and
 //! failures into one line on stderr. Decisions and examples: `docs/publish-cli.md`.
 //!
 //! Exit status: 0 on success, 2 when the command line or the configuration is unusable (nothing
@@ -19,18 +19,16 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
-use crate::client::{
-    self, ClientError, Credentials, Endpoint, Publication, Session, TransportKind,
-};
-use crate::config::dsn::mask_dsn_text;
 use crate::config::env_files::{self, EnvMap};
-use crate::config::parse::{parse_duration, parse_list};
 use crate::config::settings::{
     DEFAULT_BACKEND_DSN, DEFAULT_REALM, ORO_WEBSOCKET_BACKEND_DSN, WEBSOCKET_BACKEND_DSN,
     WEBSOCKET_PUBLISH_SECRET, WEBSOCKET_REALMS,
 };
 use crate::config::{AppEnv, ConfigError, Dsn};
-use crate::wamp::{codec, DecodeError, Dict, Serializer, Value};
+use wampd_client::{ClientError, Credentials, Endpoint, Publication, Session, TransportKind};
+use wampd_proto::dsn::mask_dsn_text;
+use wampd_proto::units::{parse_duration, parse_list};
+use wampd_proto::wamp::{codec, DecodeError, Dict, Serializer, Value};
 
 /// The longest wait for the router's GOODBYE echo (shorter when `--timeout` is).
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -319,7 +317,7 @@ fn target(args: &PublishArgs, env: &EnvMap) -> Result<Target, Failure> {
 }
 
 async fn open(target: &Target) -> Result<Session, Failure> {
-    let connection = client::connect(
+    let connection = wampd_client::connect(
         &target.endpoint,
         target.transport,
         target.serializer,
@@ -416,7 +414,7 @@ fn spawn_stdin_reader(lines: mpsc::Sender<Line>) {
 /// What the stream loop woke up for.
 enum Next {
     Line(Option<Line>),
-    Router(Result<crate::wamp::Message, ClientError>),
+    Router(Result<wampd_proto::wamp::Message, ClientError>),
 }
 
 /// Publishes one event per stdin line over `session`; returns how many were published.

@@ -36,7 +36,7 @@ use crate::transport::http_publish::HttpPublisher;
 use crate::transport::per_ip::PerIpLimit;
 use crate::transport::upgrade::Admission;
 use crate::transport::{listener, tls, ListenerRole, ListenerSpec, ServerState, TransportLimits};
-use crate::wamp::UriPolicy;
+use wampd_proto::wamp::UriPolicy;
 
 /// A bound, not yet running server.
 #[derive(Debug)]

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{connect_ws, dict, Client, TestServer};
-use wampd::auth::ticket::{mint, Claims};
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::ticket::{mint, Claims};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 const SECRET: &str = "correct horse battery staple";
 

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{connect_ws, dict, Client, TestServer};
-use wampd::auth::ticket::{mint, Claims};
-use wampd::auth::wampcra;
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::ticket::{mint, Claims};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wampcra;
 
 const SECRET: &str = "correct horse battery staple";
 
@@ -167,7 +167,7 @@ impl RawSession {
 
     async fn send(&mut self, msg: &Message) {
         use tokio::io::AsyncWriteExt;
-        let bytes = wampd::wamp::codec::encode(Serializer::Json, msg);
+        let bytes = wampd_proto::wamp::codec::encode(Serializer::Json, msg);
         let len = bytes.len() as u32;
         let mut frame = vec![0u8, (len >> 16) as u8, (len >> 8) as u8, len as u8];
         frame.extend_from_slice(&bytes);
@@ -189,7 +189,7 @@ impl RawSession {
             if head[0] & 0x07 != 0 {
                 continue; // PING/PONG
             }
-            return wampd::wamp::codec::decode(Serializer::Json, &body).expect("decode");
+            return wampd_proto::wamp::codec::decode(Serializer::Json, &body).expect("decode");
         }
     }
 }

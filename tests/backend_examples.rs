@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Client, TestServer};
-use wampd::wamp::{Serializer, Value};
+use wampd_proto::wamp::{Serializer, Value};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples")

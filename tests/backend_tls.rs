@@ -13,7 +13,7 @@ use common::{connect_ws, Client};
 use tokio_util::sync::CancellationToken;
 use wampd::config::Settings;
 use wampd::server::Server;
-use wampd::wamp::{Dict, Serializer, Value};
+use wampd_proto::wamp::{Dict, Serializer, Value};
 
 struct Running {
     addr: SocketAddr,

@@ -50,7 +50,7 @@ impl Drop for Router {
 
 /// Runs wampd-bench, asserts exit 0 and exactly one JSON line on stdout, returns it.
 fn bench(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_wampd-bench"))
+    let out = Command::new(common::wampd_bench_binary())
         .args(args)
         .output()
         .expect("wampd-bench runs");
@@ -171,7 +171,7 @@ fn an_unreachable_router_fails_with_a_one_line_reason() {
         .port();
     let url = format!("ws://127.0.0.1:{port}/ws");
     for scenario in ["fanout", "latency", "idle", "handshake"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_wampd-bench"))
+        let out = Command::new(common::wampd_bench_binary())
             .args([scenario, "--url", &url, "--duration", "1s"])
             .output()
             .expect("wampd-bench runs");
@@ -203,7 +203,7 @@ fn plot_draws_an_svg_from_result_lines() {
         ),
     )
     .expect("write input");
-    let out = Command::new(env!("CARGO_BIN_EXE_wampd-bench"))
+    let out = Command::new(common::wampd_bench_binary())
         .args(["plot", "--input"])
         .arg(&input)
         .arg("--output")

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{connect_ws, dict};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::wamp::{codec, Message, Serializer};
+use wampd_proto::wamp::{codec, Message, Serializer};
 
 fn wampd(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wampd"));

@@ -13,7 +13,7 @@ use common::{connect_ws, dict, http_get, metric, scrape, Client, TestServer, WAI
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::wamp::{Dict, Id, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Id, Message, Serializer, Value};
 
 /// How long a test listens to conclude that nothing more arrives.
 const QUIET: Duration = Duration::from_millis(600);
@@ -202,7 +202,7 @@ async fn events(client: &mut Client, expected: usize) -> Vec<(Id, Vec<Value>, Di
         match tokio::time::timeout(wait, client.ws.next()).await {
             Err(_) => return got,
             Ok(Some(Ok(WsMessage::Text(t)))) => {
-                match wampd::wamp::codec::decode(Serializer::Json, t.as_bytes()) {
+                match wampd_proto::wamp::codec::decode(Serializer::Json, t.as_bytes()) {
                     Ok(Message::Event {
                         subscription,
                         args,
@@ -213,7 +213,7 @@ async fn events(client: &mut Client, expected: usize) -> Vec<(Id, Vec<Value>, Di
                 }
             }
             Ok(Some(Ok(WsMessage::Binary(b)))) => {
-                match wampd::wamp::codec::decode(Serializer::MsgPack, &b) {
+                match wampd_proto::wamp::codec::decode(Serializer::MsgPack, &b) {
                     Ok(Message::Event {
                         subscription,
                         args,
@@ -936,7 +936,7 @@ async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() 
         "1s".into(),
     ];
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_wampd-bench"))
+        Command::new(common::wampd_bench_binary())
             .args(&args)
             .output()
     })

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use common::{Client, TestServer, WAIT};
-use wampd::wamp::{Serializer, Value};
+use wampd_proto::wamp::{Serializer, Value};
 
 /// GETs `path` and returns the whole response (head and body).
 async fn get(server: &TestServer, path: &str) -> String {
@@ -72,7 +72,7 @@ async fn the_demo_page_is_served_and_the_clock_ticks() {
     // an anonymous browser-like session may subscribe (standard policy) and sees the clock
     let mut client = Client::open(&server, Serializer::Json).await;
     client.hello("com.example.demo").await;
-    let wampd::wamp::Message::Welcome { details, .. } = client.recv().await else {
+    let wampd_proto::wamp::Message::Welcome { details, .. } = client.recv().await else {
         panic!("expected WELCOME");
     };
     assert_eq!(details.get("authrole"), Some(&Value::from("anonymous")));

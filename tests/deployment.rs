@@ -441,13 +441,16 @@ fn wampd_under_supervisord_restarts_after_kill_9_and_drains_on_stop() {
         .build()
         .expect("runtime");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut client = runtime.block_on(common::Client::join_at(addr, wampd::wamp::Serializer::Json));
+    let mut client = runtime.block_on(common::Client::join_at(
+        addr,
+        wampd_proto::wamp::Serializer::Json,
+    ));
     let (ok, out) = sup.ctl(&["stop", "wampd"]);
     assert!(ok && out.contains("stopped"), "supervisorctl stop: {out}");
     let goodbye = runtime.block_on(async {
         let (seen, _) = client.expect_close().await;
         seen.into_iter().any(|m| {
-            matches!(m, wampd::wamp::Message::Goodbye { ref reason, .. } if reason == "wamp.close.system_shutdown")
+            matches!(m, wampd_proto::wamp::Message::Goodbye { ref reason, .. } if reason == "wamp.close.system_shutdown")
         })
     });
     assert!(

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use common::{connect_ws, Client, TestServer, WAIT};
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 const SECRET: &str = "hostile input secret";
 
@@ -111,7 +111,7 @@ async fn every_malformed_input_class_gets_its_answer_and_the_canary_misses_nothi
                 return next;
             };
             let Ok(Message::Event { args, .. }) =
-                wampd::wamp::codec::decode(Serializer::MsgPack, &bytes)
+                wampd_proto::wamp::codec::decode(Serializer::MsgPack, &bytes)
             else {
                 continue;
             };

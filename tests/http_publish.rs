@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Client, TestServer};
 use tokio::io::AsyncWriteExt;
-use wampd::wamp::{Dict, Serializer, Value};
+use wampd_proto::wamp::{Dict, Serializer, Value};
 
 /// Runs curl and returns (status, body).
 async fn curl(

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{dict, Client, TestServer};
-use wampd::wamp::{Dict, Id, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Id, Message, Serializer, Value};
 
 fn id_list(value: &Value) -> Vec<Id> {
     let mut ids: Vec<Id> = value

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{http_get, metric, scrape, Client, TestServer};
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 #[tokio::test]
 async fn counters_match_a_known_workload() {

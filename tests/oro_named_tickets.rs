@@ -13,8 +13,8 @@ use std::time::Duration;
 use common::{connect_ws, Client, TestServer};
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::oro::ticket;
-use wampd::wamp::{Dict, Serializer, Value};
+use wampd_proto::oro_ticket as ticket;
+use wampd_proto::wamp::{Dict, Serializer, Value};
 
 const SECRET: &str = "ThisTokenIsNotSoSecretChangeIt";
 const ADMIN_HASH: &str = "$2y$13$Qx1mVL1W1l2Yc8rKMQzWZOTzHk0HOJ9mCG5z.T5/jW.4jqhJbW9Wy";
@@ -51,7 +51,7 @@ impl OroDatabase {
         let name = format!(
             "wampd_test_{}_{}",
             std::process::id(),
-            wampd::wamp::id::random_id()
+            wampd_proto::wamp::id::random_id()
         );
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -178,7 +178,7 @@ async fn named_tickets_are_checked_against_oro_user() {
     let mut options = Dict::new();
     options.insert("acknowledge".into(), Value::Bool(true));
     browser
-        .send(&wampd::wamp::Message::Publish {
+        .send(&wampd_proto::wamp::Message::Publish {
             request: 1,
             options,
             topic: "oro/reminder_remind/7".into(),
@@ -187,7 +187,7 @@ async fn named_tickets_are_checked_against_oro_user() {
         })
         .await;
     match browser.recv().await {
-        wampd::wamp::Message::Error { error, .. } => {
+        wampd_proto::wamp::Message::Error { error, .. } => {
             assert_eq!(error, "wamp.error.not_authorized")
         }
         other => panic!("expected ERROR, got {other:?}"),

@@ -11,8 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::oro::ticket;
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::oro_ticket as ticket;
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 const SECRET: &str = "ThisTokenIsNotSoSecretChangeIt";
 

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use wampd::config::Settings;
 use wampd::server::Server;
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 /// `wampd publish ARGS...` run in `dir` with only `PATH` and `vars` in its environment.
 fn publish_command(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> tokio::process::Command {

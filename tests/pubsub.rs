@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{dict, Client, TestServer};
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 const QUIET: Duration = Duration::from_millis(300);
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{Client, TestServer, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wampd::wamp::{codec, Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{codec, Dict, Message, Serializer, Value};
 
 async fn handshake(server: &TestServer, request: [u8; 4]) -> (TcpStream, [u8; 4]) {
     let mut stream = TcpStream::connect(server.addr).await.expect("connect");

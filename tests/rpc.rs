@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{connect_ws, Client, TestServer, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::wamp::{Dict, Id, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Id, Message, Serializer, Value};
 
 async fn register(callee: &mut Client, procedure: &str) -> Result<Id, String> {
     callee.register(procedure).await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Client, TestServer};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 /// Asserts the bystander still gets events after some other session misbehaved.
 async fn bystander_still_receives(bystander: &mut Client, publisher: &mut Client, marker: u64) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{metric, scrape, Client, TestServer};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::wamp::{codec, Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{codec, Dict, Message, Serializer, Value};
 
 const QUEUE: usize = 8;
 const TOTAL: u64 = 1200;

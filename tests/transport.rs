@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 /// Sends a raw HTTP request and returns the whole response (the server closes or we time out).
 async fn http(server: &TestServer, request: &str) -> String {

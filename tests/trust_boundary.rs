@@ -19,8 +19,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use common::{connect_ws, dict, metric, scrape, Client, TestServer, WAIT};
-use wampd::auth::ticket::{mint, Claims};
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::ticket::{mint, Claims};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 /// A wampd process of its own, for what could take a process down or floods its log.
 struct Spawned {

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use common::{Client, TestServer, WAIT};
-use wampd::wamp::{Dict, Message, Serializer, Value};
+use wampd_proto::wamp::{Dict, Message, Serializer, Value};
 
 /// Opens a WebSocket upgrade with extra headers over raw TCP and returns the response status and
 /// the stream (kept open by the caller to hold the connection).

@@ -1,7 +1,7 @@
 //! DSNs (`WEBSOCKET_SERVER_DSN` and friends), parsed as PHP's parse_url would.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wampd::config::dsn::{mask_dsn_text, php_parse_url, Dsn};
+use wampd_proto::dsn::{mask_dsn_text, php_parse_url, Dsn};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

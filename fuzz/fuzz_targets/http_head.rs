@@ -2,7 +2,7 @@
 //! targets): parsed or refused, never a panic; the query and ticket extraction on top of it.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wampd::oro::ticket::ticket_from_query;
+use wampd_proto::oro_ticket::ticket_from_query;
 use wampd::transport::http_head;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! digest` fields, PHP's date formats, PHP's parse_str.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wampd::config::dsn::php_parse_str;
-use wampd::oro::ticket::{parse_created, ticket_from_query, ParsedTicket, TicketCheck};
+use wampd_proto::dsn::php_parse_str;
+use wampd_proto::oro_ticket::{parse_created, ticket_from_query, ParsedTicket, TicketCheck};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

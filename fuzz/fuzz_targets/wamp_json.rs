@@ -2,7 +2,7 @@
 //! decodes re-encodes to something that decodes again.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wampd::wamp::{codec, Serializer};
+use wampd_proto::wamp::{codec, Serializer};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(message) = codec::decode(Serializer::Json, data) {

@@ -2,7 +2,7 @@
 //! refused with a typed error.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wampd::wamp::v1;
+use wampd_proto::wamp::v1;
 
 fuzz_target!(|data: &[u8]| {
     let _ = v1::decode_client(data);

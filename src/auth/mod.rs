@@ -1,16 +1,9 @@
-//! Pure (sans-I/O) authentication building blocks for the router's HELLO →
-//! CHALLENGE → AUTHENTICATE exchange and the WebSocket `?ticket=` parameter.
+//! Who may do what: the optional TOML rules file (permission rules, WAMP-CRA users, realm
+//! settings).
 //!
-//! Why separate: the credential checks are security-critical and must be
-//! byte-compatible with other implementations (backends minting tickets in
-//! PHP/Python/shell, Autobahn clients doing WAMP-CRA), so they live here with
-//! cross-language test vectors, free of sockets, clocks and config. The
-//! session layer supplies the secret, the current time and the messages.
-//!
-//! * [`ticket`]: stateless HMAC-SHA256 signed tickets (`ticket` authmethod).
-//! * [`wampcra`]: WAMP-CRA challenge/response, plain and PBKDF2-salted.
-//! * [`rules`]: the optional TOML file of permission rules, WAMP-CRA users and realm settings.
+//! The credential formats themselves (wampd's signed tickets, WAMP-CRA, Oro's tickets) are pure
+//! and byte-compatible with other implementations, so they live in `wampd-proto` with their
+//! cross-language test vectors; this module holds what an operator configures, and
+//! `router::authorizer` makes the decisions from it.
 
 pub mod rules;
-pub mod ticket;
-pub mod wampcra;

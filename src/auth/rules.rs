@@ -31,8 +31,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
-use crate::auth::wampcra::{Salt, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, MAX_KEYLEN};
-use crate::wamp::MatchPolicy;
+use wampd_proto::wamp::MatchPolicy;
+use wampd_proto::wampcra::{Salt, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, MAX_KEYLEN};
 
 /// What a session asks to do with a URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -26,9 +26,9 @@ use bytes::Bytes;
 
 use crate::router::backplane::{Incoming, Outgoing};
 use crate::router::publish_options::PublishOptions;
-use crate::wamp::codec::{self, msgpack_writer as w};
-use crate::wamp::v1::Payload;
-use crate::wamp::{Serializer, Value};
+use wampd_proto::wamp::codec::{self, msgpack_writer as w};
+use wampd_proto::wamp::v1::Payload;
+use wampd_proto::wamp::{Serializer, Value};
 
 /// The only envelope version this build writes and reads.
 pub const VERSION: u64 = 1;
@@ -158,7 +158,7 @@ pub struct Queued {
 mod tests {
     use super::*;
     use crate::router::broker::Publisher;
-    use crate::wamp::Dict;
+    use wampd_proto::wamp::Dict;
 
     fn options(pairs: Vec<(&str, Value)>) -> Dict {
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

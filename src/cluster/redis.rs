@@ -170,7 +170,7 @@ impl RedisBackplane {
         metrics: &Metrics,
     ) -> Result<(Arc<RedisBackplane>, RedisTasks), String> {
         let client = Client::open(config.dsn.as_str()).map_err(|err| err.to_string())?;
-        let node = crate::wamp::id::random_id();
+        let node = wampd_proto::wamp::id::random_id();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let link = Arc::new(Link {
@@ -635,7 +635,7 @@ mod tests {
     fn the_queue_is_bounded_in_bytes_and_refuses_while_disconnected() {
         use crate::router::broker::Publisher;
         use crate::router::publish_options::PublishOptions;
-        use crate::wamp::{Dict, Value};
+        use wampd_proto::wamp::{Dict, Value};
 
         let metrics = Metrics::new();
         let config = RedisConfig {

@@ -7,6 +7,8 @@
 //! echo one: values of variables that look secret are replaced by `***` both when the error is built and again
 //! when it is displayed, so even a hand-built error cannot leak through `Display`.
 
+pub use wampd_proto::secret::{is_secret_name, MASK};
+
 /// Why the configuration could not be loaded or validated.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,9 +38,6 @@ pub enum ConfigError {
     },
 }
 
-/// What stands in for a secret value in messages and `config:check` output.
-pub const MASK: &str = "***";
-
 impl ConfigError {
     /// Builds [`ConfigError::Invalid`], storing `***` instead of the value when `variable` looks secret
     /// (see [`is_secret_name`]), so the secret is not even in the `Debug` output.
@@ -56,15 +55,6 @@ impl ConfigError {
             expected: expected.into(),
         }
     }
-}
-
-/// True when a variable (or parameter) name suggests its value is a secret: it contains `SECRET`, `PASSWORD`,
-/// `PASSPHRASE` or `TOKEN`, in any case.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["SECRET", "PASSWORD", "PASSPHRASE", "TOKEN"]
-        .iter()
-        .any(|word| upper.contains(word))
 }
 
 /// The value as it may be shown for `variable`: itself, or [`MASK`] for secret variables.
@@ -107,14 +97,6 @@ mod tests {
             expected: "x".into(),
         };
         assert!(!e.to_string().contains("hunter2"));
-    }
-
-    #[test]
-    fn secret_name_detection() {
-        assert!(is_secret_name("ORO_SECRET"));
-        assert!(is_secret_name("password"));
-        assert!(!is_secret_name("WEBSOCKET_SERVER_DSN"));
-        assert!(!is_secret_name("WEBSOCKET_MAX_MESSAGE_SIZE"));
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The limit variables (listed with the others in [`super::settings::ALL_VARIABLES`]): what one
 //! session may hold and ask for, and how large a backend's messages may be. Read into
-//! [`crate::wamp::Limits`], which every protocol front end obeys through the router's operations
+//! [`wampd_proto::wamp::Limits`], which every protocol front end obeys through the router's operations
 //! layer.
 
 use super::env_files::EnvMap;
-use super::parse::{parse_duration, parse_size, parse_usize};
 use super::settings::{format_duration, format_size, knob};
 use super::ConfigError;
-use crate::wamp::limits::{Limits, MAX_URI_LENGTH_LIMIT};
+use wampd_proto::units::{parse_duration, parse_size, parse_usize};
+use wampd_proto::wamp::limits::{Limits, MAX_URI_LENGTH_LIMIT};
 
 /// Longest URI in bytes.
 pub const WEBSOCKET_MAX_URI_LENGTH: &str = "WEBSOCKET_MAX_URI_LENGTH";

@@ -5,19 +5,17 @@
 //! settings any map without touching files or the process environment, and lets `wampd config:check` show
 //! exactly what the server would run with. See DESIGN.md §5 and oro-gos §2–3.
 
-pub mod dsn;
 pub mod env_files;
 pub mod error;
 pub mod ip_net;
 pub mod limits;
-pub mod parse;
 pub mod settings;
 pub mod unknown;
 pub mod verbosity;
 
-pub use dsn::Dsn;
 pub use error::ConfigError;
 pub use settings::{
     AppEnv, BackendListen, LogFormat, PublishSettings, Settings, SlowConsumerPolicy,
     SlowConsumerSettings, UriCheck,
 };
+pub use wampd_proto::dsn::Dsn;

@@ -11,14 +11,14 @@
 
 use std::time::Duration;
 
-use super::dsn::{mask_dsn_text, Dsn};
 use super::env_files::EnvMap;
 use super::error::ConfigError;
 use super::ip_net::{parse_ip_nets, IpNet};
 use super::limits::{self, *};
-use super::parse::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
 use crate::auth::rules::{AuthFile, DefaultPolicy};
-use crate::wamp::Limits;
+use wampd_proto::dsn::{mask_dsn_text, Dsn};
+use wampd_proto::units::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
+use wampd_proto::wamp::Limits;
 
 /// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
 pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
@@ -1626,7 +1626,7 @@ pub(super) fn format_size(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::dsn::EXPECTED_DSN;
+    use wampd_proto::dsn::EXPECTED_DSN;
 
     fn env(pairs: &[(&str, &str)]) -> EnvMap {
         pairs

@@ -27,8 +27,8 @@ use tracing::info;
 use crate::auth::rules::{Action, DefaultPolicy, Rule};
 use crate::router::handle::SessionHandle;
 use crate::router::Router;
-use crate::wamp::uri::wildcard_fixed_prefix;
-use crate::wamp::MatchPolicy;
+use wampd_proto::wamp::uri::wildcard_fixed_prefix;
+use wampd_proto::wamp::MatchPolicy;
 
 /// The realm-wide permission checker.
 #[derive(Debug, Clone, Default)]

@@ -7,8 +7,8 @@ use std::fmt;
 
 use crate::router::broker::Publisher;
 use crate::router::publish_options::PublishOptions;
-use crate::wamp::v1::Payload;
-use crate::wamp::{Dict, Id, Value};
+use wampd_proto::wamp::v1::Payload;
+use wampd_proto::wamp::{Dict, Id, Value};
 
 /// A way to hand publications to the other nodes of a cluster. The router holds one behind an
 /// `Arc<dyn Backplane>`, so other transports (NATS, …) can follow without touching the router.

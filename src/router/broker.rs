@@ -13,8 +13,8 @@ use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Pushed};
 use crate::router::publish_options::PublishOptions;
 use crate::router::topic_index::TopicIndex;
-use crate::wamp::v1::{self, Payload};
-use crate::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Serializer, Value};
+use wampd_proto::wamp::v1::{self, Payload};
+use wampd_proto::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Serializer, Value};
 
 /// One subscription: a pattern and its subscribers.
 #[derive(Debug)]

@@ -23,9 +23,9 @@ use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
 use crate::router::refusal::Refusal;
 use crate::router::topic_index::TopicIndex;
-use crate::wamp::message::code;
-use crate::wamp::v1::{self, V1Message};
-use crate::wamp::{codec, error_uri, id, Dict, Id, Limits, MatchPolicy, Message, Value};
+use wampd_proto::wamp::message::code;
+use wampd_proto::wamp::v1::{self, V1Message};
+use wampd_proto::wamp::{codec, error_uri, id, Dict, Id, Limits, MatchPolicy, Message, Value};
 
 /// Who is waiting for a call's answer.
 #[derive(Debug, Clone)]
@@ -773,7 +773,7 @@ impl Dealer {
 mod tests {
     use super::*;
     use crate::router::outbound::OutboundRx;
-    use crate::wamp::Serializer;
+    use wampd_proto::wamp::Serializer;
 
     fn session(id: Id) -> (Arc<SessionHandle>, OutboundRx) {
         let (handle, rx) = SessionHandle::for_test(id, &format!("s{id}"), "user", Serializer::Json);

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::router::handle::SessionHandle;
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
-use crate::wamp::{Dict, Value};
+use wampd_proto::wamp::{Dict, Value};
 
 /// The topic the clock publishes on.
 pub const TIME_TOPIC: &str = "wampd.demo.time";

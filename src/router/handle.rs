@@ -4,7 +4,7 @@
 //! push; the session's own state machine (in `session.rs`) stays private to its connection task.
 
 use crate::router::outbound::{self, Frame, Outbound, OutboundRx, QueueFull, QueueLimits};
-use crate::wamp::{id, Id, Serializer};
+use wampd_proto::wamp::{id, Id, Serializer};
 
 /// The shared, immutable part of an established session.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! The router: realms, sessions, the broker and the dealer. It never touches a socket.
 //!
-//! Transports hand the router decoded [`crate::wamp::Message`]s through a [`session::Session`] and
+//! Transports hand the router decoded [`wampd_proto::wamp::Message`]s through a [`session::Session`] and
 //! receive ready-to-send [`outbound::Frame`]s from a bounded per-session queue. Because WAMP v1 and
 //! v2 sessions (and any transport) reach the same realm operations, a topic is one topic whoever
 //! publishes to it.
@@ -35,7 +35,7 @@ use crate::router::authorizer::Authorizer;
 use crate::router::backplane::Backplane;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::realm::Realm;
-use crate::wamp::{Limits, UriPolicy};
+use wampd_proto::wamp::{Limits, UriPolicy};
 
 /// What the router needs from configuration.
 #[derive(Debug, Clone)]

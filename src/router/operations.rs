@@ -4,7 +4,7 @@
 //! decode their protocol's request, call one function here, and turn the outcome into their
 //! protocol's answer. Each function runs the same steps in the same order:
 //!
-//! 1. **validate**: URI length and component count ([`crate::wamp::Limits::check_uri`]), then URI syntax
+//! 1. **validate**: URI length and component count ([`wampd_proto::wamp::Limits::check_uri`]), then URI syntax
 //!    (WAMP v1 topics are any string, as Ratchet allowed);
 //! 2. **limits**: subscriptions and registrations per session, calls in flight per caller and
 //!    callee, the call timeout ceiling;
@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 use crate::auth::rules::Action;
-use crate::auth::ticket::Claims;
 use crate::oro::topics;
 use crate::router::broker::{PublishStats, Subscribed};
 use crate::router::dealer::{CallRequest, Caller, InvokePolicy, RegisterRequest};
@@ -35,8 +34,9 @@ use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::refusal::Refusal;
 use crate::router::Router;
-use crate::wamp::limits::UriTooLarge;
-use crate::wamp::{error_uri, uri, Dict, Id, MatchPolicy, Value};
+use wampd_proto::ticket::Claims;
+use wampd_proto::wamp::limits::UriTooLarge;
+use wampd_proto::wamp::{error_uri, uri, Dict, Id, MatchPolicy, Value};
 
 /// The session asking: who it is, where it is, and what its credentials restrict.
 #[derive(Clone, Copy)]

@@ -15,7 +15,7 @@ use crate::oro::topics::{PING_PAYLOAD, PING_TOPIC};
 use crate::router::handle::SessionHandle;
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
-use crate::wamp::{Dict, Value};
+use wampd_proto::wamp::{Dict, Value};
 
 /// Publishes the keep-alive every `interval` until `stop` is cancelled.
 pub async fn run(router: Arc<Router>, interval: Duration, stop: CancellationToken) {

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::wamp::{codec, Message, Serializer, Value};
+use wampd_proto::wamp::{codec, Message, Serializer, Value};
 
 /// Key of the detail that tells a subscriber how many events it lost.
 pub const DROPPED_DETAIL: &str = "_dropped";
@@ -478,7 +478,7 @@ fn with_dropped_detail(serializer: Serializer, frame: Frame, drops: u64) -> Fram
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wamp::Dict;
+    use wampd_proto::wamp::Dict;
 
     fn text(s: &str) -> Frame {
         Frame::Text(Utf8Bytes::from(s))

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use crate::router::handle::SessionHandle;
-use crate::wamp::{Dict, Id, Value};
+use wampd_proto::wamp::{Dict, Id, Value};
 
 /// Parsed PUBLISH options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +156,7 @@ fn strings(v: &Value, key: &str) -> Result<HashSet<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wamp::Serializer;
+    use wampd_proto::wamp::Serializer;
 
     fn handle(id: Id, authid: &str, authrole: &str) -> SessionHandle {
         SessionHandle::for_test(id, authid, authrole, Serializer::Json).0

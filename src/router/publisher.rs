@@ -13,8 +13,8 @@ use crate::router::handle::SessionHandle;
 use crate::router::publish_options::PublishOptions;
 use crate::router::realm::Realm;
 use crate::router::Router;
-use crate::wamp::v1::Payload;
-use crate::wamp::{error_uri, id, uri, Dict, Id, MatchPolicy, Value};
+use wampd_proto::wamp::v1::Payload;
+use wampd_proto::wamp::{error_uri, id, uri, Dict, Id, MatchPolicy, Value};
 
 pub use crate::router::refusal::Refusal;
 

@@ -19,7 +19,7 @@ use crate::router::handle::SessionHandle;
 use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy};
 use crate::router::publish_options::PublishOptions;
-use crate::wamp::{id, Dict, Id, MatchPolicy, Value};
+use wampd_proto::wamp::{id, Dict, Id, MatchPolicy, Value};
 
 /// One realm and its live state.
 #[derive(Debug)]
@@ -376,7 +376,7 @@ impl Realm {
         let metrics = &self.metrics;
         if stats.delivered > 0 {
             metrics.deliveries.inc_by(stats.delivered);
-            metrics.messages_out(crate::wamp::message::code::EVENT, stats.delivered);
+            metrics.messages_out(wampd_proto::wamp::message::code::EVENT, stats.delivered);
         }
         if stats.dropped > 0 {
             self.dropped.inc_by(stats.dropped);

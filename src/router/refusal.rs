@@ -2,7 +2,7 @@
 //!
 //! The operations layer, the dealer, the meta procedures and HTTP publishing all refuse with
 //! this type; each front end turns it into its protocol's answer (v2 ERROR, or ABORT for
-//! [`crate::wamp::error_uri::PROTOCOL_VIOLATION`]; v1 CALLERROR or Oro's refusal text; an HTTP
+//! [`wampd_proto::wamp::error_uri::PROTOCOL_VIOLATION`]; v1 CALLERROR or Oro's refusal text; an HTTP
 //! status with a JSON body).
 
 /// Why a request was refused.

@@ -28,8 +28,8 @@ use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::Step;
 use crate::router::Router;
-use crate::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
-use crate::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
+use wampd_proto::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
+use wampd_proto::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
 
 /// Who a v1 session is, as its ticket (or anonymity) says.
 #[derive(Debug, Clone)]

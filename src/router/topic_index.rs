@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::wamp::MatchPolicy;
+use wampd_proto::wamp::MatchPolicy;
 
 /// Maps `(uri, match policy)` to a value and answers "which values match this topic".
 #[derive(Debug)]

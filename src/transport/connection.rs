@@ -18,7 +18,6 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::auth::ticket::Claims;
 use crate::router::outbound::{self, Frame};
 use crate::router::session::{Session, Step, CLOSE_GOING_AWAY};
 use crate::router::session_v1::{V1Identity, V1Session};
@@ -26,7 +25,8 @@ use crate::router::Router;
 use crate::transport::websocket_wire::CLOSE_POLICY_VIOLATION;
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 use crate::transport::{writer, TransportLimits};
-use crate::wamp::{codec, Id, Serializer};
+use wampd_proto::ticket::Claims;
+use wampd_proto::wamp::{codec, Id, Serializer};
 
 /// How long a connection whose input is unusable stays open after its close frame was sent.
 const CLOSE_LINGER: Duration = Duration::from_millis(250);

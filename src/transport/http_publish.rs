@@ -37,7 +37,7 @@ use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::Router;
 use crate::transport::client_addr::ClientAddr;
-use crate::wamp::{codec, error_uri, Dict, Serializer, Value};
+use wampd_proto::wamp::{codec, error_uri, Dict, Serializer, Value};
 
 /// How long an idempotency key's answer is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);

@@ -3,7 +3,7 @@
 //! This is the only layer that touches sockets. Every listener sniffs the first byte of a
 //! connection: `0x7F` starts a WAMP RawSocket handshake, anything else is HTTP (WebSocket
 //! upgrades, `/health`, `/metrics`), so one port serves all. Either way the bytes become
-//! [`crate::wamp::Message`]s for a [`crate::router::session::Session`], driven by one shared
+//! [`wampd_proto::wamp::Message`]s for a [`crate::router::session::Session`], driven by one shared
 //! [`connection`] loop, and the session's outbound queue drains back onto the wire
 //! (`transport → router → wamp`, DESIGN.md §2).
 

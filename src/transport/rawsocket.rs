@@ -24,9 +24,9 @@ use crate::router::outbound::Frame;
 use crate::transport::connection::{self, Wire};
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 use crate::transport::{ListenerSpec, ServerState};
-use crate::wamp::rawsocket;
+use wampd_proto::wamp::rawsocket;
 
-pub use crate::wamp::rawsocket::{
+pub use wampd_proto::wamp::rawsocket::{
     error_reply, length_exponent, negotiate, Handshake, ERROR_MAX_CONNECTIONS,
     ERROR_MAX_LENGTH_UNACCEPTABLE, ERROR_RESERVED_BITS, ERROR_SERIALIZER_UNSUPPORTED, MAGIC,
     MIN_CLIENT_LENGTH,

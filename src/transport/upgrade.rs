@@ -21,9 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
-use crate::auth::ticket::{self as auth_ticket, Claims};
 use crate::config::settings::origin_host;
-use crate::oro::ticket::{self, ParsedTicket, TicketCheck, TicketError};
 use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
 use crate::transport::client_addr::ClientAddr;
@@ -31,8 +29,10 @@ use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
 use crate::transport::websocket::{self, Protocol};
 use crate::transport::{websocket_wire, ListenerSpec, ServerState};
-use crate::wamp::v1::{self, V1Message};
-use crate::wamp::{id, Serializer};
+use wampd_proto::oro_ticket::{self as ticket, ParsedTicket, TicketCheck, TicketError};
+use wampd_proto::ticket::{self as auth_ticket, Claims};
+use wampd_proto::wamp::v1::{self, V1Message};
+use wampd_proto::wamp::{id, Serializer};
 
 /// Who may open WebSockets, decided before the upgrade.
 #[derive(Clone)]

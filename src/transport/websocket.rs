@@ -11,7 +11,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::wamp::Serializer;
+use wampd_proto::wamp::Serializer;
 
 /// The WAMP version and wire format a WebSocket session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

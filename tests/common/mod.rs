@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use wampd::config::Settings;
 use wampd::server::Server;
-use wampd::wamp::{codec, Dict, Id, Message, Serializer, Value};
+use wampd_proto::wamp::{codec, Dict, Id, Message, Serializer, Value};
 
 /// How long a test waits for something that should happen promptly.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -509,6 +509,43 @@ pub fn autobahn_node() -> std::path::PathBuf {
         assert!(status.success(), "installing autobahn with npm failed");
     }
     dir
+}
+
+/// The `wampd-bench` binary, built for this test run.
+///
+/// The load generator is its own crate (crates/wampd-bench), so Cargo gives this package no
+/// `CARGO_BIN_EXE_wampd-bench`. The first caller in a test binary builds it with the same Cargo
+/// and profile that built the test (a no-op when `cargo test` at the root already did), so the
+/// binary under test is never a stale one left in `target/`.
+#[allow(dead_code)]
+pub fn wampd_bench_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let profile = if cfg!(debug_assertions) {
+                "dev"
+            } else {
+                "release"
+            };
+            let out = std::process::Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "wampd-bench", "--bin", "wampd-bench"])
+                .args(["--profile", profile])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .expect("cargo runs");
+            assert!(
+                out.status.success(),
+                "building wampd-bench failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // Test executables live in target/<profile>/deps; binaries one level up.
+            let exe = std::env::current_exe().expect("test executable path");
+            let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+            let bench = dir.join("wampd-bench");
+            assert!(bench.exists(), "{} was not built", bench.display());
+            bench
+        })
+        .clone()
 }
 
 /// Spawns a prepared `wampd websocket:server` command and returns it with the address from its

@@ -3,7 +3,7 @@
 //! realm, so the realm can depend on it.
 
 use crate::router::handle::SessionHandle;
-use crate::wamp::{Dict, Id, MatchPolicy, Value};
+use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
 
 /// Session joined / left.
 pub const ON_JOIN: &str = "wamp.session.on_join";

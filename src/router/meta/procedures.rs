@@ -7,7 +7,7 @@ use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
 use crate::router::realm::Realm;
 use crate::router::refusal::Refusal;
-use crate::wamp::{codec, error_uri, Dict, Id, MatchPolicy, Message, Value};
+use wampd_proto::wamp::{codec, error_uri, Dict, Id, MatchPolicy, Message, Value};
 
 /// wampd's own procedure: sessions in the caller's realm across every node of the cluster.
 pub const CLUSTER_SESSION_COUNT: &str = "wampd.cluster.session.count";

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use tracing::info;
 
 use super::{Joined, Session, State, Step, CLOSE_NORMAL};
-use crate::auth::ticket::{self, Claims};
-use crate::auth::wampcra;
 use crate::metrics::SessionLabels;
 use crate::router::handle::SessionHandle;
 use crate::router::realm::Realm;
 use crate::router::AuthConfig;
-use crate::wamp::{error_uri, id, Dict, Id, Message, Value};
+use wampd_proto::ticket::{self, Claims};
+use wampd_proto::wamp::{error_uri, id, Dict, Id, Message, Value};
+use wampd_proto::wampcra;
 
 /// A HELLO answered with a CHALLENGE, waiting for AUTHENTICATE.
 pub(super) struct Challenging {

@@ -19,7 +19,6 @@ use std::time::Duration;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
-use crate::auth::ticket::Claims;
 use crate::router::dealer::{CallRequest, Caller, CancelMode};
 use crate::router::handle::SessionHandle;
 use crate::router::operations::{Actor, Called, SubscribeRequest};
@@ -27,8 +26,9 @@ use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::Router;
-use crate::wamp::message::code;
-use crate::wamp::{
+use wampd_proto::ticket::Claims;
+use wampd_proto::wamp::message::code;
+use wampd_proto::wamp::{
     codec, error_uri, id, DecodeError, Dict, Id, MatchPolicy, Message, Serializer, Value,
 };
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use super::*;
 use crate::auth::rules::DefaultPolicy;
-use crate::auth::ticket::mint;
 use crate::metrics::Metrics;
 use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{self, OutboundRx, QueueLimits};
 use crate::router::{AuthConfig, RouterConfig};
-use crate::wamp::{Limits, UriPolicy};
+use wampd_proto::ticket::mint;
+use wampd_proto::wamp::{Limits, UriPolicy};
 
 const SECRET: &str = "session test secret";
 

@@ -1,0 +1,102 @@
+//! wampd-bench, the load generator: the scenarios behind the figures in docs/benchmarks.md.
+//!
+//! The router's targets (millions of deliveries per second, sub-millisecond latency, a few KiB
+//! per idle session, thousands of handshakes per second) are only meaningful if something can
+//! produce and absorb that load on the same two cores. So the generator is deliberately lean:
+//! it speaks WebSocket and RawSocket framing itself ([`wampd_proto::websocket`], [`rawsocket`], [`reader`]),
+//! counts events from frame headers without decoding them, publishes pre-encoded messages
+//! ([`payload`]), spreads sockets over 127.0.0.0/8 ([`target`]), and prints one JSON line per
+//! run ([`report`]) that [`plot`] turns into charts.
+//!
+//! Layout: [`cli`] (options), [`client`] (a lean WAMP session), [`scenario`] (fanout, latency,
+//! idle, handshake), [`stats`] (percentiles), [`sys`] (rlimits, RSS, CPU).
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod client;
+pub mod error;
+pub mod framing;
+pub mod payload;
+pub mod plot;
+pub mod rawsocket;
+pub mod reader;
+pub mod report;
+pub mod scenario;
+pub mod stats;
+pub mod sys;
+pub mod target;
+pub mod upgrade;
+
+use cli::{Command, PlotArgs};
+pub use error::BenchError;
+pub use report::Report;
+
+/// Builds the runtime the scenario asked for and runs it; returns its report.
+pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
+    let threads = match command {
+        Command::Fanout(a) => a.common.threads,
+        Command::Latency(a) => a.common.threads,
+        Command::Idle(a) => a.common.threads,
+        Command::Handshake(a) => a.common.threads,
+        Command::CrossNode(a) => a.common.threads,
+        Command::Plot(_) => 1,
+    };
+    let runtime = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| BenchError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        match command {
+            Command::Fanout(a) => scenario::fanout::run(a).await,
+            Command::Latency(a) => scenario::latency::run(a).await,
+            Command::Idle(a) => scenario::idle::run(a).await,
+            Command::Handshake(a) => scenario::handshake::run(a).await,
+            Command::CrossNode(a) => scenario::latency::run_cross_node(a).await,
+            Command::Plot(_) => Err(BenchError::Usage("plot is not a scenario".into())),
+        }
+    });
+    // Thousands of sockets and aborted tasks: do not wait for their orderly teardown.
+    runtime.shutdown_background();
+    result
+}
+
+/// Runs `plot`: reads the result lines, writes the SVG.
+pub fn run_plot(args: &PlotArgs) -> Result<(), BenchError> {
+    let text = std::fs::read_to_string(&args.input)
+        .map_err(|e| BenchError::Failed(format!("cannot read {}: {e}", args.input.display())))?;
+    let mut filters = Vec::new();
+    for f in &args.filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| BenchError::Usage(format!("--where {f:?}: expected FIELD=VALUE")))?;
+        filters.push((k.to_owned(), v.to_owned()));
+    }
+    let mut series = plot::series_from_jsonl(&text, &args.x, &args.y, &args.group_by, &filters)
+        .map_err(|e| BenchError::Failed(format!("{}: {e}", args.input.display())))?;
+    for s in &mut series {
+        for point in &mut s.points {
+            point.1 *= args.y_scale;
+        }
+    }
+    let chart = plot::Chart {
+        title: args
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{} vs {}", args.y, args.x)),
+        x_label: args.x_label.clone().unwrap_or_else(|| args.x.clone()),
+        y_label: args.y_label.clone().unwrap_or_else(|| args.y.clone()),
+        log_x: args.log_x,
+        series,
+    };
+    std::fs::write(&args.output, plot::render_svg(&chart))
+        .map_err(|e| BenchError::Failed(format!("cannot write {}: {e}", args.output.display())))?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `wampd-bench`: the load generator's entry point. Parses the command line, raises the
+//! open-file limit, runs one scenario and prints its single JSON line (or draws a plot).
+//!
+//! Kept thin so everything testable lives in the `wampd_bench` library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wampd_bench::cli::{Cli, Command};
+use wampd_bench::{run_plot, run_scenario, sys};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Plot(args) = &cli.command {
+        return match run_plot(args) {
+            Ok(()) => {
+                eprintln!("wampd-bench: wrote {}", args.output.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("wampd-bench: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(err) = sys::raise_nofile_limit() {
+        eprintln!("wampd-bench: warning: cannot raise the open-file limit: {err}");
+    }
+    match run_scenario(&cli.command) {
+        Ok(report) => {
+            println!("{}", report.to_json_line());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("wampd-bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
