@@ -162,7 +162,7 @@ fn mint_ticket(
 ) -> ExitCode {
     let secret = match env_files::load(&common.env_dir, &common.env) {
         Ok(env) => env
-            .get(wampd::config::settings::WEBSOCKET_TICKET_SECRET)
+            .get(wampd::config::table::WEBSOCKET_TICKET_SECRET)
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty()),
         Err(err) => {

@@ -20,9 +20,9 @@ use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
 use crate::config::env_files::{self, EnvMap};
-use crate::config::settings::{
-    DEFAULT_BACKEND_DSN, DEFAULT_REALM, ORO_WEBSOCKET_BACKEND_DSN, WEBSOCKET_BACKEND_DSN,
-    WEBSOCKET_PUBLISH_SECRET, WEBSOCKET_REALMS,
+use crate::config::settings::{DEFAULT_BACKEND_DSN, DEFAULT_REALM};
+use crate::config::table::{
+    ORO_WEBSOCKET_BACKEND_DSN, WEBSOCKET_BACKEND_DSN, WEBSOCKET_PUBLISH_SECRET, WEBSOCKET_REALMS,
 };
 use crate::config::{AppEnv, ConfigError, Dsn};
 use wampd_client::{ClientError, Credentials, Endpoint, Publication, Session, TransportKind};

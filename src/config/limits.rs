@@ -1,30 +1,14 @@
-//! The limit variables (listed with the others in [`super::settings::ALL_VARIABLES`]): what one
+//! The limit variables (listed with the others in [`super::table`]): what one
 //! session may hold and ask for, and how large a backend's messages may be. Read into
 //! [`wampd_proto::wamp::Limits`], which every protocol front end obeys through the router's operations
 //! layer.
 
 use super::env_files::EnvMap;
 use super::settings::{format_duration, format_size, knob};
+use super::table::*;
 use super::ConfigError;
 use wampd_proto::units::{parse_duration, parse_size, parse_usize};
 use wampd_proto::wamp::limits::{Limits, MAX_URI_LENGTH_LIMIT};
-
-/// Longest URI in bytes.
-pub const WEBSOCKET_MAX_URI_LENGTH: &str = "WEBSOCKET_MAX_URI_LENGTH";
-/// Most URI components.
-pub const WEBSOCKET_MAX_URI_COMPONENTS: &str = "WEBSOCKET_MAX_URI_COMPONENTS";
-/// Most subscriptions per session.
-pub const WEBSOCKET_MAX_SUBSCRIPTIONS: &str = "WEBSOCKET_MAX_SUBSCRIPTIONS";
-/// Most registrations per session.
-pub const WEBSOCKET_MAX_REGISTRATIONS: &str = "WEBSOCKET_MAX_REGISTRATIONS";
-/// Most calls in flight per caller.
-pub const WEBSOCKET_MAX_PENDING_CALLS: &str = "WEBSOCKET_MAX_PENDING_CALLS";
-/// Most invocations in flight per callee.
-pub const WEBSOCKET_MAX_PENDING_INVOCATIONS: &str = "WEBSOCKET_MAX_PENDING_INVOCATIONS";
-/// Ceiling on `CALL.Options.timeout`.
-pub const WEBSOCKET_MAX_CALL_TIMEOUT: &str = "WEBSOCKET_MAX_CALL_TIMEOUT";
-/// Largest message from a backend-role connection.
-pub const WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE: &str = "WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE";
 
 /// Default [`WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE`]: Ratchet set no limit, and Oro's PHP backend
 /// publishes whole entities; 16 MiB is room for those without being unbounded.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ip_net;
 pub mod limits;
 pub mod settings;
+pub mod table;
 pub mod unknown;
 pub mod verbosity;
 

@@ -6,119 +6,20 @@
 //! "default" too, because `.env` templates are full of `NAME=` lines. The three DSNs follow Oro's rules
 //! (oro-gos §2): unset means Oro's application default, set-but-empty means "websockets are off".
 //!
-//! Variable names are `pub const`s and [`ALL_VARIABLES`] lists them all with defaults, so docs, `config:check`
-//! and the `.env-app.dist` completeness test cannot drift from the code.
+//! Every variable is declared once, in [`super::table`] (name, aliases, kind, default, doc line); this file
+//! turns the values into typed settings and checks what relates two of them.
 
 use std::time::Duration;
 
 use super::env_files::EnvMap;
 use super::error::ConfigError;
 use super::ip_net::{parse_ip_nets, IpNet};
-use super::limits::{self, *};
+use super::limits::{self, DEFAULT_BACKEND_MAX_MESSAGE_SIZE};
+use super::table::*;
 use crate::auth::rules::{AuthFile, DefaultPolicy};
 use wampd_proto::dsn::{mask_dsn_text, Dsn};
 use wampd_proto::units::{parse_bool, parse_duration, parse_list, parse_size, parse_usize};
 use wampd_proto::wamp::Limits;
-
-/// Address the server listens on (Oro: `ORO_WEBSOCKET_SERVER_DSN`).
-pub const WEBSOCKET_SERVER_DSN: &str = "WEBSOCKET_SERVER_DSN";
-/// Oro's name for [`WEBSOCKET_SERVER_DSN`]; read when that one is not set.
-pub const ORO_WEBSOCKET_SERVER_DSN: &str = "ORO_WEBSOCKET_SERVER_DSN";
-/// URL browsers connect to (Oro prints it into back-office pages).
-pub const WEBSOCKET_FRONTEND_DSN: &str = "WEBSOCKET_FRONTEND_DSN";
-/// Oro's name for [`WEBSOCKET_FRONTEND_DSN`]; read when that one is not set.
-pub const ORO_WEBSOCKET_FRONTEND_DSN: &str = "ORO_WEBSOCKET_FRONTEND_DSN";
-/// Where Oro's PHP backend connects to publish.
-pub const WEBSOCKET_BACKEND_DSN: &str = "WEBSOCKET_BACKEND_DSN";
-/// Oro's name for [`WEBSOCKET_BACKEND_DSN`]; read when that one is not set.
-pub const ORO_WEBSOCKET_BACKEND_DSN: &str = "ORO_WEBSOCKET_BACKEND_DSN";
-/// Comma-separated WAMP realms served.
-pub const WEBSOCKET_REALMS: &str = "WEBSOCKET_REALMS";
-/// `text` or `json` log lines.
-pub const WEBSOCKET_LOG_FORMAT: &str = "WEBSOCKET_LOG_FORMAT";
-/// `loose` or `strict` WAMP URI checking.
-pub const WEBSOCKET_URI_CHECK: &str = "WEBSOCKET_URI_CHECK";
-/// How often an idle peer is pinged.
-pub const WEBSOCKET_PING_INTERVAL: &str = "WEBSOCKET_PING_INTERVAL";
-/// How long past the ping interval a silent peer is given.
-pub const WEBSOCKET_PING_TIMEOUT: &str = "WEBSOCKET_PING_TIMEOUT";
-/// Largest accepted WebSocket message.
-pub const WEBSOCKET_MAX_MESSAGE_SIZE: &str = "WEBSOCKET_MAX_MESSAGE_SIZE";
-/// Time allowed from TCP accept to a finished WebSocket upgrade.
-pub const WEBSOCKET_HANDSHAKE_TIMEOUT: &str = "WEBSOCKET_HANDSHAKE_TIMEOUT";
-/// Time allowed from the upgrade to the WAMP HELLO.
-pub const WEBSOCKET_HELLO_TIMEOUT: &str = "WEBSOCKET_HELLO_TIMEOUT";
-/// Most simultaneous connections.
-pub const WEBSOCKET_MAX_CONNECTIONS: &str = "WEBSOCKET_MAX_CONNECTIONS";
-/// Most simultaneous connections from one client address.
-pub const WEBSOCKET_MAX_CONNECTIONS_PER_IP: &str = "WEBSOCKET_MAX_CONNECTIONS_PER_IP";
-/// Most messages queued for one slow peer.
-pub const WEBSOCKET_OUTBOUND_QUEUE_MESSAGES: &str = "WEBSOCKET_OUTBOUND_QUEUE_MESSAGES";
-/// Most bytes queued for one slow peer.
-pub const WEBSOCKET_OUTBOUND_QUEUE_BYTES: &str = "WEBSOCKET_OUTBOUND_QUEUE_BYTES";
-/// Drain deadline on SIGTERM.
-pub const WEBSOCKET_SHUTDOWN_TIMEOUT: &str = "WEBSOCKET_SHUTDOWN_TIMEOUT";
-/// What to do with events for a subscriber that cannot keep up (per realm).
-pub const WEBSOCKET_SLOW_CONSUMER_POLICY: &str = "WEBSOCKET_SLOW_CONSUMER_POLICY";
-/// Separate listener for /metrics, /health and /ready (empty = the server DSN's listener).
-pub const WEBSOCKET_METRICS_DSN: &str = "WEBSOCKET_METRICS_DSN";
-/// Secret that signs wampd's own tickets (`ticket` authentication, `?ticket=` on v2 upgrades).
-pub const WEBSOCKET_TICKET_SECRET: &str = "WEBSOCKET_TICKET_SECRET";
-/// Whether anonymous authentication is allowed.
-pub const WEBSOCKET_ANONYMOUS: &str = "WEBSOCKET_ANONYMOUS";
-/// Failed authentications allowed per client address and minute.
-pub const WEBSOCKET_AUTH_FAILURES_PER_MINUTE: &str = "WEBSOCKET_AUTH_FAILURES_PER_MINUTE";
-/// Auth role of anonymous sessions on the server listener.
-pub const WEBSOCKET_ANONYMOUS_ROLE: &str = "WEBSOCKET_ANONYMOUS_ROLE";
-/// Oro's kernel secret, which signs WAMP v1 tickets (alias `WEBSOCKET_SECRET`).
-pub const ORO_SECRET: &str = "ORO_SECRET";
-/// wampd's name for [`ORO_SECRET`].
-pub const WEBSOCKET_SECRET: &str = "WEBSOCKET_SECRET";
-/// Extra hosts browsers may connect from (Origin check).
-pub const WEBSOCKET_ALLOWED_ORIGINS: &str = "WEBSOCKET_ALLOWED_ORIGINS";
-/// Whether the Origin check runs.
-pub const WEBSOCKET_ORIGIN_CHECK: &str = "WEBSOCKET_ORIGIN_CHECK";
-/// Whether WAMP v1 clients are accepted.
-pub const WEBSOCKET_V1: &str = "WEBSOCKET_V1";
-/// Period of the `oro/ping` keep-alive broadcast.
-pub const WEBSOCKET_ORO_PING_INTERVAL: &str = "WEBSOCKET_ORO_PING_INTERVAL";
-/// Whether wampd also listens on the backend DSN: auto, on or off.
-pub const WEBSOCKET_BACKEND_LISTEN: &str = "WEBSOCKET_BACKEND_LISTEN";
-/// Auth role of sessions that arrive on the backend listener.
-pub const WEBSOCKET_BACKEND_ROLE: &str = "WEBSOCKET_BACKEND_ROLE";
-/// Shared secret for HTTP publish (`Authorization: Bearer`) and request signing.
-pub const WEBSOCKET_PUBLISH_SECRET: &str = "WEBSOCKET_PUBLISH_SECRET";
-/// Whether HTTP publish requests must be HMAC-signed.
-pub const WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE: &str = "WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE";
-/// How far a signed request's timestamp may be from the router's clock.
-pub const WEBSOCKET_PUBLISH_SIGNATURE_WINDOW: &str = "WEBSOCKET_PUBLISH_SIGNATURE_WINDOW";
-/// Largest HTTP publish request body.
-pub const WEBSOCKET_PUBLISH_MAX_BODY: &str = "WEBSOCKET_PUBLISH_MAX_BODY";
-/// HTTP publish requests processed at once; more get 503.
-pub const WEBSOCKET_PUBLISH_CONCURRENCY: &str = "WEBSOCKET_PUBLISH_CONCURRENCY";
-/// What sessions may do when no rule names their role: standard, open or deny.
-pub const WEBSOCKET_AUTHORIZATION_DEFAULT: &str = "WEBSOCKET_AUTHORIZATION_DEFAULT";
-/// Optional TOML file of authorization rules, WAMP-CRA users and realm settings.
-pub const WEBSOCKET_AUTHORIZATION_FILE: &str = "WEBSOCKET_AUTHORIZATION_FILE";
-/// The application's PostgreSQL database, for Oro named tickets.
-pub const WEBSOCKET_DATABASE_DSN: &str = "WEBSOCKET_DATABASE_DSN";
-/// Oro 6's name of the application database URL, read when WEBSOCKET_DATABASE_DSN is not set.
-pub const ORO_DB_DSN: &str = "ORO_DB_DSN";
-/// Oro 5's name of the application database URL, read when neither of the above is set.
-pub const ORO_DB_URL: &str = "ORO_DB_URL";
-/// How long a looked-up Oro user (id and password hash) is cached.
-pub const WEBSOCKET_ORO_USER_CACHE_TTL: &str = "WEBSOCKET_ORO_USER_CACHE_TTL";
-/// Proxies whose X-Forwarded-For / X-Real-IP / Forwarded headers name the real client.
-pub const WEBSOCKET_TRUSTED_PROXIES: &str = "WEBSOCKET_TRUSTED_PROXIES";
-/// Whether the built-in demo page is served at `/`.
-pub const WEBSOCKET_DEMO: &str = "WEBSOCKET_DEMO";
-/// Where the demo page loads autobahn-browser from.
-pub const WEBSOCKET_DEMO_AUTOBAHN_URL: &str = "WEBSOCKET_DEMO_AUTOBAHN_URL";
-
-/// Redis URL of the cluster backplane (empty = single node).
-pub const WEBSOCKET_CLUSTER_DSN: &str = "WEBSOCKET_CLUSTER_DSN";
-/// Prefix of the cluster's Redis channel names.
-pub const WEBSOCKET_CLUSTER_CHANNEL_PREFIX: &str = "WEBSOCKET_CLUSTER_CHANNEL_PREFIX";
 
 /// Oro's application default for the server DSN.
 pub const DEFAULT_SERVER_DSN: &str = "//0.0.0.0:8080";
@@ -153,295 +54,6 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`Settings::demo_autobahn_url`]: autobahn-browser from jsDelivr's npm mirror.
 pub const DEFAULT_DEMO_AUTOBAHN_URL: &str =
     "https://cdn.jsdelivr.net/npm/autobahn-browser@22.11.1/autobahn.min.js";
-
-/// Every variable wampd reads: (name, default as written in `.env-app.dist`, one-line description).
-pub const ALL_VARIABLES: &[(&str, &str, &str)] = &[
-    (
-        WEBSOCKET_SERVER_DSN,
-        DEFAULT_SERVER_DSN,
-        "address the server listens on; only host and port are used; empty = websockets off",
-    ),
-    (
-        ORO_WEBSOCKET_SERVER_DSN,
-        DEFAULT_SERVER_DSN,
-        "Oro's name for WEBSOCKET_SERVER_DSN, read when WEBSOCKET_SERVER_DSN is not set",
-    ),
-    (
-        WEBSOCKET_FRONTEND_DSN,
-        DEFAULT_FRONTEND_DSN,
-        "URL browsers connect to (host * = the page's host); empty = not configured",
-    ),
-    (
-        ORO_WEBSOCKET_FRONTEND_DSN,
-        DEFAULT_FRONTEND_DSN,
-        "Oro's name for WEBSOCKET_FRONTEND_DSN, read when WEBSOCKET_FRONTEND_DSN is not set",
-    ),
-    (
-        WEBSOCKET_BACKEND_DSN,
-        DEFAULT_BACKEND_DSN,
-        "where Oro's PHP backend connects to publish; empty = not configured",
-    ),
-    (
-        ORO_WEBSOCKET_BACKEND_DSN,
-        DEFAULT_BACKEND_DSN,
-        "Oro's name for WEBSOCKET_BACKEND_DSN, read when WEBSOCKET_BACKEND_DSN is not set",
-    ),
-    (
-        WEBSOCKET_REALMS,
-        DEFAULT_REALM,
-        "comma-separated WAMP realms served; no spaces, '#' or empty parts, no wamp. prefix",
-    ),
-    (
-        WEBSOCKET_LOG_FORMAT,
-        "text",
-        "log line format on stdout: text (alias human) or json (one object per line)",
-    ),
-    (
-        WEBSOCKET_URI_CHECK,
-        "loose",
-        "WAMP URI validation for topics and procedures: loose or strict",
-    ),
-    (
-        WEBSOCKET_PING_INTERVAL,
-        "25s",
-        "WebSocket ping to idle peers every this long; 0 disables pings",
-    ),
-    (
-        WEBSOCKET_PING_TIMEOUT,
-        "20s",
-        "a peer silent for ping interval + this long is disconnected",
-    ),
-    (
-        WEBSOCKET_MAX_MESSAGE_SIZE,
-        "1MiB",
-        "largest WebSocket message accepted, 512 bytes to 16MiB",
-    ),
-    (
-        WEBSOCKET_HANDSHAKE_TIMEOUT,
-        "10s",
-        "time from TCP accept to a finished WebSocket upgrade; more than 0",
-    ),
-    (
-        WEBSOCKET_HELLO_TIMEOUT,
-        "10s",
-        "time from the WebSocket upgrade to the WAMP HELLO; more than 0",
-    ),
-    (
-        WEBSOCKET_MAX_CONNECTIONS,
-        "10000",
-        "most simultaneous connections; more are refused",
-    ),
-    (
-        WEBSOCKET_MAX_CONNECTIONS_PER_IP,
-        "256",
-        "most simultaneous connections from one client address (loopback exempt); 0 = unlimited",
-    ),
-    (
-        WEBSOCKET_OUTBOUND_QUEUE_MESSAGES,
-        "4096",
-        "most messages queued for one slow peer before it is disconnected",
-    ),
-    (
-        WEBSOCKET_OUTBOUND_QUEUE_BYTES,
-        "8MiB",
-        "most bytes queued for one slow peer; at least WEBSOCKET_MAX_MESSAGE_SIZE",
-    ),
-    (
-        WEBSOCKET_SHUTDOWN_TIMEOUT,
-        "10s",
-        "on SIGTERM/SIGINT, how long connections may drain before the process exits",
-    ),
-    (
-        WEBSOCKET_SLOW_CONSUMER_POLICY,
-        "disconnect",
-        "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect",
-    ),
-    (
-        WEBSOCKET_MAX_URI_LENGTH,
-        "1024",
-        "longest topic, procedure or pattern URI in bytes, 16 to 65536; longer ones get wamp.error.invalid_uri",
-    ),
-    (
-        WEBSOCKET_MAX_URI_COMPONENTS,
-        "64",
-        "most dot-separated components in one URI, 1 to 1024; more get wamp.error.invalid_uri",
-    ),
-    (
-        WEBSOCKET_MAX_SUBSCRIPTIONS,
-        "1000",
-        "most subscriptions one session may hold; more get wampd.error.limit_exceeded",
-    ),
-    (
-        WEBSOCKET_MAX_REGISTRATIONS,
-        "100",
-        "most registrations one session may hold; more get wampd.error.limit_exceeded",
-    ),
-    (
-        WEBSOCKET_MAX_PENDING_CALLS,
-        "100",
-        "most calls one caller may have waiting for a result; more get wampd.error.limit_exceeded",
-    ),
-    (
-        WEBSOCKET_MAX_PENDING_INVOCATIONS,
-        "1000",
-        "most invocations one callee may leave unanswered; further calls to it get wamp.error.unavailable",
-    ),
-    (
-        WEBSOCKET_MAX_CALL_TIMEOUT,
-        "5m",
-        "ceiling on CALL.Options.timeout; longer timeouts are cut to it (calls without a timeout wait for their callee)",
-    ),
-    (
-        WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE,
-        "16MiB",
-        "largest message accepted from backend connections (the backend listener, local programs, holders of Oro's anonymous ticket), 512 bytes to 64MiB",
-    ),
-    (
-        WEBSOCKET_TICKET_SECRET,
-        "",
-        "secret signing wampd tickets (wampd ticket): enables ticket authentication in HELLO and ?ticket= on WAMP v2 upgrades; empty = off",
-    ),
-    (
-        WEBSOCKET_ANONYMOUS,
-        "true",
-        "allow anonymous authentication; false = every session must authenticate (ticket)",
-    ),
-    (
-        WEBSOCKET_AUTH_FAILURES_PER_MINUTE,
-        "10",
-        "failed authentications allowed per client address per minute before it is refused for the rest of the minute (loopback exempt); 0 = unlimited",
-    ),
-    (
-        WEBSOCKET_ANONYMOUS_ROLE,
-        "anonymous",
-        "auth role of anonymous sessions on the server listener",
-    ),
-    (
-        ORO_SECRET,
-        "",
-        "Oro's kernel secret: WAMP v1 clients must present a valid Oro ticket signed with it (?ticket=...); empty = v1 clients are not authenticated",
-    ),
-    (
-        WEBSOCKET_SECRET,
-        "",
-        "wampd's name for ORO_SECRET, read when ORO_SECRET is not set",
-    ),
-    (
-        WEBSOCKET_ALLOWED_ORIGINS,
-        "",
-        "comma-separated hosts (or URLs) browsers may connect from besides localhost and 127.0.0.1, such as crm.example.com",
-    ),
-    (
-        WEBSOCKET_ORIGIN_CHECK,
-        "true",
-        "refuse WebSocket upgrades (403) whose Origin host is not allowed; requests without Origin (non-browser clients) pass",
-    ),
-    (
-        WEBSOCKET_V1,
-        "true",
-        "accept WAMP v1 clients (subprotocol wamp, or none offered) as Ratchet did; false = v2 only",
-    ),
-    (
-        WEBSOCKET_ORO_PING_INTERVAL,
-        "50s",
-        "period of the Connection keep alive event on oro/ping while it has subscribers; 0 disables it",
-    ),
-    (
-        WEBSOCKET_BACKEND_LISTEN,
-        "auto",
-        "listen on WEBSOCKET_BACKEND_DSN too when it is set and names another host:port: auto (skip, with a log line, when it points at a proxy or another machine), on (failing to is fatal) or off",
-    ),
-    (
-        WEBSOCKET_BACKEND_ROLE,
-        "backend",
-        "auth role of sessions arriving on the backend listener (browsers on the server listener are anonymous)",
-    ),
-    (
-        WEBSOCKET_PUBLISH_SECRET,
-        "",
-        "shared secret for POST /publish (Authorization: Bearer SECRET) and request signing; empty = HTTP publish only from loopback addresses",
-    ),
-    (
-        WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
-        "false",
-        "when true, POST /publish must carry X-Wampd-Timestamp and X-Wampd-Signature (HMAC-SHA256) instead of the bearer secret",
-    ),
-    (
-        WEBSOCKET_PUBLISH_SIGNATURE_WINDOW,
-        "300s",
-        "how far a signed request's timestamp may be from the router's clock",
-    ),
-    (
-        WEBSOCKET_PUBLISH_MAX_BODY,
-        "4MiB",
-        "largest POST /publish body; larger requests get 413",
-    ),
-    (
-        WEBSOCKET_PUBLISH_CONCURRENCY,
-        "64",
-        "POST /publish requests processed at once; more get 503 with Retry-After",
-    ),
-    (
-        WEBSOCKET_METRICS_DSN,
-        "",
-        "separate listener for /metrics, /health and /ready such as //127.0.0.1:9100; empty = served on the server DSN's listener",
-    ),
-    (
-        WEBSOCKET_AUTHORIZATION_DEFAULT,
-        "standard",
-        "what sessions may do when no rule of WEBSOCKET_AUTHORIZATION_FILE names their role: standard (browsers subscribe and call, the backend role does everything), open (everything) or deny (nothing)",
-    ),
-    (
-        WEBSOCKET_AUTHORIZATION_FILE,
-        "",
-        "TOML file of authorization rules, WAMP-CRA users and per-realm anonymous settings (docs/security.md); empty = none",
-    ),
-    (
-        WEBSOCKET_DATABASE_DSN,
-        "",
-        "the application's PostgreSQL database such as postgres://oro:pass@127.0.0.1:5432/oro, where Oro named tickets are checked against oro_user; empty = named tickets refused",
-    ),
-    (
-        ORO_DB_DSN,
-        "",
-        "Oro 6's name for WEBSOCKET_DATABASE_DSN, read when that is not set",
-    ),
-    (
-        ORO_DB_URL,
-        "",
-        "Oro 5's name for WEBSOCKET_DATABASE_DSN, read when neither of the above is set",
-    ),
-    (
-        WEBSOCKET_ORO_USER_CACHE_TTL,
-        "60s",
-        "how long an Oro user's id and password hash read from the database are cached (unknown users: a tenth of it); 0 = no cache",
-    ),
-    (
-        WEBSOCKET_CLUSTER_DSN,
-        "",
-        "cluster mode: Redis backplane such as redis://127.0.0.1:6379/0 or rediss://:pass@host:6380/0; publications reach subscribers on every node (docs/clustering.md); empty = single node",
-    ),
-    (
-        WEBSOCKET_CLUSTER_CHANNEL_PREFIX,
-        "wampd",
-        "prefix of the cluster's Redis channel names (letters, digits, . _ - :), so several clusters can share one Redis",
-    ),
-    (
-        WEBSOCKET_TRUSTED_PROXIES,
-        "",
-        "comma-separated proxy addresses or CIDR networks (such as 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For, X-Real-IP or Forwarded header names the real client for logs, limits and the loopback rules; empty = trust none",
-    ),
-    (
-        WEBSOCKET_DEMO,
-        "false",
-        "serve a small demo page at / (and any path ending in /) that subscribes to wampd.demo.time and wampd.demo.notifications; the router publishes the time every second while it is on",
-    ),
-    (
-        WEBSOCKET_DEMO_AUTOBAHN_URL,
-        DEFAULT_DEMO_AUTOBAHN_URL,
-        "where the demo page loads autobahn-browser from: an http(s) URL or a path on the page's host",
-    ),
-];
 
 /// What happens to events for a subscriber whose outbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1308,7 +920,7 @@ impl Settings {
                 ),
                 (WEBSOCKET_ANONYMOUS_ROLE, self.anonymous_role.clone()),
                 (
-                    WEBSOCKET_SECRET,
+                    ORO_SECRET,
                     if self.oro_secret.is_some() {
                         "*** (set)".to_string()
                     } else {
@@ -1718,20 +1330,16 @@ mod tests {
 
     #[test]
     fn empty_values_mean_default() {
-        let blanks: Vec<(&str, &str)> = ALL_VARIABLES
-            .iter()
-            .filter(|(name, _, _)| !name.contains("_DSN"))
-            .map(|&(name, _, _)| (name, "  "))
+        let blanks: Vec<(&str, &str)> = known_names()
+            .filter(|name| !name.contains("_DSN"))
+            .map(|name| (name, "  "))
             .collect();
         assert_eq!(settings(&blanks).describe(), Settings::default().describe());
     }
 
     #[test]
     fn documented_defaults_are_the_real_defaults() {
-        let written: Vec<(&str, &str)> = ALL_VARIABLES
-            .iter()
-            .map(|&(name, default, _)| (name, default))
-            .collect();
+        let written: Vec<(&str, &str)> = SETTINGS.iter().map(|s| (s.name, s.default)).collect();
         assert_eq!(
             settings(&written).describe(),
             Settings::default().describe()
@@ -1986,11 +1594,7 @@ mod tests {
         }
         assert!(!format!("{s:?}").contains("hunter2"));
         let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
-        let expected: Vec<&str> = ALL_VARIABLES
-            .iter()
-            .map(|(n, _, _)| *n)
-            .filter(|n| !n.starts_with("ORO_"))
-            .collect();
+        let expected: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
         assert_eq!(names, expected);
         let value = |name: &str| {
             rows.iter()
@@ -2058,39 +1662,6 @@ mod tests {
         }
         for n in [0, 1, 512, 1000, 1024, 65_536, 1 << 20, 8 << 20, 1_048_577] {
             assert_eq!(parse_size(&format_size(n)), Ok(n));
-        }
-    }
-
-    #[test]
-    fn env_app_dist_documents_every_variable() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.env-app.dist");
-        let dist = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        for (name, default, _) in ALL_VARIABLES {
-            assert!(dist.contains(name), ".env-app.dist does not mention {name}");
-            assert!(
-                dist.contains(&format!("{name}={default}")),
-                ".env-app.dist does not show {name}={default}"
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod docs_tests {
-    use super::ALL_VARIABLES;
-
-    #[test]
-    fn configuration_reference_documents_every_variable() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        for (name, default, _) in ALL_VARIABLES {
-            let row = format!("| `{name}` | `{default}` |");
-            // an empty default may be written as *(empty)*, which renders better than ``
-            let empty = format!("| `{name}` | *(empty)* |");
-            assert!(
-                text.contains(&row) || (default.is_empty() && text.contains(&empty)),
-                "docs/configuration.md lacks the row for {name}"
-            );
         }
     }
 }

@@ -2,7 +2,7 @@
 //! otherwise be ignored without a word and the default would silently apply.
 
 use super::env_files::EnvMap;
-use super::settings::ALL_VARIABLES;
+use super::table::known_names;
 
 /// One warning per `WEBSOCKET_*` or `ORO_WEBSOCKET_*` variable wampd does not read, naming the
 /// nearest known variable when one is close. Sorted, so the output is stable.
@@ -10,7 +10,7 @@ pub fn unknown_variables(env: &EnvMap) -> Vec<String> {
     let mut warnings: Vec<String> = env
         .keys()
         .filter(|name| name.starts_with("WEBSOCKET_") || name.starts_with("ORO_WEBSOCKET_"))
-        .filter(|name| !ALL_VARIABLES.iter().any(|(known, _, _)| known == name))
+        .filter(|name| !known_names().any(|known| known == name.as_str()))
         .map(|name| match nearest(name) {
             Some(known) => {
                 format!("{name} is not a wampd variable and is ignored; did you mean {known}?")
@@ -24,9 +24,8 @@ pub fn unknown_variables(env: &EnvMap) -> Vec<String> {
 
 /// The known variable closest to `name`, if it is within a few edits.
 fn nearest(name: &str) -> Option<&'static str> {
-    ALL_VARIABLES
-        .iter()
-        .map(|(known, _, _)| (distance(name, known), *known))
+    known_names()
+        .map(|known| (distance(name, known), known))
         .filter(|(d, known)| *d <= 3.max(known.len() / 6))
         .min()
         .map(|(_, known)| known)

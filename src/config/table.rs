@@ -1,0 +1,238 @@
+//! Every variable wampd reads, declared once: name, aliases, kind, default and the operator's doc line.
+//!
+//! The table is the one place a setting is declared. The name constants the parser uses are generated from it,
+//! so a variable cannot be parsed without being listed; the unknown-variable warning
+//! ([`super::unknown`]), `config:check` (whose rows must match the table, name for name) and the completeness
+//! checks of `.env-app.dist` and `docs/configuration.md` all read it; and each row's [`Kind`] says what the
+//! value must look like, which a unit test holds the parser to (a value the kind rejects must stop start-up
+//! naming the variable). Parsing into typed [`Settings`](super::Settings) and the checks that relate two
+//! variables stay in `settings.rs`, which takes every name from here.
+//!
+//! Where a change goes: a new setting is one row below, then its field in `Settings`, its line in
+//! `Settings::from_env` and in `describe` (config:check), a line in `.env-app.dist` and a row in
+//! `docs/configuration.md`; the unit tests name whichever of those is missing.
+
+use std::time::Duration;
+
+use wampd_proto::dsn::Dsn;
+use wampd_proto::units::{parse_bool, parse_duration, parse_size};
+
+use super::settings::{
+    DEFAULT_BACKEND_DSN, DEFAULT_DEMO_AUTOBAHN_URL, DEFAULT_FRONTEND_DSN, DEFAULT_REALM,
+    DEFAULT_SERVER_DSN,
+};
+
+/// One variable wampd reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The variable's name.
+    pub name: &'static str,
+    /// Other names read, in order, when `name` is not set (Oro's spellings).
+    pub aliases: &'static [&'static str],
+    /// What the value must look like.
+    pub kind: Kind,
+    /// The default, written as `.env-app.dist` and `docs/configuration.md` show it.
+    pub default: &'static str,
+    /// One line for the operator.
+    pub doc: &'static str,
+}
+
+/// What a setting's value must look like, before any check that involves another setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A DSN in Oro's grammar (PHP's `parse_url`).
+    Dsn,
+    /// A duration such as `25s`, `500ms`, `2m`.
+    Duration,
+    /// A size such as `1MiB`, `512K`, `1048576`.
+    Size,
+    /// A whole number.
+    Count,
+    /// `true/false`, `1/0`, `yes/no`, `on/off`.
+    Bool,
+    /// One of these words, in any case.
+    Choice(&'static [&'static str]),
+    /// A comma-separated list.
+    List,
+    /// A secret: never shown, only whether it is set.
+    Secret,
+    /// A file path.
+    Path,
+    /// Free text, checked by its parser.
+    Text,
+}
+
+impl Kind {
+    /// Checks `value` against the kind. Empty means "the default" for every kind.
+    pub fn check(self, value: &str) -> Result<(), String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Kind::Dsn => Dsn::parse(value).map(drop),
+            Kind::Duration => parse_duration(value).map(|_: Duration| ()),
+            Kind::Size => parse_size(value).map(drop),
+            Kind::Count => value
+                .parse::<u64>()
+                .map(drop)
+                .map_err(|_| "a whole number".to_string()),
+            Kind::Bool => parse_bool(value).map(drop),
+            Kind::Choice(words) => {
+                if words.iter().any(|w| w.eq_ignore_ascii_case(value)) {
+                    Ok(())
+                } else {
+                    Err(format!("one of {}", words.join(", ")))
+                }
+            }
+            Kind::List | Kind::Secret | Kind::Path | Kind::Text => Ok(()),
+        }
+    }
+}
+
+/// Generates a `pub const NAME: &str = "NAME"` for every name and alias, and [`SETTINGS`].
+macro_rules! settings_table {
+    ($( $name:ident $([$($alias:ident),+])? : $kind:expr, $default:expr, $doc:literal; )*) => {
+        $(
+            #[doc = $doc]
+            pub const $name: &str = stringify!($name);
+            $($(
+                #[doc = concat!("Another name for [`", stringify!($name), "`], read when that is not set.")]
+                pub const $alias: &str = stringify!($alias);
+            )+)?
+        )*
+
+        /// Every setting, in the order `config:check` shows them.
+        pub const SETTINGS: &[Setting] = &[
+            $( Setting {
+                name: $name,
+                aliases: &[$($($alias),+)?],
+                kind: $kind,
+                default: $default,
+                doc: $doc,
+            }, )*
+        ];
+    };
+}
+
+settings_table! {
+    WEBSOCKET_SERVER_DSN [ORO_WEBSOCKET_SERVER_DSN]: Kind::Dsn, DEFAULT_SERVER_DSN,
+        "address the server listens on; only host and port are used; empty = websockets off";
+    WEBSOCKET_FRONTEND_DSN [ORO_WEBSOCKET_FRONTEND_DSN]: Kind::Dsn, DEFAULT_FRONTEND_DSN,
+        "URL browsers connect to (host * = the page's host); empty = not configured";
+    WEBSOCKET_BACKEND_DSN [ORO_WEBSOCKET_BACKEND_DSN]: Kind::Dsn, DEFAULT_BACKEND_DSN,
+        "where Oro's PHP backend connects to publish; empty = not configured";
+    WEBSOCKET_REALMS: Kind::List, DEFAULT_REALM,
+        "comma-separated WAMP realms served; no spaces, '#' or empty parts, no wamp. prefix";
+    WEBSOCKET_LOG_FORMAT: Kind::Choice(&["text", "human", "json"]), "text",
+        "log line format on stdout: text (alias human) or json (one object per line)";
+    WEBSOCKET_URI_CHECK: Kind::Choice(&["loose", "strict"]), "loose",
+        "WAMP URI validation for topics and procedures: loose or strict";
+    WEBSOCKET_PING_INTERVAL: Kind::Duration, "25s",
+        "WebSocket ping to idle peers every this long; 0 disables pings";
+    WEBSOCKET_PING_TIMEOUT: Kind::Duration, "20s",
+        "a peer silent for ping interval + this long is disconnected";
+    WEBSOCKET_MAX_MESSAGE_SIZE: Kind::Size, "1MiB",
+        "largest WebSocket message accepted, 512 bytes to 16MiB";
+    WEBSOCKET_HANDSHAKE_TIMEOUT: Kind::Duration, "10s",
+        "time from TCP accept to a finished WebSocket upgrade; more than 0";
+    WEBSOCKET_HELLO_TIMEOUT: Kind::Duration, "10s",
+        "time from the WebSocket upgrade to the WAMP HELLO; more than 0";
+    WEBSOCKET_MAX_CONNECTIONS: Kind::Count, "10000",
+        "most simultaneous connections; more are refused";
+    WEBSOCKET_MAX_CONNECTIONS_PER_IP: Kind::Count, "256",
+        "most simultaneous connections from one client address (loopback exempt); 0 = unlimited";
+    WEBSOCKET_OUTBOUND_QUEUE_MESSAGES: Kind::Count, "4096",
+        "most messages queued for one slow peer before it is disconnected";
+    WEBSOCKET_OUTBOUND_QUEUE_BYTES: Kind::Size, "8MiB",
+        "most bytes queued for one slow peer; at least WEBSOCKET_MAX_MESSAGE_SIZE";
+    WEBSOCKET_SHUTDOWN_TIMEOUT: Kind::Duration, "10s",
+        "on SIGTERM/SIGINT, how long connections may drain before the process exits";
+    WEBSOCKET_SLOW_CONSUMER_POLICY: Kind::Text, "disconnect",
+        "events for a subscriber whose queue is full: disconnect, drop_oldest, drop_newest or latest; per realm as realm1=latest,*=disconnect";
+    WEBSOCKET_MAX_URI_LENGTH: Kind::Count, "1024",
+        "longest topic, procedure or pattern URI in bytes, 16 to 65536; longer ones get wamp.error.invalid_uri";
+    WEBSOCKET_MAX_URI_COMPONENTS: Kind::Count, "64",
+        "most dot-separated components in one URI, 1 to 1024; more get wamp.error.invalid_uri";
+    WEBSOCKET_MAX_SUBSCRIPTIONS: Kind::Count, "1000",
+        "most subscriptions one session may hold; more get wampd.error.limit_exceeded";
+    WEBSOCKET_MAX_REGISTRATIONS: Kind::Count, "100",
+        "most registrations one session may hold; more get wampd.error.limit_exceeded";
+    WEBSOCKET_MAX_PENDING_CALLS: Kind::Count, "100",
+        "most calls one caller may have waiting for a result; more get wampd.error.limit_exceeded";
+    WEBSOCKET_MAX_PENDING_INVOCATIONS: Kind::Count, "1000",
+        "most invocations one callee may leave unanswered; further calls to it get wamp.error.unavailable";
+    WEBSOCKET_MAX_CALL_TIMEOUT: Kind::Duration, "5m",
+        "ceiling on CALL.Options.timeout; longer timeouts are cut to it (calls without a timeout wait for their callee)";
+    WEBSOCKET_BACKEND_MAX_MESSAGE_SIZE: Kind::Size, "16MiB",
+        "largest message accepted from backend connections (the backend listener, local programs, holders of Oro's anonymous ticket), 512 bytes to 64MiB";
+    WEBSOCKET_TICKET_SECRET: Kind::Secret, "",
+        "secret signing wampd tickets (wampd ticket): enables ticket authentication in HELLO and ?ticket= on WAMP v2 upgrades; empty = off";
+    WEBSOCKET_ANONYMOUS: Kind::Bool, "true",
+        "allow anonymous authentication; false = every session must authenticate (ticket)";
+    WEBSOCKET_AUTH_FAILURES_PER_MINUTE: Kind::Count, "10",
+        "failed authentications allowed per client address per minute before it is refused for the rest of the minute (loopback exempt); 0 = unlimited";
+    WEBSOCKET_ANONYMOUS_ROLE: Kind::Text, "anonymous",
+        "auth role of anonymous sessions on the server listener";
+    ORO_SECRET [WEBSOCKET_SECRET]: Kind::Secret, "",
+        "Oro's kernel secret: WAMP v1 clients must present a valid Oro ticket signed with it (?ticket=...); empty = v1 clients are not authenticated";
+    WEBSOCKET_ALLOWED_ORIGINS: Kind::List, "",
+        "comma-separated hosts (or URLs) browsers may connect from besides localhost and 127.0.0.1, such as crm.example.com";
+    WEBSOCKET_ORIGIN_CHECK: Kind::Bool, "true",
+        "refuse WebSocket upgrades (403) whose Origin host is not allowed; requests without Origin (non-browser clients) pass";
+    WEBSOCKET_V1: Kind::Bool, "true",
+        "accept WAMP v1 clients (subprotocol wamp, or none offered) as Ratchet did; false = v2 only";
+    WEBSOCKET_ORO_PING_INTERVAL: Kind::Duration, "50s",
+        "period of the Connection keep alive event on oro/ping while it has subscribers; 0 disables it";
+    WEBSOCKET_BACKEND_LISTEN: Kind::Choice(&["auto", "on", "true", "yes", "1", "off", "false", "no", "0"]), "auto",
+        "listen on WEBSOCKET_BACKEND_DSN too when it is set and names another host:port: auto (skip, with a log line, when it points at a proxy or another machine), on (failing to is fatal) or off";
+    WEBSOCKET_BACKEND_ROLE: Kind::Text, "backend",
+        "auth role of sessions arriving on the backend listener (browsers on the server listener are anonymous)";
+    WEBSOCKET_PUBLISH_SECRET: Kind::Secret, "",
+        "shared secret for POST /publish (Authorization: Bearer SECRET) and request signing; empty = HTTP publish only from loopback addresses";
+    WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE: Kind::Bool, "false",
+        "when true, POST /publish must carry X-Wampd-Timestamp and X-Wampd-Signature (HMAC-SHA256) instead of the bearer secret";
+    WEBSOCKET_PUBLISH_SIGNATURE_WINDOW: Kind::Duration, "300s",
+        "how far a signed request's timestamp may be from the router's clock";
+    WEBSOCKET_PUBLISH_MAX_BODY: Kind::Size, "4MiB",
+        "largest POST /publish body; larger requests get 413";
+    WEBSOCKET_PUBLISH_CONCURRENCY: Kind::Count, "64",
+        "POST /publish requests processed at once; more get 503 with Retry-After";
+    WEBSOCKET_METRICS_DSN: Kind::Dsn, "",
+        "separate listener for /metrics, /health and /ready such as //127.0.0.1:9100; empty = served on the server DSN's listener";
+    WEBSOCKET_AUTHORIZATION_DEFAULT: Kind::Choice(&["standard", "open", "deny"]), "standard",
+        "what sessions may do when no rule of WEBSOCKET_AUTHORIZATION_FILE names their role: standard (browsers subscribe and call, the backend role does everything), open (everything) or deny (nothing)";
+    WEBSOCKET_AUTHORIZATION_FILE: Kind::Path, "",
+        "TOML file of authorization rules, WAMP-CRA users and per-realm anonymous settings (docs/security.md); empty = none";
+    WEBSOCKET_DATABASE_DSN [ORO_DB_DSN, ORO_DB_URL]: Kind::Dsn, "",
+        "the application's PostgreSQL database such as postgres://oro:pass@127.0.0.1:5432/oro, where Oro named tickets are checked against oro_user; empty = named tickets refused";
+    WEBSOCKET_ORO_USER_CACHE_TTL: Kind::Duration, "60s",
+        "how long an Oro user's id and password hash read from the database are cached (unknown users: a tenth of it); 0 = no cache";
+    WEBSOCKET_CLUSTER_DSN: Kind::Dsn, "",
+        "cluster mode: Redis backplane such as redis://127.0.0.1:6379/0 or rediss://:pass@host:6380/0; publications reach subscribers on every node (docs/clustering.md); empty = single node";
+    WEBSOCKET_CLUSTER_CHANNEL_PREFIX: Kind::Text, "wampd",
+        "prefix of the cluster's Redis channel names (letters, digits, . _ - :), so several clusters can share one Redis";
+    WEBSOCKET_TRUSTED_PROXIES: Kind::List, "",
+        "comma-separated proxy addresses or CIDR networks (such as 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For, X-Real-IP or Forwarded header names the real client for logs, limits and the loopback rules; empty = trust none";
+    WEBSOCKET_DEMO: Kind::Bool, "false",
+        "serve a small demo page at / (and any path ending in /) that subscribes to wampd.demo.time and wampd.demo.notifications; the router publishes the time every second while it is on";
+    WEBSOCKET_DEMO_AUTOBAHN_URL: Kind::Text, DEFAULT_DEMO_AUTOBAHN_URL,
+        "where the demo page loads autobahn-browser from: an http(s) URL or a path on the page's host";
+}
+
+/// Every name wampd reads, aliases included.
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    SETTINGS
+        .iter()
+        .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
+}
+
+/// The row declaring `name` (or one of its aliases).
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS
+        .iter()
+        .find(|s| s.name == name || s.aliases.contains(&name))
+}
+
+#[cfg(test)]
+mod tests;
