@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::cluster::redis::{RedisBackplane, RedisConfig, RedisTasks};
-use crate::config::settings::UriCheck;
+use crate::config::choices::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
 use crate::metrics::Metrics;
 use crate::oro::user_store::{connect_config, UserStore};

@@ -3,8 +3,9 @@
 //! [`wampd_proto::wamp::Limits`], which every protocol front end obeys through the router's operations
 //! layer.
 
+use super::describe::{format_duration, format_size};
 use super::env_files::EnvMap;
-use super::settings::{format_duration, format_size, knob};
+use super::settings::knob;
 use super::table::*;
 use super::ConfigError;
 use wampd_proto::units::{parse_duration, parse_size, parse_usize};

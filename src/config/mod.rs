@@ -5,6 +5,8 @@
 //! settings any map without touching files or the process environment, and lets `wampd config:check` show
 //! exactly what the server would run with. See DESIGN.md §5 and oro-gos §2–3.
 
+pub mod choices;
+pub mod describe;
 pub mod env_files;
 pub mod error;
 pub mod ip_net;
@@ -14,9 +16,9 @@ pub mod table;
 pub mod unknown;
 pub mod verbosity;
 
-pub use error::ConfigError;
-pub use settings::{
-    AppEnv, BackendListen, LogFormat, PublishSettings, Settings, SlowConsumerPolicy,
-    SlowConsumerSettings, UriCheck,
+pub use choices::{
+    AppEnv, BackendListen, LogFormat, SlowConsumerPolicy, SlowConsumerSettings, UriCheck,
 };
+pub use error::ConfigError;
+pub use settings::{PublishSettings, Settings};
 pub use wampd_proto::dsn::Dsn;

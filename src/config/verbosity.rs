@@ -6,7 +6,7 @@
 
 use tracing_subscriber::filter::LevelFilter;
 
-use super::settings::AppEnv;
+use super::choices::AppEnv;
 
 /// The most verbose level to log for the environment, the number of `-v` flags and `-q`.
 ///
