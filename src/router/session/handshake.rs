@@ -1,73 +1,28 @@
 //! The way into a WAMP v2 session: HELLO, the method chosen from the client's `authmethods`
-//! (anonymous, a wampd ticket, WAMP-CRA, or a ticket already verified on the upgrade),
-//! CHALLENGE and AUTHENTICATE, and the WELCOME that joins the realm. Once established, the
-//! session's requests are handled in the parent module.
+//! (each one an [`Authenticator`](super::authenticator::Authenticator); or a ticket already
+//! verified on the upgrade), CHALLENGE and AUTHENTICATE, and the WELCOME that joins the realm.
+//! What every method shares lives here: the limiter, the failure log line and metric, the ABORT.
+//! Once established, the session's requests are handled in the parent module.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use tracing::info;
 
+use super::authenticator::{self, Answer, Hello, Identity, Pending, Refused};
 use super::{Joined, Session, State, Step, CLOSE_NORMAL};
 use crate::metrics::SessionLabels;
 use crate::router::handle::SessionHandle;
 use crate::router::realm::Realm;
-use crate::router::AuthConfig;
-use wampd_proto::ticket::{self, Claims};
-use wampd_proto::wamp::{error_uri, id, Dict, Id, Message, Value};
-use wampd_proto::wampcra;
+use wampd_proto::wamp::{error_uri, id, Dict, Message, Value};
 
 /// A HELLO answered with a CHALLENGE, waiting for AUTHENTICATE.
 pub(super) struct Challenging {
     realm: Arc<Realm>,
     realm_name: String,
     interruptible: bool,
-    method: Pending,
+    pending: Box<dyn Pending>,
 }
-
-/// What the CHALLENGE asked for.
-enum Pending {
-    /// A wampd ticket.
-    Ticket,
-    /// A WAMP-CRA signature.
-    Cra(CraChallenge),
-}
-
-/// A WAMP-CRA challenge sent and what answering it correctly makes the session.
-struct CraChallenge {
-    /// The exact challenge string sent.
-    challenge: String,
-    /// The user's key; `None` for an unknown authid (the signature can only fail).
-    key: Option<Vec<u8>>,
-    /// Who the session becomes on success.
-    authid: String,
-    /// Its role.
-    authrole: String,
-    /// The session ID announced in the challenge, used in WELCOME.
-    session: Id,
-}
-
-/// Who a session is once authenticated.
-struct Identity {
-    authid: String,
-    authrole: String,
-    authmethod: &'static str,
-    claims: Option<Claims>,
-}
-
-impl Identity {
-    fn from_ticket(claims: Claims) -> Identity {
-        Identity {
-            authid: claims.authid.clone(),
-            authrole: claims.authrole.clone(),
-            authmethod: "ticket",
-            claims: Some(claims),
-        }
-    }
-}
-
-/// Clock skew tolerated on ticket expiry.
-const TICKET_LEEWAY_SECS: i64 = 5;
 
 impl Session {
     pub(super) fn hello(&mut self, realm_name: String, details: Dict) -> Step {
@@ -82,7 +37,7 @@ impl Session {
         let interruptible = callee_cancels(&details);
         // A ticket presented on the WebSocket upgrade already authenticated the client.
         if let Some(claims) = self.preauth.take() {
-            let identity = Identity::from_ticket(claims);
+            let identity = authenticator::ticket::from_claims(claims);
             return self.welcome(realm, realm_name, identity, interruptible);
         }
         let methods: Vec<String> = match details.get("authmethods") {
@@ -95,7 +50,6 @@ impl Session {
                 return self.protocol_violation("HELLO.Details.authmethods must be a list".into())
             }
         };
-        let auth = &self.router.config().auth;
         if !self.router.auth_limiter().allows(self.peer.ip()) {
             info!(peer = %self.peer, "Authentication failed: too many failed attempts from this address");
             self.router.metrics().auth_failures.inc();
@@ -105,68 +59,43 @@ impl Session {
                 CLOSE_NORMAL,
             );
         }
-        for method in methods.iter().map(String::as_str).chain(
+        let router = self.router.clone();
+        let auth = &router.config().auth;
+        let offered = methods.iter().map(String::as_str).chain(
             // An empty list means "anything": try anonymous.
             methods.is_empty().then_some("anonymous"),
-        ) {
-            match method {
-                "ticket" if auth.ticket_secret.is_some() => {
-                    self.send(&Message::Challenge {
-                        authmethod: "ticket".into(),
-                        extra: Dict::new(),
-                    });
-                    self.state = State::Challenging(Challenging {
-                        realm,
-                        realm_name,
-                        interruptible,
-                        method: Pending::Ticket,
-                    });
-                    return Step::Continue;
+        );
+        for method in offered {
+            let Some(authenticator) =
+                authenticator::by_method(method).filter(|a| a.available(auth, &realm_name))
+            else {
+                continue;
+            };
+            let hello = Hello {
+                auth,
+                realm: &realm_name,
+                details: &details,
+                listener_role: &self.authrole,
+            };
+            return match authenticator.hello(&hello) {
+                Answer::Welcome(identity) => {
+                    self.welcome(realm, realm_name, identity, interruptible)
                 }
-                "wampcra" if !auth.cra_users.is_empty() => {
-                    let authid = match details.get("authid") {
-                        Some(Value::Str(authid)) if !authid.is_empty() => authid.clone(),
-                        _ => {
-                            info!(peer = %self.peer, realm = %realm_name, "Authentication failed: wampcra without an authid");
-                            self.router.metrics().auth_failures.inc();
-                            return self.abort(
-                                error_uri::AUTHENTICATION_FAILED,
-                                "wampcra needs HELLO.Details.authid".into(),
-                                CLOSE_NORMAL,
-                            );
-                        }
-                    };
-                    let cra = cra_challenge(auth, &realm_name, authid);
-                    let mut extra = Dict::new();
-                    extra.insert("challenge".into(), Value::from(cra.challenge.as_str()));
-                    if let Some(salt) = cra_salt(auth, &cra.authid) {
-                        extra.insert("salt".into(), Value::from(salt.salt.as_str()));
-                        extra.insert("iterations".into(), Value::UInt(salt.iterations.into()));
-                        extra.insert("keylen".into(), Value::UInt(salt.keylen.into()));
-                    }
+                Answer::Challenge { extra, pending } => {
                     self.send(&Message::Challenge {
-                        authmethod: "wampcra".into(),
+                        authmethod: authenticator.method().into(),
                         extra,
                     });
                     self.state = State::Challenging(Challenging {
                         realm,
                         realm_name,
                         interruptible,
-                        method: Pending::Cra(cra),
+                        pending,
                     });
-                    return Step::Continue;
+                    Step::Continue
                 }
-                "anonymous" if auth.anonymous_in(&realm_name) => {
-                    let identity = Identity {
-                        authid: format!("anonymous-{:012x}", id::random_id()),
-                        authrole: auth.anonymous_role(&realm_name, &self.authrole).to_owned(),
-                        authmethod: "anonymous",
-                        claims: None,
-                    };
-                    return self.welcome(realm, realm_name, identity, interruptible);
-                }
-                _ => {}
-            }
+                Answer::Refuse(refused) => self.refuse(&realm_name, refused),
+            };
         }
         info!(peer = %self.peer, realm = %realm_name, offered = ?methods, "no offered authentication method is available");
         self.router.metrics().auth_failures.inc();
@@ -177,78 +106,39 @@ impl Session {
         )
     }
 
-    /// AUTHENTICATE answering a CHALLENGE.
+    /// AUTHENTICATE answering a CHALLENGE. A wrong answer counts against the client's address.
     pub(super) fn authenticate(&mut self, challenging: Challenging, signature: &str) -> Step {
-        let Pending::Cra(CraChallenge {
-            challenge,
-            key,
-            authid,
-            authrole,
-            session,
-        }) = challenging.method
-        else {
-            return self.authenticate_ticket(challenging, signature);
-        };
-        let valid = key
-            .as_deref()
-            .is_some_and(|key| wampcra::verify(key, &challenge, signature));
-        if !valid {
-            info!(peer = %self.peer, realm = %challenging.realm_name, %authid, "Authentication failed: wrong WAMP-CRA signature or unknown user");
-            self.router.metrics().auth_failures.inc();
-            self.router.auth_limiter().failed(self.peer.ip());
-            return self.abort(
-                error_uri::AUTHENTICATION_FAILED,
-                "WAMP-CRA signature invalid".into(),
-                CLOSE_NORMAL,
-            );
+        match challenging.pending.verify(signature) {
+            Ok(identity) => self.welcome(
+                challenging.realm,
+                challenging.realm_name,
+                identity,
+                challenging.interruptible,
+            ),
+            Err(refused) => {
+                self.router.auth_limiter().failed(self.peer.ip());
+                self.refuse(&challenging.realm_name, refused)
+            }
         }
-        let identity = Identity {
-            authid,
-            authrole,
-            authmethod: "wampcra",
-            claims: None,
-        };
-        self.welcome_as(
-            session,
-            challenging.realm,
-            challenging.realm_name,
-            identity,
-            challenging.interruptible,
+    }
+
+    /// Logs and counts a failed authentication and ABORTs the session.
+    fn refuse(&mut self, realm: &str, refused: Refused) -> Step {
+        match &refused.authid {
+            Some(authid) => {
+                info!(peer = %self.peer, %realm, %authid, "Authentication failed: {}", refused.log)
+            }
+            None => info!(peer = %self.peer, %realm, "Authentication failed: {}", refused.log),
+        }
+        self.router.metrics().auth_failures.inc();
+        self.abort(
+            error_uri::AUTHENTICATION_FAILED,
+            refused.reason,
+            CLOSE_NORMAL,
         )
     }
 
-    /// AUTHENTICATE answering a ticket CHALLENGE.
-    fn authenticate_ticket(&mut self, challenging: Challenging, signature: &str) -> Step {
-        let Some(secret) = self.router.config().auth.ticket_secret.clone() else {
-            return self.protocol_violation("AUTHENTICATE without a CHALLENGE".into());
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        match ticket::verify(&secret, signature, now, TICKET_LEEWAY_SECS) {
-            Ok(claims) => {
-                let identity = Identity::from_ticket(claims);
-                self.welcome(
-                    challenging.realm,
-                    challenging.realm_name,
-                    identity,
-                    challenging.interruptible,
-                )
-            }
-            Err(err) => {
-                info!(peer = %self.peer, realm = %challenging.realm_name, "Authentication failed: {err}");
-                self.router.metrics().auth_failures.inc();
-                self.router.auth_limiter().failed(self.peer.ip());
-                self.abort(
-                    error_uri::AUTHENTICATION_FAILED,
-                    format!("ticket refused: {err}"),
-                    CLOSE_NORMAL,
-                )
-            }
-        }
-    }
-
+    /// Joins the realm as `identity` and sends WELCOME.
     fn welcome(
         &mut self,
         realm: Arc<Realm>,
@@ -256,17 +146,7 @@ impl Session {
         identity: Identity,
         interruptible: bool,
     ) -> Step {
-        self.welcome_as(id::random_id(), realm, realm_name, identity, interruptible)
-    }
-
-    fn welcome_as(
-        &mut self,
-        session_id: Id,
-        realm: Arc<Realm>,
-        realm_name: String,
-        identity: Identity,
-        interruptible: bool,
-    ) -> Step {
+        let session_id = identity.session.unwrap_or_else(id::random_id);
         let handle = Arc::new(SessionHandle {
             id: session_id,
             authid: identity.authid,
@@ -309,40 +189,6 @@ impl Session {
             registrations: 0,
         });
         Step::Continue
-    }
-}
-
-/// The WAMP-CRA challenge for `authid` in `realm`. An unknown authid (or one not allowed in this
-/// realm) gets a challenge too, so the answer does not reveal which users exist; it can only fail.
-fn cra_challenge(auth: &AuthConfig, realm: &str, authid: String) -> CraChallenge {
-    let user = auth
-        .cra_users
-        .get(&authid)
-        .filter(|u| u.realm.as_deref().is_none_or(|r| r == realm));
-    let session = id::random_id();
-    let authrole = user.map_or("anonymous", |u| u.role.as_str()).to_owned();
-    let challenge = wampcra::Challenge::new(&authid, &authrole, "static", session).to_json();
-    CraChallenge {
-        challenge,
-        key: user.map(|u| u.key.clone()),
-        authid,
-        authrole,
-        session,
-    }
-}
-
-/// The salt to announce for `authid`: the user's, or for an unknown authid a stable made-up one
-/// when any user is salted (so salted and unknown users look alike).
-fn cra_salt(auth: &AuthConfig, authid: &str) -> Option<wampcra::Salt> {
-    match auth.cra_users.get(authid) {
-        Some(user) => user.salt.clone(),
-        None => auth.cra_users.values().any(|u| u.salt.is_some()).then(|| {
-            // Keyed by a per-process random value, so nobody can precompute it.
-            static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            let key = KEY.get_or_init(|| format!("{:x}{:x}", id::random_id(), id::random_id()));
-            let fake = wampcra::sign(key.as_bytes(), authid);
-            wampcra::Salt::new(&fake[..16.min(fake.len())])
-        }),
     }
 }
 

@@ -39,6 +39,7 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// WebSocket close code for a protocol error.
 pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 
+mod authenticator;
 mod handshake;
 
 use handshake::Challenging;
