@@ -25,6 +25,7 @@ use crate::router::refusal::Refusal;
 use crate::router::topic_index::TopicIndex;
 use wampd_proto::wamp::message::code;
 use wampd_proto::wamp::v1::{self, V1Message};
+use wampd_proto::wamp::OptionError;
 use wampd_proto::wamp::{codec, error_uri, id, Dict, Id, Limits, MatchPolicy, Message, Value};
 
 /// Who is waiting for a call's answer.
@@ -153,14 +154,17 @@ pub enum InvokePolicy {
 
 impl InvokePolicy {
     /// Parses `REGISTER.Options.invoke`.
-    pub fn from_options(options: &Dict) -> Result<InvokePolicy, String> {
+    pub fn from_options(options: &Dict) -> Result<InvokePolicy, OptionError> {
         match options.get("invoke").map(|v| v.as_str()) {
             None | Some(Some("single")) => Ok(InvokePolicy::Single),
             Some(Some("roundrobin")) => Ok(InvokePolicy::RoundRobin),
             Some(Some("random")) => Ok(InvokePolicy::Random),
             Some(Some("first")) => Ok(InvokePolicy::First),
             Some(Some("last")) => Ok(InvokePolicy::Last),
-            _ => Err("option invoke must be single, roundrobin, random, first or last".into()),
+            _ => Err(OptionError::invalid(
+                "invoke",
+                "single, roundrobin, random, first or last",
+            )),
         }
     }
 }
@@ -178,12 +182,12 @@ pub enum CancelMode {
 
 impl CancelMode {
     /// Parses `CANCEL.Options.mode` (default `kill`, as Crossbar does).
-    pub fn from_options(options: &Dict) -> Result<CancelMode, String> {
+    pub fn from_options(options: &Dict) -> Result<CancelMode, OptionError> {
         match options.get("mode").map(|v| v.as_str()) {
             None | Some(Some("kill")) => Ok(CancelMode::Kill),
             Some(Some("skip")) => Ok(CancelMode::Skip),
             Some(Some("killnowait")) => Ok(CancelMode::KillNoWait),
-            _ => Err("option mode must be skip, kill or killnowait".into()),
+            _ => Err(OptionError::invalid("mode", "skip, kill or killnowait")),
         }
     }
 

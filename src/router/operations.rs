@@ -36,6 +36,7 @@ use crate::router::refusal::Refusal;
 use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::limits::UriTooLarge;
+use wampd_proto::wamp::OptionError;
 use wampd_proto::wamp::{error_uri, uri, Dict, Id, MatchPolicy, Value};
 
 /// The session asking: who it is, where it is, and what its credentials restrict.
@@ -274,8 +275,7 @@ impl Router {
         held: usize,
         reply: impl FnOnce(Id) -> Frame,
     ) -> Result<Id, Refusal> {
-        let (policy, invoke, disclose_caller) = register_options(options)
-            .map_err(|why| Refusal::new(error_uri::INVALID_ARGUMENT, why))?;
+        let (policy, invoke, disclose_caller) = register_options(options).map_err(Refusal::from)?;
         self.validate_uri(&actor, procedure, policy, "procedure")?;
         if uri::is_reserved(procedure) {
             return Err(Refusal::new(
@@ -319,14 +319,14 @@ impl Router {
 }
 
 /// `REGISTER.Options`: match policy, invocation policy and `disclose_caller`.
-fn register_options(options: &Dict) -> Result<(MatchPolicy, InvokePolicy, bool), String> {
+fn register_options(options: &Dict) -> Result<(MatchPolicy, InvokePolicy, bool), OptionError> {
     let policy = MatchPolicy::from_options(options)?;
     let invoke = InvokePolicy::from_options(options)?;
     let disclose_caller = match options.get("disclose_caller") {
         None => false,
         Some(v) => v
             .as_bool()
-            .ok_or_else(|| "option disclose_caller must be a boolean".to_string())?,
+            .ok_or(OptionError::invalid("disclose_caller", "a boolean"))?,
     };
     Ok((policy, invoke, disclose_caller))
 }

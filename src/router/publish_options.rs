@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use crate::router::handle::SessionHandle;
+use wampd_proto::wamp::OptionError;
 use wampd_proto::wamp::{Dict, Id, Value};
 
 /// Parsed PUBLISH options.
@@ -52,7 +53,7 @@ impl Default for PublishOptions {
 
 impl PublishOptions {
     /// Parses options; `Err` describes the first badly typed key (for an `invalid_argument` ERROR).
-    pub fn parse(options: &Dict) -> Result<PublishOptions, String> {
+    pub fn parse(options: &Dict) -> Result<PublishOptions, OptionError> {
         let mut parsed = PublishOptions {
             acknowledge: flag(options, "acknowledge", false)?,
             exclude_me: flag(options, "exclude_me", true)?,
@@ -119,36 +120,34 @@ impl PublishOptions {
     }
 }
 
-fn flag(options: &Dict, key: &str, default: bool) -> Result<bool, String> {
+fn flag(options: &Dict, key: &'static str, default: bool) -> Result<bool, OptionError> {
     match options.get(key) {
         None => Ok(default),
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| format!("option {key} must be a boolean")),
+        Some(v) => v.as_bool().ok_or(OptionError::invalid(key, "a boolean")),
     }
 }
 
-fn ids(v: &Value, key: &str) -> Result<HashSet<Id>, String> {
+fn ids(v: &Value, key: &'static str) -> Result<HashSet<Id>, OptionError> {
     let list = v
         .as_list()
-        .ok_or_else(|| format!("option {key} must be a list of session IDs"))?;
+        .ok_or(OptionError::invalid(key, "a list of session IDs"))?;
     list.iter()
         .map(|item| {
             item.as_id()
-                .ok_or_else(|| format!("option {key} must be a list of session IDs"))
+                .ok_or(OptionError::invalid(key, "a list of session IDs"))
         })
         .collect()
 }
 
-fn strings(v: &Value, key: &str) -> Result<HashSet<String>, String> {
+fn strings(v: &Value, key: &'static str) -> Result<HashSet<String>, OptionError> {
     let list = v
         .as_list()
-        .ok_or_else(|| format!("option {key} must be a list of strings"))?;
+        .ok_or(OptionError::invalid(key, "a list of strings"))?;
     list.iter()
         .map(|item| {
             item.as_str()
                 .map(str::to_owned)
-                .ok_or_else(|| format!("option {key} must be a list of strings"))
+                .ok_or(OptionError::invalid(key, "a list of strings"))
         })
         .collect()
 }
@@ -205,7 +204,7 @@ mod tests {
             ("eligible_authrole", Value::List(vec![1u64.into()])),
         ] {
             let err = PublishOptions::parse(&opts(vec![(k, v)])).expect_err("must fail");
-            assert!(err.contains(k), "{err}");
+            assert!(err.to_string().contains(k), "{err}");
         }
     }
 }

@@ -43,10 +43,7 @@ impl Router {
         &self,
         request: PublishRequest<'_>,
     ) -> Result<PublishOptions, Refusal> {
-        let options = PublishOptions::parse(request.options).map_err(|message| Refusal {
-            error: error_uri::INVALID_ARGUMENT,
-            message,
-        })?;
+        let options = PublishOptions::parse(request.options)?;
         let topic = request.topic;
         if !request.any_topic
             && !uri::is_valid_uri(topic, self.config().uri_policy, MatchPolicy::Exact)

@@ -5,6 +5,8 @@
 //! [`wampd_proto::wamp::error_uri::PROTOCOL_VIOLATION`]; v1 CALLERROR or Oro's refusal text; an HTTP
 //! status with a JSON body).
 
+use wampd_proto::wamp::{error_uri, OptionError};
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -21,6 +23,13 @@ impl Refusal {
             error,
             message: message.into(),
         }
+    }
+}
+
+/// A bad request option is always `wamp.error.invalid_argument`, whichever request carried it.
+impl From<OptionError> for Refusal {
+    fn from(err: OptionError) -> Refusal {
+        Refusal::new(error_uri::INVALID_ARGUMENT, err.to_string())
     }
 }
 

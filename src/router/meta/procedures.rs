@@ -47,8 +47,7 @@ fn match_option(kwargs: &Dict, args: &[Value]) -> Result<MatchPolicy, Refusal> {
         .and_then(Value::as_dict)
         .cloned()
         .unwrap_or_else(|| kwargs.clone());
-    MatchPolicy::from_options(&options)
-        .map_err(|why| Refusal::new(error_uri::INVALID_ARGUMENT, why))
+    MatchPolicy::from_options(&options).map_err(Refusal::from)
 }
 
 fn by_policy(entries: &[(Id, MatchPolicy)]) -> Value {

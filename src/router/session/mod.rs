@@ -295,9 +295,12 @@ impl Session {
                                 .cancel(joined.handle.id, request, mode);
                         }
                     }
-                    Err(why) => {
-                        self.error(code::CANCEL, request, error_uri::INVALID_ARGUMENT, &why)
-                    }
+                    Err(why) => self.error(
+                        code::CANCEL,
+                        request,
+                        error_uri::INVALID_ARGUMENT,
+                        &why.to_string(),
+                    ),
                 }
                 Step::Continue
             }
@@ -412,7 +415,12 @@ impl Session {
         let policy = match MatchPolicy::from_options(options) {
             Ok(policy) => policy,
             Err(why) => {
-                self.error(code::SUBSCRIBE, request, error_uri::INVALID_ARGUMENT, &why);
+                self.error(
+                    code::SUBSCRIBE,
+                    request,
+                    error_uri::INVALID_ARGUMENT,
+                    &why.to_string(),
+                );
                 return Step::Continue;
             }
         };

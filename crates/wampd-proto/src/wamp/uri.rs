@@ -6,6 +6,7 @@
 //! that decision lives here. The spec's regexes are implemented by hand (no
 //! regex dependency); each function documents the regex it mirrors.
 
+use super::option_error::OptionError;
 use super::value::{Dict, Value};
 
 /// How strictly URI components are checked.
@@ -35,16 +36,16 @@ impl MatchPolicy {
     /// Reads `options["match"]`: absent (or null) → `Exact`; `"exact"`,
     /// `"prefix"`, `"wildcard"` → that policy; anything else → `Err` with a
     /// message suitable for an `ERROR.Args`.
-    pub fn from_options(options: &Dict) -> Result<MatchPolicy, String> {
+    pub fn from_options(options: &Dict) -> Result<MatchPolicy, OptionError> {
         match options.get("match") {
             None | Some(Value::Null) => Ok(MatchPolicy::Exact),
             Some(Value::Str(s)) => match s.as_str() {
                 "exact" => Ok(MatchPolicy::Exact),
                 "prefix" => Ok(MatchPolicy::Prefix),
                 "wildcard" => Ok(MatchPolicy::Wildcard),
-                other => Err(format!("invalid match policy {other:?}")),
+                other => Err(OptionError::UnknownMatch(other.to_owned())),
             },
-            Some(_) => Err("match policy must be a string".to_owned()),
+            Some(_) => Err(OptionError::MatchNotString),
         }
     }
 
