@@ -99,10 +99,20 @@ impl std::fmt::Debug for Admission {
     }
 }
 
+/// An `Origin` header whose host is not in `WEBSOCKET_ALLOWED_ORIGINS`.
+#[derive(Debug, thiserror::Error)]
+#[error("origin {origin:?} (host {host:?}) is not allowed")]
+pub struct OriginRefused {
+    /// The header as sent.
+    pub origin: String,
+    /// Its host, as compared.
+    pub host: String,
+}
+
 impl Admission {
     /// Checks the Origin header: host-only, exact comparison (Gos' OriginCheck); requests without
     /// one (non-browser clients) pass.
-    pub fn origin_allowed(&self, headers: &HeaderMap) -> Result<(), String> {
+    pub fn origin_allowed(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
         let Some(allowed) = &self.origins else {
             return Ok(());
         };
@@ -114,7 +124,10 @@ impl Admission {
         if allowed.contains(&host) {
             Ok(())
         } else {
-            Err(format!("origin {origin:?} (host {host:?}) is not allowed"))
+            Err(OriginRefused {
+                origin: origin.to_owned(),
+                host,
+            })
         }
     }
 }
@@ -165,8 +178,11 @@ fn now_unix() -> i64 {
 }
 
 /// A wampd ticket on a WAMP v2 upgrade (`?ticket=`), when ticket authentication is on: verified
-/// here, so the session's HELLO is welcomed with the ticket's identity. `Err` is the log line.
-fn v2_ticket(admission: &Admission, query: Option<&str>) -> Result<Option<Claims>, String> {
+/// here, so the session's HELLO is welcomed with the ticket's identity.
+fn v2_ticket(
+    admission: &Admission,
+    query: Option<&str>,
+) -> Result<Option<Claims>, CredentialError> {
     let Some(secret) = &admission.ticket_secret else {
         return Ok(None);
     };
@@ -175,13 +191,13 @@ fn v2_ticket(admission: &Admission, query: Option<&str>) -> Result<Option<Claims
     };
     auth_ticket::verify(secret, &token, now_unix(), 5)
         .map(Some)
-        .map_err(|err| format!("Authentication failed: ticket on the upgrade refused: {err}"))
+        .map_err(CredentialError::V2Ticket)
 }
 
 /// The auth role of Oro back-office users authenticated by a named ticket.
 pub const ORO_USER_ROLE: &str = "user";
 
-/// Decides who a v1 client is from its ticket; `Err` is the log line for a refusal.
+/// Decides who a v1 client is from its ticket.
 ///
 /// Without `ORO_SECRET` nobody is checked and everyone is a browser (`listener_role`). An anonymous
 /// ticket proves the holder knows `ORO_SECRET`, which only Oro's backend does: it gets the backend
@@ -193,7 +209,7 @@ async fn v1_identity(
     query: Option<String>,
     session_id: u64,
     listener_role: Arc<str>,
-) -> Result<V1Identity, String> {
+) -> Result<V1Identity, CredentialError> {
     let identity = |authid: String, authrole: &str, user_id| V1Identity {
         authid,
         authrole: authrole.to_owned(),
@@ -204,38 +220,26 @@ async fn v1_identity(
         return Ok(identity(anonymous_id, &listener_role, None));
     };
     let Some(raw) = query.as_deref().and_then(ticket::ticket_from_query) else {
-        return Err("Authentication failed: no ticket in the request".into());
+        return Err(CredentialError::NoTicket);
     };
-    let failed = |err: TicketError| format!("Authentication failed: {err}");
-    let parsed = ParsedTicket::parse(&raw).map_err(failed)?;
-    parsed
-        .check_time(now_unix(), &TicketCheck::default())
-        .map_err(failed)?;
+    let parsed = ParsedTicket::parse(&raw)?;
+    parsed.check_time(now_unix(), &TicketCheck::default())?;
     if parsed.is_anonymous() {
         tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret))
             .await
-            .map_err(|_| "Authentication failed: the ticket check failed".to_string())?
-            .map_err(failed)?;
+            .map_err(|_| CredentialError::CheckFailed)??;
         return Ok(identity(anonymous_id, &admission.backend_role, None));
     }
     let username = parsed.username().into_owned();
     let Some(users) = admission.oro_users.clone() else {
-        return Err(format!(
-            "Authentication failed: ticket for user {username:?}: named tickets need WEBSOCKET_DATABASE_DSN (the application database)"
-        ));
+        return Err(CredentialError::NoUserStore(username));
     };
     let user = match users.find(&username).await {
         Ok(Some(user)) => user,
-        Ok(None) => {
-            return Err(format!(
-                "Authentication failed: ticket for user {username:?}: no such user"
-            ))
-        }
+        Ok(None) => return Err(CredentialError::NoSuchUser(username)),
         Err(err) => {
             warn!(error = %err, "cannot check an Oro named ticket");
-            return Err(format!(
-                "Authentication failed: ticket for user {username:?}: the user could not be looked up"
-            ));
+            return Err(CredentialError::LookupFailed(username));
         }
     };
     let password = user.password.clone();
@@ -245,9 +249,7 @@ async fn v1_identity(
     .await
     .unwrap_or(false);
     if !valid {
-        return Err(format!(
-            "Authentication failed: Ticket for {username:?} is not valid - invalid digest."
-        ));
+        return Err(CredentialError::InvalidDigest(username));
     }
     Ok(identity(user.username, ORO_USER_ROLE, Some(user.id)))
 }
@@ -291,6 +293,36 @@ pub struct HttpRefusal {
     pub status: StatusCode,
     /// One line for the body.
     pub body: &'static str,
+}
+
+/// Why the credentials on an upgrade were refused. The text is the log line; for WAMP v1 it
+/// follows GosWebSocketBundle's wording (oro-gos §7), which Oro operators grep for.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// A wampd ticket in `?ticket=` that does not verify.
+    #[error("Authentication failed: ticket on the upgrade refused: {0}")]
+    V2Ticket(auth_ticket::TicketError),
+    /// `ORO_SECRET` is set and the v1 request carries no ticket.
+    #[error("Authentication failed: no ticket in the request")]
+    NoTicket,
+    /// The Oro ticket is malformed, expired or its digest is wrong.
+    #[error("Authentication failed: {0}")]
+    OroTicket(#[from] TicketError),
+    /// The digest check itself could not run.
+    #[error("Authentication failed: the ticket check failed")]
+    CheckFailed,
+    /// A named ticket without `WEBSOCKET_DATABASE_DSN` to check it against.
+    #[error("Authentication failed: ticket for user {0:?}: named tickets need WEBSOCKET_DATABASE_DSN (the application database)")]
+    NoUserStore(String),
+    /// A named ticket for a user the application database does not have.
+    #[error("Authentication failed: ticket for user {0:?}: no such user")]
+    NoSuchUser(String),
+    /// The application database could not be asked.
+    #[error("Authentication failed: ticket for user {0:?}: the user could not be looked up")]
+    LookupFailed(String),
+    /// A named ticket whose digest does not match the user's password hash.
+    #[error("Authentication failed: Ticket for {0:?} is not valid - invalid digest.")]
+    InvalidDigest(String),
 }
 
 impl Admitted {
@@ -367,7 +399,7 @@ pub async fn admit(
             body: "origin not allowed",
         });
     }
-    let credentials_refused = |why: String| {
+    let credentials_refused = |why: CredentialError| {
         info!(%client, "{why}");
         metrics.auth_failures.inc();
         metrics.handshake_failure("ticket");
