@@ -66,18 +66,24 @@ fn aliases_are_read_like_their_setting() {
     }
 }
 
+/// Every name, aliases included, with its setting's default.
+fn names_with_defaults() -> impl Iterator<Item = (&'static str, &'static str)> {
+    SETTINGS.iter().flat_map(|s| {
+        std::iter::once(s.name)
+            .chain(s.aliases.iter().copied())
+            .map(|name| (name, s.default))
+    })
+}
+
 #[test]
 fn env_app_dist_documents_every_variable() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.env-app.dist");
     let dist = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    for s in SETTINGS {
-        for name in std::iter::once(s.name).chain(s.aliases.iter().copied()) {
-            assert!(
-                dist.contains(&format!("{name}={}", s.default)),
-                ".env-app.dist does not show {name}={}",
-                s.default
-            );
-        }
+    for (name, default) in names_with_defaults() {
+        assert!(
+            dist.contains(&format!("{name}={default}")),
+            ".env-app.dist does not show {name}={default}"
+        );
     }
 }
 
@@ -85,15 +91,13 @@ fn env_app_dist_documents_every_variable() {
 fn configuration_reference_documents_every_variable() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    for s in SETTINGS {
-        for name in std::iter::once(s.name).chain(s.aliases.iter().copied()) {
-            let row = format!("| `{name}` | `{}` |", s.default);
-            // an empty default may be written as *(empty)*, which renders better than ``
-            let empty = format!("| `{name}` | *(empty)* |");
-            assert!(
-                text.contains(&row) || (s.default.is_empty() && text.contains(&empty)),
-                "docs/configuration.md lacks the row for {name}"
-            );
-        }
+    for (name, default) in names_with_defaults() {
+        let row = format!("| `{name}` | `{default}` |");
+        // an empty default may be written as *(empty)*, which renders better than ``
+        let empty = format!("| `{name}` | *(empty)* |");
+        assert!(
+            text.contains(&row) || (default.is_empty() && text.contains(&empty)),
+            "docs/configuration.md lacks the row for {name}"
+        );
     }
 }
