@@ -178,10 +178,7 @@ fn mint_ticket(
         eprintln!("wampd: --authid and --role must not be empty and --ttl must be positive");
         return ExitCode::FAILURE;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let now = wampd::router::ticket_clock::unix_now();
     let claims = wampd_proto::ticket::Claims {
         authid,
         authrole,

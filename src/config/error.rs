@@ -7,7 +7,7 @@
 //! echo one: values of variables that look secret are replaced by `***` both when the error is built and again
 //! when it is displayed, so even a hand-built error cannot leak through `Display`.
 
-pub use wampd_proto::secret::{is_secret_name, MASK};
+use wampd_proto::secret::{is_secret_name, MASK};
 
 /// Why the configuration could not be loaded or validated.
 #[derive(Debug, thiserror::Error)]

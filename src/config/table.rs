@@ -227,12 +227,5 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
         .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
 }
 
-/// The row declaring `name` (or one of its aliases).
-pub fn setting(name: &str) -> Option<&'static Setting> {
-    SETTINGS
-        .iter()
-        .find(|s| s.name == name || s.aliases.contains(&name))
-}
-
 #[cfg(test)]
 mod tests;

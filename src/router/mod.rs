@@ -23,6 +23,7 @@ pub mod realm;
 pub mod refusal;
 pub mod session;
 pub mod session_v1;
+pub mod ticket_clock;
 pub mod topic_index;
 
 use std::collections::HashMap;

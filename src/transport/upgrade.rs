@@ -11,7 +11,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hyper::header::{self, HeaderMap};
 use hyper::StatusCode;
@@ -24,6 +23,7 @@ use tracing::{debug, info, warn};
 use crate::config::settings::origin_host;
 use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
+use crate::router::ticket_clock;
 use crate::transport::client_addr::ClientAddr;
 use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
@@ -170,13 +170,6 @@ fn text_frame(payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// A wampd ticket on a WAMP v2 upgrade (`?ticket=`), when ticket authentication is on: verified
 /// here, so the session's HELLO is welcomed with the ticket's identity.
 fn v2_ticket(
@@ -189,7 +182,7 @@ fn v2_ticket(
     let Some(token) = query.and_then(ticket::ticket_from_query) else {
         return Ok(None);
     };
-    auth_ticket::verify(secret, &token, now_unix(), 5)
+    ticket_clock::verify_now(secret, &token)
         .map(Some)
         .map_err(CredentialError::V2Ticket)
 }
@@ -223,7 +216,7 @@ async fn v1_identity(
         return Err(CredentialError::NoTicket);
     };
     let parsed = ParsedTicket::parse(&raw)?;
-    parsed.check_time(now_unix(), &TicketCheck::default())?;
+    parsed.check_time(ticket_clock::unix_now(), &TicketCheck::default())?;
     if parsed.is_anonymous() {
         tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret))
             .await

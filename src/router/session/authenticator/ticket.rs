@@ -4,12 +4,10 @@
 //! the session may use.
 
 use super::{Answer, Authenticator, Hello, Identity, Pending, Refused};
+use crate::router::ticket_clock;
 use crate::router::AuthConfig;
-use wampd_proto::ticket::{self, Claims};
+use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::Dict;
-
-/// Clock skew tolerated on ticket expiry.
-const TICKET_LEEWAY_SECS: i64 = 5;
 
 /// The `ticket` method.
 pub struct TicketAuthenticator;
@@ -46,11 +44,7 @@ struct TicketChallenge {
 
 impl Pending for TicketChallenge {
     fn verify(self: Box<Self>, signature: &str) -> Result<Identity, Refused> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        ticket::verify(&self.secret, signature, now, TICKET_LEEWAY_SECS)
+        ticket_clock::verify_now(&self.secret, signature)
             .map(from_claims)
             .map_err(|err| Refused {
                 log: err.to_string(),
