@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod cluster;
 pub mod config;
+pub mod espocrm;
 pub mod logging;
 pub mod metrics;
 pub mod oro;

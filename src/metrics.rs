@@ -43,6 +43,11 @@ struct ReasonLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabel {
     action: String,
 }
@@ -120,6 +125,7 @@ pub struct Metrics {
     handshake_failures: Family<ReasonLabel, Counter>,
     /// Requests refused because they would exceed a limit, by limit.
     limit_refusals: Family<ReasonLabel, Counter>,
+    zmq_messages: Family<OutcomeLabel, Counter>,
     /// Connections that ended without a close handshake (FIN or reset without a close frame).
     pub unclean_disconnects: Counter,
     /// Log lines one peer caused that were suppressed by the per-session warning budget.
@@ -250,6 +256,12 @@ impl Metrics {
             "Requests refused because they would exceed a configured limit, by limit",
             limit_refusals.clone(),
         );
+        let zmq_messages = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "zmq_messages",
+            "Messages received on the ZeroMQ channel, by outcome (published, or why one was dropped)",
+            zmq_messages.clone(),
+        );
         let unclean_disconnects = Counter::default();
         registry.register(
             "unclean_disconnects",
@@ -338,6 +350,7 @@ impl Metrics {
             authorization_denials,
             handshake_failures,
             limit_refusals,
+            zmq_messages,
             unclean_disconnects,
             suppressed_log_lines,
             publish_latency,
@@ -388,6 +401,16 @@ impl Metrics {
         self.limit_refusals
             .get_or_create(&ReasonLabel {
                 reason: limit.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a message received on the ZeroMQ channel with its outcome (`published`,
+    /// `no_topic`, `category`, `invalid`, `refused`, `multipart`, `too_large`).
+    pub fn zmq_message(&self, outcome: &str) {
+        self.zmq_messages
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
             })
             .inc();
     }

@@ -35,6 +35,8 @@ use crate::transport::demo::DemoPage;
 use crate::transport::http_publish::HttpPublisher;
 use crate::transport::per_ip::PerIpLimit;
 use crate::transport::upgrade::Admission;
+use crate::transport::zmq_publish::ZmqIngest;
+use crate::transport::zmq_pull::{self, ZmqSpec};
 use crate::transport::{listener, tls, ListenerRole, ListenerSpec, ServerState, TransportLimits};
 use wampd_proto::wamp::UriPolicy;
 
@@ -47,6 +49,8 @@ pub struct Server {
     public: Arc<ListenerSpec>,
     backend: Option<(TcpListener, Arc<ListenerSpec>)>,
     metrics_listener: Option<TcpListener>,
+    /// The ZeroMQ PULL socket and what its messages become, when configured.
+    zmq: Option<(TcpListener, ZmqSpec, Arc<ZmqIngest>)>,
     state: Arc<ServerState>,
     shutdown_timeout: Duration,
     /// The cluster backplane's tasks, started by [`Server::run`] (cluster mode only).
@@ -207,6 +211,28 @@ impl Server {
             Some(dsn) => Some(bind(dsn.socket_addr_string()).await?),
             None => None,
         };
+        let zmq = match &settings.zmq {
+            None => None,
+            Some(z) => {
+                let listener = TcpListener::bind(&z.bind).await.map_err(|err| {
+                    io::Error::new(
+                        err.kind(),
+                        format!("WEBSOCKET_ZMQ_DSN: cannot bind {}: {err}", z.bind),
+                    )
+                })?;
+                let spec = ZmqSpec {
+                    max_connections: z.max_connections,
+                    handshake_timeout: settings.handshake_timeout,
+                    max_message_size: settings.backend_max_message_size,
+                };
+                let ingest = ZmqIngest::new(
+                    z.format,
+                    Arc::new(settings.espocrm.categories.clone()),
+                    &settings.backend_role,
+                );
+                Some((listener, spec, Arc::new(ingest)))
+            }
+        };
         let metrics = Arc::new(Metrics::new());
         let mut router = Router::new(router_config(settings), metrics.clone());
         let mut cluster = None;
@@ -287,6 +313,7 @@ impl Server {
             public,
             backend,
             metrics_listener,
+            zmq,
             state,
             shutdown_timeout: settings.shutdown_timeout,
             cluster,
@@ -310,6 +337,11 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
     }
 
+    /// The address of the ZeroMQ PULL socket, if one is configured.
+    pub fn zmq_addr(&self) -> Option<SocketAddr> {
+        self.zmq.as_ref().and_then(|(l, _, _)| l.local_addr().ok())
+    }
+
     /// The router this server routes with.
     pub fn router(&self) -> Arc<Router> {
         self.state.connection.router.clone()
@@ -330,6 +362,17 @@ impl Server {
                 backend,
                 state.clone(),
                 spec,
+                state.connection.shutdown.clone(),
+            )));
+        }
+        if let Some((listener, spec, ingest)) = self.zmq {
+            info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "ZeroMQ PULL socket bound");
+            accepting.push(tokio::spawn(zmq_pull::accept_loop(
+                listener,
+                spec,
+                state.connection.router.clone(),
+                ingest,
+                state.tracker.clone(),
                 state.connection.shutdown.clone(),
             )));
         }

@@ -209,3 +209,32 @@ impl BackendListen {
         }
     }
 }
+
+/// What a message on the ZeroMQ channel holds (`WEBSOCKET_ZMQ_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZmqFormat {
+    /// The `POST /publish` body: `{"topic", "args", "kwargs", "options"}` or a list of them.
+    #[default]
+    Publish,
+    /// EspoCRM's push: a JSON object with `topicId` and optionally `userId`.
+    Espocrm,
+}
+
+impl ZmqFormat {
+    /// Parses `publish` or `espocrm`, in any case.
+    pub fn parse(s: &str) -> Result<ZmqFormat, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "publish" => Ok(ZmqFormat::Publish),
+            "espocrm" => Ok(ZmqFormat::Espocrm),
+            _ => Err("publish or espocrm".to_string()),
+        }
+    }
+
+    /// The setting's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZmqFormat::Publish => "publish",
+            ZmqFormat::Espocrm => "espocrm",
+        }
+    }
+}

@@ -115,6 +115,13 @@ impl Settings {
                     self.backend_listen.as_str().to_string(),
                 ),
                 (WEBSOCKET_BACKEND_ROLE, self.backend_role.clone()),
+            ])
+            .chain(super::espocrm::describe(&self.espocrm))
+            .chain(super::zmq::describe(
+                self.zmq.as_ref(),
+                self.backend_max_message_size,
+            ))
+            .chain([
                 (
                     WEBSOCKET_PUBLISH_SECRET,
                     if self.publish.secret.is_some() {

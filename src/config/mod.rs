@@ -9,12 +9,14 @@ pub mod choices;
 pub mod describe;
 pub mod env_files;
 pub mod error;
+pub mod espocrm;
 pub mod ip_net;
 pub mod limits;
 pub mod settings;
 pub mod table;
 pub mod unknown;
 pub mod verbosity;
+pub mod zmq;
 
 pub use choices::{
     AppEnv, BackendListen, LogFormat, SlowConsumerPolicy, SlowConsumerSettings, UriCheck,

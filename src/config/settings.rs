@@ -99,6 +99,10 @@ pub struct Settings {
     pub metrics_dsn: Option<Dsn>,
     /// HTTP publish settings.
     pub publish: PublishSettings,
+    /// The EspoCRM profile (WEBSOCKET_ESPOCRM_*).
+    pub espocrm: super::espocrm::EspoSettings,
+    /// The ZeroMQ backend channel (WEBSOCKET_ZMQ_*), `None` = off.
+    pub zmq: Option<super::zmq::ZmqSettings>,
     /// True when the backend DSN came from a variable rather than Oro's default.
     pub backend_dsn_explicit: bool,
     /// WEBSOCKET_BACKEND_LISTEN.
@@ -209,6 +213,8 @@ impl Default for Settings {
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
             publish: PublishSettings::default(),
+            espocrm: Default::default(),
+            zmq: None,
             backend_dsn_explicit: false,
             backend_listen: BackendListen::default(),
             backend_role: "backend".to_string(),
@@ -614,6 +620,8 @@ impl Settings {
             backend_listen,
             backend_role,
             publish,
+            espocrm: super::espocrm::espocrm_from_env(env)?,
+            zmq: super::zmq::zmq_from_env(env)?,
             slow_consumer,
             metrics_dsn,
             server_dsn,

@@ -188,6 +188,16 @@ settings_table! {
         "listen on WEBSOCKET_BACKEND_DSN too when it is set and names another host:port: auto (skip, with a log line, when it points at a proxy or another machine), on (failing to is fatal) or off";
     WEBSOCKET_BACKEND_ROLE: Kind::Text, "backend",
         "auth role of sessions arriving on the backend listener (browsers on the server listener are anonymous)";
+    WEBSOCKET_ESPOCRM_ROOT: Kind::Path, "",
+        "EspoCRM profile: the Espo installation (holding command.php) whose configuration, categories and console checks wampd uses in place of Espo's websocket daemon (docs/espocrm.md); empty = off";
+    WEBSOCKET_ESPOCRM_PHP: Kind::Text, "php",
+        "PHP binary that runs Espo's command.php checks and reads its configuration (Espo's phpExecutablePath when set there)";
+    WEBSOCKET_ZMQ_DSN: Kind::Dsn, "",
+        "ZeroMQ PULL socket that backends PUSH publications to, such as tcp://127.0.0.1:5555 (tcp://*:7777 = every interface); empty = off";
+    WEBSOCKET_ZMQ_FORMAT: Kind::Choice(&["publish", "espocrm"]), "publish",
+        "what a ZeroMQ message holds: publish (the POST /publish body) or espocrm (EspoCRM's {topicId, userId, ...} push)";
+    WEBSOCKET_ZMQ_MAX_CONNECTIONS: Kind::Count, "256",
+        "most ZeroMQ PUSH peers connected at once; more are closed at once";
     WEBSOCKET_PUBLISH_SECRET: Kind::Secret, "",
         "shared secret for POST /publish (Authorization: Bearer SECRET) and request signing; empty = HTTP publish only from loopback addresses";
     WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE: Kind::Bool, "false",

@@ -136,12 +136,29 @@ fn error_body(error: &str, message: &str) -> String {
 }
 
 /// One item of a publish request, parsed.
-struct Item {
-    realm: Option<String>,
-    topic: String,
+pub(crate) struct Item {
+    /// `"realm"`, when given.
+    pub realm: Option<String>,
+    /// `"topic"`.
+    pub topic: String,
     args: Vec<Value>,
     kwargs: Dict,
     options: Dict,
+}
+
+impl Item {
+    /// The publication this item asks for.
+    pub fn request(&self) -> PublishRequest<'_> {
+        request(self)
+    }
+}
+
+/// Parses a body in the `POST /publish` shape (one item or a list) for other channels that take
+/// it (the ZeroMQ `publish` format); the `Err` says what is wrong.
+pub(crate) fn parse_items(body: &[u8]) -> Result<Vec<Item>, String> {
+    parse_body(body)
+        .map(|(items, _)| items)
+        .map_err(|f| f.message)
 }
 
 /// Parses a `POST /publish` body: one item or a batch (a JSON array), and whether it was a

@@ -23,6 +23,8 @@ pub mod websocket;
 pub mod websocket_wire;
 pub mod wire;
 pub mod writer;
+pub mod zmq_publish;
+pub mod zmq_pull;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -26,6 +26,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// A server running inside the test process.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The ZeroMQ PULL socket, when `WEBSOCKET_ZMQ_DSN` was set.
+    pub zmq: Option<SocketAddr>,
     pub stop: CancellationToken,
     pub task: JoinHandle<bool>,
 }
@@ -48,10 +50,16 @@ impl TestServer {
         let settings = Settings::from_env(&env).expect("test settings are valid");
         let server = Server::bind(&settings).await.expect("bind");
         let addr = server.local_addr().expect("local addr");
+        let zmq = server.zmq_addr();
         let stop = CancellationToken::new();
         let signal = stop.clone();
         let task = tokio::spawn(async move { server.run(signal.cancelled_owned()).await });
-        TestServer { addr, stop, task }
+        TestServer {
+            addr,
+            zmq,
+            stop,
+            task,
+        }
     }
 
     /// The ws:// URL of the server.
@@ -417,7 +425,7 @@ pub fn metric(metrics: &HashMap<String, f64>, series: &str) -> f64 {
     metrics.get(series).copied().unwrap_or(0.0)
 }
 
-/// The interop virtualenv's python, installing autobahn on first use.
+/// The interop virtualenv's python, installing autobahn (and pyzmq) on first use.
 pub fn autobahn_python() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
@@ -426,7 +434,7 @@ pub fn autobahn_python() -> std::path::PathBuf {
     let python = venv.join("bin").join("python");
     let ready = python.exists()
         && std::process::Command::new(&python)
-            .args(["-c", "import autobahn, msgpack"])
+            .args(["-c", "import autobahn, msgpack, zmq"])
             .status()
             .is_ok_and(|s| s.success());
     if !ready {
@@ -444,7 +452,8 @@ pub fn autobahn_python() -> std::path::PathBuf {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .args(["autobahn>=23.1", "msgpack>=1.0"])
+            // pyzmq (with its bundled libzmq 4.x) is the ZeroMQ PUSH peer of tests/espocrm.rs.
+            .args(["autobahn>=23.1", "msgpack>=1.0", "pyzmq>=25"])
             .status()
             .expect("pip runs");
         assert!(status.success(), "installing autobahn failed");

@@ -14,6 +14,8 @@
 //!   the per-message limits, RawSocket framing ([`wamp::rawsocket`], shared by the server, the
 //!   client and the bench) and WAMP v1 with PHP's JSON quirks ([`wamp::v1`]).
 //! * [`websocket`]: RFC 6455 frame headers and masked client frames, for peers that frame by hand.
+//! * [`zmtp`]: ZeroMQ's ZMTP 3.x as a PULL socket receives it (greeting, NULL READY, frames), for
+//!   backends that PUSH over ZeroMQ as EspoCRM does.
 //! * [`dsn`]: the `WEBSOCKET_*_DSN` grammar, a port of PHP's `parse_url` so Oro's `.env-app` means
 //!   the same to wampd; [`units`]: the spellings of durations, sizes, booleans and lists that every
 //!   setting and command-line option accepts; [`secret`]: which names carry secrets.
@@ -35,3 +37,4 @@ pub mod units;
 pub mod wamp;
 pub mod wampcra;
 pub mod websocket;
+pub mod zmtp;
