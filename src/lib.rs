@@ -25,6 +25,7 @@
 //! PUBLISH from the socket read to the subscriber's write through the files it touches.
 
 pub mod auth;
+pub mod checks;
 pub mod cluster;
 pub mod config;
 pub mod espocrm;

@@ -43,6 +43,12 @@ struct ReasonLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabel {
+    check: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: String,
 }
@@ -126,6 +132,7 @@ pub struct Metrics {
     /// Requests refused because they would exceed a limit, by limit.
     limit_refusals: Family<ReasonLabel, Counter>,
     zmq_messages: Family<OutcomeLabel, Counter>,
+    external_checks: Family<CheckLabel, Counter>,
     /// Connections that ended without a close handshake (FIN or reset without a close frame).
     pub unclean_disconnects: Counter,
     /// Log lines one peer caused that were suppressed by the per-session warning budget.
@@ -262,6 +269,12 @@ impl Metrics {
             "Messages received on the ZeroMQ channel, by outcome (published, or why one was dropped)",
             zmq_messages.clone(),
         );
+        let external_checks = Family::<CheckLabel, Counter>::default();
+        registry.register(
+            "external_checks",
+            "External checks answered (connect, subscribe), by outcome (allowed, denied, failed)",
+            external_checks.clone(),
+        );
         let unclean_disconnects = Counter::default();
         registry.register(
             "unclean_disconnects",
@@ -351,6 +364,7 @@ impl Metrics {
             handshake_failures,
             limit_refusals,
             zmq_messages,
+            external_checks,
             unclean_disconnects,
             suppressed_log_lines,
             publish_latency,
@@ -410,6 +424,16 @@ impl Metrics {
     pub fn zmq_message(&self, outcome: &str) {
         self.zmq_messages
             .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts an external check's answer.
+    pub fn external_check(&self, check: &str, outcome: &str) {
+        self.external_checks
+            .get_or_create(&CheckLabel {
+                check: check.to_owned(),
                 outcome: outcome.to_owned(),
             })
             .inc();

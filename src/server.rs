@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::checks::Checker;
 use crate::cluster::redis::{RedisBackplane, RedisConfig, RedisTasks};
 use crate::config::choices::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
@@ -28,13 +29,14 @@ use crate::metrics::Metrics;
 use crate::oro::user_store::{connect_config, UserStore};
 use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
+use crate::router::subscribe_gate::SubscribeGate;
 use crate::router::{demo_clock, oro_ping, AuthConfig, Router, RouterConfig};
 use crate::transport::client_addr::TrustedProxies;
 use crate::transport::connection::ConnectionContext;
 use crate::transport::demo::DemoPage;
 use crate::transport::http_publish::HttpPublisher;
 use crate::transport::per_ip::PerIpLimit;
-use crate::transport::upgrade::Admission;
+use crate::transport::upgrade::{Admission, ConnectCheck};
 use crate::transport::zmq_publish::ZmqIngest;
 use crate::transport::zmq_pull::{self, ZmqSpec};
 use crate::transport::{listener, tls, ListenerRole, ListenerSpec, ServerState, TransportLimits};
@@ -193,11 +195,45 @@ pub fn transport_limits(settings: &Settings) -> TransportLimits {
         handshake_timeout: settings.handshake_timeout,
         hello_timeout: settings.hello_timeout,
         ping_interval: (!settings.ping_interval.is_zero()).then_some(settings.ping_interval),
+        v1_ping_interval: (!settings.v1_ping_interval.is_zero())
+            .then_some(settings.v1_ping_interval),
         ping_timeout: settings.ping_timeout,
         // GOODBYE wait plus two close-grace periods must fit within the drain deadline.
         goodbye_timeout: (settings.shutdown_timeout / 2).min(Duration::from_secs(5)),
         close_grace: (settings.shutdown_timeout / 5).min(Duration::from_secs(2)),
     }
+}
+
+/// The subscribe gate the settings ask for: Espo's categories and checks under the EspoCRM
+/// profile (unless `WEBSOCKET_SUBSCRIBE_CHECK` replaces them), the configured check otherwise.
+fn subscribe_gate(
+    settings: &Settings,
+    checker: &Arc<Checker>,
+) -> io::Result<Option<SubscribeGate>> {
+    if let Some(check) = &settings.checks.subscribe {
+        return Ok(Some(SubscribeGate::command(
+            checker.clone(),
+            check.clone(),
+            &settings.backend_role,
+        )));
+    }
+    let Some(root) = &settings.espocrm.root else {
+        return Ok(None);
+    };
+    SubscribeGate::espocrm(
+        checker.clone(),
+        &settings.espocrm.categories,
+        &settings.espocrm.php,
+        root,
+        &settings.backend_role,
+    )
+    .map(Some)
+    .map_err(|why| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("WEBSOCKET_ESPOCRM_ROOT: {why}"),
+        )
+    })
 }
 
 impl Server {
@@ -254,6 +290,10 @@ impl Server {
             router = router.with_backplane(backplane);
             cluster = Some(tasks);
         }
+        let checker = Arc::new(Checker::new(settings.checks.limits));
+        if let Some(gate) = subscribe_gate(settings, &checker)? {
+            router = router.with_subscribe_gate(gate);
+        }
         let router = Arc::new(router);
         let state = Arc::new(ServerState {
             connection: ConnectionContext {
@@ -290,6 +330,12 @@ impl Server {
                     .and_then(|dsn| connect_config(dsn).ok())
                     .map(|config| Arc::new(UserStore::new(config, settings.oro_user_cache_ttl))),
                 backend_role: Arc::from(settings.backend_role.as_str()),
+                connect: settings.checks.connect.clone().map(|settings| {
+                    Arc::new(ConnectCheck {
+                        checker: checker.clone(),
+                        settings,
+                    })
+                }),
             },
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             demo: settings.demo.then(|| {

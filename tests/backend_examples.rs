@@ -6,34 +6,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Client, TestServer};
+use common::{php, Client, TestServer};
 use wampd_proto::wamp::{Serializer, Value};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples")
-}
-
-/// Locates php, installing Debian's php-cli when the machine has none (CI starts clean).
-fn php() -> PathBuf {
-    let ok = |cmd: &str| {
-        Command::new(cmd)
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !ok("php") {
-        let update = Command::new("apt-get").args(["update", "-q"]).status();
-        assert!(update.is_ok_and(|s| s.success()), "apt-get update failed");
-        let install = Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "php-cli"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status();
-        assert!(
-            install.is_ok_and(|s| s.success()),
-            "installing php-cli failed"
-        );
-    }
-    PathBuf::from("php")
 }
 
 fn run(program: &Path, args: &[PathBuf], env: &[(&str, String)]) -> String {

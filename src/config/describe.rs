@@ -117,6 +117,15 @@ impl Settings {
                 (WEBSOCKET_BACKEND_ROLE, self.backend_role.clone()),
             ])
             .chain(super::espocrm::describe(&self.espocrm))
+            .chain(super::checks::describe(&self.checks))
+            .chain([(
+                WEBSOCKET_V1_PING_INTERVAL,
+                if self.v1_ping_interval.is_zero() {
+                    "0 (no pings to WAMP v1 peers)".to_string()
+                } else {
+                    format_duration(self.v1_ping_interval)
+                },
+            )])
             .chain(super::zmq::describe(
                 self.zmq.as_ref(),
                 self.backend_max_message_size,

@@ -5,6 +5,7 @@
 //! settings any map without touching files or the process environment, and lets `wampd config:check` show
 //! exactly what the server would run with. See DESIGN.md §5 and oro-gos §2–3.
 
+pub mod checks;
 pub mod choices;
 pub mod describe;
 pub mod env_files;

@@ -99,6 +99,10 @@ pub struct Settings {
     pub metrics_dsn: Option<Dsn>,
     /// HTTP publish settings.
     pub publish: PublishSettings,
+    /// External checks (WEBSOCKET_CONNECT_CHECK, WEBSOCKET_SUBSCRIBE_CHECK, WEBSOCKET_CHECK_*).
+    pub checks: super::checks::CheckSettings,
+    /// WEBSOCKET_V1_PING_INTERVAL: pings to WAMP v1 peers; zero = none.
+    pub v1_ping_interval: Duration,
     /// The EspoCRM profile (WEBSOCKET_ESPOCRM_*).
     pub espocrm: super::espocrm::EspoSettings,
     /// The ZeroMQ backend channel (WEBSOCKET_ZMQ_*), `None` = off.
@@ -213,6 +217,8 @@ impl Default for Settings {
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
             publish: PublishSettings::default(),
+            checks: Default::default(),
+            v1_ping_interval: Duration::ZERO,
             espocrm: Default::default(),
             zmq: None,
             backend_dsn_explicit: false,
@@ -258,6 +264,12 @@ impl Settings {
     /// Builds and validates the settings from the merged variables (see
     /// [`env_files::load`](super::env_files::load)).
     pub fn from_env(env: &EnvMap) -> Result<Settings, ConfigError> {
+        // The EspoCRM profile turns Espo's own configuration into variables under `env`.
+        let layered = crate::espocrm::config::with_profile(env).map_err(|why| {
+            let root = env.get(WEBSOCKET_ESPOCRM_ROOT).cloned().unwrap_or_default();
+            ConfigError::invalid(WEBSOCKET_ESPOCRM_ROOT, root, why)
+        })?;
+        let env = layered.as_ref().unwrap_or(env);
         let server_dsn = match dsn_variable(env, WEBSOCKET_SERVER_DSN, ORO_WEBSOCKET_SERVER_DSN) {
             None => Settings::default().server_dsn,
             Some((_, "")) => return Err(ConfigError::NotConfigured),
@@ -620,6 +632,13 @@ impl Settings {
             backend_listen,
             backend_role,
             publish,
+            checks: super::checks::checks_from_env(env)?,
+            v1_ping_interval: knob(
+                env,
+                WEBSOCKET_V1_PING_INTERVAL,
+                Duration::ZERO,
+                parse_duration,
+            )?,
             espocrm: super::espocrm::espocrm_from_env(env)?,
             zmq: super::zmq::zmq_from_env(env)?,
             slow_consumer,

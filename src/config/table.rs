@@ -192,6 +192,30 @@ settings_table! {
         "EspoCRM profile: the Espo installation (holding command.php) whose configuration, categories and console checks wampd uses in place of Espo's websocket daemon (docs/espocrm.md); empty = off";
     WEBSOCKET_ESPOCRM_PHP: Kind::Text, "php",
         "PHP binary that runs Espo's command.php checks and reads its configuration (Espo's phpExecutablePath when set there)";
+    WEBSOCKET_CONNECT_CHECK: Kind::Text, "",
+        "external check of every WebSocket upgrade from a browser: exec:PROGRAM ARGS or an http(s):// URL, with the request's query parameters as :placeholders (docs/security.md); empty = none";
+    WEBSOCKET_CONNECT_CHECK_EXPECT: Kind::Text, "",
+        "what the connect check must print (trimmed), with :placeholders, such as :userId; empty = exit status 0 or HTTP 2xx suffices";
+    WEBSOCKET_CONNECT_CHECK_AUTHID: Kind::Text, ":userId",
+        "the authid of a session the connect check admitted, with :placeholders";
+    WEBSOCKET_CONNECT_CHECK_ROLE: Kind::Text, "user",
+        "the auth role of a session the connect check admitted";
+    WEBSOCKET_SUBSCRIBE_CHECK: Kind::Text, "",
+        "external check of every subscription (backend role exempt): exec:PROGRAM ARGS or an http(s):// URL, with :topic, :authid and :authrole; empty = none";
+    WEBSOCKET_SUBSCRIBE_CHECK_EXPECT: Kind::Text, "",
+        "what the subscribe check must print (trimmed), such as true; empty = exit status 0 or HTTP 2xx suffices";
+    WEBSOCKET_CHECK_DIR: Kind::Path, "",
+        "working directory of exec: checks; empty = the router's";
+    WEBSOCKET_CHECK_TIMEOUT: Kind::Duration, "5s",
+        "longest an external check may take, waiting included; a check without an answer refuses";
+    WEBSOCKET_CHECK_CONCURRENCY: Kind::Count, "8",
+        "external checks running at once (processes or HTTP requests)";
+    WEBSOCKET_CHECK_QUEUE: Kind::Count, "1000",
+        "external checks waiting for a free slot; more are refused at once";
+    WEBSOCKET_CHECK_CACHE_TTL: Kind::Duration, "30s",
+        "how long a passing check is remembered (refusals never are); identical checks running at once share one run; 0 = no cache";
+    WEBSOCKET_V1_PING_INTERVAL: Kind::Duration, "0",
+        "WebSocket ping to WAMP v1 peers every this long, with the WEBSOCKET_PING_TIMEOUT dead-peer rule; 0 = none (Ratchet and Oro's PHP client; the EspoCRM profile uses 60s)";
     WEBSOCKET_ZMQ_DSN: Kind::Dsn, "",
         "ZeroMQ PULL socket that backends PUSH publications to, such as tcp://127.0.0.1:5555 (tcp://*:7777 = every interface); empty = off";
     WEBSOCKET_ZMQ_FORMAT: Kind::Choice(&["publish", "espocrm"]), "publish",

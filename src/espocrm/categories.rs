@@ -73,6 +73,11 @@ impl Categories {
         self.0.iter().find(|c| c.name == name)
     }
 
+    /// The categories, in declaration order.
+    pub fn iter(&self) -> impl Iterator<Item = &Category> {
+        self.0.iter()
+    }
+
     /// The categories' names.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|c| c.name.as_str())

@@ -23,6 +23,7 @@ pub mod realm;
 pub mod refusal;
 pub mod session;
 pub mod session_v1;
+pub mod subscribe_gate;
 pub mod ticket_clock;
 pub mod topic_index;
 
@@ -120,6 +121,8 @@ pub struct Router {
     auth_limiter: AuthLimiter,
     /// Where publications go to reach other nodes; `None` in single-node mode.
     backplane: Option<Arc<dyn Backplane>>,
+    /// The application's consent to subscriptions; `None` = no external check.
+    gate: Option<subscribe_gate::SubscribeGate>,
 }
 
 impl Router {
@@ -151,6 +154,7 @@ impl Router {
             metrics,
             auth_limiter,
             backplane: None,
+            gate: None,
         }
     }
 
@@ -158,6 +162,17 @@ impl Router {
     pub fn with_backplane(mut self, backplane: Arc<dyn Backplane>) -> Router {
         self.backplane = Some(backplane);
         self
+    }
+
+    /// Makes subscriptions wait for `gate`'s external check.
+    pub fn with_subscribe_gate(mut self, gate: subscribe_gate::SubscribeGate) -> Router {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The subscribe gate, when one is configured.
+    pub fn subscribe_gate(&self) -> Option<&subscribe_gate::SubscribeGate> {
+        self.gate.as_ref()
     }
 
     /// The cluster backplane, when this node is part of a cluster.

@@ -33,6 +33,7 @@ use crate::router::publish_options::PublishOptions;
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::refusal::Refusal;
+use crate::router::subscribe_gate::Gate;
 use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::limits::UriTooLarge;
@@ -56,6 +57,7 @@ pub struct Actor<'a> {
 }
 
 /// A subscribe request.
+#[derive(Debug, Clone, Copy)]
 pub struct SubscribeRequest<'a> {
     /// The topic or pattern.
     pub topic: &'a str,
@@ -159,12 +161,28 @@ impl Router {
         request: SubscribeRequest<'_>,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
     ) -> Result<Subscribed, Refusal> {
+        let SubscribeRequest { topic, policy, .. } = request;
+        self.op_check_subscribe(&actor, request)?;
+        let result = actor.realm.subscribe(actor.handle, topic, policy, reply);
+        actor
+            .realm
+            .subscribed(actor.handle.id, result, topic, policy);
+        Ok(result)
+    }
+
+    /// The local checks of a subscription, without making it: URI, the subscription limit and
+    /// the authorization rules.
+    pub fn op_check_subscribe(
+        &self,
+        actor: &Actor<'_>,
+        request: SubscribeRequest<'_>,
+    ) -> Result<(), Refusal> {
         let SubscribeRequest {
             topic,
             policy,
             held,
         } = request;
-        self.validate_uri(&actor, topic, policy, "topic")?;
+        self.validate_uri(actor, topic, policy, "topic")?;
         let max = self.config().limits.max_subscriptions;
         if held >= max && !actor.realm.is_subscribed(actor.handle.id, topic, policy) {
             return Err(self.over_limit(
@@ -172,12 +190,23 @@ impl Router {
                 format!("this session already holds {max} subscriptions (the limit)"),
             ));
         }
-        self.authorize_actor(&actor, Action::Subscribe, topic, policy)?;
-        let result = actor.realm.subscribe(actor.handle, topic, policy, reply);
-        actor
-            .realm
-            .subscribed(actor.handle.id, result, topic, policy);
-        Ok(result)
+        self.authorize_actor(actor, Action::Subscribe, topic, policy)
+    }
+
+    /// Whether a subscription the local checks allow also needs the application's consent
+    /// ([`crate::router::subscribe_gate`]). Front ends call this before
+    /// [`Router::op_subscribe`] and, for [`Gate::Check`], subscribe once the check passed (the
+    /// local checks run again then, so a limit reached meanwhile still holds).
+    pub fn op_subscribe_gate(
+        &self,
+        actor: &Actor<'_>,
+        request: SubscribeRequest<'_>,
+    ) -> Result<Gate, Refusal> {
+        self.op_check_subscribe(actor, request)?;
+        Ok(match self.subscribe_gate() {
+            None => Gate::Open,
+            Some(gate) => gate.decide(actor.handle, request.topic, request.policy),
+        })
     }
 
     /// Ends `actor`'s subscription `subscription`, which the session checked it holds. The

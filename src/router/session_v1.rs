@@ -27,6 +27,7 @@ use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::Step;
+use crate::router::subscribe_gate::{Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use wampd_proto::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
 use wampd_proto::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
@@ -54,6 +55,11 @@ pub struct V1Session {
     gauge: Gauge,
     joined: bool,
     warnings: LogBudget,
+    /// Where the subscribe gate's checks answer.
+    gate: GateSender,
+    /// Subscriptions waiting for the gate's check, by token.
+    pending: HashMap<u64, String>,
+    next_token: u64,
 }
 
 impl V1Session {
@@ -66,6 +72,7 @@ impl V1Session {
         identity: V1Identity,
         peer: SocketAddr,
         transport: &'static str,
+        gate: GateSender,
     ) -> Option<V1Session> {
         let realm = router.default_realm()?.clone();
         let handle = Arc::new(SessionHandle {
@@ -99,6 +106,9 @@ impl V1Session {
             gauge,
             joined: true,
             warnings: LogBudget::default(),
+            gate,
+            pending: HashMap::new(),
+            next_token: 0,
         })
     }
 
@@ -184,9 +194,67 @@ impl V1Session {
             self.warn_budget("v1 SUBSCRIBE with an empty topic ignored");
             return;
         }
-        if self.subscriptions.contains_key(&topic) {
+        if self.subscriptions.contains_key(&topic) || self.pending.values().any(|t| *t == topic) {
             return;
         }
+        let request = SubscribeRequest {
+            topic: &topic,
+            policy: MatchPolicy::Exact,
+            held: self.subscriptions.len() + self.pending.len(),
+        };
+        match self.router.op_subscribe_gate(&self.actor(), request) {
+            Ok(Gate::Open) => self.finish_subscribe(topic),
+            // WAMP v1 has no SUBSCRIBE error; Espo refuses silently too.
+            Ok(Gate::Refused(why)) => {
+                debug!(session = self.id(), topic, "v1 SUBSCRIBE refused: {why}");
+            }
+            Ok(Gate::Check(check)) => {
+                if self.pending.len() >= MAX_PENDING_CHECKS {
+                    self.warn_budget(&format!(
+                        "v1 SUBSCRIBE to {topic} ignored: {MAX_PENDING_CHECKS} subscribe checks already waiting"
+                    ));
+                    self.router.metrics().limit_refused("pending_checks");
+                    return;
+                }
+                let token = self.next_token;
+                self.next_token += 1;
+                self.pending.insert(token, topic);
+                let gate = self.gate.clone();
+                tokio::spawn(async move {
+                    let outcome = check.await;
+                    let _ = gate.send(GateDone { token, outcome }).await;
+                });
+            }
+            Err(refusal) => self.refused(&topic, &refusal),
+        }
+    }
+
+    /// A subscribe check answered: subscribe when it passed and the client still wants it.
+    pub fn on_gate_done(&mut self, done: GateDone) -> Step {
+        self.router
+            .metrics()
+            .external_check("subscribe", done.outcome.label());
+        let Some(topic) = self.pending.remove(&done.token) else {
+            return Step::Continue;
+        };
+        match done.outcome {
+            crate::checks::Outcome::Allowed(_) => self.finish_subscribe(topic),
+            crate::checks::Outcome::Denied(why) => {
+                debug!(
+                    session = self.id(),
+                    topic, "v1 SUBSCRIBE refused by the subscribe check: {why}"
+                );
+            }
+            crate::checks::Outcome::Failed(why) => {
+                self.warn_budget(&format!(
+                    "v1 SUBSCRIBE to {topic} refused: the subscribe check failed: {why}"
+                ));
+            }
+        }
+        Step::Continue
+    }
+
+    fn finish_subscribe(&mut self, topic: String) {
         let outcome = self.router.op_subscribe(
             self.actor(),
             SubscribeRequest {
@@ -205,17 +273,23 @@ impl V1Session {
                 );
                 self.subscriptions.insert(topic, result.subscription);
             }
-            // WAMP v1 has no error for SUBSCRIBE: a refusal is answered as Oro's secured
-            // topics do, anything else (an oversized topic, a limit) is logged.
-            Err(refusal) if refusal.error == error_uri::NOT_AUTHORIZED => {
-                self.send(topics::refusal_text(&topic));
-            }
-            Err(refusal) => self.warn_budget(&format!("v1 SUBSCRIBE ignored: {}", refusal.message)),
+            Err(refusal) => self.refused(&topic, &refusal),
+        }
+    }
+
+    /// WAMP v1 has no error for SUBSCRIBE: a refusal by the rules is answered as Oro's secured
+    /// topics do, anything else (an oversized topic, a limit) is logged.
+    fn refused(&mut self, topic: &str, refusal: &crate::router::refusal::Refusal) {
+        if refusal.error == error_uri::NOT_AUTHORIZED {
+            self.send(topics::refusal_text(topic));
+        } else {
+            self.warn_budget(&format!("v1 SUBSCRIBE ignored: {}", refusal.message));
         }
     }
 
     fn unsubscribe(&mut self, topic: String) {
         let topic = self.prefixes.resolve(&topic);
+        self.pending.retain(|_, t| *t != topic);
         if let Some(subscription) = self.subscriptions.remove(&topic) {
             self.router.op_unsubscribe(self.actor(), subscription);
             info!(
@@ -255,6 +329,11 @@ impl V1Session {
 
     fn publish(&mut self, topic: String, event: Payload, exclude: Exclude, eligible: Vec<String>) {
         let topic = self.prefixes.resolve(&topic);
+        if topic.is_empty() {
+            // EspoCRM's browsers publish [7, "", ""] every 60 s as their keepalive; Espo's daemon
+            // ignores it, and so does wampd, without a log line or a denial count.
+            return;
+        }
         if topic == topics::PING_TOPIC {
             // Oro's ping topic ignores publications; only the router's timer publishes there.
             return;
@@ -301,7 +380,10 @@ impl V1Session {
                 debug!(publication, delivered = stats.delivered, "published");
             }
             Err(refusal) => {
-                info!(session = self.id(), topic, error = refusal.error, message = %refusal.message, "v1 publish refused");
+                self.warn_budget(&format!(
+                    "v1 publish to {topic} refused: {} ({})",
+                    refusal.message, refusal.error
+                ));
             }
         }
     }

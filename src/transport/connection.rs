@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::router::outbound::{self, Frame};
-use crate::router::session::{Session, Step, CLOSE_GOING_AWAY};
+use crate::router::session::{Arrival, Session, Step, CLOSE_GOING_AWAY};
 use crate::router::session_v1::{V1Identity, V1Session};
+use crate::router::subscribe_gate::{GateDone, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use crate::transport::websocket_wire::CLOSE_POLICY_VIOLATION;
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
@@ -123,6 +124,13 @@ impl Machine {
         }
     }
 
+    fn on_gate_done(&mut self, done: GateDone) -> Step {
+        match self {
+            Machine::V2(s) => s.on_gate_done(done),
+            Machine::V1(s) => s.on_gate_done(done),
+        }
+    }
+
     fn on_message(&mut self, serializer: Serializer, data: &[u8], text: Option<bool>) -> Step {
         match self {
             Machine::V2(session) => {
@@ -165,8 +173,9 @@ where
         authrole,
         flavor,
     } = wire;
-    // WAMP v1 peers get neither pings nor a liveness deadline: Oro's PHP backend never reads its
-    // socket or answers a ping, and Oro keeps browsers alive with oro/ping instead.
+    // WAMP v1 peers get neither pings nor a liveness deadline unless WEBSOCKET_V1_PING_INTERVAL
+    // asks for them (the EspoCRM profile): Oro's PHP backend never reads its socket or answers a
+    // ping, and Oro keeps browsers alive with oro/ping instead.
     let v1 = matches!(flavor, Flavor::V1 { .. });
     let metrics = ctx.router.metrics().clone();
     let connections = metrics.connection_gauge(transport);
@@ -174,7 +183,11 @@ where
     let (outbound, rx) = outbound::channel(ctx.router.config().queue, serializer);
     let kill = outbound.kill_token();
     let done = CancellationToken::new();
-    let ping = if v1 { None } else { ctx.limits.ping_interval };
+    let ping = if v1 {
+        ctx.limits.v1_ping_interval
+    } else {
+        ctx.limits.ping_interval
+    };
     let (pong_tx, pong_rx) = if transport == "rawsocket" {
         let (tx, rx) = mpsc::channel::<Bytes>(PENDING_PONGS);
         (Some(tx), Some(rx))
@@ -189,15 +202,20 @@ where
         done.clone(),
         metrics.clone(),
     ));
+    // Subscribe checks answer here; a session holds at most MAX_PENDING_CHECKS of them.
+    let (gate_tx, mut gate_rx) = mpsc::channel::<GateDone>(MAX_PENDING_CHECKS);
     let mut session = match flavor {
         Flavor::V2 { preauth } => Machine::V2(Session::new(
             ctx.router.clone(),
             serializer,
             outbound.clone(),
-            peer,
-            transport,
-            authrole,
-            preauth,
+            Arrival {
+                peer,
+                transport,
+                authrole,
+                preauth,
+            },
+            gate_tx,
         )),
         Flavor::V1 {
             session_id,
@@ -210,6 +228,7 @@ where
                 identity,
                 peer,
                 transport,
+                gate_tx,
             ) {
                 Some(session) => Machine::V1(session),
                 None => {
@@ -290,6 +309,11 @@ where
                     info!(%peer, "no HELLO within the handshake timeout");
                     metrics.handshake_failure("hello_timeout");
                     break End::Close(CLOSE_POLICY_VIOLATION, "HELLO timeout".into());
+                }
+            }
+            Some(done) = gate_rx.recv() => {
+                if let Step::Close { code, reason } = session.on_gate_done(done) {
+                    break End::Close(code, reason);
                 }
             }
             _ = &mut writer, if !writer_finished => {

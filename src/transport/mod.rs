@@ -101,6 +101,9 @@ pub struct TransportLimits {
     pub hello_timeout: Duration,
     /// Keepalive ping period; `None` disables pings and dead-peer detection.
     pub ping_interval: Option<Duration>,
+    /// The same for WAMP v1 peers (`WEBSOCKET_V1_PING_INTERVAL`): `None` for Ratchet's and Oro's
+    /// behaviour, 60 s under the EspoCRM profile as Espo's daemon does.
+    pub v1_ping_interval: Option<Duration>,
     /// Extra silence tolerated after a ping before the peer is considered dead.
     pub ping_timeout: Duration,
     /// How long a session may take to answer the shutdown GOODBYE.

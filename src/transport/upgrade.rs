@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
+use crate::checks::{Checker, Outcome, Params, Runner};
+use crate::config::checks::ConnectCheckSettings;
 use crate::config::settings::origin_host;
 use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
@@ -49,6 +51,83 @@ pub struct Admission {
     pub oro_users: Option<Arc<UserStore>>,
     /// The role of v1 clients holding an anonymous Oro ticket: only backends can mint one.
     pub backend_role: Arc<str>,
+    /// The application's check of browser upgrades (`WEBSOCKET_CONNECT_CHECK`, Espo's
+    /// `AuthTokenCheck`); `None` = none.
+    pub connect: Option<Arc<ConnectCheck>>,
+}
+
+/// The connect check and the checker it runs on.
+#[derive(Debug)]
+pub struct ConnectCheck {
+    /// Runs checks within their limits (shared with the subscribe gate).
+    pub checker: Arc<Checker>,
+    /// What to ask and what the answer means.
+    pub settings: ConnectCheckSettings,
+}
+
+/// Most query parameters sent to an HTTP connect check.
+const MAX_CHECK_PARAMS: usize = 32;
+
+impl ConnectCheck {
+    /// The placeholder values for a request with `query` from `client`: the query parameters
+    /// (first value of each name) and `:ip`.
+    fn params(&self, query: Option<&str>, client: &ClientAddr) -> Params {
+        let mut params: Params = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            if params.len() == MAX_CHECK_PARAMS {
+                break;
+            }
+            if name != "ip" && !params.iter().any(|(k, _)| *k == name) {
+                params.push((name.into_owned(), value.into_owned()));
+            }
+        }
+        params.push(("ip".into(), client.ip().to_string()));
+        params
+    }
+
+    /// Runs the check; `Ok` = the admitted (authid, authrole).
+    async fn admit(
+        &self,
+        query: Option<&str>,
+        client: &ClientAddr,
+    ) -> Result<(String, String), CredentialError> {
+        let params = self.params(query, client);
+        let value = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        // Every placeholder a command or the identity needs must be in the request (Espo closes
+        // a connection without authToken or userId).
+        let mut needed = self.settings.authid.placeholders();
+        if let Runner::Exec { args, .. } = &self.settings.check.runner {
+            needed.extend(args.placeholders());
+        }
+        if let Some(expect) = &self.settings.check.expect {
+            needed.extend(expect.placeholders());
+        }
+        if let Some(missing) = needed.iter().find(|n| value(n).is_none_or(str::is_empty)) {
+            return Err(CredentialError::ConnectCheck(format!(
+                "the request has no {missing} parameter"
+            )));
+        }
+        let authid = self
+            .settings
+            .authid
+            .render(value)
+            .map_err(CredentialError::ConnectCheck)?
+            .join(" ");
+        if authid.is_empty() {
+            return Err(CredentialError::ConnectCheck("an empty authid".into()));
+        }
+        let outcome = self.checker.run(&self.settings.check, &params).await;
+        match outcome {
+            Outcome::Allowed(_) => Ok((authid, self.settings.authrole.clone())),
+            Outcome::Denied(why) => Err(CredentialError::ConnectCheck(why)),
+            Outcome::Failed(why) => Err(CredentialError::CheckUnavailable(why)),
+        }
+    }
 }
 
 impl Admission {
@@ -95,6 +174,7 @@ impl std::fmt::Debug for Admission {
             .field("ticket_secret", &self.ticket_secret.as_ref().map(|_| "***"))
             .field("oro_users", &self.oro_users)
             .field("backend_role", &self.backend_role)
+            .field("connect", &self.connect.is_some())
             .finish()
     }
 }
@@ -186,6 +266,10 @@ fn v2_ticket(
         .map(Some)
         .map_err(CredentialError::V2Ticket)
 }
+
+/// How long the identity a connect check gave a WAMP v2 session stays valid for its HELLO (the
+/// check vouches for the upgrade, not for a session's lifetime; a session is not cut off later).
+const CHECKED_SESSION_SECS: i64 = 86_400;
 
 /// The auth role of Oro back-office users authenticated by a named ticket.
 pub const ORO_USER_ROLE: &str = "user";
@@ -316,6 +400,12 @@ pub enum CredentialError {
     /// A named ticket whose digest does not match the user's password hash.
     #[error("Authentication failed: Ticket for {0:?} is not valid - invalid digest.")]
     InvalidDigest(String),
+    /// The connect check refused the request.
+    #[error("Authentication failed: the connect check refused: {0}")]
+    ConnectCheck(String),
+    /// The connect check gave no answer (timeout, overload): not the client's fault.
+    #[error("the connect check gave no answer: {0}")]
+    CheckUnavailable(String),
 }
 
 impl Admitted {
@@ -393,6 +483,14 @@ pub async fn admit(
         });
     }
     let credentials_refused = |why: CredentialError| {
+        if let CredentialError::CheckUnavailable(_) = why {
+            warn!(%client, "{why}");
+            metrics.handshake_failure("check_unavailable");
+            return HttpRefusal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                body: "retry later",
+            };
+        }
         info!(%client, "{why}");
         metrics.auth_failures.inc();
         metrics.handshake_failure("ticket");
@@ -402,21 +500,53 @@ pub async fn admit(
             body: "Forbidden",
         }
     };
+    let authrole = admission.websocket_role(&client, headers, &spec.authrole);
+    // The application's connect check, for browsers (a local program is a backend).
+    let checked = match &admission.connect {
+        Some(check) if authrole != admission.backend_role => {
+            let outcome = check.admit(request.query, &client).await;
+            metrics.external_check(
+                "connect",
+                match &outcome {
+                    Ok(_) => "allowed",
+                    Err(CredentialError::CheckUnavailable(_)) => "failed",
+                    Err(_) => "denied",
+                },
+            );
+            Some(outcome.map_err(credentials_refused)?)
+        }
+        _ => None,
+    };
     let (flavor, serializer) = match accepted.protocol {
         Protocol::V2(serializer) => {
-            let preauth = v2_ticket(admission, request.query).map_err(credentials_refused)?;
+            let preauth = match checked {
+                Some((authid, authrole)) => Some(Claims {
+                    authid,
+                    authrole,
+                    expires: ticket_clock::unix_now().saturating_add(CHECKED_SESSION_SECS),
+                    topics: None,
+                }),
+                None => v2_ticket(admission, request.query).map_err(credentials_refused)?,
+            };
             (Flavor::V2 { preauth }, serializer)
         }
         Protocol::V1 => {
             let session_id = id::random_id();
-            let identity = v1_identity(
-                admission.clone(),
-                request.query.map(str::to_owned),
-                session_id,
-                spec.authrole.clone(),
-            )
-            .await
-            .map_err(credentials_refused)?;
+            let identity = match checked {
+                Some((authid, authrole)) => V1Identity {
+                    authid,
+                    authrole,
+                    user_id: None,
+                },
+                None => v1_identity(
+                    admission.clone(),
+                    request.query.map(str::to_owned),
+                    session_id,
+                    spec.authrole.clone(),
+                )
+                .await
+                .map_err(credentials_refused)?,
+            };
             (
                 Flavor::V1 {
                     session_id,
@@ -426,7 +556,6 @@ pub async fn admit(
             )
         }
     };
-    let authrole = admission.websocket_role(&client, headers, &spec.authrole);
     Ok(Admitted {
         client,
         client_slot,
@@ -530,6 +659,7 @@ mod tests {
             ticket_secret: None,
             oro_users: None,
             backend_role: "backend".into(),
+            connect: None,
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();

@@ -666,3 +666,30 @@ pub async fn next_text(ws: &mut Ws) -> String {
         }
     }
 }
+
+/// Locates php, installing Debian's php-cli once when the machine has none (CI starts clean).
+pub fn php() -> std::path::PathBuf {
+    use std::process::Command;
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let ok = || {
+            Command::new("php")
+                .arg("-v")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !ok() {
+            let update = Command::new("apt-get").args(["update", "-q"]).status();
+            assert!(update.is_ok_and(|s| s.success()), "apt-get update failed");
+            let install = Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends", "php-cli"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status();
+            assert!(
+                install.is_ok_and(|s| s.success()),
+                "installing php-cli failed"
+            );
+        }
+    });
+    std::path::PathBuf::from("php")
+}

@@ -187,6 +187,7 @@ impl Session {
             gauge,
             claims: identity.claims,
             registrations: 0,
+            pending: std::collections::HashMap::new(),
         });
         Step::Continue
     }

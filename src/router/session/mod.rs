@@ -25,6 +25,7 @@ use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
+use crate::router::subscribe_gate::{Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::message::code;
@@ -68,6 +69,15 @@ struct Joined {
     claims: Option<Claims>,
     /// Registrations it holds.
     registrations: usize,
+    /// SUBSCRIBEs waiting for the subscribe gate's check, by token.
+    pending: std::collections::HashMap<u64, PendingSubscribe>,
+}
+
+/// A SUBSCRIBE waiting for the application's consent.
+struct PendingSubscribe {
+    request: Id,
+    topic: String,
+    policy: MatchPolicy,
 }
 
 impl Joined {
@@ -94,6 +104,20 @@ enum State {
     GoodbyeSent(Joined),
 }
 
+/// Who a new session's client is, as its transport saw it.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The transport, a metrics label such as `websocket`.
+    pub transport: &'static str,
+    /// The role anonymous authentication gives: the listener decides (`anonymous` for
+    /// browsers, the backend role for the backend listener and local programs).
+    pub authrole: Arc<str>,
+    /// An identity the upgrade already established (a `?ticket=`, a connect check).
+    pub preauth: Option<Claims>,
+}
+
 /// One client's session over one transport connection.
 pub struct Session {
     router: Arc<Router>,
@@ -104,31 +128,32 @@ pub struct Session {
     authrole: Arc<str>,
     preauth: Option<Claims>,
     state: State,
+    /// Where the subscribe gate's checks answer.
+    gate: GateSender,
+    next_token: u64,
 }
 
 impl Session {
-    /// A new, not yet established session for a client at `peer` speaking `serializer` over
-    /// `transport` (a metrics label such as `websocket`); anonymous authentication gives it
-    /// `authrole` (the listener decides: `anonymous` for browsers, the backend role for the
-    /// backend listener).
+    /// A new, not yet established session for the client `arrival` describes, speaking
+    /// `serializer`; its subscribe checks answer through `gate`.
     pub fn new(
         router: Arc<Router>,
         serializer: Serializer,
         outbound: Outbound,
-        peer: SocketAddr,
-        transport: &'static str,
-        authrole: Arc<str>,
-        preauth: Option<Claims>,
+        arrival: Arrival,
+        gate: GateSender,
     ) -> Session {
         Session {
             router,
             serializer,
             outbound,
-            peer,
-            transport,
-            authrole,
-            preauth,
+            peer: arrival.peer,
+            transport: arrival.transport,
+            authrole: arrival.authrole,
+            preauth: arrival.preauth,
             state: State::AwaitingHello,
+            gate,
+            next_token: 0,
         }
     }
 
@@ -427,6 +452,93 @@ impl Session {
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
+        let ask = SubscribeRequest {
+            topic,
+            policy,
+            held: joined.subscriptions.len() + joined.pending.len(),
+        };
+        match self.router.op_subscribe_gate(&joined.actor(), ask) {
+            Ok(Gate::Open) => {
+                self.finish_subscribe(request, topic, policy);
+            }
+            Ok(Gate::Refused(why)) => {
+                self.router.metrics().authorization_denied("subscribe");
+                self.error(code::SUBSCRIBE, request, error_uri::NOT_AUTHORIZED, &why);
+            }
+            Ok(Gate::Check(check)) => {
+                if joined.pending.len() >= MAX_PENDING_CHECKS {
+                    self.router.metrics().limit_refused("pending_checks");
+                    let why = format!(
+                        "{MAX_PENDING_CHECKS} subscriptions are already waiting for the subscribe check"
+                    );
+                    self.error(code::SUBSCRIBE, request, error_uri::LIMIT_EXCEEDED, &why);
+                    return Step::Continue;
+                }
+                let token = self.next_token;
+                self.next_token += 1;
+                if let State::Established(joined) = &mut self.state {
+                    joined.pending.insert(
+                        token,
+                        PendingSubscribe {
+                            request,
+                            topic: topic.to_owned(),
+                            policy,
+                        },
+                    );
+                }
+                let gate = self.gate.clone();
+                tokio::spawn(async move {
+                    let outcome = check.await;
+                    let _ = gate.send(GateDone { token, outcome }).await;
+                });
+            }
+            Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
+        }
+        Step::Continue
+    }
+
+    /// A subscribe check answered: SUBSCRIBED when it passed, ERROR otherwise.
+    pub fn on_gate_done(&mut self, done: GateDone) -> Step {
+        self.router
+            .metrics()
+            .external_check("subscribe", done.outcome.label());
+        let State::Established(joined) = &mut self.state else {
+            return Step::Continue;
+        };
+        let Some(pending) = joined.pending.remove(&done.token) else {
+            return Step::Continue;
+        };
+        match done.outcome {
+            crate::checks::Outcome::Allowed(_) => {
+                self.finish_subscribe(pending.request, &pending.topic, pending.policy);
+            }
+            crate::checks::Outcome::Denied(why) => {
+                debug!(topic = pending.topic, "subscribe check refused: {why}");
+                self.router.metrics().authorization_denied("subscribe");
+                self.error(
+                    code::SUBSCRIBE,
+                    pending.request,
+                    error_uri::NOT_AUTHORIZED,
+                    "the application's subscribe check refused this topic",
+                );
+            }
+            crate::checks::Outcome::Failed(why) => {
+                info!(topic = pending.topic, "subscribe check failed: {why}");
+                self.error(
+                    code::SUBSCRIBE,
+                    pending.request,
+                    error_uri::NOT_AUTHORIZED,
+                    "the application's subscribe check gave no answer",
+                );
+            }
+        }
+        Step::Continue
+    }
+
+    fn finish_subscribe(&mut self, request: Id, topic: &str, policy: MatchPolicy) {
+        let Some(joined) = self.joined() else {
+            return;
+        };
         let serializer = self.serializer;
         let metrics = self.router.metrics();
         let outcome = self.router.op_subscribe(
@@ -462,7 +574,6 @@ impl Session {
             }
             Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
         }
-        Step::Continue
     }
 
     fn unsubscribe(&mut self, request: Id, subscription: Id) -> Step {

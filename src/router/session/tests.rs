@@ -52,10 +52,13 @@ fn session(router: &Arc<Router>) -> (Session, OutboundRx) {
         router.clone(),
         Serializer::Json,
         outbound,
-        peer,
-        "test",
-        "anonymous".into(),
-        None,
+        Arrival {
+            peer,
+            transport: "test",
+            authrole: "anonymous".into(),
+            preauth: None,
+        },
+        tokio::sync::mpsc::channel(1).0,
     );
     (session, rx)
 }

@@ -1,0 +1,179 @@
+//! The subscribe gate: a subscription that needs the application's consent waits for an external
+//! check ([`crate::checks`]) before it exists.
+//!
+//! The gate is decided here, once, for every front end: the WAMP v1 and v2 sessions ask
+//! [`Router::op_subscribe_gate`](crate::router::Router::op_subscribe_gate) after the local checks
+//! (URI, limits, authorization rules) pass, and get [`Gate::Open`], a refusal, or a check to await.
+//! They await it off their read loop: the future runs in a task of its own and its [`GateDone`]
+//! comes back through the connection's bounded check channel, so a session keeps reading (and
+//! answering pings) while PHP boots, and holds at most [`MAX_PENDING_CHECKS`] checks at a time.
+//!
+//! Two rule sets exist:
+//! * **EspoCRM**: the topic must be in a category (otherwise refused, silently for WAMP v1, as
+//!   Espo does); a category with an access check runs `php command.php <check>` in the Espo root
+//!   with `:userId` (the session's authid) and the topic's parameters, and passes when it prints
+//!   `true`.
+//! * **a command or URL** (`WEBSOCKET_SUBSCRIBE_CHECK`) with `:topic`, `:authid` and `:authrole`.
+//!
+//! The backend role is never gated: backends may subscribe to anything the rules allow.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::checks::template::Template;
+use crate::checks::{Check, Checker, Outcome, Params, Runner};
+use crate::espocrm::categories::Categories;
+use crate::router::handle::SessionHandle;
+use wampd_proto::wamp::MatchPolicy;
+
+/// Most subscribe checks one session may have waiting; more subscriptions are refused until one
+/// finishes.
+pub const MAX_PENDING_CHECKS: usize = 16;
+
+/// A check's answer on its way back to the session that asked.
+#[derive(Debug)]
+pub struct GateDone {
+    /// The session's number for the waiting subscription.
+    pub token: u64,
+    /// What the check said.
+    pub outcome: Outcome,
+}
+
+/// Where a session's checks send their answers (one bounded channel per connection).
+pub type GateSender = tokio::sync::mpsc::Sender<GateDone>;
+
+/// What the gate says about one subscription.
+pub enum Gate {
+    /// Subscribe now.
+    Open,
+    /// Refused without asking anyone (a topic outside Espo's categories); the reason is for the
+    /// log and for WAMP v2's ERROR.
+    Refused(String),
+    /// Subscribe when this resolves to an allowed outcome.
+    Check(Pin<Box<dyn Future<Output = Outcome> + Send>>),
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Gate::Open => f.write_str("Open"),
+            Gate::Refused(why) => write!(f, "Refused({why:?})"),
+            Gate::Check(_) => f.write_str("Check(..)"),
+        }
+    }
+}
+
+enum Rules {
+    Espo {
+        categories: Categories,
+        checks: HashMap<String, Check>,
+    },
+    Command(Check),
+}
+
+/// See the module docs.
+pub struct SubscribeGate {
+    checker: Arc<Checker>,
+    rules: Rules,
+    exempt_role: String,
+}
+
+impl std::fmt::Debug for SubscribeGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscribeGate")
+            .field("exempt_role", &self.exempt_role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubscribeGate {
+    /// Espo's rules: `categories`, their checks run as `php command.php …` in `root`.
+    pub fn espocrm(
+        checker: Arc<Checker>,
+        categories: &Categories,
+        php: &str,
+        root: &Path,
+        exempt_role: &str,
+    ) -> Result<SubscribeGate, String> {
+        let mut checks = HashMap::new();
+        for category in categories.iter() {
+            let Some(command) = &category.check else {
+                continue;
+            };
+            let args = Template::parse(&format!("command.php {command}"))
+                .map_err(|why| format!("category {}: {why}", category.name))?;
+            checks.insert(
+                category.name.clone(),
+                Check {
+                    name: "subscribe",
+                    runner: Runner::Exec {
+                        program: php.to_owned(),
+                        args,
+                        cwd: Some(root.to_path_buf()),
+                    },
+                    // Every Espo version prints `true` when access is allowed (and exits 0).
+                    expect: Some(Template::literal("true")),
+                },
+            );
+        }
+        Ok(SubscribeGate {
+            checker,
+            rules: Rules::Espo {
+                categories: categories.clone(),
+                checks,
+            },
+            exempt_role: exempt_role.to_owned(),
+        })
+    }
+
+    /// One check for every subscription, with `:topic`, `:authid` and `:authrole`.
+    pub fn command(checker: Arc<Checker>, check: Check, exempt_role: &str) -> SubscribeGate {
+        SubscribeGate {
+            checker,
+            rules: Rules::Command(check),
+            exempt_role: exempt_role.to_owned(),
+        }
+    }
+
+    /// The gate for `handle` subscribing to `topic`.
+    pub fn decide(&self, handle: &SessionHandle, topic: &str, policy: MatchPolicy) -> Gate {
+        if handle.authrole == self.exempt_role {
+            return Gate::Open;
+        }
+        let (check, params) = match &self.rules {
+            Rules::Espo { categories, checks } => {
+                if policy != MatchPolicy::Exact {
+                    return Gate::Refused(
+                        "EspoCRM topics are subscribed exactly, not by pattern".into(),
+                    );
+                }
+                let Some(category) = categories.find(topic) else {
+                    return Gate::Refused(format!("topic {topic:?} is not in an EspoCRM category"));
+                };
+                let Some(check) = checks.get(&category.name) else {
+                    return Gate::Open;
+                };
+                let mut params: Params = category
+                    .values(topic)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                params.push(("userId".into(), handle.authid.clone()));
+                (check.clone(), params)
+            }
+            Rules::Command(check) => (
+                check.clone(),
+                vec![
+                    ("topic".into(), topic.to_owned()),
+                    ("authid".into(), handle.authid.clone()),
+                    ("authrole".into(), handle.authrole.clone()),
+                ],
+            ),
+        };
+        let checker = self.checker.clone();
+        Gate::Check(Box::pin(async move { checker.run(&check, &params).await }))
+    }
+}
