@@ -28,6 +28,7 @@ pub mod auth;
 pub mod checks;
 pub mod cluster;
 pub mod config;
+pub mod database;
 pub mod espocrm;
 pub mod logging;
 pub mod metrics;

@@ -25,8 +25,9 @@ use crate::checks::Checker;
 use crate::cluster::redis::{RedisBackplane, RedisConfig, RedisTasks};
 use crate::config::choices::UriCheck;
 use crate::config::{BackendListen, Settings, SlowConsumerPolicy};
+use crate::database::{Database, DatabaseConfig};
 use crate::metrics::Metrics;
-use crate::oro::user_store::{connect_config, UserStore};
+use crate::oro::user_store::UserStore;
 use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::subscribe_gate::SubscribeGate;
@@ -290,7 +291,13 @@ impl Server {
             router = router.with_backplane(backplane);
             cluster = Some(tasks);
         }
-        let checker = Arc::new(Checker::new(settings.checks.limits));
+        // Validated by Settings::from_env; connecting happens on the first lookup.
+        let database = settings
+            .database_dsn
+            .as_deref()
+            .and_then(|dsn| DatabaseConfig::parse(dsn).ok())
+            .map(|config| Arc::new(Database::new(config)));
+        let checker = Arc::new(Checker::new(settings.checks.limits, database.clone()));
         if let Some(gate) = subscribe_gate(settings, &checker)? {
             router = router.with_subscribe_gate(gate);
         }
@@ -324,11 +331,9 @@ impl Server {
                     .as_ref()
                     .map(|s| s.as_bytes().to_vec()),
                 // Validated by Settings::from_env; connecting happens on the first named ticket.
-                oro_users: settings
-                    .database_dsn
-                    .as_deref()
-                    .and_then(|dsn| connect_config(dsn).ok())
-                    .map(|config| Arc::new(UserStore::new(config, settings.oro_user_cache_ttl))),
+                oro_users: database
+                    .clone()
+                    .map(|db| Arc::new(UserStore::new(db, settings.oro_user_cache_ttl))),
                 backend_role: Arc::from(settings.backend_role.as_str()),
                 connect: settings.checks.connect.clone().map(|settings| {
                     Arc::new(ConnectCheck {

@@ -274,27 +274,38 @@ async fn espo_client(server: &TestServer, token: &str, user: &str, topics: &[&st
     v1_subscriber(server, &format!("?authToken={token}&userId={user}"), topics).await
 }
 
+/// A v1 client with the query `admitted` gets its WELCOME; each of `refused` is refused before
+/// the upgrade.
+async fn admits_only(server: &TestServer, admitted: &str, refused: &[&str]) {
+    let url = |q: &str| format!("ws://{}/wss{q}", server.addr);
+    let mut ws = connect_ws(&url(admitted), Some("wamp"))
+        .await
+        .expect("a valid token is admitted");
+    assert!(next_text(&mut ws).await.starts_with("[0,"));
+    for query in refused {
+        assert!(
+            connect_ws(&url(query), Some("wamp")).await.is_err(),
+            "{query:?} was admitted"
+        );
+    }
+}
+
 #[tokio::test]
 async fn tokens_are_checked_with_espos_console_before_the_welcome() {
     let tree = EspoTree::new(&[("tok1", "u1")], &[]);
     let server = espo_profile_server(&tree, &[]).await;
-    let url = |q: &str| format!("ws://{}/wss{q}", server.addr);
-    let mut ws = connect_ws(&url("?authToken=tok1&userId=u1"), Some("wamp"))
-        .await
-        .expect("a valid token is admitted");
-    assert!(next_text(&mut ws).await.starts_with("[0,"));
-    for refused in [
-        "?authToken=bad&userId=u1",
-        "?authToken=tok1&userId=u2",
-        "?authToken=tok1",
-        "",
-        "?authToken=tok1&userId=u1;rm",
-    ] {
-        assert!(
-            connect_ws(&url(refused), Some("wamp")).await.is_err(),
-            "{refused:?} was admitted"
-        );
-    }
+    admits_only(
+        &server,
+        "?authToken=tok1&userId=u1",
+        &[
+            "?authToken=bad&userId=u1",
+            "?authToken=tok1&userId=u2",
+            "?authToken=tok1",
+            "",
+            "?authToken=tok1&userId=u1;rm",
+        ],
+    )
+    .await;
     let metrics = scrape(server.addr).await;
     assert_eq!(
         metric(
@@ -506,4 +517,46 @@ async fn the_keepalive_publish_logs_nothing_at_info() {
         .filter(|l| l.contains("publish") || l.contains("refused") || l.contains("denied"))
         .collect();
     assert!(noisy.is_empty(), "{noisy:#?}");
+}
+
+/// The statement Espo's `AuthTokenCheck` runs, asked of Espo's MariaDB directly.
+const AUTH_TOKEN_SQL: &str = "sql:SELECT t.user_id FROM auth_token t JOIN user u ON u.id = t.user_id \
+     WHERE t.token = :authToken AND t.is_active = 1 AND t.deleted = 0 AND u.is_active = 1 AND u.deleted = 0";
+
+#[tokio::test]
+async fn the_token_check_can_ask_espos_mariadb_instead_of_php() {
+    let db = MySqlDatabase::create(
+        "CREATE TABLE user (id VARCHAR(24) PRIMARY KEY, is_active TINYINT(1) NOT NULL DEFAULT 1,
+            deleted TINYINT(1) NOT NULL DEFAULT 0);
+         CREATE TABLE auth_token (id INT AUTO_INCREMENT PRIMARY KEY, token VARCHAR(36) NOT NULL,
+            user_id VARCHAR(24) NOT NULL, is_active TINYINT(1) NOT NULL DEFAULT 1,
+            deleted TINYINT(1) NOT NULL DEFAULT 0);
+         INSERT INTO user (id, is_active) VALUES ('u1', 1), ('u2', 0);
+         INSERT INTO auth_token (token, user_id, is_active) VALUES ('live1', 'u1', 1), ('dead1', 'u1', 0),
+            ('live2', 'u2', 1)",
+    )
+    .await;
+    let tree = EspoTree::new(&[], &[]);
+    let server = espo_profile_server(
+        &tree,
+        &[
+            ("WEBSOCKET_DATABASE_DSN", db.dsn.as_str()),
+            ("WEBSOCKET_CONNECT_CHECK", AUTH_TOKEN_SQL),
+        ],
+    )
+    .await;
+    admits_only(
+        &server,
+        "?authToken=live1&userId=u1",
+        &[
+            "?authToken=dead1&userId=u1",
+            "?authToken=live1&userId=u2",
+            "?authToken=live2&userId=u2",
+            "?authToken=nope&userId=u1",
+        ],
+    )
+    .await;
+    assert_eq!(tree.calls("AuthTokenCheck"), 0, "PHP was not asked");
+    server.shutdown().await;
+    db.drop().await;
 }

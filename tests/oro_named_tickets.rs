@@ -121,6 +121,48 @@ async fn send(ws: &mut common::Ws, text: &str) {
     ws.send(WsMessage::Text(text.into())).await.expect("send");
 }
 
+/// Admin (user 7) connects with a named ticket; another user's reminders are refused with Oro's
+/// text.
+async fn admin_with_its_own_topics(server: &TestServer) -> common::Ws {
+    let mut admin = v1_connect(server, &named_ticket("admin", ADMIN_HASH))
+        .await
+        .expect("admin's ticket is accepted");
+    send(&mut admin, r#"[5,"oro/reminder_remind/8"]"#).await;
+    assert_eq!(
+        common::next_text(&mut admin).await,
+        r#"You are not allowed to subscribe on topic "oro/reminder_remind/8"."#
+    );
+    admin
+}
+
+/// Oro also finds users by e-mail; a ticket signed with another hash fails.
+async fn by_email_and_only_with_the_right_hash(server: &TestServer) {
+    assert!(
+        v1_connect(server, &named_ticket("admin@example.com", ADMIN_HASH))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        v1_connect(server, &named_ticket("admin", "$2y$13$another"))
+            .await
+            .err(),
+        Some(403)
+    );
+}
+
+/// After admin's password hash changed to `changed` (cache off): old tickets fail, new ones work.
+async fn the_new_password_hash_signs_from_now_on(server: &TestServer) {
+    assert_eq!(
+        v1_connect(server, &named_ticket("admin", ADMIN_HASH))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert!(v1_connect(server, &named_ticket("admin", "changed"))
+        .await
+        .is_ok());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_tickets_are_checked_against_oro_user() {
     let db = OroDatabase::create().await;
@@ -140,15 +182,7 @@ async fn named_tickets_are_checked_against_oro_user() {
     ])
     .await;
 
-    // The user's own reminders are admitted, another user's are refused with Oro's text.
-    let mut admin = v1_connect(&server, &named_ticket("admin", ADMIN_HASH))
-        .await
-        .expect("admin's ticket is accepted");
-    send(&mut admin, r#"[5,"oro/reminder_remind/8"]"#).await;
-    assert_eq!(
-        common::next_text(&mut admin).await,
-        r#"You are not allowed to subscribe on topic "oro/reminder_remind/8"."#
-    );
+    let mut admin = admin_with_its_own_topics(&server).await;
     send(&mut admin, r#"[5,"oro/reminder_remind/7"]"#).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     // A browser's publish is dropped (the user role may only subscribe under the default
@@ -192,20 +226,8 @@ async fn named_tickets_are_checked_against_oro_user() {
         }
         other => panic!("expected ERROR, got {other:?}"),
     }
-    // Oro also finds users by e-mail.
-    assert!(
-        v1_connect(&server, &named_ticket("admin@example.com", ADMIN_HASH))
-            .await
-            .is_ok()
-    );
-
-    // A ticket signed with another hash, for an unknown user, or after a password change fails.
-    assert_eq!(
-        v1_connect(&server, &named_ticket("admin", "$2y$13$another"))
-            .await
-            .err(),
-        Some(403)
-    );
+    by_email_and_only_with_the_right_hash(&server).await;
+    // A ticket for an unknown user, or after a password change, fails.
     assert_eq!(
         v1_connect(&server, &named_ticket("nobody", ADMIN_HASH))
             .await
@@ -216,15 +238,7 @@ async fn named_tickets_are_checked_against_oro_user() {
         .execute("UPDATE oro_user SET password = 'changed' WHERE id = 7", &[])
         .await
         .expect("update");
-    assert_eq!(
-        v1_connect(&server, &named_ticket("admin", ADMIN_HASH))
-            .await
-            .err(),
-        Some(403)
-    );
-    assert!(v1_connect(&server, &named_ticket("admin", "changed"))
-        .await
-        .is_ok());
+    the_new_password_hash_signs_from_now_on(&server).await;
     let m = common::scrape(server.addr).await;
     assert!(common::metric(&m, "wampd_authentication_failures_total") >= 3.0);
     server.shutdown().await;
@@ -254,4 +268,36 @@ async fn an_unreachable_database_refuses_named_tickets_and_keeps_serving() {
     assert!(v1_connect(&server, &anonymous).await.is_ok());
     Client::join(&server, Serializer::Json).await;
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_tickets_work_with_a_mysql_application_database() {
+    let db = common::MySqlDatabase::create(
+        "CREATE TABLE oro_user (
+            id INT AUTO_INCREMENT PRIMARY KEY,
+            username VARCHAR(255) NOT NULL UNIQUE,
+            email VARCHAR(255) NOT NULL UNIQUE,
+            password VARCHAR(255) NOT NULL
+         );
+         INSERT INTO oro_user (id, username, email, password)
+            VALUES (7, 'admin', 'admin@example.com', '$2y$13$Qx1mVL1W1l2Yc8rKMQzWZOTzHk0HOJ9mCG5z.T5/jW.4jqhJbW9Wy')",
+    )
+    .await;
+    // Doctrine's parameters ride along in Oro's URL; the driver ignores them.
+    let dsn = format!("{}?serverVersion=mariadb-10.11.0&charset=utf8mb4", db.dsn);
+    let server = TestServer::start(&[
+        ("ORO_SECRET", SECRET),
+        ("ORO_DB_DSN", dsn.as_str()),
+        ("WEBSOCKET_ORO_USER_CACHE_TTL", "0"),
+        ("WEBSOCKET_AUTHORIZATION_DEFAULT", "standard"),
+    ])
+    .await;
+    // The user id came from MySQL: the user-scoped topic of user 8 is refused.
+    let _admin = admin_with_its_own_topics(&server).await;
+    by_email_and_only_with_the_right_hash(&server).await;
+    db.execute("UPDATE oro_user SET password = 'changed' WHERE id = 7")
+        .await;
+    the_new_password_hash_signs_from_now_on(&server).await;
+    server.shutdown().await;
+    db.drop().await;
 }

@@ -9,6 +9,9 @@
 //!   a working directory; the check passes when it exits 0 and, where an expectation is set, its
 //!   standard output (trimmed) equals it (`:userId` for Espo's `AuthTokenCheck`, `true` for
 //!   `AclCheck`, which fits every Espo version).
+//! * [`Runner::Sql`]: a statement on the application database (PostgreSQL or MySQL/MariaDB)
+//!   with the placeholders bound as parameters, for checks the database alone can answer (Espo's
+//!   token table); it passes when a row comes back.
 //! * [`Runner::Http`]: a `POST` of the parameters as a JSON object to a URL the operator
 //!   configures, as Centrifugo's connect and subscribe proxies do, for applications on another
 //!   host; the check passes on a 2xx answer (and the expectation against the body, when set).
@@ -32,6 +35,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
 use self::template::Template;
+use crate::database::{Database, SqlTemplate};
 
 /// Most bytes of a check's output read.
 pub const MAX_OUTPUT: usize = 4096;
@@ -77,6 +81,10 @@ pub enum Runner {
     },
     /// POST the parameters to this `http://` or `https://` URL.
     Http(url::Url),
+    /// Run this statement on the application database (`WEBSOCKET_DATABASE_DSN`) with the
+    /// placeholders bound as parameters; the check passes when it returns a row (its first column
+    /// is the output).
+    Sql(SqlTemplate),
 }
 
 /// One configured check.
@@ -130,6 +138,7 @@ impl Default for CheckLimits {
 /// Runs checks within [`CheckLimits`]; one per router, shared by every check.
 pub struct Checker {
     limits: CheckLimits,
+    database: Option<Arc<Database>>,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     cache: cache::Cache,
@@ -144,9 +153,10 @@ impl std::fmt::Debug for Checker {
 }
 
 impl Checker {
-    /// A checker with `limits`.
-    pub fn new(limits: CheckLimits) -> Checker {
+    /// A checker with `limits`; `sql:` checks run on `database`.
+    pub fn new(limits: CheckLimits, database: Option<Arc<Database>>) -> Checker {
         Checker {
+            database,
             slots: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             waiting: AtomicUsize::new(0),
             cache: cache::Cache::new(limits.cache_ttl),
@@ -197,6 +207,7 @@ impl Checker {
         let answer = match &check.runner {
             Runner::Exec { program, args, cwd } => exec(program, args, cwd.as_ref(), params).await,
             Runner::Http(url) => http::post(url, check.name, params).await,
+            Runner::Sql(statement) => self.sql(statement, params).await,
         };
         match answer {
             Err(outcome) => outcome,
@@ -206,6 +217,34 @@ impl Checker {
                 }
                 _ => Outcome::Allowed(output),
             },
+        }
+    }
+}
+
+impl Checker {
+    async fn sql(&self, statement: &SqlTemplate, params: &Params) -> Result<String, Outcome> {
+        let Some(database) = &self.database else {
+            return Err(Outcome::Failed("no application database configured".into()));
+        };
+        let (sql, names) = statement.render(database.dialect());
+        let mut values = Vec::with_capacity(names.len());
+        for name in names {
+            let value = lookup(params)(name).unwrap_or("");
+            if value.len() > 256 {
+                return Err(Outcome::Denied(format!(":{name} is longer than 256 bytes")));
+            }
+            values.push(value);
+        }
+        match database.query_row(&sql, &values).await {
+            Ok(Some(row)) => Ok(row
+                .into_iter()
+                .next()
+                .flatten()
+                .unwrap_or_default()
+                .trim()
+                .to_string()),
+            Ok(None) => Err(Outcome::Denied("no matching row".into())),
+            Err(why) => Err(Outcome::Failed(why)),
         }
     }
 }
@@ -283,10 +322,13 @@ mod tests {
 
     #[tokio::test]
     async fn exit_status_and_expected_output_decide() {
-        let checker = Checker::new(CheckLimits {
-            cache_ttl: Duration::ZERO,
-            ..CheckLimits::default()
-        });
+        let checker = Checker::new(
+            CheckLimits {
+                cache_ttl: Duration::ZERO,
+                ..CheckLimits::default()
+            },
+            None,
+        );
         assert!(checker
             .run(&exec("test", "-n x"), &Params::new())
             .await
@@ -317,10 +359,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_check_is_killed_at_the_timeout_and_fails_closed() {
-        let checker = Checker::new(CheckLimits {
-            timeout: Duration::from_millis(200),
-            ..CheckLimits::default()
-        });
+        let checker = Checker::new(
+            CheckLimits {
+                timeout: Duration::from_millis(200),
+                ..CheckLimits::default()
+            },
+            None,
+        );
         let started = std::time::Instant::now();
         let outcome = checker.run(&exec("sleep", "5"), &Params::new()).await;
         assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
@@ -329,7 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_program_fails_closed() {
-        let checker = Checker::new(CheckLimits::default());
+        let checker = Checker::new(CheckLimits::default(), None);
         let check = Check {
             name: "missing",
             runner: Runner::Exec {

@@ -11,6 +11,7 @@ use super::table::*;
 use super::ConfigError;
 use crate::checks::template::Template;
 use crate::checks::{Check, CheckLimits, Runner};
+use crate::database::SqlTemplate;
 use wampd_proto::units::{parse_duration, parse_usize};
 
 /// The connect check and how its answer becomes an identity.
@@ -38,10 +39,20 @@ pub struct CheckSettings {
     pub limits: CheckLimits,
 }
 
-/// Parses `exec:PROGRAM ARGS…` or an `http(s)://` URL.
-fn parse_runner(value: &str, dir: Option<&PathBuf>) -> Result<Runner, String> {
+/// Parses `exec:PROGRAM ARGS…`, `sql:STATEMENT` or an `http(s)://` URL.
+fn parse_runner(value: &str, dir: Option<&PathBuf>, has_database: bool) -> Result<Runner, String> {
     const EXPECTED: &str =
-        "exec:PROGRAM ARGUMENTS (with :placeholders) or an http:// or https:// URL";
+        "exec:PROGRAM ARGUMENTS (with :placeholders), sql:STATEMENT or an http:// or https:// URL";
+    if let Some(statement) = value.strip_prefix("sql:") {
+        if !has_database {
+            return Err(format!(
+                "{EXPECTED}; sql: needs WEBSOCKET_DATABASE_DSN (the application database)"
+            ));
+        }
+        return SqlTemplate::parse(statement)
+            .map(Runner::Sql)
+            .map_err(|why| format!("{EXPECTED} ({why})"));
+    }
     if let Some(command) = value.strip_prefix("exec:") {
         let mut words = command.split_whitespace();
         let program = words
@@ -71,7 +82,7 @@ fn default_authid() -> Template {
 }
 
 /// Reads the external-check settings.
-pub fn checks_from_env(env: &EnvMap) -> Result<CheckSettings, ConfigError> {
+pub fn checks_from_env(env: &EnvMap, has_database: bool) -> Result<CheckSettings, ConfigError> {
     let d = CheckLimits::default();
     let limits =
         CheckLimits {
@@ -102,7 +113,7 @@ pub fn checks_from_env(env: &EnvMap) -> Result<CheckSettings, ConfigError> {
         }
     })?;
     let connect = match knob(env, WEBSOCKET_CONNECT_CHECK, None, |s| {
-        parse_runner(s, dir.as_ref()).map(Some)
+        parse_runner(s, dir.as_ref(), has_database).map(Some)
     })? {
         None => None,
         Some(runner) => Some(ConnectCheckSettings {
@@ -123,7 +134,7 @@ pub fn checks_from_env(env: &EnvMap) -> Result<CheckSettings, ConfigError> {
         }),
     };
     let subscribe = match knob(env, WEBSOCKET_SUBSCRIBE_CHECK, None, |s| {
-        parse_runner(s, dir.as_ref()).map(Some)
+        parse_runner(s, dir.as_ref(), has_database).map(Some)
     })? {
         None => None,
         Some(runner) => Some(Check {
@@ -144,6 +155,7 @@ fn runner_text(runner: &Runner) -> String {
     match runner {
         Runner::Exec { program, .. } => format!("exec {program}"),
         Runner::Http(url) => crate::checks::http::masked(url),
+        Runner::Sql(statement) => format!("sql {statement}"),
     }
 }
 

@@ -558,7 +558,7 @@ impl Settings {
         let database_dsn = match database_dsn {
             None => None,
             Some((name, value)) => {
-                crate::oro::user_store::connect_config(value)
+                crate::database::DatabaseConfig::parse(value)
                     .map_err(|why| ConfigError::invalid(name, mask_dsn_text(value), why))?;
                 Some(value.to_string())
             }
@@ -607,6 +607,7 @@ impl Settings {
             ));
         }
 
+        let checks = super::checks::checks_from_env(env, database_dsn.is_some())?;
         Ok(Settings {
             cluster_dsn,
             cluster_channel_prefix,
@@ -632,7 +633,7 @@ impl Settings {
             backend_listen,
             backend_role,
             publish,
-            checks: super::checks::checks_from_env(env)?,
+            checks,
             v1_ping_interval: knob(
                 env,
                 WEBSOCKET_V1_PING_INTERVAL,

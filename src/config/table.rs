@@ -193,7 +193,7 @@ settings_table! {
     WEBSOCKET_ESPOCRM_PHP: Kind::Text, "php",
         "PHP binary that runs Espo's command.php checks and reads its configuration (Espo's phpExecutablePath when set there)";
     WEBSOCKET_CONNECT_CHECK: Kind::Text, "",
-        "external check of every WebSocket upgrade from a browser: exec:PROGRAM ARGS or an http(s):// URL, with the request's query parameters as :placeholders (docs/security.md); empty = none";
+        "external check of every WebSocket upgrade from a browser: exec:PROGRAM ARGS, sql:STATEMENT or an http(s):// URL, with the request's query parameters as :placeholders (docs/security.md); empty = none";
     WEBSOCKET_CONNECT_CHECK_EXPECT: Kind::Text, "",
         "what the connect check must print (trimmed), with :placeholders, such as :userId; empty = exit status 0 or HTTP 2xx suffices";
     WEBSOCKET_CONNECT_CHECK_AUTHID: Kind::Text, ":userId",
@@ -201,7 +201,7 @@ settings_table! {
     WEBSOCKET_CONNECT_CHECK_ROLE: Kind::Text, "user",
         "the auth role of a session the connect check admitted";
     WEBSOCKET_SUBSCRIBE_CHECK: Kind::Text, "",
-        "external check of every subscription (backend role exempt): exec:PROGRAM ARGS or an http(s):// URL, with :topic, :authid and :authrole; empty = none";
+        "external check of every subscription (backend role exempt): exec:PROGRAM ARGS, sql:STATEMENT or an http(s):// URL, with :topic, :authid and :authrole; empty = none";
     WEBSOCKET_SUBSCRIBE_CHECK_EXPECT: Kind::Text, "",
         "what the subscribe check must print (trimmed), such as true; empty = exit status 0 or HTTP 2xx suffices";
     WEBSOCKET_CHECK_DIR: Kind::Path, "",
@@ -239,7 +239,7 @@ settings_table! {
     WEBSOCKET_AUTHORIZATION_FILE: Kind::Path, "",
         "TOML file of authorization rules, WAMP-CRA users and per-realm anonymous settings (docs/security.md); empty = none";
     WEBSOCKET_DATABASE_DSN [ORO_DB_DSN, ORO_DB_URL]: Kind::Dsn, "",
-        "the application's PostgreSQL database such as postgres://oro:pass@127.0.0.1:5432/oro, where Oro named tickets are checked against oro_user; empty = named tickets refused";
+        "the application's PostgreSQL or MySQL/MariaDB database such as postgres://oro:pass@127.0.0.1:5432/oro or mysql://espo:pass@127.0.0.1:3306/espocrm, where Oro named tickets are checked against oro_user and sql: checks run; empty = named tickets refused";
     WEBSOCKET_ORO_USER_CACHE_TTL: Kind::Duration, "60s",
         "how long an Oro user's id and password hash read from the database are cached (unknown users: a tenth of it); 0 = no cache";
     WEBSOCKET_CLUSTER_DSN: Kind::Dsn, "",

@@ -693,3 +693,66 @@ pub fn php() -> std::path::PathBuf {
     });
     std::path::PathBuf::from("php")
 }
+
+/// A fresh database on the MySQL/MariaDB server at `WAMPD_TEST_MYSQL` (default
+/// `mysql://root@127.0.0.1:3306/test`: the machine's MariaDB, which `.ci/run` starts where none
+/// runs), created with `schema` (statements separated by `;`), dropped by [`MySqlDatabase::drop`].
+pub struct MySqlDatabase {
+    /// The database's name.
+    pub name: String,
+    /// A URL of it, for `WEBSOCKET_DATABASE_DSN`.
+    pub dsn: String,
+    pool: mysql_async::Pool,
+}
+
+fn mysql_admin_dsn() -> String {
+    std::env::var("WAMPD_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+impl MySqlDatabase {
+    pub async fn create(schema: &str) -> MySqlDatabase {
+        use mysql_async::prelude::Queryable;
+        let admin = mysql_admin_dsn();
+        let pool = mysql_async::Pool::from_url(admin.as_str()).expect("WAMPD_TEST_MYSQL is a URL");
+        let name = format!(
+            "wampd_test_{}_{}",
+            std::process::id(),
+            wampd_proto::wamp::id::random_id() % 1_000_000_000
+        );
+        let mut conn = pool
+            .get_conn()
+            .await
+            .unwrap_or_else(|e| panic!("MySQL at {admin} (set WAMPD_TEST_MYSQL): {e}"));
+        conn.query_drop(format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        conn.query_drop(format!("USE {name}")).await.expect("use");
+        for statement in schema.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            conn.query_drop(statement).await.expect("schema statement");
+        }
+        drop(conn);
+        let (server, _) = admin.rsplit_once('/').expect("URL has a database");
+        let dsn = format!("{server}/{name}");
+        MySqlDatabase { name, dsn, pool }
+    }
+
+    /// Runs one statement in the database.
+    pub async fn execute(&self, statement: &str) {
+        use mysql_async::prelude::Queryable;
+        let mut conn = self.pool.get_conn().await.expect("connect");
+        conn.query_drop(format!("USE {}", self.name))
+            .await
+            .expect("use");
+        conn.query_drop(statement).await.expect("statement");
+    }
+
+    pub async fn drop(self) {
+        use mysql_async::prelude::Queryable;
+        if let Ok(mut conn) = self.pool.get_conn().await {
+            let _ = conn
+                .query_drop(format!("DROP DATABASE IF EXISTS {}", self.name))
+                .await;
+        }
+        let _ = self.pool.disconnect().await;
+    }
+}
