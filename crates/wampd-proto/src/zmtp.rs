@@ -4,9 +4,11 @@
 //!
 //! EspoCRM's PHP backend (and any libzmq 4.x program) opens a PUSH socket, connects, sends one
 //! message and disconnects. Only the receiving side of the protocol is needed for that, so wampd
-//! speaks exactly this much ZMTP rather than binding libzmq: no C library, no thread of its own,
-//! and every quantity a peer chooses (frame length, parts per message, message size) is checked
-//! against a limit before a byte of it is buffered. Mechanisms other than NULL (PLAIN, CURVE) and
+//! speaks exactly this much ZMTP: every quantity a peer chooses (frame length, parts per message,
+//! message size) is checked against a limit before a byte of it is buffered. Binding libzmq
+//! would bring a C library and threads of its own; the pure-Rust `zeromq` crate (0.7.0) reserves
+//! whatever frame length a header announces (`codec/zmq_codec.rs`) and has no message size limit,
+//! so one unauthenticated peer could make the router allocate without bound. Mechanisms other than NULL (PLAIN, CURVE) and
 //! ZMTP 1.0/2.0 peers (libzmq 2.x/3.x) are refused in the greeting.
 
 use bytes::{Buf, Bytes, BytesMut};
