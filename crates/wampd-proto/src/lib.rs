@@ -14,6 +14,8 @@
 //!   the per-message limits, RawSocket framing ([`wamp::rawsocket`], shared by the server, the
 //!   client and the bench) and WAMP v1 with PHP's JSON quirks ([`wamp::v1`]).
 //! * [`websocket`]: RFC 6455 frame headers and masked client frames, for peers that frame by hand.
+//! * [`socketio`]: Socket.IO v5 packets and the Engine.IO v4 transport framing under them, for
+//!   browsers and backends that speak Socket.IO (Flask-SocketIO's users).
 //! * [`zmtp`]: ZeroMQ's ZMTP 3.x as a PULL socket receives it (greeting, NULL READY, frames), for
 //!   backends that PUSH over ZeroMQ as EspoCRM does.
 //! * [`dsn`]: the `WEBSOCKET_*_DSN` grammar, a port of PHP's `parse_url` so Oro's `.env-app` means
@@ -32,6 +34,7 @@
 pub mod dsn;
 pub mod oro_ticket;
 pub mod secret;
+pub mod socketio;
 pub mod ticket;
 pub mod units;
 pub mod wamp;
