@@ -37,4 +37,5 @@ pub mod publish_cmd;
 pub mod router;
 pub mod server;
 pub mod shutdown;
+pub mod socketio;
 pub mod transport;

@@ -202,7 +202,7 @@ impl Broker {
                 let Some(sub) = self.subscriptions.get(&subscription) else {
                     return;
                 };
-                let mut encoded: [Option<Frame>; 3] = [None, None, None];
+                let mut encoded: [Option<Frame>; 4] = [None, None, None, None];
                 for subscriber in sub.subscribers.values() {
                     if !publication
                         .options
@@ -212,6 +212,12 @@ impl Broker {
                     }
                     let frame = match &mut encoded[subscriber.format_index()] {
                         Some(frame) => frame,
+                        slot if subscriber.socketio => {
+                            match socketio_event(&sub.uri, publication) {
+                                Some(frame) => slot.insert(frame),
+                                None => continue,
+                            }
+                        }
                         slot if subscriber.v1 => slot.insert(encode_v1_event(publication)),
                         slot => slot.insert(encode_event(
                             subscriber.serializer,
@@ -270,6 +276,28 @@ fn encode_event(
         kwargs: publication.kwargs.clone(),
     };
     Frame::from_encoded(serializer, codec::encode(serializer, &event))
+}
+
+/// `42<ns>,["event", args…]` for Socket.IO sockets: the namespace and event come from the
+/// subscription's prefix and the topic ([`crate::socketio::mapping`]); non-empty kwargs are one
+/// more, last argument. `None` when the topic is not one event below the prefix.
+fn socketio_event(prefix: &str, publication: &Publication<'_>) -> Option<Frame> {
+    let (namespace, event) = crate::socketio::mapping::delivery(prefix, publication.topic)?;
+    let mut args = publication.args.to_vec();
+    if !publication.kwargs.is_empty() {
+        args.push(Value::Dict(publication.kwargs.clone()));
+    }
+    let packet = wampd_proto::socketio::packet::event(&namespace, &event, &args);
+    // Attachments would follow as binary frames; until the writer sends frame groups, binary
+    // values travel inside the packet as WAMP's JSON writes them.
+    let text = if packet.attachments.is_empty() {
+        packet.text
+    } else {
+        wampd_proto::socketio::packet::event_inline(&namespace, &event, &args)
+    };
+    Some(Frame::Text(
+        wampd_proto::socketio::engineio::message(&text).into(),
+    ))
 }
 
 /// `[8, topic, payload]` for WAMP v1 subscribers, the payload bridged per `protocol/bridging.md`.

@@ -19,6 +19,8 @@ pub struct SessionHandle {
     pub serializer: Serializer,
     /// True for a WAMP v1 session: it receives `[8, topic, payload]` instead of EVENT.
     pub v1: bool,
+    /// True for a Socket.IO socket: it receives `42<ns>,["event", …]` instead of EVENT.
+    pub socketio: bool,
     /// `websocket`, `rawsocket`, or `http`/`internal` for the router's own publishers.
     pub transport: &'static str,
     /// The client's address, for the session meta API (empty for internal publishers).
@@ -52,6 +54,7 @@ impl SessionHandle {
             authrole: authrole.to_owned(),
             serializer,
             v1: false,
+            socketio: false,
             transport: "test",
             peer: String::new(),
             interruptible: false,
@@ -86,6 +89,7 @@ impl SessionHandle {
             authrole: authrole.to_owned(),
             serializer: Serializer::Json,
             v1: false,
+            socketio: false,
             transport,
             peer: String::new(),
             interruptible: false,
@@ -97,7 +101,9 @@ impl SessionHandle {
     /// Which of the broker's per-format encodings this session receives: 0 JSON, 1 MessagePack,
     /// 2 WAMP v1.
     pub fn format_index(&self) -> usize {
-        if self.v1 {
+        if self.socketio {
+            3
+        } else if self.v1 {
             2
         } else {
             self.serializer.index()

@@ -81,6 +81,7 @@ impl V1Session {
             authrole: identity.authrole,
             serializer: Serializer::Json,
             v1: true,
+            socketio: false,
             transport,
             peer: peer.to_string(),
             interruptible: false,

@@ -23,6 +23,7 @@ use crate::router::session::{Arrival, Session, Step, CLOSE_GOING_AWAY};
 use crate::router::session_v1::{V1Identity, V1Session};
 use crate::router::subscribe_gate::{GateDone, MAX_PENDING_CHECKS};
 use crate::router::Router;
+use crate::socketio::session::{SioIdentity, SioSession};
 use crate::transport::websocket_wire::CLOSE_POLICY_VIOLATION;
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 use crate::transport::{writer, TransportLimits};
@@ -87,6 +88,11 @@ pub enum Flavor {
         /// Claims of a `?ticket=` presented on the WebSocket upgrade.
         preauth: Option<Claims>,
     },
+    /// Socket.IO v5 over Engine.IO v4: the session starts with Engine.IO's OPEN packet.
+    SocketIo {
+        /// Who admission says the client is.
+        identity: SioIdentity,
+    },
     /// WAMP v1: the handshake already sent WELCOME for this session.
     V1 {
         /// The session ID announced in the WELCOME.
@@ -100,6 +106,7 @@ pub enum Flavor {
 enum Machine {
     V2(Session),
     V1(V1Session),
+    SocketIo(SioSession),
 }
 
 impl Machine {
@@ -107,13 +114,14 @@ impl Machine {
         match self {
             Machine::V2(s) => s.id(),
             Machine::V1(s) => Some(s.id()),
+            Machine::SocketIo(s) => Some(s.id()),
         }
     }
 
     fn is_established(&self) -> bool {
         match self {
             Machine::V2(s) => s.is_established(),
-            Machine::V1(_) => true,
+            Machine::V1(_) | Machine::SocketIo(_) => true,
         }
     }
 
@@ -121,6 +129,7 @@ impl Machine {
         match self {
             Machine::V2(s) => s.leave(),
             Machine::V1(s) => s.leave(),
+            Machine::SocketIo(s) => s.leave(),
         }
     }
 
@@ -128,6 +137,8 @@ impl Machine {
         match self {
             Machine::V2(s) => s.on_gate_done(done),
             Machine::V1(s) => s.on_gate_done(done),
+            // Socket.IO rooms are not gated (SioSession::subscribe).
+            Machine::SocketIo(_) => Step::Continue,
         }
     }
 
@@ -147,6 +158,13 @@ impl Machine {
                 } else {
                     dispatch(session, serializer, data)
                 }
+            }
+            Machine::SocketIo(session) => {
+                if text == Some(false) {
+                    session.handle_binary(data.to_vec());
+                    return Step::Continue;
+                }
+                session.handle_text(data)
             }
             Machine::V1(session) => {
                 if text == Some(false) {
@@ -177,16 +195,26 @@ where
     // asks for them (the EspoCRM profile): Oro's PHP backend never reads its socket or answers a
     // ping, and Oro keeps browsers alive with oro/ping instead.
     let v1 = matches!(flavor, Flavor::V1 { .. });
+    let socketio = matches!(flavor, Flavor::SocketIo { .. });
     let metrics = ctx.router.metrics().clone();
     let connections = metrics.connection_gauge(transport);
     connections.inc();
     let (outbound, rx) = outbound::channel(ctx.router.config().queue, serializer);
     let kill = outbound.kill_token();
     let done = CancellationToken::new();
+    // Socket.IO clients expect Engine.IO's own PING ("2") and close the connection without it;
+    // they get that instead of WebSocket pings.
     let ping = if v1 {
         ctx.limits.v1_ping_interval
+    } else if socketio {
+        None
     } else {
         ctx.limits.ping_interval
+    };
+    let app_ping = if socketio {
+        ctx.limits.ping_interval
+    } else {
+        None
     };
     let (pong_tx, pong_rx) = if transport == "rawsocket" {
         let (tx, rx) = mpsc::channel::<Bytes>(PENDING_PONGS);
@@ -217,6 +245,40 @@ where
             },
             gate_tx,
         )),
+        Flavor::SocketIo { identity } => {
+            let limit = match identity.authrole.as_str() {
+                role if role == ctx.router.config().auth.backend_role => {
+                    ctx.limits.backend_max_message_size
+                }
+                _ => ctx.limits.max_message_size,
+            };
+            match SioSession::join(
+                ctx.router.clone(),
+                outbound.clone(),
+                identity,
+                peer,
+                transport,
+                limit,
+            ) {
+                Some(session) => {
+                    let ping_ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);
+                    let open = wampd_proto::socketio::engineio::open(
+                        &crate::socketio::session::random_sid(),
+                        &[],
+                        ping_ms(app_ping),
+                        ctx.limits.ping_timeout.as_millis() as u64,
+                        limit,
+                    );
+                    let _ = outbound.push(Frame::Text(open.into()));
+                    Machine::SocketIo(session)
+                }
+                None => {
+                    done.cancel();
+                    connections.dec();
+                    return;
+                }
+            }
+        }
         Flavor::V1 {
             session_id,
             identity,
@@ -240,7 +302,8 @@ where
         }
     };
 
-    let silence = ping.map(|p| p + ctx.limits.ping_timeout);
+    let silence = ping.or(app_ping).map(|p| p + ctx.limits.ping_timeout);
+    let mut next_app_ping = app_ping.map(|p| Instant::now() + p);
     // Re-armed whenever the session is not established again (GOODBYE, then a new HELLO).
     let mut hello_deadline = Instant::now() + ctx.limits.hello_timeout;
     let mut was_established = false;
@@ -265,6 +328,9 @@ where
         }
         if let Some(g) = goodbye_deadline {
             deadline = Some(deadline.map_or(g, |d| d.min(g)));
+        }
+        if let Some(p) = next_app_ping {
+            deadline = Some(deadline.map_or(p, |d| d.min(p)));
         }
         let timer = async {
             match deadline {
@@ -295,6 +361,14 @@ where
             }
             _ = timer => {
                 let now = Instant::now();
+                if let (Some(at), Some(every)) = (next_app_ping, app_ping) {
+                    if now >= at {
+                        let _ = outbound.push(Frame::Text(
+                            wampd_proto::socketio::engineio::PING.into(),
+                        ));
+                        next_app_ping = Some(now + every);
+                    }
+                }
                 if goodbye_deadline.is_some_and(|g| now >= g) {
                     break End::Close(CLOSE_GOING_AWAY, "server shutting down".into());
                 }

@@ -229,6 +229,7 @@ async fn upgrade(
         method: req.method(),
         headers: req.headers(),
         query: req.uri().query(),
+        path: req.uri().path(),
         http11: req.version() == hyper::Version::HTTP_11,
         v1_possible: false,
     };
@@ -244,6 +245,7 @@ async fn upgrade(
     };
     let config = state.websocket_config(admitted.effective_role());
     let serializer = admitted.serializer;
+    let socketio = matches!(admitted.flavor, connection::Flavor::SocketIo { .. });
     let accept_key = admitted.accepted.accept_key.clone();
     let ctx = state.connection.clone();
     let permit = permit.clone();
@@ -285,10 +287,12 @@ async fn upgrade(
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(
-        header::SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(serializer.subprotocol()),
-    );
+    if !socketio {
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(serializer.subprotocol()),
+        );
+    }
     if let Ok(accept) = HeaderValue::from_str(&accept_key) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }

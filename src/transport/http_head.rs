@@ -40,6 +40,15 @@ impl RequestHead {
             .map(|(_, q)| q.split('#').next().unwrap_or(q))
     }
 
+    /// The path of the target, without query and (for absolute-form) scheme and authority.
+    pub fn path(&self) -> &str {
+        let target = self.target.split(['?', '#']).next().unwrap_or("");
+        match target.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => target,
+        }
+    }
+
     /// Bytes received after the head (the start of the WebSocket stream, if the client did not
     /// wait for the 101).
     pub fn rest(&self) -> Bytes {

@@ -17,6 +17,7 @@ pub mod listener;
 pub mod per_ip;
 pub mod prefixed;
 pub mod rawsocket;
+pub mod socketio;
 pub mod tls;
 pub mod upgrade;
 pub mod websocket;

@@ -26,6 +26,7 @@ use crate::config::settings::origin_host;
 use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
 use crate::router::ticket_clock;
+use crate::socketio::session::SioIdentity;
 use crate::transport::client_addr::ClientAddr;
 use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
@@ -340,6 +341,8 @@ pub struct UpgradeRequest<'a> {
     pub headers: &'a HeaderMap,
     /// The query string, where `?ticket=` is.
     pub query: Option<&'a str>,
+    /// The path: the Socket.IO path gets Socket.IO.
+    pub path: &'a str,
     /// True for HTTP/1.1.
     pub http11: bool,
     /// Whether WAMP v1 may be negotiated: only where the WELCOME can share the 101's write.
@@ -418,6 +421,7 @@ impl Admitted {
                 preauth: Some(claims),
             } => &claims.authrole,
             Flavor::V2 { preauth: None } => &self.authrole,
+            Flavor::SocketIo { identity } => &identity.authrole,
         }
     }
 }
@@ -450,10 +454,22 @@ pub async fn admit(
             body: "HTTP/1.1 required",
         });
     }
+    let socketio = super::socketio::is_engineio(request.path);
+    if socketio {
+        if let Err(refused) = super::socketio::check_websocket_query(request.query) {
+            info!(%client, reason = refused.body, "Engine.IO request refused");
+            metrics.handshake_failure(refused.label);
+            return Err(HttpRefusal {
+                status: StatusCode::BAD_REQUEST,
+                body: refused.body,
+            });
+        }
+    }
     let accepted = websocket::accept(
         request.method,
         headers,
         admission.v1 && request.v1_possible,
+        socketio,
     )
     .map_err(|refused| {
         info!(%client, status = refused.status.as_u16(), reason = refused.reason, "WebSocket handshake refused");
@@ -530,6 +546,15 @@ pub async fn admit(
             };
             (Flavor::V2 { preauth }, serializer)
         }
+        Protocol::SocketIo => {
+            let identity = SioIdentity {
+                authid: checked.as_ref().map(|(authid, _)| authid.clone()),
+                authrole: checked
+                    .map(|(_, role)| role)
+                    .unwrap_or_else(|| authrole.to_string()),
+            };
+            (Flavor::SocketIo { identity }, Serializer::Json)
+        }
         Protocol::V1 => {
             let session_id = id::random_id();
             let identity = match checked {
@@ -582,6 +607,7 @@ pub async fn serve<S>(
         method: &head.method,
         headers: &head.headers,
         query: head.query(),
+        path: head.path(),
         http11: head.http11,
         v1_possible: true,
     };

@@ -20,6 +20,8 @@ pub enum Protocol {
     V2(Serializer),
     /// WAMP v1 (JSON text frames), as Ratchet and autobahn 0.8 speak it.
     V1,
+    /// Socket.IO v5 over Engine.IO v4 (a request to the Socket.IO path; no subprotocol).
+    SocketIo,
 }
 
 /// An acceptable upgrade: what to answer with.
@@ -90,8 +92,14 @@ pub fn negotiate_subprotocol(headers: &HeaderMap) -> Option<(Protocol, &'static 
 }
 
 /// Validates an upgrade request (RFC 6455 §4.2.1) and negotiates the protocol; `v1` says whether
-/// WAMP v1 may be chosen.
-pub fn accept(method: &Method, headers: &HeaderMap, v1: bool) -> Result<Accepted, Refused> {
+/// WAMP v1 may be chosen, `socketio` that the request is for the Socket.IO path (which speaks
+/// Socket.IO whatever subprotocols are offered).
+pub fn accept(
+    method: &Method,
+    headers: &HeaderMap,
+    v1: bool,
+    socketio: bool,
+) -> Result<Accepted, Refused> {
     if method != Method::GET {
         return Err(refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -130,6 +138,13 @@ pub fn accept(method: &Method, headers: &HeaderMap, v1: bool) -> Result<Accepted
             ))
         }
     };
+    if socketio {
+        return Ok(Accepted {
+            protocol: Protocol::SocketIo,
+            subprotocol: None,
+            accept_key: derive_accept_key(key.as_bytes()),
+        });
+    }
     let (protocol, subprotocol) = match negotiate_subprotocol(headers) {
         Some((Protocol::V1, _)) if !v1 => None,
         Some((protocol, name)) => Some((protocol, Some(name))),
@@ -182,7 +197,7 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_upgrade_preferring_the_client_order() {
-        let accepted = accept(&Method::GET, &headers(GOOD), true).expect("valid");
+        let accepted = accept(&Method::GET, &headers(GOOD), true, false).expect("valid");
         assert_eq!(accepted.protocol, Protocol::V2(Serializer::MsgPack));
         assert_eq!(accepted.subprotocol, Some("wamp.2.msgpack"));
         // RFC 6455 §1.3 example.
@@ -193,35 +208,36 @@ mod tests {
     fn wamp_v1_is_negotiated_like_ratchet() {
         let mut offer: Vec<_> = GOOD.to_vec();
         offer[4] = ("sec-websocket-protocol", "wamp");
-        let a = accept(&Method::GET, &headers(&offer), true).expect("v1");
+        let a = accept(&Method::GET, &headers(&offer), true, false).expect("v1");
         assert_eq!((a.protocol, a.subprotocol), (Protocol::V1, Some("wamp")));
         offer[4] = ("sec-websocket-protocol", "wamp, wamp.2.json");
-        let a = accept(&Method::GET, &headers(&offer), true).expect("client order");
+        let a = accept(&Method::GET, &headers(&offer), true, false).expect("client order");
         assert_eq!(a.protocol, Protocol::V1);
         offer.pop();
-        let a = accept(&Method::GET, &headers(&offer), true).expect("no offer");
+        let a = accept(&Method::GET, &headers(&offer), true, false).expect("no offer");
         assert_eq!((a.protocol, a.subprotocol), (Protocol::V1, None));
-        assert!(accept(&Method::GET, &headers(&offer), false).is_err());
+        assert!(accept(&Method::GET, &headers(&offer), false, false).is_err());
     }
 
     #[test]
     fn refuses_bad_requests_with_the_right_status() {
         let mut no_proto: Vec<_> = GOOD.to_vec();
         no_proto.pop();
-        let err = accept(&Method::GET, &headers(&no_proto), false).expect_err("no subprotocol");
+        let err =
+            accept(&Method::GET, &headers(&no_proto), false, false).expect_err("no subprotocol");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
 
-        let err = accept(&Method::POST, &headers(GOOD), true).expect_err("POST");
+        let err = accept(&Method::POST, &headers(GOOD), true, false).expect_err("POST");
         assert_eq!(err.status, StatusCode::METHOD_NOT_ALLOWED);
 
         let mut bad_key: Vec<_> = GOOD.to_vec();
         bad_key[3] = ("sec-websocket-key", "short");
-        let err = accept(&Method::GET, &headers(&bad_key), true).expect_err("key");
+        let err = accept(&Method::GET, &headers(&bad_key), true, false).expect_err("key");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
 
         let mut old: Vec<_> = GOOD.to_vec();
         old[2] = ("sec-websocket-version", "8");
-        let err = accept(&Method::GET, &headers(&old), true).expect_err("version");
+        let err = accept(&Method::GET, &headers(&old), true, false).expect_err("version");
         assert_eq!(err.status, StatusCode::UPGRADE_REQUIRED);
     }
 }

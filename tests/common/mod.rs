@@ -756,3 +756,35 @@ impl MySqlDatabase {
         let _ = self.pool.disconnect().await;
     }
 }
+
+/// A Node.js project under `target/` with socket.io-client installed twice, as `sio4` (the
+/// current 4.x) and `sio3` (3.0.4, what ws-emit's pages load); installed with npm on first use.
+pub fn socketio_node() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("socketio-node");
+    let modules = dir.join("node_modules");
+    let installed = ["sio4", "sio3"]
+        .iter()
+        .all(|p| modules.join(p).join("package.json").exists());
+    if !installed {
+        std::fs::create_dir_all(&dir).expect("create target/socketio-node");
+        let status = std::process::Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&dir)
+            .args(["--no-audit", "--no-fund", "--loglevel=error"])
+            .args([
+                "sio4@npm:socket.io-client@^4",
+                "sio3@npm:socket.io-client@3.0.4",
+            ])
+            .status()
+            .expect("npm is installed (the Socket.IO tests install socket.io-client with it)");
+        assert!(
+            status.success(),
+            "installing socket.io-client with npm failed"
+        );
+    }
+    dir
+}

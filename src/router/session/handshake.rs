@@ -153,6 +153,7 @@ impl Session {
             authrole: identity.authrole,
             serializer: self.serializer,
             v1: false,
+            socketio: false,
             transport: self.transport,
             peer: self.peer.to_string(),
             interruptible,

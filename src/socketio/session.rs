@@ -1,0 +1,480 @@
+//! One Socket.IO client (one Engine.IO connection) as a session on the broker.
+//!
+//! The session speaks Engine.IO v4 and Socket.IO v5 and translates onto the operations layer, as
+//! the WAMP sessions do: a namespace CONNECT subscribes (prefix subscriptions) to the namespace's
+//! broadcasts and to the socket's own room; `join {room}` / `leave {room}` (ws-emit's events) add
+//! and remove a room's subscription; any other event is published to the namespace's client topic
+//! ([`super::mapping`]) under the authorization rules, and acknowledged when the client asked.
+//! Events from the broker arrive already encoded. Malformed input is logged within a budget and
+//! ignored, as for WAMP v1; the connection stays up.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use prometheus_client::metrics::gauge::Gauge;
+use tracing::{debug, info, warn};
+
+use super::mapping;
+use crate::metrics::SessionLabels;
+use crate::router::handle::SessionHandle;
+use crate::router::log_budget::{LogBudget, Verdict};
+use crate::router::operations::{Actor, SubscribeRequest};
+use crate::router::outbound::{Frame, Outbound};
+use crate::router::publisher::PublishRequest;
+use crate::router::realm::Realm;
+use crate::router::session::{Step, CLOSE_NORMAL};
+use crate::router::subscribe_gate::Gate;
+use crate::router::Router;
+use wampd_proto::socketio::engineio::{self, Packet as EnginePacket};
+use wampd_proto::socketio::packet::{self, Kind, Packet};
+use wampd_proto::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
+
+/// Most namespaces one client may join.
+pub const MAX_NAMESPACES: usize = 16;
+/// Longest room name, in bytes.
+pub const MAX_ROOM: usize = 256;
+
+/// Who a Socket.IO client is, as admission decided.
+#[derive(Debug, Clone)]
+pub struct SioIdentity {
+    /// The session's authid (a connect check's, or `anonymous-<session>`).
+    pub authid: Option<String>,
+    /// Its role.
+    pub authrole: String,
+}
+
+struct Namespace {
+    /// The socket id Socket.IO knows this namespace's socket by.
+    sid: String,
+    /// Subscriptions by prefix (the broadcast one, the socket's own room, joined rooms).
+    subscriptions: HashMap<String, Id>,
+}
+
+/// A binary event waiting for its attachments.
+struct Waiting {
+    packet: Packet,
+    attachments: Vec<Vec<u8>>,
+}
+
+/// One Socket.IO client's session.
+pub struct SioSession {
+    router: Arc<Router>,
+    realm: Arc<Realm>,
+    handle: Arc<SessionHandle>,
+    peer: SocketAddr,
+    gauge: Gauge,
+    joined: bool,
+    warnings: LogBudget,
+    namespaces: HashMap<String, Namespace>,
+    waiting: Option<Waiting>,
+    max_message: usize,
+}
+
+/// A random Socket.IO / Engine.IO id: 20 URL-safe base64 characters (15 random bytes).
+pub fn random_sid() -> String {
+    let bytes: [u8; 15] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl SioSession {
+    /// Joins the default realm; `None` when the router has none.
+    pub fn join(
+        router: Arc<Router>,
+        outbound: Outbound,
+        identity: SioIdentity,
+        peer: SocketAddr,
+        transport: &'static str,
+        max_message: usize,
+    ) -> Option<SioSession> {
+        let realm = router.default_realm()?.clone();
+        let id = wampd_proto::wamp::id::random_id();
+        let handle = Arc::new(SessionHandle {
+            id,
+            authid: identity.authid.unwrap_or_else(|| format!("anonymous-{id}")),
+            authrole: identity.authrole,
+            serializer: Serializer::Json,
+            v1: false,
+            socketio: true,
+            transport,
+            peer: peer.to_string(),
+            interruptible: false,
+            outbound,
+        });
+        realm.join(handle.clone());
+        handle.outbound.set_policy(realm.policy());
+        let gauge = router.metrics().session_gauge(&SessionLabels {
+            transport: transport.to_owned(),
+            protocol: "socketio".to_owned(),
+            realm: realm.name().to_owned(),
+        });
+        gauge.inc();
+        info!(session = id, realm = realm.name(), authid = %handle.authid, %peer, "Socket.IO client connected");
+        Some(SioSession {
+            router,
+            realm,
+            handle,
+            peer,
+            gauge,
+            joined: true,
+            warnings: LogBudget::default(),
+            namespaces: HashMap::new(),
+            waiting: None,
+            max_message,
+        })
+    }
+
+    /// The session ID.
+    pub fn id(&self) -> Id {
+        self.handle.id
+    }
+
+    fn send(&self, text: String) {
+        let _ = self.handle.send(Frame::Text(text.into()));
+    }
+
+    /// Sends a Socket.IO packet (inside an Engine.IO message).
+    fn send_packet(&self, packet: &str) {
+        self.send(engineio::message(packet));
+    }
+
+    /// Logs a warning the client caused, within its budget.
+    pub fn warn_budget(&mut self, message: &str) {
+        match self.warnings.admit(std::time::Instant::now()) {
+            Verdict::Log { suppressed } => {
+                warn!(session = self.handle.id, peer = %self.peer, suppressed, "{message}");
+            }
+            Verdict::Suppress => {
+                self.router.metrics().suppressed_log_lines.inc();
+            }
+        }
+    }
+
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            realm: &self.realm,
+            handle: &self.handle,
+            claims: None,
+            oro_user: None,
+            any_uri: false,
+        }
+    }
+
+    /// One text frame (an Engine.IO packet).
+    pub fn handle_text(&mut self, data: &[u8]) -> Step {
+        let Ok(text) = std::str::from_utf8(data) else {
+            self.warn_budget("Socket.IO text frame that is not UTF-8 ignored");
+            return Step::Continue;
+        };
+        match engineio::decode(text) {
+            Ok(EnginePacket::Message(message)) => self.handle_message(message),
+            Ok(EnginePacket::Ping(data)) => {
+                // Only the upgrade probe; answered in kind.
+                self.send(format!("3{data}"));
+            }
+            Ok(EnginePacket::Close) => {
+                return Step::Close {
+                    code: CLOSE_NORMAL,
+                    reason: String::new(),
+                }
+            }
+            Ok(EnginePacket::Pong(_) | EnginePacket::Upgrade | EnginePacket::Noop) => {}
+            Ok(EnginePacket::Binary(bytes)) => self.handle_binary(bytes),
+            Err(err) => self.warn_budget(&format!("Engine.IO packet ignored: {err}")),
+        }
+        Step::Continue
+    }
+
+    /// One binary frame: an attachment of the binary event being received.
+    pub fn handle_binary(&mut self, bytes: Vec<u8>) {
+        let Some(waiting) = &mut self.waiting else {
+            self.warn_budget("Socket.IO attachment without a binary event ignored");
+            return;
+        };
+        let size: usize = waiting.attachments.iter().map(Vec::len).sum::<usize>() + bytes.len();
+        if size > self.max_message {
+            self.waiting = None;
+            self.router.metrics().limit_refused("message_size");
+            self.warn_budget("Socket.IO binary event larger than the message size limit dropped");
+            return;
+        }
+        waiting.attachments.push(bytes);
+        if waiting.attachments.len() == waiting.packet.attachments {
+            if let Some(Waiting {
+                mut packet,
+                attachments,
+            }) = self.waiting.take()
+            {
+                match packet.fill_attachments(&attachments) {
+                    Ok(()) => self.handle_event(packet),
+                    Err(err) => self.warn_budget(&format!("Socket.IO binary event dropped: {err}")),
+                }
+            }
+        }
+    }
+
+    fn handle_message(&mut self, message: &str) {
+        let packet = match packet::decode(message) {
+            Ok(packet) => packet,
+            Err(err) => {
+                self.warn_budget(&format!("Socket.IO packet ignored: {err}"));
+                return;
+            }
+        };
+        match packet.kind {
+            Kind::Connect => self.connect(&packet.namespace),
+            Kind::Disconnect => self.disconnect(&packet.namespace),
+            Kind::Event | Kind::BinaryEvent if packet.attachments > 0 => {
+                self.waiting = Some(Waiting {
+                    packet,
+                    attachments: Vec::new(),
+                });
+            }
+            Kind::Event | Kind::BinaryEvent => self.handle_event(packet),
+            // The server asks no acknowledgements; a client's are ignored.
+            Kind::Ack | Kind::BinaryAck | Kind::ConnectError => {}
+        }
+    }
+
+    fn subscribe(&mut self, namespace: &str, prefix: String) -> Result<(), String> {
+        let held: usize = self
+            .namespaces
+            .values()
+            .map(|n| n.subscriptions.len())
+            .sum();
+        let request = SubscribeRequest {
+            topic: &prefix,
+            policy: MatchPolicy::Prefix,
+            held,
+        };
+        match self.router.op_subscribe_gate(&self.actor(), request) {
+            Ok(Gate::Open) => {}
+            Ok(Gate::Refused(why)) => return Err(why),
+            // External subscribe checks answer WAMP sessions; Socket.IO rooms are not gated.
+            Ok(Gate::Check(_)) => {
+                return Err("external subscribe checks do not apply to Socket.IO rooms".into())
+            }
+            Err(refusal) => return Err(refusal.message),
+        }
+        let result = self
+            .router
+            .op_subscribe(self.actor(), request, |_| None)
+            .map_err(|r| r.message)?;
+        if let Some(ns) = self.namespaces.get_mut(namespace) {
+            ns.subscriptions.insert(prefix, result.subscription);
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, namespace: &str) {
+        if self.namespaces.contains_key(namespace) {
+            return;
+        }
+        if self.namespaces.len() >= MAX_NAMESPACES {
+            self.send_packet(&packet::connect_error(
+                namespace,
+                "too many namespaces on one connection",
+            ));
+            return;
+        }
+        let sid = random_sid();
+        self.namespaces.insert(
+            namespace.to_owned(),
+            Namespace {
+                sid: sid.clone(),
+                subscriptions: HashMap::new(),
+            },
+        );
+        for prefix in [
+            mapping::all_prefix(namespace),
+            mapping::room_prefix(namespace, &sid),
+        ] {
+            if let Err(why) = self.subscribe(namespace, prefix) {
+                self.leave_namespace(namespace);
+                self.send_packet(&packet::connect_error(namespace, &why));
+                info!(
+                    session = self.id(),
+                    namespace, "Socket.IO namespace refused: {why}"
+                );
+                return;
+            }
+        }
+        debug!(session = self.id(), namespace, %sid, "Socket.IO namespace joined");
+        self.send_packet(&packet::connected(namespace, &sid));
+    }
+
+    fn leave_namespace(&mut self, namespace: &str) {
+        if let Some(ns) = self.namespaces.remove(namespace) {
+            for id in ns.subscriptions.into_values() {
+                self.router.op_unsubscribe(self.actor(), id);
+            }
+        }
+    }
+
+    fn disconnect(&mut self, namespace: &str) {
+        self.leave_namespace(namespace);
+    }
+
+    fn handle_event(&mut self, packet: Packet) {
+        if !self.namespaces.contains_key(&packet.namespace) {
+            // Socket.IO ignores events for a namespace the socket did not join.
+            return;
+        }
+        let Some((name, args)) = packet.event() else {
+            return;
+        };
+        let (name, args) = (name.to_owned(), args.to_vec());
+        let answer = match name.as_str() {
+            "join" => self.join_room(&packet.namespace, &args),
+            "leave" => self.leave_room(&packet.namespace, &args),
+            _ => self.publish(&packet.namespace, &name, args),
+        };
+        if let Some(id) = packet.id {
+            let reply = match answer {
+                Ok(()) => Vec::new(),
+                Err((error, message)) => {
+                    let mut d = Dict::new();
+                    d.insert("error".into(), Value::Str(error.to_owned()));
+                    d.insert("message".into(), Value::Str(message));
+                    vec![Value::Dict(d)]
+                }
+            };
+            self.send_packet(&packet::ack(&packet.namespace, id, &reply).text);
+        }
+    }
+
+    fn room_of(args: &[Value]) -> Option<String> {
+        match args.first() {
+            Some(Value::Dict(d)) => match d.get("room") {
+                Some(Value::Str(room)) if !room.is_empty() && room.len() <= MAX_ROOM => {
+                    Some(room.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// ws-emit's `join {room, secret?}`: public rooms (no `::`) are joined; roomspace rooms need
+    /// their Redis secret, which this router does not hold, so they are refused (silently, as
+    /// ws-emit refuses a wrong secret).
+    fn join_room(&mut self, namespace: &str, args: &[Value]) -> Result<(), (&'static str, String)> {
+        let Some(room) = Self::room_of(args) else {
+            self.warn_budget("Socket.IO join without a room ignored");
+            return Err((
+                error_uri::INVALID_ARGUMENT,
+                "join needs {\"room\": name}".into(),
+            ));
+        };
+        if room.contains("::") {
+            debug!(
+                session = self.id(),
+                room, "Socket.IO join of a roomspace room refused"
+            );
+            return Err((
+                error_uri::NOT_AUTHORIZED,
+                "this room needs its secret".into(),
+            ));
+        }
+        let prefix = mapping::room_prefix(namespace, &room);
+        if self
+            .namespaces
+            .get(namespace)
+            .is_some_and(|ns| ns.subscriptions.contains_key(&prefix))
+        {
+            return Ok(());
+        }
+        self.subscribe(namespace, prefix).map_err(|why| {
+            debug!(session = self.id(), room, "Socket.IO join refused: {why}");
+            (error_uri::NOT_AUTHORIZED, why)
+        })?;
+        info!(
+            session = self.id(),
+            namespace, room, "Socket.IO client joined a room"
+        );
+        Ok(())
+    }
+
+    fn leave_room(
+        &mut self,
+        namespace: &str,
+        args: &[Value],
+    ) -> Result<(), (&'static str, String)> {
+        let Some(room) = Self::room_of(args) else {
+            return Err((
+                error_uri::INVALID_ARGUMENT,
+                "leave needs {\"room\": name}".into(),
+            ));
+        };
+        let prefix = mapping::room_prefix(namespace, &room);
+        let id = self
+            .namespaces
+            .get_mut(namespace)
+            .and_then(|ns| ns.subscriptions.remove(&prefix));
+        if let Some(id) = id {
+            self.router.op_unsubscribe(self.actor(), id);
+        }
+        Ok(())
+    }
+
+    fn publish(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<(), (&'static str, String)> {
+        let topic = mapping::client_topic(namespace, name);
+        let sid = self
+            .namespaces
+            .get(namespace)
+            .map(|ns| ns.sid.clone())
+            .unwrap_or_default();
+        let mut kwargs = Dict::new();
+        kwargs.insert("sid".into(), Value::Str(sid));
+        let request = PublishRequest {
+            topic: &topic,
+            args: &args,
+            kwargs: &kwargs,
+            options: &Dict::new(),
+            any_topic: false,
+            v1_payload: None,
+        };
+        match self.router.op_publish(self.actor(), request) {
+            Ok(_) => Ok(()),
+            Err(refusal) => {
+                self.warn_budget(&format!(
+                    "Socket.IO event {name} refused: {} ({})",
+                    refusal.message, refusal.error
+                ));
+                Err((refusal.error, refusal.message))
+            }
+        }
+    }
+
+    /// Leaves the realm. Idempotent; also run on drop.
+    pub fn leave(&mut self) {
+        if !std::mem::replace(&mut self.joined, false) {
+            return;
+        }
+        let subscriptions: Vec<Id> = self
+            .namespaces
+            .drain()
+            .flat_map(|(_, ns)| ns.subscriptions.into_values())
+            .collect();
+        self.realm.leave(self.id(), subscriptions);
+        self.gauge.dec();
+        info!(
+            session = self.id(),
+            dropped_events = self.handle.outbound.dropped_total(),
+            suppressed_warnings = self.warnings.suppressed_total(),
+            "Socket.IO client left"
+        );
+    }
+}
+
+impl Drop for SioSession {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}

@@ -1,0 +1,47 @@
+// A socket.io-client (the package named by argv[3]: sio4 = current 4.x, sio3 = 3.0.4 as ws-emit's
+// pages load it) connecting to argv[2] over the WebSocket transport: the main namespace, joining
+// room "news", and namespace /ws as Burp-UI does. Prints one line per thing that happens, as JSON.
+import { createRequire } from "node:module";
+const require = createRequire(import.meta.url);
+const { io } = require(process.argv[3]);
+const url = process.argv[2];
+const say = (what) => process.stdout.write(JSON.stringify(what) + "\n");
+
+// A browser always sends Origin; without one, a local client counts as a backend program.
+const opts = {
+  transports: ["websocket"],
+  reconnection: false,
+  timeout: 5000,
+  extraHeaders: { origin: "http://localhost" },
+};
+const main = io(url, opts);
+const ws = io(url + "/ws", opts);
+let ready = 0;
+const isReady = () => {
+  ready += 1;
+  if (ready === 2) say({ ready: true, sid: main.id });
+};
+main.on("connect", () => {
+  main.emit("join", { room: "news" }, (answer) => {
+    say({ joined: "news", answer: answer ?? null });
+    main.emit("leave", { room: "gone" });
+    isReady();
+  });
+});
+main.on("update", (...args) => say({ ns: "/", event: "update", args }));
+ws.on("connect", isReady);
+ws.on("backup_running", (...args) => say({ ns: "/ws", event: "backup_running", args }));
+for (const s of [main, ws]) {
+  s.on("connect_error", (err) => say({ connect_error: String(err && err.message) }));
+  s.on("disconnect", (reason) => say({ disconnect: reason }));
+}
+process.stdin.on("data", (line) => {
+  const cmd = String(line).trim();
+  if (cmd === "chat") {
+    main.emit("chat", "hello", { from: "node" }, (answer) => say({ chat_ack: answer ?? null }));
+  } else if (cmd === "exit") {
+    main.close();
+    ws.close();
+    process.exit(0);
+  }
+});

@@ -1,0 +1,256 @@
+//! Socket.IO clients on wampd's broker, with the real socket.io-client (the current 4.x, and
+//! 3.0.4 as ws-emit's pages load it) in Node.js over the WebSocket transport: namespaces, rooms
+//! (`join`/`leave`), events published by WAMP sessions reaching exactly the sockets they address,
+//! and client emits reaching WAMP subscribers under the authorization rules.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+use wampd_proto::wamp::{Dict, Serializer, Value};
+
+struct NodeClient {
+    child: std::process::Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl NodeClient {
+    fn start(url: &str, package: &str) -> NodeClient {
+        let dir = socketio_node();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/interop/socketio_client.mjs");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .arg(url)
+            .arg(dir.join("node_modules").join(package))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str(&line) {
+                    let _ = tx.send(value);
+                }
+            }
+        });
+        NodeClient { child, lines }
+    }
+
+    /// The next line, within a few seconds.
+    fn next(&self) -> serde_json::Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the Socket.IO client said something in time")
+    }
+
+    /// Waits for a line that `pick` accepts, skipping others.
+    fn until(&self, pick: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        loop {
+            let line = self.next();
+            if pick(&line) {
+                return line;
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        let _ = writeln!(stdin, "{cmd}");
+    }
+
+    fn stop(mut self) {
+        self.command("exit");
+        let _ = self.child.wait();
+    }
+}
+
+async fn publish(publisher: &mut Client, topic: &str, args: Vec<Value>) {
+    publisher.publish_acked(topic, args, Dict::new()).await;
+}
+
+async fn events_reach_exactly_the_addressed_sockets(package: &str) {
+    let server = TestServer::start(&[]).await;
+    let url = format!("http://{}", server.addr);
+    let client = tokio::task::spawn_blocking({
+        let url = url.clone();
+        let package = package.to_owned();
+        move || {
+            let c = NodeClient::start(&url, &package);
+            let joined = c.until(|l| l.get("joined").is_some());
+            // The join was acknowledged without an error.
+            assert_eq!(joined["answer"], serde_json::json!(null), "{joined}");
+            c.until(|l| l.get("ready").is_some());
+            c
+        }
+    })
+    .await
+    .expect("client starts");
+    let mut publisher = Client::join(&server, Serializer::Json).await;
+    let mut one = Dict::new();
+    one.insert("n".into(), Value::UInt(1));
+    publish(
+        &mut publisher,
+        "socketio._.room.other.update",
+        vec![Value::UInt(0)],
+    )
+    .await;
+    publish(
+        &mut publisher,
+        "socketio._.all.update",
+        vec![Value::Dict(one)],
+    )
+    .await;
+    publish(
+        &mut publisher,
+        "socketio._.room.news.update",
+        vec![Value::UInt(2), Value::Str("x".into())],
+    )
+    .await;
+    publish(
+        &mut publisher,
+        "socketio.ws.all.backup_running",
+        vec![Value::Bool(true)],
+    )
+    .await;
+    let lines = tokio::task::spawn_blocking(move || {
+        let got: Vec<_> = (0..3).map(|_| client.next()).collect();
+        (client, got)
+    })
+    .await
+    .expect("events");
+    let (client, got) = lines;
+    assert_eq!(
+        got[0],
+        serde_json::json!({"ns": "/", "event": "update", "args": [{"n": 1}]})
+    );
+    assert_eq!(
+        got[1],
+        serde_json::json!({"ns": "/", "event": "update", "args": [2, "x"]})
+    );
+    assert_eq!(
+        got[2],
+        serde_json::json!({"ns": "/ws", "event": "backup_running", "args": [true]})
+    );
+    // Nothing else arrives: the room the socket is not in stayed silent.
+    let extra = client.lines.recv_timeout(Duration::from_millis(300));
+    assert!(extra.is_err(), "unexpected {extra:?}");
+    client.stop();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_client_4_gets_namespace_and_room_events() {
+    events_reach_exactly_the_addressed_sockets("sio4").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_client_3_0_4_gets_namespace_and_room_events() {
+    events_reach_exactly_the_addressed_sockets("sio3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_emits_reach_wamp_subscribers_only_where_the_rules_allow() {
+    for (policy, delivered) in [("open", true), ("standard", false)] {
+        let server = TestServer::start(&[("WEBSOCKET_AUTHORIZATION_DEFAULT", policy)]).await;
+        let mut subscriber = Client::join(&server, Serializer::Json).await;
+        subscriber.subscribe("socketio._.client.chat").await;
+        let url = format!("http://{}", server.addr);
+        let mut client = tokio::task::spawn_blocking(move || {
+            let c = NodeClient::start(&url, "sio4");
+            c.until(|l| l.get("ready").is_some());
+            c
+        })
+        .await
+        .expect("client");
+        client.command("chat");
+        let client = tokio::task::spawn_blocking(move || {
+            let ack = client.until(|l| l.get("chat_ack").is_some());
+            (client, ack)
+        })
+        .await
+        .expect("ack");
+        let (client, ack) = client;
+        if delivered {
+            assert_eq!(ack["chat_ack"], serde_json::json!(null), "{ack}");
+            let (_, _, args, kwargs) = subscriber.event().await;
+            assert_eq!(args[0], Value::Str("hello".into()));
+            assert!(kwargs.contains_key("sid"));
+        } else {
+            assert_eq!(
+                ack["chat_ack"]["error"], "wamp.error.not_authorized",
+                "{ack}"
+            );
+            subscriber.expect_silence(Duration::from_millis(300)).await;
+        }
+        client.stop();
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn engine_io_requests_it_does_not_serve_get_engine_io_errors() {
+    let server = TestServer::start(&[]).await;
+    for (query, expected) in [
+        ("EIO=3&transport=websocket", "Unsupported protocol version"),
+        ("EIO=4&transport=websocket&sid=abc", "Session ID unknown"),
+    ] {
+        let url = format!("ws://{}/socket.io/?{query}", server.addr);
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 400);
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .to_string();
+                assert!(body.contains(expected), "{body}");
+            }
+            other => panic!("{query}: expected a 400, got {other:?}"),
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_io_pings_keep_an_idle_client_connected() {
+    // Pings every 500 ms with a 500 ms timeout: a client that did not answer them would be gone
+    // (and socket.io-client itself closes without them) well within the 3 s it stays idle.
+    let server = TestServer::start(&[
+        ("WEBSOCKET_PING_INTERVAL", "500ms"),
+        ("WEBSOCKET_PING_TIMEOUT", "500ms"),
+    ])
+    .await;
+    let url = format!("http://{}", server.addr);
+    let client = tokio::task::spawn_blocking(move || {
+        let c = NodeClient::start(&url, "sio4");
+        c.until(|l| l.get("ready").is_some());
+        c
+    })
+    .await
+    .expect("client");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut publisher = Client::join(&server, Serializer::Json).await;
+    publish(
+        &mut publisher,
+        "socketio._.all.update",
+        vec![Value::UInt(7)],
+    )
+    .await;
+    let client = tokio::task::spawn_blocking(move || {
+        let line = client.next();
+        assert_eq!(
+            line,
+            serde_json::json!({"ns": "/", "event": "update", "args": [7]})
+        );
+        client
+    })
+    .await
+    .expect("still connected");
+    client.stop();
+    server.shutdown().await;
+}
