@@ -132,6 +132,7 @@ pub struct Metrics {
     /// Requests refused because they would exceed a limit, by limit.
     limit_refusals: Family<ReasonLabel, Counter>,
     zmq_messages: Family<OutcomeLabel, Counter>,
+    socketio_queue_messages: Family<OutcomeLabel, Counter>,
     external_checks: Family<CheckLabel, Counter>,
     /// Connections that ended without a close handshake (FIN or reset without a close frame).
     pub unclean_disconnects: Counter,
@@ -269,6 +270,12 @@ impl Metrics {
             "Messages received on the ZeroMQ channel, by outcome (published, or why one was dropped)",
             zmq_messages.clone(),
         );
+        let socketio_queue_messages = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "socketio_queue_messages",
+            "Messages received from the Flask-SocketIO / python-socketio Redis queue, by outcome",
+            socketio_queue_messages.clone(),
+        );
         let external_checks = Family::<CheckLabel, Counter>::default();
         registry.register(
             "external_checks",
@@ -364,6 +371,7 @@ impl Metrics {
             handshake_failures,
             limit_refusals,
             zmq_messages,
+            socketio_queue_messages,
             external_checks,
             unclean_disconnects,
             suppressed_log_lines,
@@ -423,6 +431,16 @@ impl Metrics {
     /// `no_topic`, `category`, `invalid`, `refused`, `multipart`, `too_large`).
     pub fn zmq_message(&self, outcome: &str) {
         self.zmq_messages
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a message from the Socket.IO queue with its outcome (`published` per topic,
+    /// `ignored`, `invalid`, `refused`, `too_large`).
+    pub fn socketio_queue_message(&self, outcome: &str) {
+        self.socketio_queue_messages
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.to_owned(),
             })

@@ -32,6 +32,7 @@ use crate::router::authorizer::Authorizer;
 use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::subscribe_gate::SubscribeGate;
 use crate::router::{demo_clock, oro_ping, AuthConfig, Router, RouterConfig};
+use crate::socketio::queue_consumer::QueueConsumer;
 use crate::transport::client_addr::TrustedProxies;
 use crate::transport::connection::ConnectionContext;
 use crate::transport::demo::DemoPage;
@@ -58,6 +59,8 @@ pub struct Server {
     shutdown_timeout: Duration,
     /// The cluster backplane's tasks, started by [`Server::run`] (cluster mode only).
     cluster: Option<RedisTasks>,
+    /// The Socket.IO queue consumer, when configured.
+    socketio_queue: Option<QueueConsumer>,
 }
 
 fn overflow_policy(policy: SlowConsumerPolicy) -> OverflowPolicy {
@@ -368,6 +371,18 @@ impl Server {
             state,
             shutdown_timeout: settings.shutdown_timeout,
             cluster,
+            socketio_queue: match &settings.socketio.queue {
+                None => None,
+                Some(url) => Some(
+                    QueueConsumer::new(url, &settings.socketio.channel, &settings.backend_role)
+                        .map_err(|why| {
+                            io::Error::new(
+                                io::ErrorKind::InvalidInput,
+                                format!("WEBSOCKET_SOCKETIO_QUEUE: {why}"),
+                            )
+                        })?,
+                ),
+            },
         })
     }
 
@@ -448,6 +463,9 @@ impl Server {
         let cluster_stop = CancellationToken::new();
         if let Some(tasks) = self.cluster {
             tasks.spawn(state.connection.router.clone(), cluster_stop.clone());
+        }
+        if let Some(consumer) = self.socketio_queue {
+            tokio::spawn(consumer.run(state.connection.router.clone(), cluster_stop.clone()));
         }
         if !self.oro_ping_interval.is_zero() {
             tokio::spawn(oro_ping::run(

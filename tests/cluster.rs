@@ -5,150 +5,16 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{connect_ws, dict, http_get, metric, scrape, Client, TestServer, WAIT};
+use common::{connect_ws, dict, http_get, metric, scrape, Client, Redis, TestServer, WAIT};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wampd_proto::wamp::{Dict, Id, Message, Serializer, Value};
 
 /// How long a test listens to conclude that nothing more arrives.
 const QUIET: Duration = Duration::from_millis(600);
-
-/// Finds `redis-server`, installing Debian's package when it is missing (as .ci/run does).
-fn redis_binary() -> PathBuf {
-    let find = || {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("redis-server"))
-                .find(|candidate| candidate.is_file())
-        })
-    };
-    if let Some(found) = find() {
-        return found;
-    }
-    let installed = Command::new("sh")
-        .args([
-            "-c",
-            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server",
-        ])
-        .status();
-    assert!(
-        installed.is_ok_and(|s| s.success()),
-        "redis-server is missing and could not be installed with apt-get"
-    );
-    find().expect("redis-server on PATH after installing it")
-}
-
-/// A free loopback port (bound, read, released).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// A private redis-server; SIGKILLed and reaped on drop.
-struct Redis {
-    port: u16,
-    /// TLS port, certificate and key, when started with TLS.
-    tls: Option<(u16, PathBuf, PathBuf)>,
-    child: Option<Child>,
-}
-
-impl Redis {
-    async fn start() -> Redis {
-        let mut redis = Redis {
-            port: free_port(),
-            tls: None,
-            child: None,
-        };
-        redis.restart().await;
-        redis
-    }
-
-    /// Also listens with TLS (self-signed certificate in `dir`) on another port.
-    async fn start_tls(dir: &std::path::Path) -> Redis {
-        let (cert, key) = common::self_signed_certificate(dir);
-        let mut redis = Redis {
-            port: free_port(),
-            tls: Some((free_port(), cert, key)),
-            child: None,
-        };
-        redis.restart().await;
-        redis
-    }
-
-    fn dsn(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// (Re)starts redis-server on the same port and waits until it answers PING.
-    async fn restart(&mut self) {
-        let mut command = Command::new(redis_binary());
-        command.args([
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]);
-        if let Some((port, cert, key)) = &self.tls {
-            command
-                .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
-                .arg("--tls-cert-file")
-                .arg(cert)
-                .arg("--tls-key-file")
-                .arg(key);
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.ping().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server on port {} does not answer PING", self.port);
-    }
-
-    async fn ping(&self) -> bool {
-        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
-            return false;
-        };
-        if stream.write_all(b"PING\r\n").await.is_err() {
-            return false;
-        }
-        let mut reply = [0u8; 7];
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), stream.read_exact(&mut reply)).await,
-            Ok(Ok(_)) if &reply == b"+PONG\r\n"
-        )
-    }
-
-    /// SIGKILL: no goodbye to anyone.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A node in this test process, in cluster mode.
 async fn node(redis: &Redis, extra: &[(&str, &str)]) -> TestServer {

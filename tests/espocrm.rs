@@ -11,14 +11,6 @@ use std::time::Duration;
 use common::*;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-/// A loopback port that was free a moment ago (the ZeroMQ DSN needs a fixed one).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Pushes each of `messages` the way Espo's PHP backend does: one PUSH socket per message.
 fn espo_push(zmq: SocketAddr, messages: &[&str]) {
     let script = r#"

@@ -254,3 +254,84 @@ async fn engine_io_pings_keep_an_idle_client_connected() {
     client.stop();
     server.shutdown().await;
 }
+
+/// Runs `tests/interop/flask_socketio_emit.py` with the Flask-SocketIO of `generation`.
+fn flask_emit(generation: &str, redis: &str, plan: serde_json::Value) {
+    let python = flask_socketio_python(generation);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/flask_socketio_emit.py");
+    let status = Command::new(python)
+        .arg(script)
+        .arg(redis)
+        .arg(plan.to_string())
+        .status()
+        .expect("python runs");
+    assert!(status.success(), "the Flask-SocketIO emitter failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flask_socketio_emits_of_both_queue_encodings_reach_exactly_their_sockets() {
+    let redis = Redis::start().await;
+    let dsn = redis.dsn();
+    let server = TestServer::start(&[("WEBSOCKET_SOCKETIO_QUEUE", dsn.as_str())]).await;
+    let url = format!("http://{}", server.addr);
+    let client = tokio::task::spawn_blocking(move || {
+        let c = NodeClient::start(&url, "sio4");
+        let ready = c.until(|l| l.get("ready").is_some());
+        (c, ready["sid"].as_str().expect("sid").to_owned())
+    })
+    .await
+    .expect("client");
+    let (mut client, sid) = client;
+    // A WAMP subscriber sees the room's emits too.
+    let mut wamp = Client::join(&server, Serializer::Json).await;
+    wamp.subscribe_with("socketio._.room.news.", {
+        let mut o = Dict::new();
+        o.insert("match".into(), Value::Str("prefix".into()));
+        o
+    })
+    .await;
+    for (generation, n) in [("old", 1), ("new", 2)] {
+        let plan = serde_json::json!([
+            {"event": "update", "args": [{"skipped": n}], "skip_sid": sid},
+            {"event": "update", "args": [{"other": n}], "to": "other"},
+            {"event": "update", "args": [{"news": n}, "two"], "to": "news"},
+            {"event": "backup_running", "args": [true], "namespace": "/ws"},
+        ]);
+        let dsn = dsn.clone();
+        let which = generation.to_owned();
+        tokio::task::spawn_blocking(move || flask_emit(&which, &dsn, plan))
+            .await
+            .expect("emit");
+        let (c, got) = tokio::task::spawn_blocking(move || {
+            let got: Vec<_> = (0..2).map(|_| client.next()).collect();
+            (client, got)
+        })
+        .await
+        .expect("events");
+        client = c;
+        assert_eq!(
+            got[0],
+            serde_json::json!({"ns": "/", "event": "update", "args": [{"news": n}, "two"]}),
+            "python-socketio {generation}"
+        );
+        assert_eq!(
+            got[1],
+            serde_json::json!({"ns": "/ws", "event": "backup_running", "args": [true]})
+        );
+        let (_, _, args, _) = wamp.event().await;
+        assert_eq!(args.len(), 2);
+    }
+    let extra = client.lines.recv_timeout(Duration::from_millis(300));
+    assert!(extra.is_err(), "unexpected {extra:?}");
+    let metrics = scrape(server.addr).await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "wampd_socketio_queue_messages_total{outcome=\"published\"}"
+        ),
+        8.0
+    );
+    client.stop();
+    server.shutdown().await;
+}

@@ -285,21 +285,25 @@ impl RedisTasks {
 }
 
 /// Exponential backoff with jitter: each delay is drawn from [d/2, d], d doubling up to the cap.
+/// Shared with the other Redis consumers (the Socket.IO queue).
 #[derive(Debug)]
-struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
 impl Backoff {
-    fn new() -> Backoff {
+    /// Starts at the shortest delay.
+    pub(crate) fn new() -> Backoff {
         Backoff { next: BACKOFF_MIN }
     }
 
-    fn reset(&mut self) {
+    /// Back to the shortest delay (after a success).
+    pub(crate) fn reset(&mut self) {
         self.next = BACKOFF_MIN;
     }
 
-    fn delay(&mut self) -> Duration {
+    /// The next delay.
+    pub(crate) fn delay(&mut self) -> Duration {
         let ceiling = self.next;
         self.next = (self.next * 2).min(BACKOFF_MAX);
         let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
@@ -308,7 +312,7 @@ impl Backoff {
 }
 
 /// Sleeps `delay` unless `stop` comes first; false when stopping.
-async fn pause(delay: Duration, stop: &CancellationToken) -> bool {
+pub(crate) async fn pause(delay: Duration, stop: &CancellationToken) -> bool {
     tokio::select! {
         _ = stop.cancelled() => false,
         _ = tokio::time::sleep(delay) => true,

@@ -130,6 +130,7 @@ impl Settings {
                 self.zmq.as_ref(),
                 self.backend_max_message_size,
             ))
+            .chain(super::socketio::describe(&self.socketio))
             .chain([
                 (
                     WEBSOCKET_PUBLISH_SECRET,

@@ -14,6 +14,7 @@ pub mod espocrm;
 pub mod ip_net;
 pub mod limits;
 pub mod settings;
+pub mod socketio;
 pub mod table;
 pub mod unknown;
 pub mod verbosity;

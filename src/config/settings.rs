@@ -105,6 +105,8 @@ pub struct Settings {
     pub v1_ping_interval: Duration,
     /// The EspoCRM profile (WEBSOCKET_ESPOCRM_*).
     pub espocrm: super::espocrm::EspoSettings,
+    /// Socket.IO (WEBSOCKET_SOCKETIO_*).
+    pub socketio: super::socketio::SocketIoSettings,
     /// The ZeroMQ backend channel (WEBSOCKET_ZMQ_*), `None` = off.
     pub zmq: Option<super::zmq::ZmqSettings>,
     /// True when the backend DSN came from a variable rather than Oro's default.
@@ -220,6 +222,7 @@ impl Default for Settings {
             checks: Default::default(),
             v1_ping_interval: Duration::ZERO,
             espocrm: Default::default(),
+            socketio: Default::default(),
             zmq: None,
             backend_dsn_explicit: false,
             backend_listen: BackendListen::default(),
@@ -642,6 +645,7 @@ impl Settings {
             )?,
             espocrm: super::espocrm::espocrm_from_env(env)?,
             zmq: super::zmq::zmq_from_env(env)?,
+            socketio: super::socketio::socketio_from_env(env)?,
             slow_consumer,
             metrics_dsn,
             server_dsn,
@@ -695,7 +699,7 @@ pub(super) fn knob<T>(
 
 /// Checks a cluster backplane URL: `redis://` or `rediss://`, a host, an optional port and an
 /// optional numeric database (`/0`). The `Err` is the expectation, for the error message.
-fn parse_cluster_dsn(value: &str) -> Result<String, String> {
+pub(super) fn parse_cluster_dsn(value: &str) -> Result<String, String> {
     const EXPECTED: &str =
         "a Redis URL such as redis://127.0.0.1:6379/0 or rediss://:password@host:6380/0";
     let url = url::Url::parse(value).map_err(|err| format!("{EXPECTED} ({err})"))?;

@@ -222,6 +222,10 @@ settings_table! {
         "what a ZeroMQ message holds: publish (the POST /publish body) or espocrm (EspoCRM's {topicId, userId, ...} push)";
     WEBSOCKET_ZMQ_MAX_CONNECTIONS: Kind::Count, "256",
         "most ZeroMQ PUSH peers connected at once; more are closed at once";
+    WEBSOCKET_SOCKETIO_QUEUE: Kind::Dsn, "",
+        "the Flask-SocketIO / python-socketio Redis message queue to consume, such as redis://127.0.0.1:6379/0: every emit on it reaches this node's Socket.IO clients and WAMP subscribers (docs/socketio.md); empty = none";
+    WEBSOCKET_SOCKETIO_CHANNEL: Kind::Text, "flask-socketio",
+        "the queue's Redis channel: flask-socketio (Flask-SocketIO) or socketio (plain python-socketio)";
     WEBSOCKET_PUBLISH_SECRET: Kind::Secret, "",
         "shared secret for POST /publish (Authorization: Bearer SECRET) and request signing; empty = HTTP publish only from loopback addresses";
     WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE: Kind::Bool, "false",

@@ -123,6 +123,8 @@ pub struct Router {
     backplane: Option<Arc<dyn Backplane>>,
     /// The application's consent to subscriptions; `None` = no external check.
     gate: Option<subscribe_gate::SubscribeGate>,
+    /// This node's Socket.IO socket ids, for `skip_sid`.
+    socketio_sids: crate::socketio::registry::Sids,
 }
 
 impl Router {
@@ -155,6 +157,7 @@ impl Router {
             auth_limiter,
             backplane: None,
             gate: None,
+            socketio_sids: Default::default(),
         }
     }
 
@@ -168,6 +171,11 @@ impl Router {
     pub fn with_subscribe_gate(mut self, gate: subscribe_gate::SubscribeGate) -> Router {
         self.gate = Some(gate);
         self
+    }
+
+    /// This node's Socket.IO socket ids.
+    pub fn socketio_sids(&self) -> &crate::socketio::registry::Sids {
+        &self.socketio_sids
     }
 
     /// The subscribe gate, when one is configured.

@@ -243,6 +243,18 @@ impl Router {
         Ok(self.op_publish_checked(actor, request, &options, started))
     }
 
+    /// A publication for this node's subscribers only, never forwarded to the cluster: for
+    /// channels every node consumes itself (the Socket.IO Redis queue).
+    pub fn op_publish_local(
+        &self,
+        actor: Actor<'_>,
+        request: PublishRequest<'_>,
+    ) -> Result<(Id, PublishStats), Refusal> {
+        let started = Instant::now();
+        let options = self.op_check_publish(actor, request)?;
+        Ok(self.publish_checked(actor.realm, actor.handle, request, &options, false, started))
+    }
+
     /// The act step of a publication [`Router::op_check_publish`] accepted.
     pub fn op_publish_checked(
         &self,

@@ -13,4 +13,6 @@
 //! bounded queues and the slow-consumer policies (`docs/protocol.md`).
 
 pub mod mapping;
+pub mod queue_consumer;
+pub mod registry;
 pub mod session;

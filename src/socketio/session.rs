@@ -300,12 +300,14 @@ impl SioSession {
                 return;
             }
         }
+        self.router.socketio_sids().insert(&sid, self.id());
         debug!(session = self.id(), namespace, %sid, "Socket.IO namespace joined");
         self.send_packet(&packet::connected(namespace, &sid));
     }
 
     fn leave_namespace(&mut self, namespace: &str) {
         if let Some(ns) = self.namespaces.remove(namespace) {
+            self.router.socketio_sids().remove(&ns.sid);
             for id in ns.subscriptions.into_values() {
                 self.router.op_unsubscribe(self.actor(), id);
             }
@@ -457,10 +459,14 @@ impl SioSession {
         if !std::mem::replace(&mut self.joined, false) {
             return;
         }
+        let sids = self.router.socketio_sids();
         let subscriptions: Vec<Id> = self
             .namespaces
             .drain()
-            .flat_map(|(_, ns)| ns.subscriptions.into_values())
+            .flat_map(|(_, ns)| {
+                sids.remove(&ns.sid);
+                ns.subscriptions.into_values()
+            })
             .collect();
         self.realm.leave(self.id(), subscriptions);
         self.gauge.dec();

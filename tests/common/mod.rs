@@ -788,3 +788,179 @@ pub fn socketio_node() -> std::path::PathBuf {
     }
     dir
 }
+
+/// Finds `redis-server`, installing Debian's package when it is missing (as .ci/run does).
+pub fn redis_binary() -> std::path::PathBuf {
+    let find = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("redis-server"))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    if let Some(found) = find() {
+        return found;
+    }
+    let installed = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server",
+        ])
+        .status();
+    assert!(
+        installed.is_ok_and(|s| s.success()),
+        "redis-server is missing and could not be installed with apt-get"
+    );
+    find().expect("redis-server on PATH after installing it")
+}
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A private redis-server; SIGKILLed and reaped on drop.
+pub struct Redis {
+    pub port: u16,
+    /// TLS port, certificate and key, when started with TLS.
+    pub tls: Option<(u16, std::path::PathBuf, std::path::PathBuf)>,
+    child: Option<std::process::Child>,
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        let mut redis = Redis {
+            port: free_port(),
+            tls: None,
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// Also listens with TLS (self-signed certificate in `dir`) on another port.
+    pub async fn start_tls(dir: &std::path::Path) -> Redis {
+        let (cert, key) = self_signed_certificate(dir);
+        let mut redis = Redis {
+            port: free_port(),
+            tls: Some((free_port(), cert, key)),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn dsn(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// (Re)starts redis-server on the same port and waits until it answers PING.
+    pub async fn restart(&mut self) {
+        let mut command = std::process::Command::new(redis_binary());
+        command.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some((port, cert, key)) = &self.tls {
+            command
+                .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key);
+        }
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if self.ping().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on port {} does not answer PING", self.port);
+    }
+
+    pub async fn ping(&self) -> bool {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
+            return false;
+        };
+        if tokio::io::AsyncWriteExt::write_all(&mut stream, b"PING\r\n")
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        let mut reply = [0u8; 7];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), tokio::io::AsyncReadExt::read_exact(&mut stream, &mut reply)).await,
+            Ok(Ok(_)) if &reply == b"+PONG\r\n"
+        )
+    }
+
+    /// SIGKILL: no goodbye to anyone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A virtualenv under `target/` with Flask-SocketIO, its python-socketio and redis: `old` pins
+/// python-socketio 5.13 (pickled queue messages, `data` the argument itself or a tuple), `new`
+/// takes 5.14.2 or later (JSON, `data` the list of arguments). Installed with pip on first use.
+pub fn flask_socketio_python(generation: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let venv = target.join(format!("flask-socketio-{generation}"));
+    let python = venv.join("bin").join("python");
+    let pins: &[&str] = match generation {
+        "old" => &["python-socketio==5.13.0", "flask-socketio==5.5.1", "redis"],
+        _ => &["python-socketio>=5.14.2", "flask-socketio>=5.5", "redis"],
+    };
+    let ready = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", "import flask_socketio, redis"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let status = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is installed");
+        assert!(status.success(), "creating the virtualenv failed");
+        let status = std::process::Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(pins)
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "installing Flask-SocketIO failed");
+    }
+    python
+}

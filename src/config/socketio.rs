@@ -1,0 +1,69 @@
+//! The Socket.IO variables (listed with the others in [`super::table`]): the Flask-SocketIO /
+//! python-socketio Redis queue to consume.
+
+use super::env_files::EnvMap;
+use super::settings::{knob, parse_cluster_dsn};
+use super::table::*;
+use super::ConfigError;
+use wampd_proto::dsn::mask_dsn_text;
+
+/// Flask-SocketIO's default channel.
+pub const DEFAULT_CHANNEL: &str = "flask-socketio";
+
+/// The Socket.IO settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketIoSettings {
+    /// WEBSOCKET_SOCKETIO_QUEUE: the Redis URL; `None` = no queue consumer.
+    pub queue: Option<String>,
+    /// WEBSOCKET_SOCKETIO_CHANNEL.
+    pub channel: String,
+}
+
+impl Default for SocketIoSettings {
+    fn default() -> SocketIoSettings {
+        SocketIoSettings {
+            queue: None,
+            channel: DEFAULT_CHANNEL.to_string(),
+        }
+    }
+}
+
+/// Reads the Socket.IO settings.
+pub fn socketio_from_env(env: &EnvMap) -> Result<SocketIoSettings, ConfigError> {
+    let queue = match env
+        .get(WEBSOCKET_SOCKETIO_QUEUE)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => None,
+        Some(value) => Some(parse_cluster_dsn(value).map_err(|expected| {
+            ConfigError::invalid(WEBSOCKET_SOCKETIO_QUEUE, mask_dsn_text(value), expected)
+        })?),
+    };
+    let channel = knob(
+        env,
+        WEBSOCKET_SOCKETIO_CHANNEL,
+        DEFAULT_CHANNEL.to_string(),
+        |s| {
+            if s.len() <= 256 && !s.chars().any(char::is_whitespace) {
+                Ok(s.to_string())
+            } else {
+                Err("a Redis channel name without whitespace, at most 256 bytes".to_string())
+            }
+        },
+    )?;
+    Ok(SocketIoSettings { queue, channel })
+}
+
+/// `config:check` rows, in table order.
+pub fn describe(s: &SocketIoSettings) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            WEBSOCKET_SOCKETIO_QUEUE,
+            s.queue
+                .as_deref()
+                .map_or_else(|| "(not set: no queue consumer)".to_string(), mask_dsn_text),
+        ),
+        (WEBSOCKET_SOCKETIO_CHANNEL, s.channel.clone()),
+    ]
+}
