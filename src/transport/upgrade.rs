@@ -479,60 +479,8 @@ pub async fn admit(
             body: refused.reason,
         }
     })?;
-    let limiter = state.connection.router.auth_limiter();
-    if !limiter.allows(client.ip()) {
-        info!(%client, "Authentication failed: too many failed attempts from this address");
-        metrics.handshake_failure("auth_rate_limit");
-        return Err(HttpRefusal {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            body: "too many failed attempts",
-        });
-    }
-    if let Err(why) = admission.origin_allowed(headers) {
-        crate::router::log_budget::connection_warning(
-            |suppressed| warn!(%client, %why, suppressed, "Client rejected, bad origin"),
-        );
-        metrics.handshake_failure("bad_origin");
-        return Err(HttpRefusal {
-            status: StatusCode::FORBIDDEN,
-            body: "origin not allowed",
-        });
-    }
-    let credentials_refused = |why: CredentialError| {
-        if let CredentialError::CheckUnavailable(_) = why {
-            warn!(%client, "{why}");
-            metrics.handshake_failure("check_unavailable");
-            return HttpRefusal {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                body: "retry later",
-            };
-        }
-        info!(%client, "{why}");
-        metrics.auth_failures.inc();
-        metrics.handshake_failure("ticket");
-        limiter.failed(client.ip());
-        HttpRefusal {
-            status: StatusCode::FORBIDDEN,
-            body: "Forbidden",
-        }
-    };
-    let authrole = admission.websocket_role(&client, headers, &spec.authrole);
-    // The application's connect check, for browsers (a local program is a backend).
-    let checked = match &admission.connect {
-        Some(check) if authrole != admission.backend_role => {
-            let outcome = check.admit(request.query, &client).await;
-            metrics.external_check(
-                "connect",
-                match &outcome {
-                    Ok(_) => "allowed",
-                    Err(CredentialError::CheckUnavailable(_)) => "failed",
-                    Err(_) => "denied",
-                },
-            );
-            Some(outcome.map_err(credentials_refused)?)
-        }
-        _ => None,
-    };
+    let (authrole, checked) = admit_browser(state, spec, &client, headers, request.query).await?;
+    let credentials_refused = |why: CredentialError| credential_refusal(state, &client, why);
     let (flavor, serializer) = match accepted.protocol {
         Protocol::V2(serializer) => {
             let preauth = match checked {
@@ -589,6 +537,83 @@ pub async fn admit(
         serializer,
         authrole,
     })
+}
+
+/// The refusal of credentials: logged, counted, and charged to the failed-auth limiter (a check
+/// that gave no answer is not the client's fault: 503, not charged).
+fn credential_refusal(
+    state: &ServerState,
+    client: &ClientAddr,
+    why: CredentialError,
+) -> HttpRefusal {
+    let metrics = state.connection.router.metrics();
+    if let CredentialError::CheckUnavailable(_) = why {
+        warn!(%client, "{why}");
+        metrics.handshake_failure("check_unavailable");
+        return HttpRefusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: "retry later",
+        };
+    }
+    info!(%client, "{why}");
+    metrics.auth_failures.inc();
+    metrics.handshake_failure("ticket");
+    state.connection.router.auth_limiter().failed(client.ip());
+    HttpRefusal {
+        status: StatusCode::FORBIDDEN,
+        body: "Forbidden",
+    }
+}
+
+/// What every request that opens a session checks, whatever its transport (a WebSocket upgrade,
+/// an Engine.IO polling handshake): the failed-auth limiter, the Origin allow-list, the role (a
+/// local program without an Origin is a backend) and, for browsers, the connect check. Returns
+/// the role and the connect check's (authid, authrole).
+pub async fn admit_browser(
+    state: &ServerState,
+    spec: &ListenerSpec,
+    client: &ClientAddr,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(Arc<str>, Option<(String, String)>), HttpRefusal> {
+    let metrics = state.connection.router.metrics();
+    let admission = &state.admission;
+    let limiter = state.connection.router.auth_limiter();
+    if !limiter.allows(client.ip()) {
+        info!(%client, "Authentication failed: too many failed attempts from this address");
+        metrics.handshake_failure("auth_rate_limit");
+        return Err(HttpRefusal {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: "too many failed attempts",
+        });
+    }
+    if let Err(why) = admission.origin_allowed(headers) {
+        crate::router::log_budget::connection_warning(
+            |suppressed| warn!(%client, %why, suppressed, "Client rejected, bad origin"),
+        );
+        metrics.handshake_failure("bad_origin");
+        return Err(HttpRefusal {
+            status: StatusCode::FORBIDDEN,
+            body: "origin not allowed",
+        });
+    }
+    let authrole = admission.websocket_role(client, headers, &spec.authrole);
+    let checked = match &admission.connect {
+        Some(check) if authrole != admission.backend_role => {
+            let outcome = check.admit(query, client).await;
+            metrics.external_check(
+                "connect",
+                match &outcome {
+                    Ok(_) => "allowed",
+                    Err(CredentialError::CheckUnavailable(_)) => "failed",
+                    Err(_) => "denied",
+                },
+            );
+            Some(outcome.map_err(|why| credential_refusal(state, client, why))?)
+        }
+        _ => None,
+    };
+    Ok((authrole, checked))
 }
 
 /// Serves a connection whose first request is a WebSocket upgrade.
