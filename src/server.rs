@@ -350,6 +350,7 @@ impl Server {
                 let realm = settings.realms.first().map_or("realm1", String::as_str);
                 DemoPage::new(&settings.demo_autobahn_url, realm)
             }),
+            polling: Default::default(),
         });
         let public = Arc::new(ListenerSpec {
             role: if metrics_listener.is_some() {

@@ -20,6 +20,11 @@ struct NodeClient {
 
 impl NodeClient {
     fn start(url: &str, package: &str) -> NodeClient {
+        NodeClient::start_with(url, package, "websocket")
+    }
+
+    /// With `transports` ("websocket", "polling" or "polling,websocket").
+    fn start_with(url: &str, package: &str, transports: &str) -> NodeClient {
         let dir = socketio_node();
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/interop/socketio_client.mjs");
@@ -27,6 +32,7 @@ impl NodeClient {
             .arg(&script)
             .arg(url)
             .arg(dir.join("node_modules").join(package))
+            .env("SIO_TRANSPORTS", transports)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -77,13 +83,19 @@ async fn publish(publisher: &mut Client, topic: &str, args: Vec<Value>) {
 }
 
 async fn events_reach_exactly_the_addressed_sockets(package: &str) {
+    events_over(package, "websocket").await;
+}
+
+/// The namespace-and-rooms scenario over `transports`; returns the transport the client ended on.
+async fn events_over(package: &str, transports: &str) -> String {
     let server = TestServer::start(&[]).await;
     let url = format!("http://{}", server.addr);
     let client = tokio::task::spawn_blocking({
         let url = url.clone();
         let package = package.to_owned();
+        let transports = transports.to_owned();
         move || {
-            let c = NodeClient::start(&url, &package);
+            let c = NodeClient::start_with(&url, &package, &transports);
             let joined = c.until(|l| l.get("joined").is_some());
             // The join was acknowledged without an error.
             assert_eq!(joined["answer"], serde_json::json!(null), "{joined}");
@@ -142,8 +154,39 @@ async fn events_reach_exactly_the_addressed_sockets(package: &str) {
     // Nothing else arrives: the room the socket is not in stayed silent.
     let extra = client.lines.recv_timeout(Duration::from_millis(300));
     assert!(extra.is_err(), "unexpected {extra:?}");
+    let mut client = client;
+    client.command("transport");
+    let (client, transport) = tokio::task::spawn_blocking(move || {
+        let line = client.until(|l| l.get("transport").is_some());
+        (client, line["transport"].as_str().unwrap_or("").to_owned())
+    })
+    .await
+    .expect("transport");
     client.stop();
     server.shutdown().await;
+    transport
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_only_clients_get_their_events() {
+    for package in ["sio4", "sio3"] {
+        assert_eq!(
+            events_over(package, "polling").await,
+            "polling",
+            "{package}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_clients_start_polling_and_upgrade_to_websocket() {
+    for package in ["sio4", "sio3"] {
+        assert_eq!(
+            events_over(package, "polling,websocket").await,
+            "websocket",
+            "{package} did not upgrade"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,5 +376,33 @@ async fn flask_socketio_emits_of_both_queue_encodings_reach_exactly_their_socket
         8.0
     );
     client.stop();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_polling_client_that_stops_polling_is_dropped() {
+    let server = TestServer::start(&[
+        ("WEBSOCKET_PING_INTERVAL", "300ms"),
+        ("WEBSOCKET_PING_TIMEOUT", "300ms"),
+    ])
+    .await;
+    let (status, body) = http_get(server.addr, "/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(status, 200, "{body}");
+    let open: serde_json::Value = serde_json::from_str(&body[1..]).expect("OPEN packet");
+    assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
+    assert_eq!(open["pingInterval"], 300);
+    let sid = open["sid"].as_str().expect("sid").to_owned();
+    let poll = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let sessions = "wampd_sessions{transport=\"polling\",protocol=\"socketio\",realm=\"realm1\"}";
+    assert_eq!(metric(&scrape(server.addr).await, sessions), 1.0);
+    // The session lives while polled: the next poll gets the server's ping.
+    let (status, body) = http_get(server.addr, &poll).await;
+    assert_eq!((status, body.as_str()), (200, "2"));
+    // Unanswered pings, no polls: gone after interval + timeout.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = http_get(server.addr, &poll).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Session ID unknown"), "{body}");
+    assert_eq!(metric(&scrape(server.addr).await, sessions), 0.0);
     server.shutdown().await;
 }

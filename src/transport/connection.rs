@@ -92,6 +92,9 @@ pub enum Flavor {
     SocketIo {
         /// Who admission says the client is.
         identity: SioIdentity,
+        /// The Engine.IO session id: set for a polling session (whose OPEN offers the upgrade),
+        /// and on a WebSocket that upgrades one; `None` for a WebSocket from the start.
+        engine_sid: Option<String>,
     },
     /// WAMP v1: the handshake already sent WELCOME for this session.
     V1 {
@@ -245,7 +248,10 @@ where
             },
             gate_tx,
         )),
-        Flavor::SocketIo { identity } => {
+        Flavor::SocketIo {
+            identity,
+            engine_sid,
+        } => {
             let limit = match identity.authrole.as_str() {
                 role if role == ctx.router.config().auth.backend_role => {
                     ctx.limits.backend_max_message_size
@@ -262,9 +268,15 @@ where
             ) {
                 Some(session) => {
                     let ping_ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);
+                    let upgrades: &[&str] = if engine_sid.is_some() {
+                        &["websocket"]
+                    } else {
+                        &[]
+                    };
+                    let sid = engine_sid.unwrap_or_else(crate::socketio::session::random_sid);
                     let open = wampd_proto::socketio::engineio::open(
-                        &crate::socketio::session::random_sid(),
-                        &[],
+                        &sid,
+                        upgrades,
                         ping_ms(app_ping),
                         ctx.limits.ping_timeout.as_millis() as u64,
                         limit,

@@ -115,6 +115,9 @@ async fn route(
     if role.accepts_sessions() && websocket::is_upgrade_request(req.headers()) {
         return upgrade(state, req, peer, &permit, &spec).await;
     }
+    if role.accepts_sessions() && super::socketio::is_engineio(req.uri().path()) {
+        return super::socketio_polling::serve(state, req, peer, &spec).await;
+    }
     let client = state.trusted_proxies.resolve(peer, req.headers());
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     let path = req.uri().path();
@@ -249,6 +252,7 @@ async fn upgrade(
     let accept_key = admitted.accepted.accept_key.clone();
     let ctx = state.connection.clone();
     let permit = permit.clone();
+    let shared = state.clone();
     state.tracker.spawn(async move {
         let _permit = permit;
         let upgrade::Admitted {
@@ -268,6 +272,13 @@ async fn upgrade(
                 )
                 .await;
                 debug!(%client, serializer = serializer.subprotocol(), "WebSocket established");
+                if let connection::Flavor::SocketIo {
+                    engine_sid: Some(sid),
+                    ..
+                } = &flavor
+                {
+                    return super::socketio_polling::upgrade(shared, sid.clone(), ws).await;
+                }
                 let (inbound, sink) = websocket_wire::split(ws);
                 let wire = connection::Wire {
                     inbound,

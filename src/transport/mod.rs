@@ -18,6 +18,7 @@ pub mod per_ip;
 pub mod prefixed;
 pub mod rawsocket;
 pub mod socketio;
+pub mod socketio_polling;
 pub mod tls;
 pub mod upgrade;
 pub mod websocket;
@@ -170,6 +171,8 @@ pub struct ServerState {
     pub trusted_proxies: client_addr::TrustedProxies,
     /// The demo page, when `WEBSOCKET_DEMO` is on.
     pub demo: Option<demo::DemoPage>,
+    /// Engine.IO sessions on the polling transport, by sid.
+    pub polling: socketio_polling::PollingSessions,
 }
 
 impl ServerState {

@@ -1,11 +1,10 @@
 //! The Socket.IO endpoint's HTTP side: which requests are Engine.IO's, and the checks of their
 //! query before a session exists.
 //!
-//! socket.io-client connects to `/socket.io/?EIO=4&transport=websocket` (or `polling` first). The
-//! WebSocket transport is served here from the first request; HTTP long-polling and the upgrade
-//! from it (`&sid=…`) are answered with Engine.IO's "Transport unknown" / "Session ID unknown"
-//! errors, so a client configured with `transports: ["websocket"]` works and any other fails
-//! clearly. A session, once open, is the WebSocket session driver's ([`super::connection`]) with a
+//! socket.io-client connects to `/socket.io/?EIO=4&transport=polling` (then upgrades with
+//! `transport=websocket&sid=…`), or straight to `transport=websocket`. The WebSocket requests are
+//! checked here; polling and the upgrade are [`super::socketio_polling`]'s. A session, once open,
+//! is the ordinary session driver's ([`super::connection`]) with a
 //! [`crate::socketio::session::SioSession`].
 
 /// The path Engine.IO requests use (socket.io-client's default).
@@ -34,22 +33,21 @@ const TRANSPORT_UNKNOWN: EngineRefusal = EngineRefusal {
     body: r#"{"code":0,"message":"Transport unknown"}"#,
     label: "socketio_transport",
 };
-const UNKNOWN_SID: EngineRefusal = EngineRefusal {
+/// A `sid` that names no live polling session.
+pub const UNKNOWN_SID: EngineRefusal = EngineRefusal {
     body: r#"{"code":1,"message":"Session ID unknown"}"#,
     label: "socketio_sid",
 };
 
-/// Checks the query of an Engine.IO WebSocket request: protocol 4, transport websocket, and no
-/// `sid` (an upgrade from polling, which is not served).
+/// Checks the query of an Engine.IO WebSocket request: protocol 4 and transport websocket. A
+/// `sid` (the upgrade of a polling session) is checked by [`super::socketio_polling`].
 pub fn check_websocket_query(query: Option<&str>) -> Result<(), EngineRefusal> {
     let mut eio = None;
     let mut transport = None;
-    let mut sid = None;
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match k.as_ref() {
             "EIO" => eio = Some(v.into_owned()),
             "transport" => transport = Some(v.into_owned()),
-            "sid" => sid = Some(v.into_owned()),
             _ => {}
         }
     }
@@ -59,15 +57,7 @@ pub fn check_websocket_query(query: Option<&str>) -> Result<(), EngineRefusal> {
     if transport.as_deref() != Some("websocket") {
         return Err(TRANSPORT_UNKNOWN);
     }
-    if sid.is_some() {
-        return Err(UNKNOWN_SID);
-    }
     Ok(())
-}
-
-/// The answer to an Engine.IO request over plain HTTP (polling), which is not served yet.
-pub fn polling_refusal() -> EngineRefusal {
-    TRANSPORT_UNKNOWN
 }
 
 #[cfg(test)]
@@ -84,8 +74,6 @@ mod tests {
         assert!(old.body.contains("\"code\":5"));
         let polling = check_websocket_query(Some("EIO=4&transport=polling")).expect_err("polling");
         assert!(polling.body.contains("Transport unknown"));
-        let upgrade =
-            check_websocket_query(Some("EIO=4&transport=websocket&sid=abc")).expect_err("sid");
-        assert!(upgrade.body.contains("Session ID unknown"));
+        assert!(check_websocket_query(Some("EIO=4&transport=websocket&sid=abc")).is_ok());
     }
 }

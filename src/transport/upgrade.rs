@@ -421,7 +421,7 @@ impl Admitted {
                 preauth: Some(claims),
             } => &claims.authrole,
             Flavor::V2 { preauth: None } => &self.authrole,
-            Flavor::SocketIo { identity } => &identity.authrole,
+            Flavor::SocketIo { identity, .. } => &identity.authrole,
         }
     }
 }
@@ -501,7 +501,23 @@ pub async fn admit(
                     .map(|(_, role)| role)
                     .unwrap_or_else(|| authrole.to_string()),
             };
-            (Flavor::SocketIo { identity }, Serializer::Json)
+            let engine_sid = match super::socketio_polling::upgrade_target(state, request.query) {
+                Ok(sid) => sid,
+                Err(super::socketio_polling::UnknownSid) => {
+                    metrics.handshake_failure(super::socketio::UNKNOWN_SID.label);
+                    return Err(HttpRefusal {
+                        status: StatusCode::BAD_REQUEST,
+                        body: super::socketio::UNKNOWN_SID.body,
+                    });
+                }
+            };
+            (
+                Flavor::SocketIo {
+                    identity,
+                    engine_sid,
+                },
+                Serializer::Json,
+            )
         }
         Protocol::V1 => {
             let session_id = id::random_id();
@@ -672,6 +688,14 @@ pub async fn serve<S>(
     let _client_slot = admitted.client_slot;
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     debug!(%client, protocol = ?admitted.accepted.protocol, "WebSocket established");
+    if let Flavor::SocketIo {
+        engine_sid: Some(sid),
+        ..
+    } = &admitted.flavor
+    {
+        // The upgrade of a polling session: the session exists; this WebSocket becomes its wire.
+        return super::socketio_polling::upgrade(state.clone(), sid.clone(), ws).await;
+    }
     let (inbound, sink) = websocket_wire::split(ws);
     let wire = Wire {
         inbound,

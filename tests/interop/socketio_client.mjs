@@ -8,8 +8,11 @@ const url = process.argv[2];
 const say = (what) => process.stdout.write(JSON.stringify(what) + "\n");
 
 // A browser always sends Origin; without one, a local client counts as a backend program.
+// SIO_TRANSPORTS: "websocket" (the default here), "polling", or "polling,websocket" (the
+// client's own default: polling first, then the upgrade).
+const transports = (process.env.SIO_TRANSPORTS || "websocket").split(",");
 const opts = {
-  transports: ["websocket"],
+  transports,
   reconnection: false,
   timeout: 5000,
   extraHeaders: { origin: "http://localhost" },
@@ -19,7 +22,7 @@ const ws = io(url + "/ws", opts);
 let ready = 0;
 const isReady = () => {
   ready += 1;
-  if (ready === 2) say({ ready: true, sid: main.id });
+  if (ready === 2) say({ ready: true, sid: main.id, transport: main.io.engine.transport.name });
 };
 main.on("connect", () => {
   main.emit("join", { room: "news" }, (answer) => {
@@ -39,6 +42,8 @@ process.stdin.on("data", (line) => {
   const cmd = String(line).trim();
   if (cmd === "chat") {
     main.emit("chat", "hello", { from: "node" }, (answer) => say({ chat_ack: answer ?? null }));
+  } else if (cmd === "transport") {
+    say({ transport: main.io.engine.transport.name });
   } else if (cmd === "exit") {
     main.close();
     ws.close();
