@@ -425,16 +425,17 @@ pub fn metric(metrics: &HashMap<String, f64>, series: &str) -> f64 {
     metrics.get(series).copied().unwrap_or(0.0)
 }
 
-/// The interop virtualenv's python, installing autobahn (and pyzmq) on first use.
-pub fn autobahn_python() -> std::path::PathBuf {
+/// The python of virtualenv `name` under `target/`, created with pip's `packages` on first use
+/// (or when `imports` no longer imports).
+pub fn python_venv(name: &str, imports: &str, packages: &[&str]) -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let venv = target.join("interop-venv");
+    let venv = target.join(name);
     let python = venv.join("bin").join("python");
     let ready = python.exists()
         && std::process::Command::new(&python)
-            .args(["-c", "import autobahn, msgpack, zmq"])
+            .args(["-c", &format!("import {imports}")])
             .status()
             .is_ok_and(|s| s.success());
     if !ready {
@@ -443,7 +444,7 @@ pub fn autobahn_python() -> std::path::PathBuf {
             .arg(&venv)
             .status()
             .expect("python3 is installed");
-        assert!(status.success(), "creating the virtualenv failed");
+        assert!(status.success(), "creating the virtualenv {name} failed");
         let status = std::process::Command::new(&python)
             .args([
                 "-m",
@@ -452,13 +453,22 @@ pub fn autobahn_python() -> std::path::PathBuf {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            // pyzmq (with its bundled libzmq 4.x) is the ZeroMQ PUSH peer of tests/espocrm.rs.
-            .args(["autobahn>=23.1", "msgpack>=1.0", "pyzmq>=25"])
+            .args(packages)
             .status()
             .expect("pip runs");
-        assert!(status.success(), "installing autobahn failed");
+        assert!(status.success(), "installing {packages:?} failed");
     }
     python
+}
+
+/// The interop virtualenv's python, installing autobahn (and pyzmq) on first use.
+pub fn autobahn_python() -> std::path::PathBuf {
+    // pyzmq (with its bundled libzmq 4.x) is the ZeroMQ PUSH peer of tests/espocrm.rs.
+    python_venv(
+        "interop-venv",
+        "autobahn, msgpack, zmq",
+        &["autobahn>=23.1", "msgpack>=1.0", "pyzmq>=25"],
+    )
 }
 
 /// A self-signed certificate for localhost and 127.0.0.1, made with the openssl CLI:
@@ -928,39 +938,13 @@ impl Drop for Redis {
 /// python-socketio 5.13 (pickled queue messages, `data` the argument itself or a tuple), `new`
 /// takes 5.14.2 or later (JSON, `data` the list of arguments). Installed with pip on first use.
 pub fn flask_socketio_python(generation: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let venv = target.join(format!("flask-socketio-{generation}"));
-    let python = venv.join("bin").join("python");
     let pins: &[&str] = match generation {
         "old" => &["python-socketio==5.13.0", "flask-socketio==5.5.1", "redis"],
         _ => &["python-socketio>=5.14.2", "flask-socketio>=5.5", "redis"],
     };
-    let ready = python.exists()
-        && std::process::Command::new(&python)
-            .args(["-c", "import flask_socketio, redis"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready {
-        let status = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is installed");
-        assert!(status.success(), "creating the virtualenv failed");
-        let status = std::process::Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(pins)
-            .status()
-            .expect("pip runs");
-        assert!(status.success(), "installing Flask-SocketIO failed");
-    }
-    python
+    python_venv(
+        &format!("flask-socketio-{generation}"),
+        "flask_socketio, redis",
+        pins,
+    )
 }
