@@ -28,8 +28,9 @@ enum Command {
     Server {
         #[command(flatten)]
         common: Common,
-        /// Listen on this host instead of the server DSN's.
-        #[arg(short = 'a', long)]
+        /// Listen on this host instead of the server DSN's (`-b/--bind` as Burp-UI's
+        /// `bui-manage websocket` spells it).
+        #[arg(short = 'a', long, short_alias = 'b', alias = "bind")]
         host: Option<String>,
         /// Listen on this port instead of the server DSN's.
         #[arg(short = 'p', long, value_parser = parse_port)]
@@ -62,6 +63,25 @@ enum Command {
     },
     /// Publish an event (or one per stdin line) to the router at WEBSOCKET_BACKEND_DSN.
     Publish(wampd::publish_cmd::PublishArgs),
+    /// Run as ws-emit does: configured by ADDRESS, REDIS, CORS and SECRET (or these options),
+    /// serving Socket.IO, its Redis queue, roomspace secrets and POST /emit.
+    #[command(name = "ws-emit")]
+    WsEmit {
+        #[command(flatten)]
+        common: Common,
+        /// Listen address, HOST:PORT (ADDRESS; default 0.0.0.0:8899).
+        #[arg(short = 'a', long)]
+        address: Option<String>,
+        /// The Redis of the message queue and the roomspace secrets (REDIS).
+        #[arg(long)]
+        redis: Option<String>,
+        /// Allowed origins, or * (CORS, space-separated).
+        #[arg(long, num_args = 1..)]
+        cors: Vec<String>,
+        /// The POST /emit secret (SECRET).
+        #[arg(long)]
+        secret: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +118,15 @@ fn app_env(name: &str) -> AppEnv {
 
 /// The settings, and a warning for each variable that looks like wampd's but is not read.
 fn load_settings(common: &Common) -> Result<(Settings, Vec<String>), ConfigError> {
-    let env = env_files::load(&common.env_dir, &common.env)?;
+    load_settings_with(common, |env| env)
+}
+
+/// The same, with the variables passed through `translate` first (`wampd ws-emit`).
+fn load_settings_with(
+    common: &Common,
+    translate: impl FnOnce(env_files::EnvMap) -> env_files::EnvMap,
+) -> Result<(Settings, Vec<String>), ConfigError> {
+    let env = translate(env_files::load(&common.env_dir, &common.env)?);
     let settings = Settings::from_env(&env)?;
     Ok((settings, wampd::config::unknown::unknown_variables(&env)))
 }
@@ -130,27 +158,56 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Server { common, host, port } => {
-            let (mut settings, unknown) = match load_settings(&common) {
-                Ok(loaded) => loaded,
-                Err(err) => {
-                    eprintln!("wampd: configuration error: {err}");
-                    return ExitCode::FAILURE;
-                }
+        Command::WsEmit {
+            common,
+            address,
+            redis,
+            cors,
+            secret,
+        } => {
+            let options = wampd::socketio::ws_emit::WsEmitOptions {
+                address,
+                redis,
+                cors,
+                secret,
             };
-            settings.override_listen(host.as_deref(), port);
-            let env = app_env(&common.env);
-            let level = verbosity::level_filter(env, common.verbose, common.quiet);
-            if let Err(err) = wampd::logging::init(settings.log_format, level) {
-                eprintln!("wampd: cannot initialise logging: {err}");
-                return ExitCode::FAILURE;
-            }
-            for warning in &unknown {
-                tracing::warn!("{warning}");
-            }
-            run_server(settings, env)
+            let loaded = load_settings_with(&common, |env| {
+                wampd::socketio::ws_emit::translate(&env, &options)
+            });
+            serve(common, loaded, None, None)
+        }
+        Command::Server { common, host, port } => {
+            let loaded = load_settings(&common);
+            serve(common, loaded, host, port)
         }
     }
+}
+
+/// Runs the server with `loaded` settings and the command line's listen overrides.
+fn serve(
+    common: Common,
+    loaded: Result<(Settings, Vec<String>), ConfigError>,
+    host: Option<String>,
+    port: Option<u16>,
+) -> ExitCode {
+    let (mut settings, unknown) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("wampd: configuration error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    settings.override_listen(host.as_deref(), port);
+    let env = app_env(&common.env);
+    let level = verbosity::level_filter(env, common.verbose, common.quiet);
+    if let Err(err) = wampd::logging::init(settings.log_format, level) {
+        eprintln!("wampd: cannot initialise logging: {err}");
+        return ExitCode::FAILURE;
+    }
+    for warning in &unknown {
+        tracing::warn!("{warning}");
+    }
+    run_server(settings, env)
 }
 
 fn mint_ticket(

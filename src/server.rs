@@ -33,11 +33,14 @@ use crate::router::outbound::{OverflowPolicy, QueueLimits};
 use crate::router::subscribe_gate::SubscribeGate;
 use crate::router::{demo_clock, oro_ping, AuthConfig, Router, RouterConfig};
 use crate::socketio::queue_consumer::QueueConsumer;
+use crate::socketio::room_secrets::RoomSecrets;
 use crate::transport::client_addr::TrustedProxies;
 use crate::transport::connection::ConnectionContext;
 use crate::transport::demo::DemoPage;
 use crate::transport::http_publish::HttpPublisher;
+use crate::transport::origin::OriginList;
 use crate::transport::per_ip::PerIpLimit;
+use crate::transport::socketio_emit::EmitEndpoint;
 use crate::transport::upgrade::{Admission, ConnectCheck};
 use crate::transport::zmq_publish::ZmqIngest;
 use crate::transport::zmq_pull::{self, ZmqSpec};
@@ -300,6 +303,15 @@ impl Server {
             .as_deref()
             .and_then(|dsn| DatabaseConfig::parse(dsn).ok())
             .map(|config| Arc::new(Database::new(config)));
+        if let Some(url) = &settings.socketio.queue {
+            let secrets = RoomSecrets::new(url).map_err(|why| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("WEBSOCKET_SOCKETIO_QUEUE: {why}"),
+                )
+            })?;
+            router = router.with_room_secrets(Arc::new(secrets));
+        }
         let checker = Arc::new(Checker::new(settings.checks.limits, database.clone()));
         if let Some(gate) = subscribe_gate(settings, &checker)? {
             router = router.with_subscribe_gate(gate);
@@ -322,11 +334,9 @@ impl Server {
             started: Instant::now(),
             publisher: HttpPublisher::new(settings.publish.clone(), &settings.backend_role),
             admission: Admission {
-                origins: settings.origin_check.then(|| {
-                    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-                    hosts.extend(settings.allowed_origins.iter().cloned());
-                    hosts
-                }),
+                origins: settings
+                    .origin_check
+                    .then(|| OriginList::new(settings.origin_match, &settings.allowed_origins)),
                 v1: settings.v1,
                 oro_secret: settings.oro_secret.clone(),
                 ticket_secret: settings
@@ -351,6 +361,9 @@ impl Server {
                 DemoPage::new(&settings.demo_autobahn_url, realm)
             }),
             polling: Default::default(),
+            emit: settings.socketio.emit_secret.clone().map(|secret| {
+                EmitEndpoint::new(secret, settings.publish.max_body, &settings.backend_role)
+            }),
         });
         let public = Arc::new(ListenerSpec {
             role: if metrics_listener.is_some() {

@@ -78,6 +78,14 @@ impl NodeClient {
     }
 }
 
+impl Drop for NodeClient {
+    /// A failed test leaves no node behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn publish(publisher: &mut Client, topic: &str, args: Vec<Value>) {
     publisher.publish_acked(topic, args, Dict::new()).await;
 }
@@ -404,5 +412,169 @@ async fn a_polling_client_that_stops_polling_is_dropped() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("Session ID unknown"), "{body}");
     assert_eq!(metric(&scrape(server.addr).await, sessions), 0.0);
+    server.shutdown().await;
+}
+
+/// A POST with a JSON body; (status, body).
+async fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, String) {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    http_exchange(addr, head + body).await
+}
+
+/// Sends `request` and reads the answer until the server closes; (status, what follows the
+/// head).
+async fn http_exchange(addr: std::net::SocketAddr, request: String) -> (u16, String) {
+    let (status, response) = http_response(addr, request).await;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Sends `request`; (status, the whole response, head included).
+async fn http_response(addr: std::net::SocketAddr, request: String) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    let read = stream.read_to_string(&mut response);
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the server answers and closes")
+        .expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// A GET of `path` from a page at `origin`, a WebSocket upgrade when `upgrade` (for refusals:
+/// the server must close); (status, the whole response).
+async fn get_from(
+    addr: std::net::SocketAddr,
+    path: &str,
+    origin: &str,
+    upgrade: bool,
+) -> (u16, String) {
+    let upgrade = if upgrade {
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    } else {
+        "Connection: close\r\n"
+    };
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\n{upgrade}\r\n");
+    http_response(addr, request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_emit_runs_from_its_own_variables_with_secret_rooms_and_post_emit() {
+    let redis = Redis::start().await;
+    redis.set("ws-emit::secret::space", "pw").await;
+    // ws-emit's dir2web example still writes the old key name.
+    redis.set("ws-emit::room_secret::old", "pw2").await;
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wampd"));
+    command
+        .args(["ws-emit", "-vv"])
+        .env("ADDRESS", format!("127.0.0.1:{port}"))
+        .env("REDIS", redis.dsn())
+        .env("CORS", "http://localhost")
+        .env("SECRET", "s3cret");
+    let (wampd, addr, _logs) = spawn_wampd(command);
+    let _wampd = common::KillOnDrop(wampd);
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    assert_eq!(addr.port(), port, "ADDRESS decides where it listens");
+    // CORS is an exact list: another port or scheme of an allowed host is refused, with 400,
+    // on both transports; an allowed origin is echoed for CORS.
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    let websocket = "/socket.io/?EIO=4&transport=websocket";
+    for origin in [
+        "http://evil.example",
+        "http://localhost:8080",
+        "https://localhost",
+    ] {
+        for (path, upgrade) in [(polling, false), (websocket, true)] {
+            let (status, _) = get_from(addr, path, origin, upgrade).await;
+            assert_eq!(status, 400, "{origin} on {path}");
+        }
+    }
+    let (status, response) = get_from(addr, polling, "http://localhost", false).await;
+    assert_eq!(status, 200);
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("access-control-allow-origin: http://localhost\r\n"),
+        "{response}"
+    );
+    let url = format!("http://{addr}");
+    let mut client = tokio::task::spawn_blocking(move || {
+        let c = NodeClient::start_with(&url, "sio4", "polling,websocket");
+        c.until(|l| l.get("ready").is_some());
+        c
+    })
+    .await
+    .expect("client");
+    for cmd in [
+        "join:|:space::r1:|:wrong",
+        "join:|:space::r1:|:",
+        "join:|:space::r1:|:pw",
+        "join:|:old::r2:|:pw2",
+    ] {
+        client.command(cmd);
+    }
+    let (client, answers) = tokio::task::spawn_blocking(move || {
+        let answers: Vec<_> = (0..4)
+            .map(|_| client.until(|l| l.get("joined").is_some())["answer"].clone())
+            .collect();
+        (client, answers)
+    })
+    .await
+    .expect("joins");
+    assert_eq!(
+        answers[0]["error"], "wamp.error.not_authorized",
+        "wrong secret"
+    );
+    assert_eq!(
+        answers[1]["error"], "wamp.error.not_authorized",
+        "no secret"
+    );
+    assert_eq!(answers[2], serde_json::json!(null), "right secret");
+    assert_eq!(answers[3], serde_json::json!(null), "the old key name");
+    let emit = |secret: &str, room: &str| {
+        serde_json::json!({"event": "update", "room": room, "data": {"n": 1}, "namespace": null, "secret": secret})
+            .to_string()
+    };
+    let (status, body) = http_post(addr, "/emit", &emit("guess", "space::r1")).await;
+    assert_eq!(status, 403);
+    assert!(
+        !body.contains("guess"),
+        "the wrong secret is not echoed: {body}"
+    );
+    let (status, body) = http_post(addr, "/emit", &emit("s3cret", "space::r1")).await;
+    assert_eq!((status, body.as_str()), (200, "OK\n"));
+    let client = tokio::task::spawn_blocking(move || {
+        let line = client.until(|l| l.get("event").is_some());
+        assert_eq!(
+            line,
+            serde_json::json!({"ns": "/", "event": "update", "args": [{"n": 1}]})
+        );
+        client
+    })
+    .await
+    .expect("emitted");
+    client.stop();
+}
+
+#[tokio::test]
+async fn post_emit_does_not_exist_without_a_secret() {
+    let server = TestServer::start(&[]).await;
+    let (status, _) = http_post(server.addr, "/emit", "{}").await;
+    assert_eq!(status, 404, "no /emit without a secret, as ws-emit");
     server.shutdown().await;
 }

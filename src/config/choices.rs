@@ -238,3 +238,32 @@ impl ZmqFormat {
         }
     }
 }
+
+/// How Origin headers are compared with the allow-list (`WEBSOCKET_ORIGIN_MATCH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OriginMatch {
+    /// The host only, as Gos; `localhost` and `127.0.0.1` always allowed.
+    #[default]
+    Host,
+    /// The whole `scheme://host[:port]`, as Flask-SocketIO; nothing implicit.
+    Exact,
+}
+
+impl OriginMatch {
+    /// Parses `host` or `exact`.
+    pub fn parse(s: &str) -> Result<OriginMatch, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "host" => Ok(OriginMatch::Host),
+            "exact" => Ok(OriginMatch::Exact),
+            _ => Err("host or exact".to_string()),
+        }
+    }
+
+    /// The canonical spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginMatch::Host => "host",
+            OriginMatch::Exact => "exact",
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::choices::OriginMatch;
 use super::limits;
 use super::settings::Settings;
 use super::table::*;
@@ -100,10 +101,17 @@ impl Settings {
                     },
                 ),
                 (WEBSOCKET_ALLOWED_ORIGINS, {
-                    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-                    hosts.extend(self.allowed_origins.iter().cloned());
-                    hosts.join(",")
+                    let mut shown = match self.origin_match {
+                        OriginMatch::Host => vec!["localhost".to_string(), "127.0.0.1".to_string()],
+                        OriginMatch::Exact => Vec::new(),
+                    };
+                    shown.extend(self.allowed_origins.iter().cloned());
+                    shown.join(",")
                 }),
+                (
+                    WEBSOCKET_ORIGIN_MATCH,
+                    self.origin_match.as_str().to_string(),
+                ),
                 (WEBSOCKET_ORIGIN_CHECK, self.origin_check.to_string()),
                 (WEBSOCKET_V1, self.v1.to_string()),
                 (

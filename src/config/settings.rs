@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::choices::{BackendListen, LogFormat, SlowConsumerSettings, UriCheck};
+use super::choices::{BackendListen, LogFormat, OriginMatch, SlowConsumerSettings, UriCheck};
 use super::describe::format_size;
 use super::env_files::EnvMap;
 use super::error::ConfigError;
@@ -125,8 +125,10 @@ pub struct Settings {
     pub anonymous_role: String,
     /// WEBSOCKET_AUTH_FAILURES_PER_MINUTE.
     pub auth_failures_per_minute: u32,
-    /// WEBSOCKET_ALLOWED_ORIGINS (hosts).
+    /// WEBSOCKET_ALLOWED_ORIGINS, as written (hosts or URLs; origins in `exact` mode).
     pub allowed_origins: Vec<String>,
+    /// WEBSOCKET_ORIGIN_MATCH.
+    pub origin_match: OriginMatch,
     /// WEBSOCKET_ORIGIN_CHECK.
     pub origin_check: bool,
     /// WEBSOCKET_V1.
@@ -233,6 +235,7 @@ impl Default for Settings {
             anonymous_role: "anonymous".to_string(),
             auth_failures_per_minute: 10,
             allowed_origins: Vec::new(),
+            origin_match: OriginMatch::Host,
             origin_check: true,
             v1: true,
             oro_ping_interval: Duration::from_secs(50),
@@ -484,11 +487,22 @@ impl Settings {
                 "a secret without '{' or '}' (Symfony's password hasher refuses them as salt)",
             ));
         }
+        let origin_match = knob(
+            env,
+            WEBSOCKET_ORIGIN_MATCH,
+            defaults.origin_match,
+            OriginMatch::parse,
+        )?;
         let allowed_origins = knob(env, WEBSOCKET_ALLOWED_ORIGINS, Vec::new(), |s| {
-            Ok(parse_list(s)?
-                .into_iter()
-                .map(|o| origin_host(&o))
-                .collect())
+            let list = parse_list(s)?;
+            if origin_match == OriginMatch::Exact {
+                if let Some(bad) = list.iter().find(|o| normalize_origin(o).is_none()) {
+                    return Err(format!(
+                        "origins such as https://crm.example.com (WEBSOCKET_ORIGIN_MATCH=exact), not {bad:?}"
+                    ));
+                }
+            }
+            Ok(list)
         })?;
         let origin_check = knob(
             env,
@@ -629,6 +643,7 @@ impl Settings {
             anonymous_role,
             oro_secret,
             allowed_origins,
+            origin_match,
             origin_check,
             v1,
             oro_ping_interval,
@@ -795,6 +810,32 @@ pub fn origin_host(origin: &str) -> String {
         }
         None => origin.to_string(),
     }
+}
+
+/// `scheme://host[:port]` of an origin or URL, lower-cased, without the scheme's default port,
+/// path or user; `None` when it has no scheme or host.
+pub fn normalize_origin(s: &str) -> Option<String> {
+    let (scheme, rest) = s.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let host_port = host_port.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some(":80"),
+        "https" | "wss" => Some(":443"),
+        _ => None,
+    };
+    let host_port = match default_port {
+        Some(port) => host_port
+            .strip_suffix(port)
+            .unwrap_or(&host_port)
+            .to_string(),
+        None => host_port,
+    };
+    if scheme.is_empty() || host_port.is_empty() || host_port.starts_with(':') {
+        return None;
+    }
+    Some(format!("{scheme}://{host_port}"))
 }
 
 /// A script URL for the demo page: `http(s)://…` or an absolute path, without characters that

@@ -17,6 +17,8 @@ pub struct SocketIoSettings {
     pub queue: Option<String>,
     /// WEBSOCKET_SOCKETIO_CHANNEL.
     pub channel: String,
+    /// WEBSOCKET_EMIT_SECRET: turns on ws-emit's `POST /emit`.
+    pub emit_secret: Option<String>,
 }
 
 impl Default for SocketIoSettings {
@@ -24,6 +26,7 @@ impl Default for SocketIoSettings {
         SocketIoSettings {
             queue: None,
             channel: DEFAULT_CHANNEL.to_string(),
+            emit_secret: None,
         }
     }
 }
@@ -52,7 +55,15 @@ pub fn socketio_from_env(env: &EnvMap) -> Result<SocketIoSettings, ConfigError> 
             }
         },
     )?;
-    Ok(SocketIoSettings { queue, channel })
+    let emit_secret = env
+        .get(WEBSOCKET_EMIT_SECRET)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    Ok(SocketIoSettings {
+        queue,
+        channel,
+        emit_secret,
+    })
 }
 
 /// `config:check` rows, in table order.
@@ -65,5 +76,13 @@ pub fn describe(s: &SocketIoSettings) -> Vec<(&'static str, String)> {
                 .map_or_else(|| "(not set: no queue consumer)".to_string(), mask_dsn_text),
         ),
         (WEBSOCKET_SOCKETIO_CHANNEL, s.channel.clone()),
+        (
+            WEBSOCKET_EMIT_SECRET,
+            if s.emit_secret.is_some() {
+                "*** (set: POST /emit on)".to_string()
+            } else {
+                "(not set: no POST /emit)".to_string()
+            },
+        ),
     ]
 }

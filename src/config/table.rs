@@ -178,6 +178,8 @@ settings_table! {
         "Oro's kernel secret: WAMP v1 clients must present a valid Oro ticket signed with it (?ticket=...); empty = v1 clients are not authenticated";
     WEBSOCKET_ALLOWED_ORIGINS: Kind::List, "",
         "comma-separated hosts (or URLs) browsers may connect from besides localhost and 127.0.0.1, such as crm.example.com";
+    WEBSOCKET_ORIGIN_MATCH: Kind::Choice(&["host", "exact"]), "host",
+        "how an Origin is compared with WEBSOCKET_ALLOWED_ORIGINS: host (its host only, localhost and 127.0.0.1 always allowed, as Gos) or exact (the whole scheme://host[:port], nothing implicit, as Flask-SocketIO; wampd ws-emit)";
     WEBSOCKET_ORIGIN_CHECK: Kind::Bool, "true",
         "refuse WebSocket upgrades (403) whose Origin host is not allowed; requests without Origin (non-browser clients) pass";
     WEBSOCKET_V1: Kind::Bool, "true",
@@ -226,6 +228,8 @@ settings_table! {
         "the Flask-SocketIO / python-socketio Redis message queue to consume, such as redis://127.0.0.1:6379/0: every emit on it reaches this node's Socket.IO clients and WAMP subscribers (docs/socketio.md); empty = none";
     WEBSOCKET_SOCKETIO_CHANNEL: Kind::Text, "flask-socketio",
         "the queue's Redis channel: flask-socketio (Flask-SocketIO) or socketio (plain python-socketio)";
+    WEBSOCKET_EMIT_SECRET: Kind::Secret, "",
+        "ws-emit's POST /emit secret ({event, room, data, namespace, secret} in the body): set = the endpoint exists; empty = 404";
     WEBSOCKET_PUBLISH_SECRET: Kind::Secret, "",
         "shared secret for POST /publish (Authorization: Bearer SECRET) and request signing; empty = HTTP publish only from loopback addresses";
     WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE: Kind::Bool, "false",

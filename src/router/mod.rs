@@ -125,6 +125,8 @@ pub struct Router {
     gate: Option<subscribe_gate::SubscribeGate>,
     /// This node's Socket.IO socket ids, for `skip_sid`.
     socketio_sids: crate::socketio::registry::Sids,
+    /// ws-emit's roomspace secrets, when a Redis is configured.
+    room_secrets: Option<Arc<crate::socketio::room_secrets::RoomSecrets>>,
 }
 
 impl Router {
@@ -158,6 +160,7 @@ impl Router {
             backplane: None,
             gate: None,
             socketio_sids: Default::default(),
+            room_secrets: None,
         }
     }
 
@@ -171,6 +174,20 @@ impl Router {
     pub fn with_subscribe_gate(mut self, gate: subscribe_gate::SubscribeGate) -> Router {
         self.gate = Some(gate);
         self
+    }
+
+    /// Reads roomspace secrets from `secrets` (ws-emit's `space::room` rooms).
+    pub fn with_room_secrets(
+        mut self,
+        secrets: Arc<crate::socketio::room_secrets::RoomSecrets>,
+    ) -> Router {
+        self.room_secrets = Some(secrets);
+        self
+    }
+
+    /// ws-emit's roomspace secrets, when configured.
+    pub fn room_secrets(&self) -> Option<&Arc<crate::socketio::room_secrets::RoomSecrets>> {
+        self.room_secrets.as_ref()
     }
 
     /// This node's Socket.IO socket ids.

@@ -15,4 +15,6 @@
 pub mod mapping;
 pub mod queue_consumer;
 pub mod registry;
+pub mod room_secrets;
 pub mod session;
+pub mod ws_emit;

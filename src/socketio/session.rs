@@ -25,11 +25,14 @@ use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::{Step, CLOSE_NORMAL};
-use crate::router::subscribe_gate::Gate;
+use crate::router::subscribe_gate::{Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use wampd_proto::socketio::engineio::{self, Packet as EnginePacket};
 use wampd_proto::socketio::packet::{self, Kind, Packet};
 use wampd_proto::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
+
+/// Not an error: the answer comes later (a join waiting for its secret check).
+const PENDING: &str = "";
 
 /// Most namespaces one client may join.
 pub const MAX_NAMESPACES: usize = 16;
@@ -70,6 +73,11 @@ pub struct SioSession {
     namespaces: HashMap<String, Namespace>,
     waiting: Option<Waiting>,
     max_message: usize,
+    /// Where roomspace secret checks answer.
+    gate: GateSender,
+    /// Joins waiting for their secret check, by token: (namespace, room, ack id).
+    pending: HashMap<u64, (String, String, Option<u64>)>,
+    next_token: u64,
 }
 
 /// A random Socket.IO / Engine.IO id: 20 URL-safe base64 characters (15 random bytes).
@@ -87,6 +95,7 @@ impl SioSession {
         peer: SocketAddr,
         transport: &'static str,
         max_message: usize,
+        gate: GateSender,
     ) -> Option<SioSession> {
         let realm = router.default_realm()?.clone();
         let id = wampd_proto::wamp::id::random_id();
@@ -122,6 +131,9 @@ impl SioSession {
             namespaces: HashMap::new(),
             waiting: None,
             max_message,
+            gate,
+            pending: HashMap::new(),
+            next_token: 0,
         })
     }
 
@@ -328,22 +340,63 @@ impl SioSession {
         };
         let (name, args) = (name.to_owned(), args.to_vec());
         let answer = match name.as_str() {
-            "join" => self.join_room(&packet.namespace, &args),
+            "join" => self.join_room(&packet.namespace, &args, packet.id),
             "leave" => self.leave_room(&packet.namespace, &args),
+            // Burp-UI's namespace answers `echo` with `reply`.
+            "echo" => {
+                let reply = packet::event(&packet.namespace, "reply", &args);
+                self.send_packet(&reply.text);
+                Ok(())
+            }
             _ => self.publish(&packet.namespace, &name, args),
         };
         if let Some(id) = packet.id {
-            let reply = match answer {
-                Ok(()) => Vec::new(),
-                Err((error, message)) => {
-                    let mut d = Dict::new();
-                    d.insert("error".into(), Value::Str(error.to_owned()));
-                    d.insert("message".into(), Value::Str(message));
-                    vec![Value::Dict(d)]
-                }
-            };
-            self.send_packet(&packet::ack(&packet.namespace, id, &reply).text);
+            self.acknowledge(&packet.namespace, id, answer);
         }
+    }
+
+    /// Answers an emit that asked for it: `[]`, or `[{"error", "message"}]`; nothing yet for a
+    /// join waiting for its secret check (it is answered when the check is).
+    fn acknowledge(&self, namespace: &str, id: u64, answer: Result<(), (&'static str, String)>) {
+        let reply = match answer {
+            Ok(()) => Vec::new(),
+            Err((PENDING, _)) => return,
+            Err((error, message)) => {
+                let mut d = Dict::new();
+                d.insert("error".into(), Value::Str(error.to_owned()));
+                d.insert("message".into(), Value::Str(message));
+                vec![Value::Dict(d)]
+            }
+        };
+        self.send_packet(&packet::ack(namespace, id, &reply).text);
+    }
+
+    /// A roomspace secret check answered: join when it passed.
+    pub fn on_gate_done(&mut self, done: GateDone) -> Step {
+        let Some((namespace, room, ack)) = self.pending.remove(&done.token) else {
+            return Step::Continue;
+        };
+        self.router
+            .metrics()
+            .external_check("room_secret", done.outcome.label());
+        let answer = match done.outcome {
+            crate::checks::Outcome::Allowed(_) if self.namespaces.contains_key(&namespace) => {
+                self.subscribe_room(&namespace, &room)
+            }
+            crate::checks::Outcome::Allowed(_) => Ok(()),
+            crate::checks::Outcome::Denied(why) | crate::checks::Outcome::Failed(why) => {
+                // Silent, as ws-emit is: only a debug line and, if asked for, the ack.
+                debug!(session = self.id(), room, "Socket.IO join refused: {why}");
+                Err((
+                    error_uri::NOT_AUTHORIZED,
+                    "wrong or missing secret".to_string(),
+                ))
+            }
+        };
+        if let Some(id) = ack {
+            self.acknowledge(&namespace, id, answer);
+        }
+        Step::Continue
     }
 
     fn room_of(args: &[Value]) -> Option<String> {
@@ -358,10 +411,15 @@ impl SioSession {
         }
     }
 
-    /// ws-emit's `join {room, secret?}`: public rooms (no `::`) are joined; roomspace rooms need
-    /// their Redis secret, which this router does not hold, so they are refused (silently, as
-    /// ws-emit refuses a wrong secret).
-    fn join_room(&mut self, namespace: &str, args: &[Value]) -> Result<(), (&'static str, String)> {
+    /// ws-emit's `join {room, secret?}`: public rooms (no `::`) are joined at once; a roomspace
+    /// room (`space::name`) once its secret checks out against Redis
+    /// ([`super::room_secrets`]), off the read loop. A refusal is silent, as in ws-emit.
+    fn join_room(
+        &mut self,
+        namespace: &str,
+        args: &[Value],
+        ack: Option<u64>,
+    ) -> Result<(), (&'static str, String)> {
         let Some(room) = Self::room_of(args) else {
             self.warn_budget("Socket.IO join without a room ignored");
             return Err((
@@ -369,17 +427,46 @@ impl SioSession {
                 "join needs {\"room\": name}".into(),
             ));
         };
-        if room.contains("::") {
+        let Some(space) = super::room_secrets::roomspace(&room) else {
+            return self.subscribe_room(namespace, &room);
+        };
+        let Some(secrets) = self.router.room_secrets().cloned() else {
             debug!(
                 session = self.id(),
-                room, "Socket.IO join of a roomspace room refused"
+                room, "roomspace join refused: no Redis configured"
             );
-            return Err((
-                error_uri::NOT_AUTHORIZED,
-                "this room needs its secret".into(),
-            ));
+            return Err((error_uri::NOT_AUTHORIZED, "wrong or missing secret".into()));
+        };
+        if self.pending.len() >= MAX_PENDING_CHECKS {
+            self.router.metrics().limit_refused("pending_checks");
+            return Err((error_uri::LIMIT_EXCEEDED, "too many joins waiting".into()));
         }
-        let prefix = mapping::room_prefix(namespace, &room);
+        let secret = match args.first() {
+            Some(Value::Dict(d)) => match d.get("secret") {
+                Some(Value::Str(s)) => s.clone(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        self.pending
+            .insert(token, (namespace.to_owned(), room.clone(), ack));
+        let space = space.to_owned();
+        let gate = self.gate.clone();
+        tokio::spawn(async move {
+            let outcome = secrets.check(&space, &secret).await;
+            let _ = gate.send(GateDone { token, outcome }).await;
+        });
+        Err((PENDING, String::new()))
+    }
+
+    fn subscribe_room(
+        &mut self,
+        namespace: &str,
+        room: &str,
+    ) -> Result<(), (&'static str, String)> {
+        let prefix = mapping::room_prefix(namespace, room);
         if self
             .namespaces
             .get(namespace)

@@ -140,8 +140,7 @@ impl Machine {
         match self {
             Machine::V2(s) => s.on_gate_done(done),
             Machine::V1(s) => s.on_gate_done(done),
-            // Socket.IO rooms are not gated (SioSession::subscribe).
-            Machine::SocketIo(_) => Step::Continue,
+            Machine::SocketIo(s) => s.on_gate_done(done),
         }
     }
 
@@ -265,6 +264,7 @@ where
                 peer,
                 transport,
                 limit,
+                gate_tx.clone(),
             ) {
                 Some(session) => {
                     let ping_ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);

@@ -127,6 +127,15 @@ async fn route(
         }
     }
     match path {
+        // ws-emit has the route only with a secret.
+        "/emit" if role.accepts_sessions() => match &state.emit {
+            Some(emit) => emit.handle(&state.connection.router, req).await,
+            None => text_response(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                "not found: POST /emit needs WEBSOCKET_EMIT_SECRET\n".into(),
+            ),
+        },
         "/health" if get => health(state),
         "/ready" if get => ready(state),
         "/metrics" if get && role.serves_metrics() => metrics(state),

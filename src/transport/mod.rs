@@ -14,10 +14,12 @@ pub mod http;
 pub mod http_head;
 pub mod http_publish;
 pub mod listener;
+pub mod origin;
 pub mod per_ip;
 pub mod prefixed;
 pub mod rawsocket;
 pub mod socketio;
+pub mod socketio_emit;
 pub mod socketio_polling;
 pub mod tls;
 pub mod upgrade;
@@ -173,6 +175,8 @@ pub struct ServerState {
     pub demo: Option<demo::DemoPage>,
     /// Engine.IO sessions on the polling transport, by sid.
     pub polling: socketio_polling::PollingSessions,
+    /// ws-emit's `POST /emit`, when `WEBSOCKET_EMIT_SECRET` is set.
+    pub emit: Option<socketio_emit::EmitEndpoint>,
 }
 
 impl ServerState {

@@ -34,7 +34,7 @@ use tracing::debug;
 use crate::router::outbound::Frame;
 use crate::socketio::session::{random_sid, SioIdentity};
 use crate::transport::connection::{self, Flavor, Wire};
-use crate::transport::upgrade::admit_browser;
+use crate::transport::upgrade::{admit_browser, origin_refusal};
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 use crate::transport::{ListenerSpec, ServerState};
 use wampd_proto::socketio::engineio;
@@ -178,13 +178,16 @@ pub async fn serve(
     peer: SocketAddr,
     spec: &ListenerSpec,
 ) -> Response<Body> {
+    // A page from an origin that is not allowed gets 400 on every request, as python-engineio
+    // answers; the sid of a session is no way around the allow-list.
+    if let Err(why) = state.admission.origin_allowed(req.headers()) {
+        let client = state.trusted_proxies.resolve(peer, req.headers());
+        let refusal = origin_refusal(state, &client, why, true);
+        return response(refusal.status, refusal.body);
+    }
     // Pages are often served from another origin than the router (ws-emit: port 7788 against
     // 8899): an allowed Origin is echoed for CORS, with credentials, as python-engineio does.
-    let cors = req
-        .headers()
-        .get(header::ORIGIN)
-        .filter(|_| state.admission.origin_allowed(req.headers()).is_ok())
-        .cloned();
+    let cors = req.headers().get(header::ORIGIN).cloned();
     if req.method() == Method::OPTIONS {
         let mut answer = response(StatusCode::NO_CONTENT, "");
         if let Some(origin) = cors {
@@ -251,7 +254,7 @@ async fn handshake(
     let client = state.trusted_proxies.resolve(peer, req.headers());
     let metrics = state.connection.router.metrics();
     let (authrole, checked) =
-        match admit_browser(state, spec, &client, req.headers(), req.uri().query()).await {
+        match admit_browser(state, spec, &client, req.headers(), req.uri().query(), true).await {
             Ok(admitted) => admitted,
             Err(refusal) => return response(refusal.status, refusal.body),
         };

@@ -22,7 +22,6 @@ use tracing::{debug, info, warn};
 
 use crate::checks::{Checker, Outcome, Params, Runner};
 use crate::config::checks::ConnectCheckSettings;
-use crate::config::settings::origin_host;
 use crate::oro::user_store::UserStore;
 use crate::router::session_v1::V1Identity;
 use crate::router::ticket_clock;
@@ -30,6 +29,7 @@ use crate::socketio::session::SioIdentity;
 use crate::transport::client_addr::ClientAddr;
 use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
+use crate::transport::origin::{OriginList, OriginRefused};
 use crate::transport::websocket::{self, Protocol};
 use crate::transport::{websocket_wire, ListenerSpec, ServerState};
 use wampd_proto::oro_ticket::{self as ticket, ParsedTicket, TicketCheck, TicketError};
@@ -40,8 +40,8 @@ use wampd_proto::wamp::{id, Serializer};
 /// Who may open WebSockets, decided before the upgrade.
 #[derive(Clone)]
 pub struct Admission {
-    /// Allowed Origin hosts (always including `localhost` and `127.0.0.1`); `None` = no check.
-    pub origins: Option<Vec<String>>,
+    /// The Origin allow-list; `None` = no check.
+    pub origins: Option<OriginList>,
     /// Whether WAMP v1 clients are accepted.
     pub v1: bool,
     /// Oro's secret: when set, WAMP v1 clients need a valid ticket.
@@ -180,19 +180,9 @@ impl std::fmt::Debug for Admission {
     }
 }
 
-/// An `Origin` header whose host is not in `WEBSOCKET_ALLOWED_ORIGINS`.
-#[derive(Debug, thiserror::Error)]
-#[error("origin {origin:?} (host {host:?}) is not allowed")]
-pub struct OriginRefused {
-    /// The header as sent.
-    pub origin: String,
-    /// Its host, as compared.
-    pub host: String,
-}
-
 impl Admission {
-    /// Checks the Origin header: host-only, exact comparison (Gos' OriginCheck); requests without
-    /// one (non-browser clients) pass.
+    /// Checks the Origin header against the allow-list ([`OriginList`]); requests without one
+    /// (non-browser clients) pass.
     pub fn origin_allowed(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
         let Some(allowed) = &self.origins else {
             return Ok(());
@@ -200,16 +190,7 @@ impl Admission {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return Ok(());
         };
-        let origin = origin.to_str().unwrap_or("");
-        let host = origin_host(origin);
-        if allowed.contains(&host) {
-            Ok(())
-        } else {
-            Err(OriginRefused {
-                origin: origin.to_owned(),
-                host,
-            })
-        }
+        allowed.allows(origin.to_str().unwrap_or(""))
     }
 }
 
@@ -479,7 +460,8 @@ pub async fn admit(
             body: refused.reason,
         }
     })?;
-    let (authrole, checked) = admit_browser(state, spec, &client, headers, request.query).await?;
+    let (authrole, checked) =
+        admit_browser(state, spec, &client, headers, request.query, socketio).await?;
     let credentials_refused = |why: CredentialError| credential_refusal(state, &client, why);
     let (flavor, serializer) = match accepted.protocol {
         Protocol::V2(serializer) => {
@@ -581,16 +563,44 @@ fn credential_refusal(
     }
 }
 
+/// The refusal of a page's origin: logged (within the connection warning budget), counted, and
+/// answered 403, or 400 on the Engine.IO path, as python-engineio answers it.
+pub fn origin_refusal(
+    state: &ServerState,
+    client: &ClientAddr,
+    why: OriginRefused,
+    engineio: bool,
+) -> HttpRefusal {
+    crate::router::log_budget::connection_warning(
+        |suppressed| warn!(%client, %why, suppressed, "Client rejected, bad origin"),
+    );
+    state
+        .connection
+        .router
+        .metrics()
+        .handshake_failure("bad_origin");
+    HttpRefusal {
+        status: if engineio {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::FORBIDDEN
+        },
+        body: "origin not allowed",
+    }
+}
+
 /// What every request that opens a session checks, whatever its transport (a WebSocket upgrade,
 /// an Engine.IO polling handshake): the failed-auth limiter, the Origin allow-list, the role (a
 /// local program without an Origin is a backend) and, for browsers, the connect check. Returns
-/// the role and the connect check's (authid, authrole).
+/// the role and the connect check's (authid, authrole). `engineio`: the request is on the
+/// Engine.IO path, whose refusals are its own.
 pub async fn admit_browser(
     state: &ServerState,
     spec: &ListenerSpec,
     client: &ClientAddr,
     headers: &HeaderMap,
     query: Option<&str>,
+    engineio: bool,
 ) -> Result<(Arc<str>, Option<(String, String)>), HttpRefusal> {
     let metrics = state.connection.router.metrics();
     let admission = &state.admission;
@@ -604,14 +614,7 @@ pub async fn admit_browser(
         });
     }
     if let Err(why) = admission.origin_allowed(headers) {
-        crate::router::log_budget::connection_warning(
-            |suppressed| warn!(%client, %why, suppressed, "Client rejected, bad origin"),
-        );
-        metrics.handshake_failure("bad_origin");
-        return Err(HttpRefusal {
-            status: StatusCode::FORBIDDEN,
-            body: "origin not allowed",
-        });
+        return Err(origin_refusal(state, client, why, engineio));
     }
     let authrole = admission.websocket_role(client, headers, &spec.authrole);
     let checked = match &admission.connect {
@@ -711,6 +714,7 @@ pub async fn serve<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::choices::OriginMatch;
 
     #[test]
     fn text_frames_use_the_short_and_extended_lengths() {
@@ -724,11 +728,10 @@ mod tests {
     #[test]
     fn origin_check_compares_hosts_only() {
         let admission = Admission {
-            origins: Some(vec![
-                "localhost".into(),
-                "127.0.0.1".into(),
-                "crm.example.com".into(),
-            ]),
+            origins: Some(OriginList::new(
+                OriginMatch::Host,
+                &["crm.example.com".into()],
+            )),
             v1: true,
             oro_secret: None,
             ticket_secret: None,

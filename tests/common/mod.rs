@@ -902,6 +902,26 @@ impl Redis {
         panic!("redis-server on port {} does not answer PING", self.port);
     }
 
+    /// `SET key value`, over a raw connection.
+    pub async fn set(&self, key: &str, value: &str) {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to redis");
+        let command = format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+            key.len(),
+            value.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut stream, command.as_bytes())
+            .await
+            .expect("SET");
+        let mut reply = [0u8; 5];
+        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut reply)
+            .await
+            .expect("SET reply");
+        assert_eq!(&reply, b"+OK\r\n");
+    }
+
     pub async fn ping(&self) -> bool {
         let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
             return false;
@@ -925,6 +945,16 @@ impl Redis {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A child process killed when the test ends, passed or failed.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -38,10 +38,15 @@ for (const s of [main, ws]) {
   s.on("connect_error", (err) => say({ connect_error: String(err && err.message) }));
   s.on("disconnect", (reason) => say({ disconnect: reason }));
 }
-process.stdin.on("data", (line) => {
-  const cmd = String(line).trim();
+// One command per line; a chunk of stdin may hold several.
+const readline = await import("node:readline");
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  const cmd = line.trim();
   if (cmd === "chat") {
     main.emit("chat", "hello", { from: "node" }, (answer) => say({ chat_ack: answer ?? null }));
+  } else if (cmd.startsWith("join:")) {
+    const [, room, secret] = cmd.split(":|:");
+    main.emit("join", { room, secret }, (answer) => say({ joined: room, answer: answer ?? null }));
   } else if (cmd === "transport") {
     say({ transport: main.io.engine.transport.name });
   } else if (cmd === "exit") {
