@@ -16,41 +16,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// apt-get takes a lock; tests in this binary run in parallel.
-static APT: Mutex<()> = Mutex::new(());
-
-/// The path of `program` (looked up in the usual directories), installing `package` with apt-get
-/// when it is missing.
-fn ensure(program: &str, package: &str) -> PathBuf {
-    let find = || {
-        ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]
-            .iter()
-            .map(|dir| Path::new(dir).join(program))
-            .find(|path| path.exists())
-    };
-    let _guard = APT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(path) = find() {
-        return path;
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", package])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .expect("apt-get runs");
-    if !status.success() {
-        let _ = Command::new("apt-get").args(["update", "-q"]).status();
-        let status = Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", package])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .expect("apt-get runs");
-        assert!(status.success(), "installing {package} failed");
-    }
-    find().unwrap_or_else(|| panic!("{program} missing after installing {package}"))
-}
+use common::system_program as ensure;
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -578,3 +578,114 @@ async fn post_emit_does_not_exist_without_a_secret() {
     assert_eq!(status, 404, "no /emit without a secret, as ws-emit");
     server.shutdown().await;
 }
+
+/// Headless Chromium with socket.io-client 4.x and 3.0.4's browser builds, on pages from their own
+/// origin as ws-emit's are: both connect with the default transports and upgrade, join a public
+/// room and a roomspace room with its secret, and get what `POST /emit` and a WAMP publisher
+/// send them, once; pages from another origin do not connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_pages_from_an_allowed_origin_get_emits_in_their_rooms() {
+    let chromium = system_program("chromium", "chromium");
+    let modules = socketio_node().join("node_modules");
+    let redis = Redis::start().await;
+    redis.set("ws-emit::secret::space", "pw").await;
+    let (port, page_port, other_port) = (free_port(), free_port(), free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wampd"));
+    command
+        .args(["ws-emit", "-v"])
+        .env("ADDRESS", format!("127.0.0.1:{port}"))
+        .env("REDIS", redis.dsn())
+        .env("CORS", format!("http://127.0.0.1:{page_port}"))
+        .env("SECRET", "s3cret");
+    let (wampd, addr, _logs) = spawn_wampd(command);
+    let _wampd = common::KillOnDrop(wampd);
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/socketio_browser.mjs");
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .arg(page_port.to_string())
+        .arg(other_port.to_string())
+        .arg(&chromium)
+        .arg(&modules)
+        .env("SECRET_ROOM", "space::r1")
+        .env("ROOM_SECRET", "pw")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let out = child.stdout.take().expect("stdout");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let browser = common::KillOnDrop(child);
+    let (tx, lines) = mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line) {
+                let _ = tx.send(value);
+            }
+        }
+    });
+    // Blocking reads, off the runtime's workers.
+    let next = || {
+        tokio::task::block_in_place(|| {
+            let line = lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the browser script said something in time");
+            assert!(line.get("failure").is_none(), "{line}");
+            line
+        })
+    };
+    for version in ["sio4", "sio3"] {
+        assert_eq!(
+            next(),
+            serde_json::json!({"page": version, "transport": "websocket"}),
+            "polling, then the upgrade"
+        );
+    }
+    for version in ["sio4", "sio3"] {
+        let line = next();
+        assert_eq!(line["refused"], version, "{line}");
+        assert!(
+            line["state"].as_str().unwrap_or("").starts_with("error"),
+            "a page from another origin does not connect: {line}"
+        );
+    }
+    let emit = |room: &str, n: u64| {
+        serde_json::json!({"event": "update", "room": room, "data": {"n": n}, "namespace": "/", "secret": "s3cret"})
+            .to_string()
+    };
+    assert_eq!(http_post(addr, "/emit", &emit("space::r1", 1)).await.0, 200);
+    assert_eq!(http_post(addr, "/emit", &emit("public", 2)).await.0, 200);
+    assert_eq!(http_post(addr, "/emit", &emit("nobody", 3)).await.0, 200);
+    let publish = serde_json::json!({"topic": "socketio._.all.update", "args": [{"n": 4}]});
+    assert_eq!(
+        http_post(addr, "/publish", &publish.to_string()).await.0,
+        200,
+        "a WAMP publication from loopback"
+    );
+    let expected = serde_json::json!([{"n": 1}, {"n": 2}, {"n": 4}]);
+    let mut events = serde_json::Value::Null;
+    for _ in 0..50 {
+        writeln!(stdin, "collect").expect("stdin");
+        events = next()["events"].clone();
+        if events["sio4"] == expected && events["sio3"] == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing more comes (no second delivery).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    writeln!(stdin, "collect").expect("stdin");
+    if events["sio4"] == expected && events["sio3"] == expected {
+        events = next()["events"].clone();
+    }
+    assert_eq!(
+        events,
+        serde_json::json!({"sio4": expected, "sio3": expected}),
+        "each page got its rooms' events and the namespace's, once"
+    );
+    writeln!(stdin, "exit").expect("stdin");
+    drop(browser);
+}

@@ -677,31 +677,45 @@ pub async fn next_text(ws: &mut Ws) -> String {
     }
 }
 
-/// Locates php, installing Debian's php-cli once when the machine has none (CI starts clean).
-pub fn php() -> std::path::PathBuf {
+/// The path of `program` (looked up in the usual directories and on PATH), installing Debian's
+/// `package` with apt-get when it is missing (CI starts clean; nothing is skipped). Installs are
+/// serialised: apt-get takes a lock and tests run in parallel.
+pub fn system_program(program: &str, package: &str) -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
     use std::process::Command;
-    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let ok = || {
-            Command::new("php")
-                .arg("-v")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !ok() {
-            let update = Command::new("apt-get").args(["update", "-q"]).status();
-            assert!(update.is_ok_and(|s| s.success()), "apt-get update failed");
-            let install = Command::new("apt-get")
-                .args(["install", "-y", "-q", "--no-install-recommends", "php-cli"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status();
-            assert!(
-                install.is_ok_and(|s| s.success()),
-                "installing php-cli failed"
-            );
-        }
-    });
-    std::path::PathBuf::from("php")
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let find = || -> Option<PathBuf> {
+        let path_dirs = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default();
+        ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]
+            .iter()
+            .map(PathBuf::from)
+            .chain(path_dirs)
+            .map(|dir| dir.join(program))
+            .find(|path| Path::new(path).is_file())
+    };
+    let _guard = APT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(path) = find() {
+        return path;
+    }
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        let _ = Command::new("apt-get").args(["update", "-q"]).status();
+        assert!(install(), "installing {package} with apt-get failed");
+    }
+    find().unwrap_or_else(|| panic!("{program} missing after installing {package}"))
+}
+
+/// Locates php, installing Debian's php-cli when the machine has none.
+pub fn php() -> std::path::PathBuf {
+    system_program("php", "php-cli")
 }
 
 /// A fresh database on the MySQL/MariaDB server at `WAMPD_TEST_MYSQL` (default
@@ -775,7 +789,7 @@ pub fn socketio_node() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let dir = target.join("socketio-node");
     let modules = dir.join("node_modules");
-    let installed = ["sio4", "sio3"]
+    let installed = ["sio4", "sio3", "playwright-core"]
         .iter()
         .all(|p| modules.join(p).join("package.json").exists());
     if !installed {
@@ -788,6 +802,8 @@ pub fn socketio_node() -> std::path::PathBuf {
             .args([
                 "sio4@npm:socket.io-client@^4",
                 "sio3@npm:socket.io-client@3.0.4",
+                // drives Debian's Chromium in the browser tests
+                "playwright-core@^1",
             ])
             .status()
             .expect("npm is installed (the Socket.IO tests install socket.io-client with it)");
@@ -801,27 +817,7 @@ pub fn socketio_node() -> std::path::PathBuf {
 
 /// Finds `redis-server`, installing Debian's package when it is missing (as .ci/run does).
 pub fn redis_binary() -> std::path::PathBuf {
-    let find = || {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("redis-server"))
-                .find(|candidate| candidate.is_file())
-        })
-    };
-    if let Some(found) = find() {
-        return found;
-    }
-    let installed = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server",
-        ])
-        .status();
-    assert!(
-        installed.is_ok_and(|s| s.success()),
-        "redis-server is missing and could not be installed with apt-get"
-    );
-    find().expect("redis-server on PATH after installing it")
+    system_program("redis-server", "redis-server")
 }
 
 /// A free loopback port (bound, read, released).
