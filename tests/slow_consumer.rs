@@ -242,3 +242,102 @@ async fn per_realm_policies_apply_to_their_realm_only() {
     assert!(metrics.contains_key("wampd_dropped_events_total{policy=\"disconnect\"}"));
     server.shutdown().await;
 }
+
+/// A Socket.IO client on the raw WebSocket transport, connected to namespace `/`.
+async fn socketio_client(
+    server: &TestServer,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::SinkExt;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    let open = ws.next().await.expect("open").expect("frame");
+    assert!(open.to_text().unwrap_or("").starts_with("0{"), "{open:?}");
+    ws.send(WsMessage::text("40")).await.expect("connect /");
+    let connected = ws.next().await.expect("40").expect("frame");
+    assert!(connected.to_text().unwrap_or("").starts_with("40{"));
+    ws
+}
+
+/// The sequence number of a `42["update", "zzz…", n]` frame.
+fn socketio_seq(frame: &str) -> Option<u64> {
+    let event: serde_json::Value = serde_json::from_str(frame.strip_prefix("42")?).ok()?;
+    event.get(2)?.as_u64()
+}
+
+/// Socket.IO subscribers are under the same policy: with `disconnect`, a stalled Socket.IO client
+/// is closed while a reading one and the WAMP publisher keep their pace; with `drop_newest` the
+/// stalled one stays connected, gets a contiguous head in order, and the loss is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_clients_are_under_the_same_slow_consumer_policy() {
+    for policy in ["disconnect", "drop_newest"] {
+        let queue = QUEUE.to_string();
+        let server = TestServer::start(&[
+            ("WEBSOCKET_SLOW_CONSUMER_POLICY", policy),
+            ("WEBSOCKET_OUTBOUND_QUEUE_MESSAGES", &queue),
+            // The raw clients do not answer Engine.IO pings; none comes during the test.
+            ("WEBSOCKET_PING_INTERVAL", "10m"),
+        ])
+        .await;
+        let mut publisher = Client::join(&server, Serializer::MsgPack).await;
+        let mut fast = socketio_client(&server).await;
+        let mut slow = socketio_client(&server).await;
+        let payload = Value::Str("z".repeat(32 * 1024));
+        for n in 0..TOTAL {
+            publisher
+                .publish_acked(
+                    "socketio._.all.update",
+                    vec![payload.clone(), Value::UInt(n)],
+                    Dict::new(),
+                )
+                .await;
+            let seq = loop {
+                let frame = fast.next().await.expect("frame").expect("frame");
+                if let Some(seq) = frame.to_text().ok().and_then(socketio_seq) {
+                    break seq;
+                }
+            };
+            assert_eq!(seq, n, "the reading Socket.IO client misses nothing");
+        }
+        // The stalled one reads what it still gets.
+        let mut received = Vec::new();
+        let mut closed = false;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(700), slow.next()).await {
+                Err(_) => break,
+                Ok(Some(Ok(WsMessage::Text(t)))) => received.extend(socketio_seq(t.as_str())),
+                Ok(Some(Ok(WsMessage::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => {
+                    closed = true;
+                    break;
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+        let metrics = scrape(server.addr).await;
+        assert!((received.len() as u64) < TOTAL, "{policy}: it fell behind");
+        assert_increasing(&received);
+        match policy {
+            "disconnect" => {
+                assert!(closed, "the stalled Socket.IO client was disconnected");
+                assert_eq!(
+                    metric(&metrics, "wampd_slow_consumer_disconnects_total"),
+                    1.0
+                );
+            }
+            _ => {
+                assert!(!closed, "drop_newest keeps it connected");
+                assert_eq!(received.first(), Some(&0), "a contiguous head");
+                let lost = TOTAL - received.len() as u64;
+                assert_eq!(
+                    metric(
+                        &metrics,
+                        "wampd_dropped_events_total{policy=\"drop_newest\"}"
+                    ),
+                    lost as f64
+                );
+            }
+        }
+        server.shutdown().await;
+    }
+}

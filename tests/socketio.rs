@@ -689,3 +689,125 @@ async fn chromium_pages_from_an_allowed_origin_get_emits_in_their_rooms() {
     writeln!(stdin, "exit").expect("stdin");
     drop(browser);
 }
+
+/// python-socketio's own client: default transports (it upgrades), namespaces `/` and `/ws`, an
+/// acknowledged join; 60 s idle on the default heartbeat (25 s interval, 20 s timeout: two
+/// pings) leave it connected on the same session, and then it gets its events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_socketio_client_stays_connected_through_60_s_idle_and_gets_its_events() {
+    let server = TestServer::start(&[]).await;
+    let python = tokio::task::spawn_blocking(|| flask_socketio_python("new"))
+        .await
+        .expect("venv");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/python_socketio_client.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(format!("http://{}", server.addr))
+        .arg("60")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python runs");
+    let out = child.stdout.take().expect("stdout");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _child = common::KillOnDrop(child);
+    let (tx, lines) = mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line) {
+                let _ = tx.send(value);
+            }
+        }
+    });
+    let next = |within: u64| {
+        tokio::task::block_in_place(|| {
+            lines
+                .recv_timeout(Duration::from_secs(within))
+                .expect("the python client said something in time")
+        })
+    };
+    let ready = next(60);
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["transport"], "websocket", "it upgraded: {ready}");
+    let idle = next(80);
+    assert_eq!(
+        idle,
+        serde_json::json!({"idle_done": true, "sid": ready["sid"], "connected": true, "transport": "websocket"}),
+        "still the same session after 60 s idle"
+    );
+    let mut publisher = Client::join(&server, Serializer::Json).await;
+    publish(
+        &mut publisher,
+        "socketio._.room.news.update",
+        vec![Value::UInt(5)],
+    )
+    .await;
+    publish(
+        &mut publisher,
+        "socketio.ws.all.backup_running",
+        vec![Value::Bool(false)],
+    )
+    .await;
+    assert_eq!(
+        next(10),
+        serde_json::json!({"ns": "/", "event": "update", "args": [5]})
+    );
+    assert_eq!(
+        next(10),
+        serde_json::json!({"ns": "/ws", "event": "backup_running", "args": [false]})
+    );
+    writeln!(stdin, "exit").expect("stdin");
+    server.shutdown().await;
+}
+
+/// A WebSocket client that stops answering pings is dropped after the ping timeout, and the
+/// session is gone from the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_stops_answering_pings_is_dropped() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = TestServer::start(&[
+        ("WEBSOCKET_PING_INTERVAL", "300ms"),
+        ("WEBSOCKET_PING_TIMEOUT", "300ms"),
+    ])
+    .await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    let open = ws.next().await.expect("open").expect("frame");
+    assert!(open.to_text().unwrap_or("").starts_with("0{"), "{open:?}");
+    ws.send(Message::text("40")).await.expect("connect /");
+    let started = std::time::Instant::now();
+    let mut pings = 0;
+    // Read without answering: pings come, then the server closes.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(Message::Text(t)) if t.as_str() == "2" => pings += 1,
+                Ok(Message::Close(_)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server dropped the silent client");
+    assert!(pings >= 1, "it was pinged first");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "not before interval + timeout"
+    );
+    let sessions = "wampd_sessions{protocol=\"socketio\"}";
+    let mut left = 1.0;
+    for _ in 0..20 {
+        left = metric(&scrape(server.addr).await, sessions);
+        if left == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0.0);
+    server.shutdown().await;
+}

@@ -433,6 +433,9 @@ pub fn python_venv(name: &str, imports: &str, packages: &[&str]) -> std::path::P
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let venv = target.join(name);
     let python = venv.join("bin").join("python");
+    // Tests in one binary run in parallel; two pip installs into one venv must not.
+    static PIP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _pip = PIP.lock().unwrap_or_else(|p| p.into_inner());
     let ready = python.exists()
         && std::process::Command::new(&python)
             .args(["-c", &format!("import {imports}")])
@@ -966,11 +969,16 @@ impl Drop for Redis {
 pub fn flask_socketio_python(generation: &str) -> std::path::PathBuf {
     let pins: &[&str] = match generation {
         "old" => &["python-socketio==5.13.0", "flask-socketio==5.5.1", "redis"],
-        _ => &["python-socketio>=5.14.2", "flask-socketio>=5.5", "redis"],
+        // with python-socketio's client (requests, websocket-client) for tests/socketio.rs
+        _ => &[
+            "python-socketio[client]>=5.14.2",
+            "flask-socketio>=5.5",
+            "redis",
+        ],
     };
-    python_venv(
-        &format!("flask-socketio-{generation}"),
-        "flask_socketio, redis",
-        pins,
-    )
+    let imports = match generation {
+        "old" => "flask_socketio, redis",
+        _ => "flask_socketio, redis, requests, websocket",
+    };
+    python_venv(&format!("flask-socketio-{generation}"), imports, pins)
 }
