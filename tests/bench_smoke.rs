@@ -1,6 +1,6 @@
 //! CI smoke mode of the load generator: start the real `wampd` binary on an ephemeral port and
 //! run every `wampd-bench` scenario against it with tiny sizes, over WebSocket with both
-//! serializers (and fan-out and handshakes over RawSocket). Each run must exit 0 and print exactly one JSON line with sane figures; an
+//! serializers (fan-out and handshakes over RawSocket, fan-out and idle with Socket.IO clients). Each run must exit 0 and print exactly one JSON line with sane figures; an
 //! unreachable router must make it fail with a one-line reason. Real figures come from release
 //! builds (docs/benchmarks.md); this only proves the tool works end to end.
 
@@ -138,6 +138,22 @@ fn every_scenario_prints_one_sane_json_line() {
     assert!(num(&r, "deliveries") > 0.0, "{r}");
     let r = bench(&["handshake", "--url", &rs, "--connections", "100"]);
     assert_eq!(num(&r, "sessions"), 100.0, "{r}");
+    // Socket.IO subscribers (namespace /) of a WAMP publisher.
+    let r = bench(&[
+        "fanout",
+        "--url",
+        &url,
+        "--clients",
+        "socketio",
+        "--subscribers",
+        "20",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(r["clients"], "socketio");
+    assert_eq!(num(&r, "subscribers_connected"), 20.0, "{r}");
+    assert!(num(&r, "deliveries") > 0.0, "{r}");
+    assert_eq!(num(&r, "disconnected"), 0.0, "{r}");
     drop(router);
 
     // Idle memory on a fresh router each time, so earlier runs' freed memory cannot hide growth.
@@ -160,6 +176,22 @@ fn every_scenario_prints_one_sane_json_line() {
         assert_eq!(num(&r, "sessions"), 50.0, "{r}");
         assert!(num(&r, "bytes_per_session") > 0.0, "{r}");
     }
+    let router = Router::start(dir.path());
+    let r = bench(&[
+        "idle",
+        "--url",
+        &router.url(),
+        "--clients",
+        "socketio",
+        "--sessions",
+        "50",
+        "--duration",
+        "1s",
+        "--pid",
+        &router.pid(),
+    ]);
+    assert_eq!(num(&r, "sessions"), 50.0, "{r}");
+    assert!(num(&r, "bytes_per_session") > 0.0, "{r}");
 }
 
 #[test]

@@ -75,6 +75,25 @@ impl SerializerArg {
     }
 }
 
+/// The protocol of the subscribing clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Clients {
+    /// WAMP v2 sessions.
+    Wamp,
+    /// Socket.IO v5 / Engine.IO v4 clients on the WebSocket transport.
+    Socketio,
+}
+
+impl Clients {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clients::Wamp => "wamp",
+            Clients::Socketio => "socketio",
+        }
+    }
+}
+
 /// A publish rate: as fast as the router drains, or a fixed number of events per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rate {
@@ -154,6 +173,11 @@ pub struct CommonArgs {
     /// Router process ID: its CPU use is reported (and its RSS by idle).
     #[arg(long)]
     pub pid: Option<u32>,
+    /// What the subscribing clients speak: wamp (WAMP sessions subscribing to the topic) or
+    /// socketio (Socket.IO clients on namespace `/`, which get the WAMP publications on
+    /// `socketio._.all.EVENT`); publishers are WAMP sessions either way.
+    #[arg(long, value_enum, default_value = "wamp")]
+    pub clients: Clients,
     /// Hold /dev/cpu_dma_latency at 0 during the run so idle CPUs poll instead of halting
     /// (machine-wide, like tuned's latency-performance profile; needs root).
     #[arg(long)]

@@ -83,6 +83,87 @@ impl Conn {
         Ok(conn)
     }
 
+    /// Opens a Socket.IO client as socket.io-client does on its WebSocket transport: the
+    /// upgrade of `/socket.io/?EIO=4&transport=websocket`, the Engine.IO open packet, and
+    /// namespace `/` connected, which puts it in the namespace and in the room of its own id.
+    /// Its frames are text (Engine.IO message packets); within `timeout`.
+    pub async fn establish_socketio(
+        target: &Target,
+        source: Option<IpAddr>,
+        config: &ConnConfig,
+        timeout: Duration,
+    ) -> Result<Conn, BenchError> {
+        let setup = async {
+            let stream = connect_tcp(target.addr, source).await?;
+            let mut conn = Conn {
+                stream,
+                reader: FrameReader::new(
+                    Framing::WebSocket,
+                    config.read_buffer,
+                    config.max_message,
+                ),
+                writer: FrameWriter::new(Framing::WebSocket, Serializer::Json),
+                serializer: Serializer::Json,
+                peer_limit: config.max_message,
+                session: 0,
+                out: Vec::with_capacity(256),
+                next_request: 1,
+            };
+            conn.upgrade(target, "/socket.io/?EIO=4&transport=websocket", None)
+                .await?;
+            let open = conn.recv_data().await?;
+            if !open.starts_with(b"0{") {
+                return Err(BenchError::Protocol(format!(
+                    "expected the Engine.IO open packet, got {:?}",
+                    String::from_utf8_lossy(&open)
+                )));
+            }
+            conn.send_data(b"40").await?;
+            let connected = conn.recv_data().await?;
+            if !connected.starts_with(b"40") {
+                return Err(BenchError::Refused(format!(
+                    "namespace / refused: {:?}",
+                    String::from_utf8_lossy(&connected)
+                )));
+            }
+            Ok(conn)
+        };
+        tokio::time::timeout(timeout, setup)
+            .await
+            .map_err(|_| BenchError::Timeout(format!("setting up a session after {timeout:?}")))?
+    }
+
+    /// The next data frame's payload, as bytes (WebSocket pings answered on the way).
+    async fn recv_data(&mut self) -> Result<Vec<u8>, BenchError> {
+        loop {
+            let ping = match self.reader.next_frame()? {
+                Some(frame) => match frame.kind {
+                    FrameKind::Data => return Ok(frame.payload.to_vec()),
+                    FrameKind::Ping => frame.payload.to_vec(),
+                    FrameKind::Pong => continue,
+                    FrameKind::Close => {
+                        return Err(BenchError::Closed(describe_close(frame.payload)));
+                    }
+                },
+                None => {
+                    self.fill().await?;
+                    continue;
+                }
+            };
+            self.out.clear();
+            self.writer.pong(&mut self.out, &ping)?;
+            self.stream.write_all(&self.out).await?;
+        }
+    }
+
+    /// Sends `bytes` as one data frame.
+    async fn send_data(&mut self, bytes: &[u8]) -> Result<(), BenchError> {
+        self.out.clear();
+        self.writer.data(&mut self.out, bytes)?;
+        self.stream.write_all(&self.out).await?;
+        Ok(())
+    }
+
     /// Opens a connection, joins `realm` and, if `topic` is given, subscribes to it, all
     /// within `timeout`.
     pub async fn establish(
@@ -119,9 +200,19 @@ impl Conn {
     }
 
     async fn websocket_handshake(&mut self, target: &Target) -> Result<(), BenchError> {
+        self.upgrade(target, &target.path, Some(self.serializer.subprotocol()))
+            .await
+    }
+
+    /// The WebSocket upgrade of `path`, offering `protocol`.
+    async fn upgrade(
+        &mut self,
+        target: &Target,
+        path: &str,
+        protocol: Option<&str>,
+    ) -> Result<(), BenchError> {
         let key = upgrade::new_key();
-        let protocol = self.serializer.subprotocol();
-        let request = upgrade::request(&target.host_header, &target.path, protocol, &key);
+        let request = upgrade::request(&target.host_header, path, protocol, &key);
         self.stream.write_all(request.as_bytes()).await?;
         loop {
             if let Some(n) = upgrade::head_len(self.reader.buffered()) {
@@ -189,28 +280,8 @@ impl Conn {
 
     /// Receives and decodes the next WAMP message, answering pings on the way.
     pub async fn recv(&mut self) -> Result<Message, BenchError> {
-        loop {
-            let ping = match self.reader.next_frame()? {
-                Some(frame) => match frame.kind {
-                    FrameKind::Data => {
-                        return codec::decode(self.serializer, frame.payload)
-                            .map_err(|e| BenchError::Protocol(e.to_string()));
-                    }
-                    FrameKind::Ping => frame.payload.to_vec(),
-                    FrameKind::Pong => continue,
-                    FrameKind::Close => {
-                        return Err(BenchError::Closed(describe_close(frame.payload)));
-                    }
-                },
-                None => {
-                    self.fill().await?;
-                    continue;
-                }
-            };
-            self.out.clear();
-            self.writer.pong(&mut self.out, &ping)?;
-            self.stream.write_all(&self.out).await?;
-        }
+        let payload = self.recv_data().await?;
+        codec::decode(self.serializer, &payload).map_err(|e| BenchError::Protocol(e.to_string()))
     }
 
     /// Sends HELLO for `realm` and waits for WELCOME; returns the session ID.

@@ -198,7 +198,9 @@ impl FrameReader {
 
     /// Consumes everything buffered: counts complete data messages without looking at their
     /// payloads (skipping the rest of a payload on later calls) and hands each complete control
-    /// frame to `on_control`. Returns the number of messages completed by this call.
+    /// frame to `on_control`. A one-byte data message `2` (Engine.IO's ping, which a Socket.IO
+    /// client must answer) goes to `on_control` as `Data` instead of being counted. Returns the
+    /// number of messages completed by this call.
     pub fn skim<F>(&mut self, mut on_control: F) -> Result<u64, FrameError>
     where
         F: FnMut(FrameKind, &[u8]),
@@ -223,6 +225,15 @@ impl FrameReader {
                 break;
             };
             match p.control {
+                None if p.fin && p.payload_len == 1 && self.end - self.start > p.header_len => {
+                    let byte = self.buf.get(self.start + p.header_len).copied();
+                    self.start += p.header_len + 1;
+                    if byte == Some(b'2') {
+                        on_control(FrameKind::Data, b"2");
+                    } else {
+                        messages += 1;
+                    }
+                }
                 None => {
                     self.start += p.header_len;
                     if p.payload_len == 0 {

@@ -17,12 +17,16 @@ pub fn new_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
-/// The upgrade request for `path` on `host` (the `Host` header value) offering `subprotocol`.
-pub fn request(host: &str, path: &str, subprotocol: &str, key: &str) -> String {
+/// The upgrade request for `path` on `host` (the `Host` header value) offering `subprotocol`
+/// (none for Engine.IO, which has no subprotocol).
+pub fn request(host: &str, path: &str, subprotocol: Option<&str>, key: &str) -> String {
+    let protocol = subprotocol
+        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+        .unwrap_or_default();
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: {subprotocol}\r\nUser-Agent: wampd-bench\r\n\r\n"
+         {protocol}User-Agent: wampd-bench\r\n\r\n"
     )
 }
 
@@ -34,7 +38,7 @@ pub fn head_len(buf: &[u8]) -> Option<usize> {
 /// Checks a complete response head: status 101, the accept key derived from `key`, and
 /// `subprotocol` as the negotiated protocol. The error names what was wrong (for a refusal, the
 /// status line).
-pub fn check_response(head: &[u8], key: &str, subprotocol: &str) -> Result<(), String> {
+pub fn check_response(head: &[u8], key: &str, subprotocol: Option<&str>) -> Result<(), String> {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -68,7 +72,7 @@ pub fn check_response(head: &[u8], key: &str, subprotocol: &str) -> Result<(), S
             "wrong Sec-WebSocket-Accept {accept:?} (expected {expected:?})"
         ));
     }
-    if protocol.as_deref() != Some(subprotocol) {
+    if protocol.as_deref() != subprotocol {
         return Err(format!(
             "the server negotiated subprotocol {protocol:?}, not {subprotocol:?}"
         ));
@@ -84,7 +88,7 @@ mod tests {
 
     #[test]
     fn request_shape() {
-        let r = request("127.0.0.1:8080", "/ws", "wamp.2.json", KEY);
+        let r = request("127.0.0.1:8080", "/ws", Some("wamp.2.json"), KEY);
         assert!(r.starts_with("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"));
         assert!(r.contains("Sec-WebSocket-Protocol: wamp.2.json\r\n"));
         assert!(r.contains(&format!("Sec-WebSocket-Key: {KEY}\r\n")));
@@ -106,13 +110,15 @@ mod tests {
                     sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x00";
         let n = head_len(good).unwrap();
         assert_eq!(&good[n..], b"\x81\x00");
-        assert_eq!(check_response(&good[..n], KEY, "wamp.2.json"), Ok(()));
-        assert!(check_response(&good[..n], KEY, "wamp.2.msgpack").is_err());
-        assert!(check_response(&good[..n], "AAAAAAAAAAAAAAAAAAAAAA==", "wamp.2.json").is_err());
+        assert_eq!(check_response(&good[..n], KEY, Some("wamp.2.json")), Ok(()));
+        assert!(check_response(&good[..n], KEY, Some("wamp.2.msgpack")).is_err());
+        assert!(
+            check_response(&good[..n], "AAAAAAAAAAAAAAAAAAAAAA==", Some("wamp.2.json")).is_err()
+        );
         let refused = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
-        let err = check_response(refused, KEY, "wamp.2.json").unwrap_err();
+        let err = check_response(refused, KEY, Some("wamp.2.json")).unwrap_err();
         assert!(err.contains("503"), "{err}");
-        assert!(check_response(b"\x7F\xF1\x00\x00\r\n\r\n", KEY, "wamp.2.json").is_err());
+        assert!(check_response(b"\x7F\xF1\x00\x00\r\n\r\n", KEY, Some("wamp.2.json")).is_err());
         assert_eq!(head_len(b"HTTP/1.1 101\r\n"), None);
     }
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use super::cli::CommonArgs;
+use super::cli::{Clients, CommonArgs};
 use super::client::{Conn, ConnConfig};
 use super::error::BenchError;
 use super::framing::{describe_close, FrameKind, FrameWriter};
@@ -57,6 +57,8 @@ pub struct Env {
     pub threads: usize,
     /// Origin of the run's monotonic clock (timestamps in payloads are nanoseconds since it).
     pub origin: Instant,
+    /// What the subscribing clients speak.
+    pub clients: Clients,
     /// The PM QoS request held for the run (`--pm-qos`).
     pub pm_qos: Option<sys::CpuLatencyHold>,
 }
@@ -74,7 +76,13 @@ impl Env {
         } else {
             None
         };
+        let default_topic = match common.clients {
+            // The namespace `/` of every Socket.IO client, event `bench_<run>`.
+            Clients::Socketio => format!("socketio._.all.bench_{scenario}_r{run_id:08x}"),
+            Clients::Wamp => format!("bench.{scenario}.r{run_id:08x}"),
+        };
         Ok(Env {
+            clients: common.clients,
             pm_qos,
             sources,
             config: ConnConfig {
@@ -88,10 +96,7 @@ impl Env {
             concurrency: common.concurrency,
             duration: common.duration,
             warmup: common.warmup,
-            topic: common
-                .topic
-                .clone()
-                .unwrap_or_else(|| format!("bench.{scenario}.r{run_id:08x}")),
+            topic: common.topic.clone().unwrap_or(default_topic),
             pid: common.pid,
             threads: common.threads,
             origin: Instant::now(),
@@ -106,7 +111,8 @@ impl Env {
             .set("serializer", self.serializer_name)
             .set("url", self.target.url.as_str())
             .set("realm", self.realm.as_str())
-            .set("threads", self.threads);
+            .set("threads", self.threads)
+            .set("clients", self.clients.as_str());
         if self.pm_qos.is_some() {
             r.set("pm_qos", true);
         }
@@ -119,7 +125,18 @@ impl Env {
     }
 
     /// Opens one session (joined, subscribed to `topic` if given) from the next source address.
+    /// With `--clients socketio`, subscribers (a `topic` given) are Socket.IO clients instead,
+    /// in namespace `/` and their own room (the topic is not theirs to choose).
     pub async fn establish(&self, topic: Option<&str>) -> Result<Conn, BenchError> {
+        if self.clients == Clients::Socketio && topic.is_some() {
+            return Conn::establish_socketio(
+                &self.target,
+                self.sources.next_addr(),
+                &self.config,
+                self.timeout,
+            )
+            .await;
+        }
         Conn::establish(
             &self.target,
             self.sources.next_addr(),
@@ -237,9 +254,12 @@ pub async fn skim_loop(mut conn: Conn, slot: Arc<Slot>) -> String {
     let reason = loop {
         let mut ping: Option<Vec<u8>> = None;
         let mut close: Option<String> = None;
+        // Engine.IO's heartbeat (a `2` message), answered with `3` and not counted.
+        let mut eio_pings = 0u64;
         let skimmed = conn.reader.skim(|kind, payload| match kind {
             FrameKind::Ping => ping = Some(payload.to_vec()),
             FrameKind::Close => close = Some(describe_close(payload)),
+            FrameKind::Data if payload == b"2" => eio_pings += 1,
             FrameKind::Data | FrameKind::Pong => {}
         });
         match skimmed {
@@ -254,6 +274,14 @@ pub async fn skim_loop(mut conn: Conn, slot: Arc<Slot>) -> String {
         }
         if let Some(close) = close {
             break format!("the router closed the session ({close})");
+        }
+        if eio_pings > 0 {
+            out.clear();
+            if conn.writer.data(&mut out, b"3").is_ok() {
+                if let Err(err) = conn.stream.write_all(&out).await {
+                    break format!("write failed: {err}");
+                }
+            }
         }
         if let Some(ping) = ping {
             out.clear();
