@@ -243,23 +243,6 @@ async fn per_realm_policies_apply_to_their_realm_only() {
     server.shutdown().await;
 }
 
-/// A Socket.IO client on the raw WebSocket transport, connected to namespace `/`.
-async fn socketio_client(
-    server: &TestServer,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    use futures_util::SinkExt;
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("upgrade");
-    let open = ws.next().await.expect("open").expect("frame");
-    assert!(open.to_text().unwrap_or("").starts_with("0{"), "{open:?}");
-    ws.send(WsMessage::text("40")).await.expect("connect /");
-    let connected = ws.next().await.expect("40").expect("frame");
-    assert!(connected.to_text().unwrap_or("").starts_with("40{"));
-    ws
-}
-
 /// The sequence number of a `42["update", "zzz…", n]` frame.
 fn socketio_seq(frame: &str) -> Option<u64> {
     let event: serde_json::Value = serde_json::from_str(frame.strip_prefix("42")?).ok()?;
@@ -281,8 +264,8 @@ async fn socketio_clients_are_under_the_same_slow_consumer_policy() {
         ])
         .await;
         let mut publisher = Client::join(&server, Serializer::MsgPack).await;
-        let mut fast = socketio_client(&server).await;
-        let mut slow = socketio_client(&server).await;
+        let mut fast = common::socketio_websocket(server.addr).await;
+        let mut slow = common::socketio_websocket(server.addr).await;
         let payload = Value::Str("z".repeat(32 * 1024));
         for n in 0..TOTAL {
             publisher

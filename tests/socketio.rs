@@ -766,20 +766,14 @@ async fn python_socketio_client_stays_connected_through_60_s_idle_and_gets_its_e
 /// session is gone from the metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_client_that_stops_answering_pings_is_dropped() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     let server = TestServer::start(&[
         ("WEBSOCKET_PING_INTERVAL", "300ms"),
         ("WEBSOCKET_PING_TIMEOUT", "300ms"),
     ])
     .await;
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("upgrade");
-    let open = ws.next().await.expect("open").expect("frame");
-    assert!(open.to_text().unwrap_or("").starts_with("0{"), "{open:?}");
-    ws.send(Message::text("40")).await.expect("connect /");
+    let mut ws = socketio_websocket(server.addr).await;
     let started = std::time::Instant::now();
     let mut pings = 0;
     // Read without answering: pings come, then the server closes.

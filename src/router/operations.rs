@@ -56,6 +56,21 @@ pub struct Actor<'a> {
     pub any_uri: bool,
 }
 
+impl<'a> Actor<'a> {
+    /// A publisher without credentials of its own (HTTP publish, `POST /emit`, the ZeroMQ and
+    /// Socket.IO queue consumers): its handle's role decides; `any_uri` lets WAMP v1-style topics
+    /// through.
+    pub fn publisher(realm: &'a Arc<Realm>, handle: &'a Arc<SessionHandle>, any_uri: bool) -> Self {
+        Actor {
+            realm,
+            handle,
+            claims: None,
+            oro_user: None,
+            any_uri,
+        }
+    }
+}
+
 /// A subscribe request.
 #[derive(Debug, Clone, Copy)]
 pub struct SubscribeRequest<'a> {

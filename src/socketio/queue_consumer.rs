@@ -142,13 +142,7 @@ impl QueueConsumer {
                 Value::List(skipped.into_iter().map(Value::UInt).collect()),
             );
         }
-        let actor = Actor {
-            realm,
-            handle: &self.identity,
-            claims: None,
-            oro_user: None,
-            any_uri: false,
-        };
+        let actor = Actor::publisher(realm, &self.identity, false);
         for topic in &topics {
             let request = PublishRequest {
                 topic,

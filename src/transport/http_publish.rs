@@ -455,13 +455,7 @@ impl HttpPublisher {
 
     /// The operations layer's view of an HTTP publisher in `realm`.
     fn actor<'a>(&'a self, realm: &'a Arc<Realm>) -> Actor<'a> {
-        Actor {
-            realm,
-            handle: &self.identity,
-            claims: None,
-            oro_user: None,
-            any_uri: false,
-        }
+        Actor::publisher(realm, &self.identity, false)
     }
 
     fn publish_body(&self, router: &Router, body: &[u8]) -> Result<(StatusCode, String), Failure> {

@@ -109,13 +109,7 @@ impl EmitEndpoint {
         let Some(realm) = router.default_realm() else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "no realm\n");
         };
-        let actor = Actor {
-            realm,
-            handle: &self.identity,
-            claims: None,
-            oro_user: None,
-            any_uri: false,
-        };
+        let actor = Actor::publisher(realm, &self.identity, false);
         let request = PublishRequest {
             topic: &topic,
             args: &args,

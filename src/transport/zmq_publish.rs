@@ -70,13 +70,7 @@ impl ZmqIngest {
     }
 
     fn actor<'a>(&'a self, realm: &'a Arc<crate::router::realm::Realm>, any: bool) -> Actor<'a> {
-        Actor {
-            realm,
-            handle: &self.identity,
-            claims: None,
-            oro_user: None,
-            any_uri: any,
-        }
+        Actor::publisher(realm, &self.identity, any)
     }
 
     fn espocrm(&self, router: &Router, peer: SocketAddr, body: &[u8]) {

@@ -982,3 +982,21 @@ pub fn flask_socketio_python(generation: &str) -> std::path::PathBuf {
     };
     python_venv(&format!("flask-socketio-{generation}"), imports, pins)
 }
+
+/// A Socket.IO client on the raw WebSocket transport (`/socket.io/?EIO=4&transport=websocket`),
+/// past the Engine.IO open packet and connected to namespace `/`. It answers no pings.
+pub async fn socketio_websocket(addr: SocketAddr) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    let open = ws.next().await.expect("open").expect("frame");
+    assert!(open.to_text().unwrap_or("").starts_with("0{"), "{open:?}");
+    ws.send(WsMessage::text("40")).await.expect("connect /");
+    let connected = ws.next().await.expect("40").expect("frame");
+    assert!(
+        connected.to_text().unwrap_or("").starts_with("40{"),
+        "{connected:?}"
+    );
+    ws
+}
