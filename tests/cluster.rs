@@ -834,3 +834,62 @@ async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() 
     let metrics = scrape(nodes[1].addr).await;
     assert!(metric(&metrics, "wampd_cluster_publications_received_total") >= 1.0);
 }
+
+/// Flask-SocketIO emits in cluster mode: every node consumes the queue for its own sessions and
+/// none forwards those publications over the backplane, so a Socket.IO client and a WAMP
+/// subscriber on each of two nodes get one emit exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flask_socketio_emits_reach_each_node_s_sessions_exactly_once() {
+    let redis = Redis::start().await;
+    let dsn = redis.dsn();
+    let extra = [("WEBSOCKET_SOCKETIO_QUEUE", dsn.as_str())];
+    let nodes = [node(&redis, &extra).await, node(&redis, &extra).await];
+    for n in &nodes {
+        wait_backplane(n.addr, true).await;
+    }
+    // Both consumers are on the channel before anything is emitted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !redis
+        .command(&["PUBSUB", "NUMSUB", "flask-socketio"])
+        .await
+        .ends_with(":2\r\n")
+    {
+        assert!(Instant::now() < deadline, "both nodes consume the queue");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut sockets = Vec::new();
+    let mut wamp = Vec::new();
+    for n in &nodes {
+        sockets.push(common::socketio_websocket(n.addr).await);
+        let mut client = Client::join_at(n.addr, Serializer::Json).await;
+        client.subscribe("socketio._.all.update").await;
+        wamp.push(client);
+    }
+    let plan = serde_json::json!([{"event": "update", "args": [{"n": 1}]}]);
+    tokio::task::spawn_blocking(move || common::flask_emit("new", &dsn, plan))
+        .await
+        .expect("emit");
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        let mut got = Vec::new();
+        let wait = |got: &Vec<String>| if got.is_empty() { WAIT } else { QUIET };
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(wait(&got), socket.next()).await {
+            if let WsMessage::Text(t) = frame {
+                if t.as_str() != "2" {
+                    got.push(t.to_string());
+                }
+            }
+        }
+        assert_eq!(
+            got,
+            [r#"42["update",{"n":1}]"#],
+            "Socket.IO client on node {i}"
+        );
+    }
+    for (i, client) in wamp.iter_mut().enumerate() {
+        let got = events(client, 1).await;
+        assert_eq!(got.len(), 1, "WAMP subscriber on node {i}: {got:?}");
+    }
+    for n in nodes {
+        n.shutdown().await;
+    }
+}

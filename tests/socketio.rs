@@ -306,20 +306,6 @@ async fn engine_io_pings_keep_an_idle_client_connected() {
     server.shutdown().await;
 }
 
-/// Runs `tests/interop/flask_socketio_emit.py` with the Flask-SocketIO of `generation`.
-fn flask_emit(generation: &str, redis: &str, plan: serde_json::Value) {
-    let python = flask_socketio_python(generation);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop/flask_socketio_emit.py");
-    let status = Command::new(python)
-        .arg(script)
-        .arg(redis)
-        .arg(plan.to_string())
-        .status()
-        .expect("python runs");
-    assert!(status.success(), "the Flask-SocketIO emitter failed");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flask_socketio_emits_of_both_queue_encodings_reach_exactly_their_sockets() {
     let redis = Redis::start().await;

@@ -903,22 +903,26 @@ impl Redis {
 
     /// `SET key value`, over a raw connection.
     pub async fn set(&self, key: &str, value: &str) {
+        assert_eq!(self.command(&["SET", key, value]).await, "+OK\r\n");
+    }
+
+    /// One command over a raw connection; its reply as the server wrote it (a small one).
+    pub async fn command(&self, parts: &[&str]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .expect("connect to redis");
-        let command = format!(
-            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
-            key.len(),
-            value.len()
-        );
-        tokio::io::AsyncWriteExt::write_all(&mut stream, command.as_bytes())
+        let mut command = format!("*{}\r\n", parts.len());
+        for part in parts {
+            command.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+        }
+        stream.write_all(command.as_bytes()).await.expect("write");
+        let mut reply = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut reply))
             .await
-            .expect("SET");
-        let mut reply = [0u8; 5];
-        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut reply)
-            .await
-            .expect("SET reply");
-        assert_eq!(&reply, b"+OK\r\n");
+            .expect("redis answers")
+            .expect("read");
+        String::from_utf8_lossy(&reply[..n]).into_owned()
     }
 
     pub async fn ping(&self) -> bool {
@@ -999,4 +1003,18 @@ pub async fn socketio_websocket(addr: SocketAddr) -> WebSocketStream<MaybeTlsStr
         "{connected:?}"
     );
     ws
+}
+
+/// Runs `tests/interop/flask_socketio_emit.py` with the Flask-SocketIO of `generation`.
+pub fn flask_emit(generation: &str, redis: &str, plan: serde_json::Value) {
+    let python = flask_socketio_python(generation);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/flask_socketio_emit.py");
+    let status = std::process::Command::new(python)
+        .arg(script)
+        .arg(redis)
+        .arg(plan.to_string())
+        .status()
+        .expect("python runs");
+    assert!(status.success(), "the Flask-SocketIO emitter failed");
 }
