@@ -792,6 +792,9 @@ pub fn socketio_node() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let dir = target.join("socketio-node");
     let modules = dir.join("node_modules");
+    // Tests run in parallel: one npm install at a time, and nobody reads a half-installed tree.
+    static NPM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _npm = NPM.lock().unwrap_or_else(|p| p.into_inner());
     let installed = ["sio4", "sio3", "playwright-core"]
         .iter()
         .all(|p| modules.join(p).join("package.json").exists());
