@@ -46,7 +46,7 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
     main.emit("chat", "hello", { from: "node" }, (answer) => say({ chat_ack: answer ?? null }));
   } else if (cmd.startsWith("join:")) {
     const [, room, secret] = cmd.split(":|:");
-    main.emit("join", { room, secret }, (answer) => say({ joined: room, answer: answer ?? null }));
+    main.emit("join", { room, secret }, (answer) => say({ joined: room, secret, answer: answer ?? null }));
   } else if (cmd === "transport") {
     say({ transport: main.io.engine.transport.name });
   } else if (cmd === "exit") {
