@@ -27,7 +27,7 @@ use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::Step;
-use crate::router::subscribe_gate::{Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
+use crate::router::subscribe_gate::{answer_later, Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use wampd_proto::wamp::v1::{self, Exclude, Payload, Prefixes, V1Message};
 use wampd_proto::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
@@ -220,11 +220,7 @@ impl V1Session {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.pending.insert(token, topic);
-                let gate = self.gate.clone();
-                tokio::spawn(async move {
-                    let outcome = check.await;
-                    let _ = gate.send(GateDone { token, outcome }).await;
-                });
+                answer_later(&self.gate, token, check);
             }
             Err(refusal) => self.refused(&topic, &refusal),
         }

@@ -45,6 +45,20 @@ pub struct GateDone {
 /// Where a session's checks send their answers (one bounded channel per connection).
 pub type GateSender = tokio::sync::mpsc::Sender<GateDone>;
 
+/// Runs `check` off the session's read loop; its outcome comes back through `gate` as the
+/// session's `token`. The session bounds how many it has waiting ([`MAX_PENDING_CHECKS`]).
+pub fn answer_later(
+    gate: &GateSender,
+    token: u64,
+    check: impl Future<Output = Outcome> + Send + 'static,
+) {
+    let gate = gate.clone();
+    tokio::spawn(async move {
+        let outcome = check.await;
+        let _ = gate.send(GateDone { token, outcome }).await;
+    });
+}
+
 /// What the gate says about one subscription.
 pub enum Gate {
     /// Subscribe now.

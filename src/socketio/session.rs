@@ -25,14 +25,14 @@ use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::{Step, CLOSE_NORMAL};
-use crate::router::subscribe_gate::{Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
+use crate::router::subscribe_gate::{answer_later, Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use wampd_proto::socketio::engineio::{self, Packet as EnginePacket};
 use wampd_proto::socketio::packet::{self, Kind, Packet};
 use wampd_proto::wamp::{error_uri, Dict, Id, MatchPolicy, Serializer, Value};
 
-/// Not an error: the answer comes later (a join waiting for its secret check).
-const PENDING: &str = "";
+/// What an emit is answered with: nothing, or a WAMP error URI and a message.
+type Answer = Result<(), (&'static str, String)>;
 
 /// Most namespaces one client may join.
 pub const MAX_NAMESPACES: usize = 16;
@@ -341,26 +341,25 @@ impl SioSession {
         let (name, args) = (name.to_owned(), args.to_vec());
         let answer = match name.as_str() {
             "join" => self.join_room(&packet.namespace, &args, packet.id),
-            "leave" => self.leave_room(&packet.namespace, &args),
+            "leave" => Some(self.leave_room(&packet.namespace, &args)),
             // Burp-UI's namespace answers `echo` with `reply`.
             "echo" => {
                 let reply = packet::event(&packet.namespace, "reply", &args);
                 self.send_packet(&reply.text);
-                Ok(())
+                Some(Ok(()))
             }
-            _ => self.publish(&packet.namespace, &name, args),
+            _ => Some(self.publish(&packet.namespace, &name, args)),
         };
-        if let Some(id) = packet.id {
+        // A join waiting for its secret check is answered when the check is.
+        if let (Some(id), Some(answer)) = (packet.id, answer) {
             self.acknowledge(&packet.namespace, id, answer);
         }
     }
 
-    /// Answers an emit that asked for it: `[]`, or `[{"error", "message"}]`; nothing yet for a
-    /// join waiting for its secret check (it is answered when the check is).
-    fn acknowledge(&self, namespace: &str, id: u64, answer: Result<(), (&'static str, String)>) {
+    /// Answers an emit that asked for it: `[]`, or `[{"error", "message"}]`.
+    fn acknowledge(&self, namespace: &str, id: u64, answer: Answer) {
         let reply = match answer {
             Ok(()) => Vec::new(),
-            Err((PENDING, _)) => return,
             Err((error, message)) => {
                 let mut d = Dict::new();
                 d.insert("error".into(), Value::Str(error.to_owned()));
@@ -399,73 +398,68 @@ impl SioSession {
         Step::Continue
     }
 
-    fn room_of(args: &[Value]) -> Option<String> {
+    /// The string `field` of an emit's first argument (`{"room": …, "secret": …}`).
+    fn field<'a>(args: &'a [Value], field: &str) -> Option<&'a str> {
         match args.first() {
-            Some(Value::Dict(d)) => match d.get("room") {
-                Some(Value::Str(room)) if !room.is_empty() && room.len() <= MAX_ROOM => {
-                    Some(room.clone())
-                }
+            Some(Value::Dict(d)) => match d.get(field) {
+                Some(Value::Str(s)) => Some(s),
                 _ => None,
             },
             _ => None,
         }
     }
 
+    fn room_of(args: &[Value]) -> Option<String> {
+        Self::field(args, "room")
+            .filter(|room| !room.is_empty() && room.len() <= MAX_ROOM)
+            .map(str::to_owned)
+    }
+
     /// ws-emit's `join {room, secret?}`: public rooms (no `::`) are joined at once; a roomspace
     /// room (`space::name`) once its secret checks out against Redis
     /// ([`super::room_secrets`]), off the read loop. A refusal is silent, as in ws-emit.
-    fn join_room(
-        &mut self,
-        namespace: &str,
-        args: &[Value],
-        ack: Option<u64>,
-    ) -> Result<(), (&'static str, String)> {
+    /// `None`: the answer comes when the check does ([`Self::on_gate_done`]).
+    fn join_room(&mut self, namespace: &str, args: &[Value], ack: Option<u64>) -> Option<Answer> {
         let Some(room) = Self::room_of(args) else {
             self.warn_budget("Socket.IO join without a room ignored");
-            return Err((
+            return Some(Err((
                 error_uri::INVALID_ARGUMENT,
                 "join needs {\"room\": name}".into(),
-            ));
+            )));
         };
         let Some(space) = super::room_secrets::roomspace(&room) else {
-            return self.subscribe_room(namespace, &room);
+            return Some(self.subscribe_room(namespace, &room));
         };
         let Some(secrets) = self.router.room_secrets().cloned() else {
             debug!(
                 session = self.id(),
                 room, "roomspace join refused: no Redis configured"
             );
-            return Err((error_uri::NOT_AUTHORIZED, "wrong or missing secret".into()));
+            return Some(Err((
+                error_uri::NOT_AUTHORIZED,
+                "wrong or missing secret".into(),
+            )));
         };
         if self.pending.len() >= MAX_PENDING_CHECKS {
             self.router.metrics().limit_refused("pending_checks");
-            return Err((error_uri::LIMIT_EXCEEDED, "too many joins waiting".into()));
+            return Some(Err((
+                error_uri::LIMIT_EXCEEDED,
+                "too many joins waiting".into(),
+            )));
         }
-        let secret = match args.first() {
-            Some(Value::Dict(d)) => match d.get("secret") {
-                Some(Value::Str(s)) => s.clone(),
-                _ => String::new(),
-            },
-            _ => String::new(),
-        };
+        let secret = Self::field(args, "secret").unwrap_or_default().to_owned();
+        let space = space.to_owned();
         let token = self.next_token;
         self.next_token += 1;
         self.pending
-            .insert(token, (namespace.to_owned(), room.clone(), ack));
-        let space = space.to_owned();
-        let gate = self.gate.clone();
-        tokio::spawn(async move {
-            let outcome = secrets.check(&space, &secret).await;
-            let _ = gate.send(GateDone { token, outcome }).await;
+            .insert(token, (namespace.to_owned(), room, ack));
+        answer_later(&self.gate, token, async move {
+            secrets.check(&space, &secret).await
         });
-        Err((PENDING, String::new()))
+        None
     }
 
-    fn subscribe_room(
-        &mut self,
-        namespace: &str,
-        room: &str,
-    ) -> Result<(), (&'static str, String)> {
+    fn subscribe_room(&mut self, namespace: &str, room: &str) -> Answer {
         let prefix = mapping::room_prefix(namespace, room);
         if self
             .namespaces
@@ -485,11 +479,7 @@ impl SioSession {
         Ok(())
     }
 
-    fn leave_room(
-        &mut self,
-        namespace: &str,
-        args: &[Value],
-    ) -> Result<(), (&'static str, String)> {
+    fn leave_room(&mut self, namespace: &str, args: &[Value]) -> Answer {
         let Some(room) = Self::room_of(args) else {
             return Err((
                 error_uri::INVALID_ARGUMENT,
@@ -507,12 +497,7 @@ impl SioSession {
         Ok(())
     }
 
-    fn publish(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        args: Vec<Value>,
-    ) -> Result<(), (&'static str, String)> {
+    fn publish(&mut self, namespace: &str, name: &str, args: Vec<Value>) -> Answer {
         let topic = mapping::client_topic(namespace, name);
         let sid = self
             .namespaces

@@ -25,7 +25,7 @@ use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
-use crate::router::subscribe_gate::{Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
+use crate::router::subscribe_gate::{answer_later, Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
 use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::message::code;
@@ -486,11 +486,7 @@ impl Session {
                         },
                     );
                 }
-                let gate = self.gate.clone();
-                tokio::spawn(async move {
-                    let outcome = check.await;
-                    let _ = gate.send(GateDone { token, outcome }).await;
-                });
+                answer_later(&self.gate, token, check);
             }
             Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
         }
