@@ -259,6 +259,14 @@ impl OriginMatch {
         }
     }
 
+    /// What is allowed without being listed: pages on this machine in `host` mode (Gos).
+    pub fn implicit_hosts(self) -> &'static [&'static str] {
+        match self {
+            OriginMatch::Host => &["localhost", "127.0.0.1"],
+            OriginMatch::Exact => &[],
+        }
+    }
+
     /// The canonical spelling.
     pub fn as_str(self) -> &'static str {
         match self {

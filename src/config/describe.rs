@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use super::choices::OriginMatch;
 use super::limits;
 use super::settings::Settings;
 use super::table::*;
@@ -101,12 +100,9 @@ impl Settings {
                     },
                 ),
                 (WEBSOCKET_ALLOWED_ORIGINS, {
-                    let mut shown = match self.origin_match {
-                        OriginMatch::Host => vec!["localhost".to_string(), "127.0.0.1".to_string()],
-                        OriginMatch::Exact => Vec::new(),
-                    };
-                    shown.extend(self.allowed_origins.iter().cloned());
-                    shown.join(",")
+                    let implicit = self.origin_match.implicit_hosts().iter().copied();
+                    let listed = self.allowed_origins.iter().map(String::as_str);
+                    implicit.chain(listed).collect::<Vec<_>>().join(",")
                 }),
                 (
                     WEBSOCKET_ORIGIN_MATCH,

@@ -695,7 +695,8 @@ impl Settings {
 }
 
 /// The trimmed value of a variable, `None` when unset or blank.
-fn value_of<'a>(env: &'a EnvMap, name: &str) -> Option<&'a str> {
+/// A variable's value, trimmed; `None` when unset or blank.
+pub(crate) fn value_of<'a>(env: &'a EnvMap, name: &str) -> Option<&'a str> {
     env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
@@ -801,8 +802,7 @@ pub fn origin_host(origin: &str) -> String {
     let origin = origin.trim();
     match origin.split_once("://") {
         Some((_, rest)) => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            let host_port = authority.rsplit('@').next().unwrap_or(authority);
+            let host_port = host_port(rest);
             if let Some(v6) = host_port.strip_prefix('[') {
                 return v6.split(']').next().unwrap_or("").to_string();
             }
@@ -812,14 +812,18 @@ pub fn origin_host(origin: &str) -> String {
     }
 }
 
+/// The `host[:port]` of what follows a URL's `scheme://`: no path, query, fragment or user.
+fn host_port(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rsplit('@').next().unwrap_or(authority)
+}
+
 /// `scheme://host[:port]` of an origin or URL, lower-cased, without the scheme's default port,
 /// path or user; `None` when it has no scheme or host.
 pub fn normalize_origin(s: &str) -> Option<String> {
     let (scheme, rest) = s.trim().split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    let host_port = host_port.to_ascii_lowercase();
+    let host_port = host_port(rest).to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "http" | "ws" => Some(":80"),
         "https" | "wss" => Some(":443"),

@@ -2,7 +2,7 @@
 //! python-socketio Redis queue to consume.
 
 use super::env_files::EnvMap;
-use super::settings::{knob, parse_cluster_dsn};
+use super::settings::{knob, parse_cluster_dsn, value_of};
 use super::table::*;
 use super::ConfigError;
 use wampd_proto::dsn::mask_dsn_text;
@@ -33,11 +33,7 @@ impl Default for SocketIoSettings {
 
 /// Reads the Socket.IO settings.
 pub fn socketio_from_env(env: &EnvMap) -> Result<SocketIoSettings, ConfigError> {
-    let queue = match env
-        .get(WEBSOCKET_SOCKETIO_QUEUE)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
+    let queue = match value_of(env, WEBSOCKET_SOCKETIO_QUEUE) {
         None => None,
         Some(value) => Some(parse_cluster_dsn(value).map_err(|expected| {
             ConfigError::invalid(WEBSOCKET_SOCKETIO_QUEUE, mask_dsn_text(value), expected)
@@ -55,10 +51,7 @@ pub fn socketio_from_env(env: &EnvMap) -> Result<SocketIoSettings, ConfigError> 
             }
         },
     )?;
-    let emit_secret = env
-        .get(WEBSOCKET_EMIT_SECRET)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
+    let emit_secret = value_of(env, WEBSOCKET_EMIT_SECRET).map(str::to_string);
     Ok(SocketIoSettings {
         queue,
         channel,

@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use crate::config::settings::value_of;
+
 /// ws-emit's defaults.
 pub const DEFAULT_ADDRESS: &str = "0.0.0.0:8899";
 /// ws-emit's default Redis.
@@ -35,11 +37,7 @@ pub fn translate(
     env: &HashMap<String, String>,
     options: &WsEmitOptions,
 ) -> HashMap<String, String> {
-    let var = |name: &str| {
-        env.get(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let var = |name: &str| value_of(env, name).map(str::to_string);
     let address = options
         .address
         .clone()

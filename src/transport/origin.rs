@@ -33,9 +33,10 @@ impl OriginList {
     /// in `exact` mode, validated by the settings).
     pub fn new(mode: OriginMatch, configured: &[String]) -> OriginList {
         let entries = match mode {
-            OriginMatch::Host => ["localhost", "127.0.0.1"]
-                .into_iter()
-                .map(str::to_string)
+            OriginMatch::Host => mode
+                .implicit_hosts()
+                .iter()
+                .map(|h| h.to_string())
                 .chain(configured.iter().map(|o| origin_host(o)))
                 .collect(),
             OriginMatch::Exact => configured
