@@ -13,6 +13,19 @@ use std::time::Duration;
 use common::*;
 use wampd_proto::wamp::{Dict, Serializer, Value};
 
+/// The JSON lines a peer script prints on `out`, as they come (other lines are skipped).
+fn json_lines(out: std::process::ChildStdout) -> mpsc::Receiver<serde_json::Value> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line) {
+                let _ = tx.send(value);
+            }
+        }
+    });
+    lines
+}
+
 struct NodeClient {
     child: std::process::Child,
     lines: mpsc::Receiver<serde_json::Value>,
@@ -39,15 +52,10 @@ impl NodeClient {
             .spawn()
             .expect("node runs");
         let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str(&line) {
-                    let _ = tx.send(value);
-                }
-            }
-        });
-        NodeClient { child, lines }
+        NodeClient {
+            child,
+            lines: json_lines(out),
+        }
     }
 
     /// The next line, within a few seconds.
@@ -612,14 +620,7 @@ async fn chromium_pages_from_an_allowed_origin_get_emits_in_their_rooms() {
     let out = child.stdout.take().expect("stdout");
     let mut stdin = child.stdin.take().expect("stdin");
     let browser = common::KillOnDrop(child);
-    let (tx, lines) = mpsc::channel::<serde_json::Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str(&line) {
-                let _ = tx.send(value);
-            }
-        }
-    });
+    let lines = json_lines(out);
     // Blocking reads, off the runtime's workers.
     let next = || {
         tokio::task::block_in_place(|| {
@@ -706,14 +707,7 @@ async fn python_socketio_client_stays_connected_through_60_s_idle_and_gets_its_e
     let out = child.stdout.take().expect("stdout");
     let mut stdin = child.stdin.take().expect("stdin");
     let _child = common::KillOnDrop(child);
-    let (tx, lines) = mpsc::channel::<serde_json::Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str(&line) {
-                let _ = tx.send(value);
-            }
-        }
-    });
+    let lines = json_lines(out);
     let next = |within: u64| {
         tokio::task::block_in_place(|| {
             lines

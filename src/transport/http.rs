@@ -29,8 +29,13 @@ use crate::transport::{connection, upgrade, websocket, websocket_wire, ListenerS
 /// Response body of every HTTP answer.
 pub type Body = Full<Bytes>;
 
-fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// A response with `body` of `content_type`.
+pub(crate) fn text_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -66,7 +71,7 @@ pub async fn serve<S>(
                 Err(_) => text_response(
                     StatusCode::REQUEST_TIMEOUT,
                     "text/plain; charset=utf-8",
-                    "request timeout\n".into(),
+                    "request timeout\n",
                 ),
             })
         }
@@ -133,7 +138,7 @@ async fn route(
             None => text_response(
                 StatusCode::NOT_FOUND,
                 "text/plain; charset=utf-8",
-                "not found: POST /emit needs WEBSOCKET_EMIT_SECRET\n".into(),
+                "not found: POST /emit needs WEBSOCKET_EMIT_SECRET\n",
             ),
         },
         "/health" if get => health(state),
@@ -144,7 +149,7 @@ async fn route(
                 let mut response = text_response(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "application/json",
-                    "{\"error\":\"method_not_allowed\",\"message\":\"use POST\"}".into(),
+                    "{\"error\":\"method_not_allowed\",\"message\":\"use POST\"}",
                 );
                 response
                     .headers_mut()
@@ -159,13 +164,12 @@ async fn route(
         _ if !role.accepts_sessions() => text_response(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "not found: this listener serves /metrics, /health and /ready\n".into(),
+            "not found: this listener serves /metrics, /health and /ready\n",
         ),
         _ => text_response(
             StatusCode::UPGRADE_REQUIRED,
             "text/plain; charset=utf-8",
-            "This is a WAMP router: connect with a WebSocket client (wamp.2.json or wamp.2.msgpack).\n"
-                .into(),
+            "This is a WAMP router: connect with a WebSocket client (wamp.2.json or wamp.2.msgpack).\n",
         ),
     }
 }
@@ -201,20 +205,16 @@ fn ready(state: &ServerState) -> Response<Body> {
         text_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain; charset=utf-8",
-            "shutting down\n".into(),
+            "shutting down\n",
         )
     } else if backplane_down {
         text_response(
             StatusCode::OK,
             "text/plain; charset=utf-8",
-            "ready (degraded: cluster backplane down, delivering locally)\n".into(),
+            "ready (degraded: cluster backplane down, delivering locally)\n",
         )
     } else {
-        text_response(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            "ready\n".into(),
-        )
+        text_response(StatusCode::OK, "text/plain; charset=utf-8", "ready\n")
     }
 }
 

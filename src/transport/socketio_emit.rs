@@ -10,10 +10,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use subtle::ConstantTimeEq;
 use tracing::info;
@@ -24,9 +22,8 @@ use crate::router::outbound::OutboundRx;
 use crate::router::publisher::PublishRequest;
 use crate::router::Router;
 use crate::socketio::mapping;
+use crate::transport::http::{text_response, Body};
 use wampd_proto::wamp::{codec, Dict, Serializer, Value};
-
-type Body = Full<Bytes>;
 
 /// The endpoint.
 pub struct EmitEndpoint {
@@ -42,14 +39,9 @@ impl std::fmt::Debug for EmitEndpoint {
     }
 }
 
+/// ws-emit's answers are short texts served as HTML (Flask's default).
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r
+    text_response(status, "text/html; charset=utf-8", body)
 }
 
 impl EmitEndpoint {

@@ -50,6 +50,25 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// A connection on `stream` before its handshake, speaking `serializer` over `framing`.
+    fn new(
+        stream: TcpStream,
+        framing: Framing,
+        serializer: Serializer,
+        config: &ConnConfig,
+    ) -> Conn {
+        Conn {
+            stream,
+            reader: FrameReader::new(framing, config.read_buffer, config.max_message),
+            writer: FrameWriter::new(framing, serializer),
+            serializer,
+            peer_limit: config.max_message,
+            session: 0,
+            out: Vec::with_capacity(256),
+            next_request: 1,
+        }
+    }
+
     /// Connects to `target` from `source` and completes the transport handshake (WebSocket
     /// upgrade or RawSocket handshake).
     pub async fn open(
@@ -66,16 +85,7 @@ impl Conn {
                 )),
             },
         };
-        let mut conn = Conn {
-            stream,
-            reader: FrameReader::new(framing, config.read_buffer, config.max_message),
-            writer: FrameWriter::new(framing, config.serializer),
-            serializer: config.serializer,
-            peer_limit: config.max_message,
-            session: 0,
-            out: Vec::with_capacity(256),
-            next_request: 1,
-        };
+        let mut conn = Conn::new(stream, framing, config.serializer, config);
         match target.transport {
             Transport::Websocket => conn.websocket_handshake(target).await?,
             Transport::Rawsocket => conn.rawsocket_handshake(config.max_message).await?,
@@ -95,20 +105,7 @@ impl Conn {
     ) -> Result<Conn, BenchError> {
         let setup = async {
             let stream = connect_tcp(target.addr, source).await?;
-            let mut conn = Conn {
-                stream,
-                reader: FrameReader::new(
-                    Framing::WebSocket,
-                    config.read_buffer,
-                    config.max_message,
-                ),
-                writer: FrameWriter::new(Framing::WebSocket, Serializer::Json),
-                serializer: Serializer::Json,
-                peer_limit: config.max_message,
-                session: 0,
-                out: Vec::with_capacity(256),
-                next_request: 1,
-            };
+            let mut conn = Conn::new(stream, Framing::WebSocket, Serializer::Json, config);
             conn.upgrade(target, "/socket.io/?EIO=4&transport=websocket", None)
                 .await?;
             let open = conn.recv_data().await?;
