@@ -557,6 +557,16 @@ async fn ws_emit_runs_from_its_own_variables_with_secret_rooms_and_post_emit() {
         !body.contains("guess"),
         "the wrong secret is not echoed: {body}"
     );
+    // Bodies that are not ws-emit's object get 400, and nothing is emitted.
+    for bad in [
+        "not json".to_string(),
+        "[1, 2]".to_string(),
+        r#"{"event": 5, "secret": "s3cret"}"#.to_string(),
+        r#"{"event": "update", "room": ["r"], "secret": "s3cret"}"#.to_string(),
+    ] {
+        let (status, _) = http_post(addr, "/emit", &bad).await;
+        assert_eq!(status, 400, "{bad}");
+    }
     let (status, body) = http_post(addr, "/emit", &emit("s3cret", "space::r1")).await;
     assert_eq!((status, body.as_str()), (200, "OK\n"));
     let client = tokio::task::spawn_blocking(move || {

@@ -249,6 +249,7 @@ fn each_invalid_knob_is_reported() {
         (WEBSOCKET_REALMS, ",,", "WAMP realms"),
         (WEBSOCKET_LOG_FORMAT, "xml", "text (or human) or json"),
         (WEBSOCKET_URI_CHECK, "medium", "loose or strict"),
+        (WEBSOCKET_ORIGIN_MATCH, "scheme", "host or exact"),
         (WEBSOCKET_PING_INTERVAL, "soon", "a duration"),
         (WEBSOCKET_PING_TIMEOUT, "-1", "a duration"),
         (WEBSOCKET_PING_TIMEOUT, "0", "greater than 0"),
@@ -308,6 +309,28 @@ fn each_invalid_knob_is_reported() {
         );
         assert!(text.contains(expectation), "{name}={value}: {text}");
     }
+}
+
+#[test]
+fn exact_origin_matching_needs_whole_origins() {
+    let text = error(&[
+        (WEBSOCKET_ORIGIN_MATCH, "exact"),
+        (
+            WEBSOCKET_ALLOWED_ORIGINS,
+            "https://a.example,crm.example.com",
+        ),
+    ])
+    .to_string();
+    assert!(
+        text.starts_with(
+            "invalid value \"https://a.example,crm.example.com\" for WEBSOCKET_ALLOWED_ORIGINS"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("not \"crm.example.com\""), "{text}");
+    // a bare host is fine where hosts are compared
+    let s = settings(&[(WEBSOCKET_ALLOWED_ORIGINS, "crm.example.com")]);
+    assert_eq!(s.origin_match, OriginMatch::Host);
 }
 
 #[test]
