@@ -142,6 +142,20 @@ async fn events_over(package: &str, transports: &str) -> String {
         vec![Value::UInt(2), Value::Str("x".into())],
     )
     .await;
+    // Binary values travel as attachments (`451-` and a binary message, `b<base64>` when
+    // polling), nested ones too, and arrive as binary.
+    let mut file = Dict::new();
+    file.insert("data".into(), Value::Bin(vec![0, 1, 254, 255]));
+    publish(
+        &mut publisher,
+        "socketio._.room.news.update",
+        vec![
+            Value::Str("file".into()),
+            Value::Bin(b"\x00wamp".to_vec()),
+            Value::Dict(file),
+        ],
+    )
+    .await;
     publish(
         &mut publisher,
         "socketio.ws.all.backup_running",
@@ -149,7 +163,7 @@ async fn events_over(package: &str, transports: &str) -> String {
     )
     .await;
     let lines = tokio::task::spawn_blocking(move || {
-        let got: Vec<_> = (0..3).map(|_| client.next()).collect();
+        let got: Vec<_> = (0..4).map(|_| client.next()).collect();
         (client, got)
     })
     .await
@@ -165,6 +179,12 @@ async fn events_over(package: &str, transports: &str) -> String {
     );
     assert_eq!(
         got[2],
+        serde_json::json!({"ns": "/", "event": "update", "args": [
+            "file", {"bin": [0, 119, 97, 109, 112]}, {"data": {"bin": [0, 1, 254, 255]}}
+        ]})
+    );
+    assert_eq!(
+        got[3],
         serde_json::json!({"ns": "/ws", "event": "backup_running", "args": [true]})
     );
     // Nothing else arrives: the room the socket is not in stayed silent.
@@ -663,13 +683,16 @@ async fn chromium_pages_from_an_allowed_origin_get_emits_in_their_rooms() {
     assert_eq!(http_post(addr, "/emit", &emit("space::r1", 1)).await.0, 200);
     assert_eq!(http_post(addr, "/emit", &emit("public", 2)).await.0, 200);
     assert_eq!(http_post(addr, "/emit", &emit("nobody", 3)).await.0, 200);
-    let publish = serde_json::json!({"topic": "socketio._.all.update", "args": [{"n": 4}]});
+    // With a binary value (WAMP JSON's "\u0000" + base64): an attachment the page gets as an
+    // ArrayBuffer.
+    let publish = serde_json::json!({"topic": "socketio._.all.update", "args": [{"n": 4, "blob": "\u{0}AAH+/w=="}]});
     assert_eq!(
         http_post(addr, "/publish", &publish.to_string()).await.0,
         200,
         "a WAMP publication from loopback"
     );
-    let expected = serde_json::json!([{"n": 1}, {"n": 2}, {"n": 4}]);
+    let expected =
+        serde_json::json!([{"n": 1}, {"n": 2}, {"n": 4, "blob": {"bin": [0, 1, 254, 255]}}]);
     let mut events = serde_json::Value::Null;
     for _ in 0..50 {
         writeln!(stdin, "collect").expect("stdin");

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::{Frame, Pushed};
 use crate::router::publish_options::PublishOptions;
@@ -288,16 +290,12 @@ fn socketio_event(prefix: &str, publication: &Publication<'_>) -> Option<Frame> 
         args.push(Value::Dict(publication.kwargs.clone()));
     }
     let packet = wampd_proto::socketio::packet::event(&namespace, &event, &args);
-    // Attachments would follow as binary frames; until the writer sends frame groups, binary
-    // values travel inside the packet as WAMP's JSON writes them.
-    let text = if packet.attachments.is_empty() {
-        packet.text
-    } else {
-        wampd_proto::socketio::packet::event_inline(&namespace, &event, &args)
-    };
-    Some(Frame::Text(
-        wampd_proto::socketio::engineio::message(&text).into(),
-    ))
+    let text = wampd_proto::socketio::engineio::message(&packet.text).into();
+    if packet.attachments.is_empty() {
+        return Some(Frame::Text(text));
+    }
+    let attachments = packet.attachments.into_iter().map(Bytes::from).collect();
+    Some(Frame::Attached(text, attachments))
 }
 
 /// `[8, topic, payload]` for WAMP v1 subscribers, the payload bridged per `protocol/bridging.md`.
@@ -342,7 +340,7 @@ mod tests {
             let msg = match frame {
                 Frame::Text(t) => codec::decode(Serializer::Json, t.as_bytes()),
                 Frame::Binary(b) => codec::decode(Serializer::MsgPack, &b),
-                Frame::Close(..) => continue,
+                Frame::Attached(..) | Frame::Close(..) => continue,
             };
             out.extend(msg.ok());
         }

@@ -36,6 +36,10 @@ pub enum Frame {
     Text(Utf8Bytes),
     /// A MessagePack message (WebSocket binary frame).
     Binary(Bytes),
+    /// A text message and the binary messages that belong to it (a Socket.IO event with binary
+    /// attachments, `45<n>-…` then one binary message per attachment): queued, counted and
+    /// dropped as one event, written back to back so nothing comes between them.
+    Attached(Utf8Bytes, Arc<[Bytes]>),
     /// Close the transport after everything queued before it: WebSocket close code and reason.
     Close(u16, String),
 }
@@ -58,6 +62,9 @@ impl Frame {
         match self {
             Frame::Text(t) => t.len(),
             Frame::Binary(b) => b.len(),
+            Frame::Attached(t, attachments) => {
+                t.len() + attachments.iter().map(Bytes::len).sum::<usize>()
+            }
             Frame::Close(_, reason) => reason.len(),
         }
     }
@@ -69,7 +76,7 @@ impl Frame {
 
     fn bytes(&self) -> &[u8] {
         match self {
-            Frame::Text(t) => t.as_bytes(),
+            Frame::Text(t) | Frame::Attached(t, _) => t.as_bytes(),
             Frame::Binary(b) => b,
             Frame::Close(..) => &[],
         }

@@ -87,6 +87,8 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> WireSink for RawSocketSink<S> {
         let payload: &[u8] = match &frame {
             Frame::Text(text) => text.as_bytes(),
             Frame::Binary(bytes) => bytes,
+            // Only Socket.IO sessions get attachments, and they never use RawSocket.
+            Frame::Attached(text, _) => text.as_bytes(),
             Frame::Close(..) => {
                 // RawSocket has no close frame: flush what is queued and end the stream.
                 self.out.flush().await?;

@@ -313,11 +313,20 @@ fn tokio_stream_from(
         .boxed()
 }
 
-/// A frame as a polling packet: text as it is, binary as `b` + base64, a close as CLOSE.
+/// A frame as polling packets: text as it is, binary as `b` + base64, attachments as one `b`
+/// packet each after their text, a close as CLOSE.
 fn packet(frame: Frame) -> String {
     match frame {
         Frame::Text(t) => t.to_string(),
         Frame::Binary(b) => engineio::binary_for_polling(&b),
+        Frame::Attached(t, attachments) => {
+            let mut out = t.to_string();
+            for attachment in attachments.iter() {
+                out.push(engineio::SEPARATOR);
+                out.push_str(&engineio::binary_for_polling(attachment));
+            }
+            out
+        }
         Frame::Close(..) => engineio::CLOSE.to_string(),
     }
 }
@@ -448,16 +457,24 @@ where
     loop {
         tokio::select! {
             frame = downlink.recv() => {
-                let message = match frame {
+                let (message, attachments) = match frame {
                     None => break,
-                    Some(Frame::Text(t)) => WsMessage::Text(t),
-                    Some(Frame::Binary(b)) => WsMessage::Binary(b),
+                    Some(Frame::Text(t)) => (WsMessage::Text(t), None),
+                    Some(Frame::Binary(b)) => (WsMessage::Binary(b), None),
+                    Some(Frame::Attached(t, a)) => (WsMessage::Text(t), Some(a)),
                     Some(Frame::Close(..)) => {
                         let _ = ws.close(None).await;
                         break;
                     }
                 };
-                if ws.send(message).await.is_err() {
+                if ws.feed(message).await.is_err() {
+                    break;
+                }
+                let mut failed = false;
+                for attachment in attachments.iter().flat_map(|a| a.iter()) {
+                    failed |= ws.feed(WsMessage::Binary(attachment.clone())).await.is_err();
+                }
+                if failed || ws.flush().await.is_err() {
                     break;
                 }
             }

@@ -149,6 +149,19 @@ where
         let message = match frame {
             Frame::Text(text) => WsMessage::Text(text),
             Frame::Binary(bytes) => WsMessage::Binary(bytes),
+            Frame::Attached(text, attachments) => {
+                self.sink
+                    .feed(WsMessage::Text(text))
+                    .await
+                    .map_err(io_error)?;
+                for attachment in attachments.iter() {
+                    self.sink
+                        .feed(WsMessage::Binary(attachment.clone()))
+                        .await
+                        .map_err(io_error)?;
+                }
+                return Ok(());
+            }
             Frame::Close(code, reason) => close_message(code, &reason),
         };
         self.sink.feed(message).await.map_err(io_error)

@@ -32,7 +32,13 @@ const page = (version) => `<!doctype html><meta charset="utf-8"><title>${version
   socket.on("connect_error", (err) => { window.state = "error: " + err.message; });
   // 3.0.4 reports a failed first poll only on the manager when reconnection is off.
   socket.io.on("error", (err) => { window.state = "error: " + err.message; });
-  socket.on("update", (data) => window.events.push(data));
+  // Binary values (ArrayBuffers from attachments) as {"bin": [bytes]}.
+  const plain = (v) =>
+    v instanceof ArrayBuffer ? { bin: [...new Uint8Array(v)] }
+    : Array.isArray(v) ? v.map(plain)
+    : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+    : v;
+  socket.on("update", (data) => window.events.push(plain(data)));
   socket.on("connect", () => {
     window.state = "joining";
     socket.emit("join", { room: "public" }, () => {

@@ -6,6 +6,15 @@ const require = createRequire(import.meta.url);
 const { io } = require(process.argv[3]);
 const url = process.argv[2];
 const say = (what) => process.stdout.write(JSON.stringify(what) + "\n");
+// Binary arguments (a Buffer over WebSocket, a Buffer or ArrayBuffer from polling's base64)
+// printed as {"bin": [bytes]}, so the test sees that they arrived as binary, not as strings.
+const plain = (v) => {
+  if (v instanceof ArrayBuffer) return { bin: [...new Uint8Array(v)] };
+  if (ArrayBuffer.isView(v)) return { bin: [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)] };
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+};
 
 // A browser always sends Origin; without one, a local client counts as a backend program.
 // SIO_TRANSPORTS: "websocket" (the default here), "polling", or "polling,websocket" (the
@@ -31,7 +40,7 @@ main.on("connect", () => {
     isReady();
   });
 });
-main.on("update", (...args) => say({ ns: "/", event: "update", args }));
+main.on("update", (...args) => say({ ns: "/", event: "update", args: plain(args) }));
 ws.on("connect", isReady);
 ws.on("backup_running", (...args) => say({ ns: "/ws", event: "backup_running", args }));
 for (const s of [main, ws]) {

@@ -299,20 +299,6 @@ pub fn event(namespace: &str, name: &str, args: &[Value]) -> Encoded {
     with_payload('2', '5', namespace, None, Value::List(list))
 }
 
-/// An EVENT whose binary values stay inside the JSON as WAMP writes them (`"\u0000"` + base64),
-/// for a path that cannot send attachment frames.
-pub fn event_inline(namespace: &str, name: &str, args: &[Value]) -> String {
-    let mut list = Vec::with_capacity(args.len() + 1);
-    list.push(Value::Str(name.to_owned()));
-    list.extend_from_slice(args);
-    let json = codec::encode_value(Serializer::Json, &Value::List(list));
-    let mut text = String::with_capacity(json.len() + namespace.len() + 2);
-    text.push('2');
-    namespace_prefix(&mut text, namespace);
-    text.push_str(&String::from_utf8_lossy(&json));
-    text
-}
-
 /// The ACK `id` with `args`.
 pub fn ack(namespace: &str, id: u64, args: &[Value]) -> Encoded {
     with_payload('3', '6', namespace, Some(id), Value::List(args.to_vec()))
