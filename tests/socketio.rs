@@ -235,6 +235,104 @@ async fn socket_io_client_3_0_4_gets_namespace_and_room_events() {
     events_reach_exactly_the_addressed_sockets("sio3").await;
 }
 
+/// An external subscribe check (`WEBSOCKET_SUBSCRIBE_CHECK`, here an HTTP application) decides
+/// Socket.IO namespaces (by their broadcast prefix) and rooms as it decides WAMP subscriptions:
+/// off the read loop, a refused namespace getting CONNECT_ERROR and a refused room an ack with
+/// the error; the socket's own room is its address and is not checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscribe_check_decides_socket_io_namespaces_and_rooms() {
+    let app = common::check_app::app(|body| {
+        let topic = body["params"]["topic"].as_str().unwrap_or_default();
+        Some(
+            if ["socketio._.all.", "socketio._.room.news."].contains(&topic) {
+                (200, "true")
+            } else {
+                (403, "no")
+            },
+        )
+    })
+    .await;
+    let server = TestServer::start(&[
+        ("WEBSOCKET_SUBSCRIBE_CHECK", app.url.as_str()),
+        ("WEBSOCKET_SUBSCRIBE_CHECK_EXPECT", "true"),
+    ])
+    .await;
+    let url = format!("http://{}", server.addr);
+    let (mut client, joined, refused) = tokio::task::spawn_blocking(move || {
+        let c = NodeClient::start(&url, "sio4");
+        let (mut joined, mut refused) = (None, None);
+        while joined.is_none() || refused.is_none() {
+            let line = c.next();
+            if line.get("joined").is_some() {
+                joined = Some(line);
+            } else if line.get("connect_error").is_some() {
+                refused = Some(line);
+            }
+        }
+        (c, joined.expect("joined"), refused.expect("refused"))
+    })
+    .await
+    .expect("client");
+    assert_eq!(joined["answer"], serde_json::json!(null), "{joined}");
+    assert!(
+        refused["connect_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("subscribe check refused"),
+        "namespace /ws refused: {refused}"
+    );
+    client.command("join:|:private:|:");
+    let (client, private) = tokio::task::spawn_blocking(move || {
+        let line = client.until(|l| l["joined"] == "private");
+        (client, line)
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        private["answer"]["error"], "wamp.error.not_authorized",
+        "{private}"
+    );
+    let mut publisher = Client::join(&server, Serializer::Json).await;
+    for topic in [
+        "socketio._.room.private.update",
+        "socketio.ws.all.backup_running",
+        "socketio._.room.news.update",
+    ] {
+        publish(&mut publisher, topic, vec![Value::Str(topic.into())]).await;
+    }
+    let client = tokio::task::spawn_blocking(move || {
+        let line = client.next();
+        assert_eq!(
+            line,
+            serde_json::json!({"ns": "/", "event": "update", "args": ["socketio._.room.news.update"]}),
+            "only the room the check allowed delivers"
+        );
+        client
+    })
+    .await
+    .expect("events");
+    let mut topics: Vec<String> = app
+        .bodies
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|b| b["params"]["topic"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    topics.sort();
+    assert_eq!(
+        topics,
+        [
+            "socketio._.all.",
+            "socketio._.room.news.",
+            "socketio._.room.private.",
+            "socketio.ws.all."
+        ],
+        "one check per namespace and room, none for the socket's own room"
+    );
+    client.stop();
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_emits_reach_wamp_subscribers_only_where_the_rules_allow() {
     for (policy, delivered) in [("open", true), ("standard", false)] {

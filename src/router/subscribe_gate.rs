@@ -59,6 +59,16 @@ pub fn answer_later(
     });
 }
 
+/// What a subscription that waited for the check is refused with, `None` when the check passed.
+/// Every front end answers with these words (WAMP v2's ERROR, Socket.IO's ack or CONNECT_ERROR).
+pub fn check_refusal(outcome: &Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Allowed(_) => None,
+        Outcome::Denied(_) => Some("the application's subscribe check refused this topic"),
+        Outcome::Failed(_) => Some("the application's subscribe check gave no answer"),
+    }
+}
+
 /// What the gate says about one subscription.
 pub enum Gate {
     /// Subscribe now.

@@ -8,8 +8,10 @@
 //! Events from the broker arrive already encoded. Malformed input is logged within a budget and
 //! ignored, as for WAMP v1; the connection stays up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -17,6 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
 use super::mapping;
+use crate::checks::Outcome;
 use crate::metrics::SessionLabels;
 use crate::router::handle::SessionHandle;
 use crate::router::log_budget::{LogBudget, Verdict};
@@ -25,7 +28,9 @@ use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::session::{Step, CLOSE_NORMAL};
-use crate::router::subscribe_gate::{answer_later, Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
+use crate::router::subscribe_gate::{
+    answer_later, check_refusal, Gate, GateDone, GateSender, MAX_PENDING_CHECKS,
+};
 use crate::router::Router;
 use wampd_proto::socketio::engineio::{self, Packet as EnginePacket};
 use wampd_proto::socketio::packet::{self, Kind, Packet};
@@ -73,11 +78,31 @@ pub struct SioSession {
     namespaces: HashMap<String, Namespace>,
     waiting: Option<Waiting>,
     max_message: usize,
-    /// Where roomspace secret checks answer.
+    /// Where roomspace secret checks and subscribe checks answer.
     gate: GateSender,
-    /// Joins waiting for their secret check, by token: (namespace, room, ack id).
-    pending: HashMap<u64, (String, String, Option<u64>)>,
+    /// What each check that is out will complete, by token.
+    pending: HashMap<u64, Pending>,
     next_token: u64,
+    /// Namespaces whose CONNECT waits for the subscribe check.
+    connecting: HashSet<String>,
+}
+
+/// What a check that is out will complete when it passes.
+enum Pending {
+    /// `join` of a roomspace room, waiting for its secret ([`super::room_secrets`]).
+    Secret {
+        namespace: String,
+        room: String,
+        ack: Option<u64>,
+    },
+    /// `join` of a room, waiting for the subscribe check.
+    Room {
+        namespace: String,
+        room: String,
+        ack: Option<u64>,
+    },
+    /// A namespace CONNECT, waiting for the subscribe check of the namespace's broadcasts.
+    Connect { namespace: String },
 }
 
 /// A random Socket.IO / Engine.IO id: 20 URL-safe base64 characters (15 random bytes).
@@ -134,6 +159,7 @@ impl SioSession {
             gate,
             pending: HashMap::new(),
             next_token: 0,
+            connecting: HashSet::new(),
         })
     }
 
@@ -249,26 +275,50 @@ impl SioSession {
         }
     }
 
-    fn subscribe(&mut self, namespace: &str, prefix: String) -> Result<(), String> {
-        let held: usize = self
-            .namespaces
+    fn held(&self) -> usize {
+        self.namespaces
             .values()
             .map(|n| n.subscriptions.len())
-            .sum();
+            .sum()
+    }
+
+    /// The subscribe gate for `prefix` after the local checks: `Ok(None)` to subscribe now,
+    /// `Ok(Some(check))` to subscribe once the application's check passes.
+    fn gate(&self, prefix: &str) -> Result<Option<CheckFuture>, String> {
+        let request = SubscribeRequest {
+            topic: prefix,
+            policy: MatchPolicy::Prefix,
+            held: self.held(),
+        };
+        match self.router.op_subscribe_gate(&self.actor(), request) {
+            Ok(Gate::Open) => Ok(None),
+            Ok(Gate::Refused(why)) => Err(why),
+            Ok(Gate::Check(check)) => Ok(Some(check)),
+            Err(refusal) => Err(refusal.message),
+        }
+    }
+
+    /// Sends `check` off the read loop to complete `what`; `false` when too many are out.
+    fn check_later(&mut self, check: CheckFuture, what: Pending) -> bool {
+        if self.pending.len() >= MAX_PENDING_CHECKS {
+            self.router.metrics().limit_refused("pending_checks");
+            return false;
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        self.pending.insert(token, what);
+        answer_later(&self.gate, token, check);
+        true
+    }
+
+    /// Subscribes `namespace`'s socket to `prefix` (the local checks run again; the gate, if
+    /// any, has passed).
+    fn subscribe_now(&mut self, namespace: &str, prefix: String) -> Result<(), String> {
         let request = SubscribeRequest {
             topic: &prefix,
             policy: MatchPolicy::Prefix,
-            held,
+            held: self.held(),
         };
-        match self.router.op_subscribe_gate(&self.actor(), request) {
-            Ok(Gate::Open) => {}
-            Ok(Gate::Refused(why)) => return Err(why),
-            // External subscribe checks answer WAMP sessions; Socket.IO rooms are not gated.
-            Ok(Gate::Check(_)) => {
-                return Err("external subscribe checks do not apply to Socket.IO rooms".into())
-            }
-            Err(refusal) => return Err(refusal.message),
-        }
         let result = self
             .router
             .op_subscribe(self.actor(), request, |_| None)
@@ -279,17 +329,45 @@ impl SioSession {
         Ok(())
     }
 
+    /// A namespace CONNECT: the gate decides on the namespace's broadcasts (an external
+    /// subscribe check sees the prefix `socketio.<ns>.all.`); the socket's own room is its
+    /// address, under the authorization rules but not the check.
     fn connect(&mut self, namespace: &str) {
-        if self.namespaces.contains_key(namespace) {
+        if self.namespaces.contains_key(namespace) || self.connecting.contains(namespace) {
             return;
         }
-        if self.namespaces.len() >= MAX_NAMESPACES {
+        if self.namespaces.len() + self.connecting.len() >= MAX_NAMESPACES {
             self.send_packet(&packet::connect_error(
                 namespace,
                 "too many namespaces on one connection",
             ));
             return;
         }
+        match self.gate(&mapping::all_prefix(namespace)) {
+            Ok(None) => self.finish_connect(namespace),
+            Ok(Some(check)) => {
+                let what = Pending::Connect {
+                    namespace: namespace.to_owned(),
+                };
+                if self.check_later(check, what) {
+                    self.connecting.insert(namespace.to_owned());
+                } else {
+                    self.refuse_connect(namespace, "too many checks waiting");
+                }
+            }
+            Err(why) => self.refuse_connect(namespace, &why),
+        }
+    }
+
+    fn refuse_connect(&mut self, namespace: &str, why: &str) {
+        self.send_packet(&packet::connect_error(namespace, why));
+        info!(
+            session = self.id(),
+            namespace, "Socket.IO namespace refused: {why}"
+        );
+    }
+
+    fn finish_connect(&mut self, namespace: &str) {
         let sid = random_sid();
         self.namespaces.insert(
             namespace.to_owned(),
@@ -302,13 +380,9 @@ impl SioSession {
             mapping::all_prefix(namespace),
             mapping::room_prefix(namespace, &sid),
         ] {
-            if let Err(why) = self.subscribe(namespace, prefix) {
+            if let Err(why) = self.subscribe_now(namespace, prefix) {
                 self.leave_namespace(namespace);
-                self.send_packet(&packet::connect_error(namespace, &why));
-                info!(
-                    session = self.id(),
-                    namespace, "Socket.IO namespace refused: {why}"
-                );
+                self.refuse_connect(namespace, &why);
                 return;
             }
         }
@@ -327,6 +401,7 @@ impl SioSession {
     }
 
     fn disconnect(&mut self, namespace: &str) {
+        self.connecting.remove(namespace);
         self.leave_namespace(namespace);
     }
 
@@ -370,30 +445,72 @@ impl SioSession {
         self.send_packet(&packet::ack(namespace, id, &reply).text);
     }
 
-    /// A roomspace secret check answered: join when it passed.
+    /// A check answered: complete what waited for it.
     pub fn on_gate_done(&mut self, done: GateDone) -> Step {
-        let Some((namespace, room, ack)) = self.pending.remove(&done.token) else {
+        let Some(what) = self.pending.remove(&done.token) else {
             return Step::Continue;
         };
-        self.router
-            .metrics()
-            .external_check("room_secret", done.outcome.label());
-        let answer = match done.outcome {
-            crate::checks::Outcome::Allowed(_) if self.namespaces.contains_key(&namespace) => {
-                self.subscribe_room(&namespace, &room)
+        match what {
+            Pending::Secret {
+                namespace,
+                room,
+                ack,
+            } => {
+                self.router
+                    .metrics()
+                    .external_check("room_secret", done.outcome.label());
+                let answer = match done.outcome {
+                    crate::checks::Outcome::Allowed(_) => {
+                        self.subscribe_room(&namespace, &room, ack)
+                    }
+                    crate::checks::Outcome::Denied(why) | crate::checks::Outcome::Failed(why) => {
+                        // Silent, as ws-emit is: only a debug line and, if asked for, the ack.
+                        debug!(session = self.id(), room, "Socket.IO join refused: {why}");
+                        Some(Err((
+                            error_uri::NOT_AUTHORIZED,
+                            "wrong or missing secret".to_string(),
+                        )))
+                    }
+                };
+                if let (Some(id), Some(answer)) = (ack, answer) {
+                    self.acknowledge(&namespace, id, answer);
+                }
             }
-            crate::checks::Outcome::Allowed(_) => Ok(()),
-            crate::checks::Outcome::Denied(why) | crate::checks::Outcome::Failed(why) => {
-                // Silent, as ws-emit is: only a debug line and, if asked for, the ack.
-                debug!(session = self.id(), room, "Socket.IO join refused: {why}");
-                Err((
-                    error_uri::NOT_AUTHORIZED,
-                    "wrong or missing secret".to_string(),
-                ))
+            Pending::Room {
+                namespace,
+                room,
+                ack,
+            } => {
+                self.router
+                    .metrics()
+                    .external_check("subscribe", done.outcome.label());
+                let answer = match check_refusal(&done.outcome) {
+                    None => self.finish_room(&namespace, &room),
+                    Some(message) => {
+                        debug!(
+                            session = self.id(),
+                            room, "Socket.IO join refused: {message}"
+                        );
+                        Err((error_uri::NOT_AUTHORIZED, message.to_owned()))
+                    }
+                };
+                if let Some(id) = ack {
+                    self.acknowledge(&namespace, id, answer);
+                }
             }
-        };
-        if let Some(id) = ack {
-            self.acknowledge(&namespace, id, answer);
+            Pending::Connect { namespace } => {
+                self.router
+                    .metrics()
+                    .external_check("subscribe", done.outcome.label());
+                // A client that gave up on the namespace meanwhile gets nothing.
+                if !self.connecting.remove(&namespace) {
+                    return Step::Continue;
+                }
+                match check_refusal(&done.outcome) {
+                    None => self.finish_connect(&namespace),
+                    Some(message) => self.refuse_connect(&namespace, message),
+                }
+            }
         }
         Step::Continue
     }
@@ -428,7 +545,7 @@ impl SioSession {
             )));
         };
         let Some(space) = super::room_secrets::roomspace(&room) else {
-            return Some(self.subscribe_room(namespace, &room));
+            return self.subscribe_room(namespace, &room, ack);
         };
         let Some(secrets) = self.router.room_secrets().cloned() else {
             debug!(
@@ -440,38 +557,62 @@ impl SioSession {
                 "wrong or missing secret".into(),
             )));
         };
-        if self.pending.len() >= MAX_PENDING_CHECKS {
-            self.router.metrics().limit_refused("pending_checks");
-            return Some(Err((
-                error_uri::LIMIT_EXCEEDED,
-                "too many joins waiting".into(),
-            )));
-        }
         let secret = Self::field(args, "secret").unwrap_or_default().to_owned();
         let space = space.to_owned();
-        let token = self.next_token;
-        self.next_token += 1;
-        self.pending
-            .insert(token, (namespace.to_owned(), room, ack));
-        answer_later(&self.gate, token, async move {
-            secrets.check(&space, &secret).await
-        });
-        None
+        let check = Box::pin(async move { secrets.check(&space, &secret).await });
+        let what = Pending::Secret {
+            namespace: namespace.to_owned(),
+            room,
+            ack,
+        };
+        if self.check_later(check, what) {
+            None
+        } else {
+            Some(Err(too_many_checks()))
+        }
     }
 
-    fn subscribe_room(&mut self, namespace: &str, room: &str) -> Answer {
+    /// Joins `room` of a connected namespace, after the subscribe gate; `None` when the answer
+    /// comes with the application's check ([`Self::on_gate_done`]).
+    fn subscribe_room(&mut self, namespace: &str, room: &str, ack: Option<u64>) -> Option<Answer> {
         let prefix = mapping::room_prefix(namespace, room);
-        if self
-            .namespaces
-            .get(namespace)
-            .is_some_and(|ns| ns.subscriptions.contains_key(&prefix))
-        {
+        let Some(ns) = self.namespaces.get(namespace) else {
+            // The namespace was left meanwhile: nothing to join.
+            return Some(Ok(()));
+        };
+        if ns.subscriptions.contains_key(&prefix) {
+            return Some(Ok(()));
+        }
+        match self.gate(&prefix) {
+            Ok(None) => Some(self.finish_room(namespace, room)),
+            Ok(Some(check)) => {
+                let what = Pending::Room {
+                    namespace: namespace.to_owned(),
+                    room: room.to_owned(),
+                    ack,
+                };
+                if self.check_later(check, what) {
+                    None
+                } else {
+                    Some(Err(too_many_checks()))
+                }
+            }
+            Err(why) => {
+                debug!(session = self.id(), room, "Socket.IO join refused: {why}");
+                Some(Err((error_uri::NOT_AUTHORIZED, why)))
+            }
+        }
+    }
+
+    fn finish_room(&mut self, namespace: &str, room: &str) -> Answer {
+        if !self.namespaces.contains_key(namespace) {
             return Ok(());
         }
-        self.subscribe(namespace, prefix).map_err(|why| {
-            debug!(session = self.id(), room, "Socket.IO join refused: {why}");
-            (error_uri::NOT_AUTHORIZED, why)
-        })?;
+        self.subscribe_now(namespace, mapping::room_prefix(namespace, room))
+            .map_err(|why| {
+                debug!(session = self.id(), room, "Socket.IO join refused: {why}");
+                (error_uri::NOT_AUTHORIZED, why)
+            })?;
         info!(
             session = self.id(),
             namespace, room, "Socket.IO client joined a room"
@@ -549,6 +690,16 @@ impl SioSession {
             "Socket.IO client left"
         );
     }
+}
+
+/// A check out for this session (a roomspace secret or the subscribe check).
+type CheckFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+fn too_many_checks() -> (&'static str, String) {
+    (
+        error_uri::LIMIT_EXCEEDED,
+        format!("{MAX_PENDING_CHECKS} joins are already waiting for their checks"),
+    )
 }
 
 impl Drop for SioSession {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod check_app;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;

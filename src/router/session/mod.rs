@@ -25,7 +25,9 @@ use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
-use crate::router::subscribe_gate::{answer_later, Gate, GateDone, GateSender, MAX_PENDING_CHECKS};
+use crate::router::subscribe_gate::{
+    answer_later, check_refusal, Gate, GateDone, GateSender, MAX_PENDING_CHECKS,
+};
 use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::message::code;
@@ -504,30 +506,26 @@ impl Session {
         let Some(pending) = joined.pending.remove(&done.token) else {
             return Step::Continue;
         };
-        match done.outcome {
-            crate::checks::Outcome::Allowed(_) => {
-                self.finish_subscribe(pending.request, &pending.topic, pending.policy);
+        let Some(message) = check_refusal(&done.outcome) else {
+            self.finish_subscribe(pending.request, &pending.topic, pending.policy);
+            return Step::Continue;
+        };
+        match &done.outcome {
+            crate::checks::Outcome::Failed(why) => {
+                info!(topic = pending.topic, "subscribe check failed: {why}");
             }
             crate::checks::Outcome::Denied(why) => {
                 debug!(topic = pending.topic, "subscribe check refused: {why}");
                 self.router.metrics().authorization_denied("subscribe");
-                self.error(
-                    code::SUBSCRIBE,
-                    pending.request,
-                    error_uri::NOT_AUTHORIZED,
-                    "the application's subscribe check refused this topic",
-                );
             }
-            crate::checks::Outcome::Failed(why) => {
-                info!(topic = pending.topic, "subscribe check failed: {why}");
-                self.error(
-                    code::SUBSCRIBE,
-                    pending.request,
-                    error_uri::NOT_AUTHORIZED,
-                    "the application's subscribe check gave no answer",
-                );
-            }
+            crate::checks::Outcome::Allowed(_) => {}
         }
+        self.error(
+            code::SUBSCRIBE,
+            pending.request,
+            error_uri::NOT_AUTHORIZED,
+            message,
+        );
         Step::Continue
     }
 
