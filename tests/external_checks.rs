@@ -6,24 +6,19 @@ mod common;
 
 use std::time::Duration;
 
-use common::check_app::app;
+use common::check_app::{app, subscribe_checked};
 use common::*;
 use wampd_proto::wamp::{error_uri, Dict, Message, Serializer};
 
 #[tokio::test]
 async fn an_http_subscribe_check_decides_wamp_v2_subscriptions() {
-    let app = app(|body| {
+    let (app, server) = subscribe_checked(|body| {
         Some(if body["params"]["topic"] == "com.app.allowed" {
             (200, "true")
         } else {
             (403, "no")
         })
     })
-    .await;
-    let server = TestServer::start(&[
-        ("WEBSOCKET_SUBSCRIBE_CHECK", app.url.as_str()),
-        ("WEBSOCKET_SUBSCRIBE_CHECK_EXPECT", "true"),
-    ])
     .await;
     let mut client = Client::join(&server, Serializer::Json).await;
     client.subscribe("com.app.allowed").await;

@@ -241,7 +241,7 @@ async fn socket_io_client_3_0_4_gets_namespace_and_room_events() {
 /// the error; the socket's own room is its address and is not checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_subscribe_check_decides_socket_io_namespaces_and_rooms() {
-    let app = common::check_app::app(|body| {
+    let (app, server) = common::check_app::subscribe_checked(|body| {
         let topic = body["params"]["topic"].as_str().unwrap_or_default();
         Some(
             if ["socketio._.all.", "socketio._.room.news."].contains(&topic) {
@@ -251,11 +251,6 @@ async fn the_subscribe_check_decides_socket_io_namespaces_and_rooms() {
             },
         )
     })
-    .await;
-    let server = TestServer::start(&[
-        ("WEBSOCKET_SUBSCRIBE_CHECK", app.url.as_str()),
-        ("WEBSOCKET_SUBSCRIBE_CHECK_EXPECT", "true"),
-    ])
     .await;
     let url = format!("http://{}", server.addr);
     let (mut client, joined, refused) = tokio::task::spawn_blocking(move || {

@@ -261,14 +261,7 @@ async fn http_exchange(stream: &mut TcpStream, request: &str) -> String {
         let text = String::from_utf8_lossy(&got);
         if let Some(end) = text.find("\r\n\r\n") {
             let head = &text[..end];
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                })
-                .unwrap_or(0);
+            let length = common::content_length(head);
             if head.starts_with("HTTP/1.1 101") || got.len() >= end + 4 + length {
                 break;
             }

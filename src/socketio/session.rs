@@ -450,15 +450,19 @@ impl SioSession {
         let Some(what) = self.pending.remove(&done.token) else {
             return Step::Continue;
         };
+        let check = match what {
+            Pending::Secret { .. } => "room_secret",
+            Pending::Room { .. } | Pending::Connect { .. } => "subscribe",
+        };
+        self.router
+            .metrics()
+            .external_check(check, done.outcome.label());
         match what {
             Pending::Secret {
                 namespace,
                 room,
                 ack,
             } => {
-                self.router
-                    .metrics()
-                    .external_check("room_secret", done.outcome.label());
                 let answer = match done.outcome {
                     crate::checks::Outcome::Allowed(_) => {
                         self.subscribe_room(&namespace, &room, ack)
@@ -481,9 +485,6 @@ impl SioSession {
                 room,
                 ack,
             } => {
-                self.router
-                    .metrics()
-                    .external_check("subscribe", done.outcome.label());
                 let answer = match check_refusal(&done.outcome) {
                     None => self.finish_room(&namespace, &room),
                     Some(message) => {
@@ -499,9 +500,6 @@ impl SioSession {
                 }
             }
             Pending::Connect { namespace } => {
-                self.router
-                    .metrics()
-                    .external_check("subscribe", done.outcome.label());
                 // A client that gave up on the namespace meanwhile gets nothing.
                 if !self.connecting.remove(&namespace) {
                     return Step::Continue;

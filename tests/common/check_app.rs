@@ -40,14 +40,7 @@ pub async fn app(decide: fn(&serde_json::Value) -> Option<(u16, &'static str)>) 
                     let Some((head, body)) = text.split_once("\r\n\r\n") else {
                         continue;
                     };
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
+                    let length = super::content_length(head);
                     if body.len() >= length {
                         break body[..length].to_string();
                     }
@@ -70,3 +63,15 @@ pub async fn app(decide: fn(&serde_json::Value) -> Option<(u16, &'static str)>) 
     App { url, bodies }
 }
 
+/// A server whose subscribe check is `decide`'s application (expecting `true`).
+pub async fn subscribe_checked(
+    decide: fn(&serde_json::Value) -> Option<(u16, &'static str)>,
+) -> (App, super::TestServer) {
+    let app = app(decide).await;
+    let server = super::TestServer::start(&[
+        ("WEBSOCKET_SUBSCRIBE_CHECK", app.url.as_str()),
+        ("WEBSOCKET_SUBSCRIBE_CHECK_EXPECT", "true"),
+    ])
+    .await;
+    (app, server)
+}

@@ -22,6 +22,17 @@ use wampd::config::Settings;
 use wampd::server::Server;
 use wampd_proto::wamp::{codec, Dict, Id, Message, Serializer, Value};
 
+/// The `Content-Length` of an HTTP head (0 when absent or unreadable).
+pub fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
 /// How long a test waits for something that should happen promptly.
 pub const WAIT: Duration = Duration::from_secs(5);
 
