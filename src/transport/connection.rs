@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 use crate::router::outbound::{self, Frame};
 use crate::router::session::{Arrival, Session, Step, CLOSE_GOING_AWAY};
 use crate::router::session_v1::{V1Identity, V1Session};
-use crate::router::subscribe_gate::{GateDone, MAX_PENDING_CHECKS};
+use crate::router::subscribe_gate::{gate_channel, GateDone};
 use crate::router::Router;
 use crate::socketio::session::{SioIdentity, SioSession};
 use crate::transport::websocket_wire::CLOSE_POLICY_VIOLATION;
@@ -233,7 +233,7 @@ where
         metrics.clone(),
     ));
     // Subscribe checks answer here; a session holds at most MAX_PENDING_CHECKS of them.
-    let (gate_tx, mut gate_rx) = mpsc::channel::<GateDone>(MAX_PENDING_CHECKS);
+    let (gate_tx, mut gate_rx) = gate_channel();
     let mut session = match flavor {
         Flavor::V2 { preauth } => Machine::V2(Session::new(
             ctx.router.clone(),
@@ -397,7 +397,7 @@ where
                     break End::Close(CLOSE_POLICY_VIOLATION, "HELLO timeout".into());
                 }
             }
-            Some(done) = gate_rx.recv() => {
+            Some(done) = gate_rx.next() => {
                 if let Step::Close { code, reason } = session.on_gate_done(done) {
                     break End::Close(code, reason);
                 }

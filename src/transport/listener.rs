@@ -100,17 +100,12 @@ pub async fn accept_loop(
             debug!(%peer, error = %err, "cannot set TCP_NODELAY");
         }
         debug!(%peer, "connection accepted");
-        let connection = dispatch(
-            state.clone(),
-            stream,
-            peer,
-            permit,
-            spec.clone(),
-            stop.clone(),
-        );
+        // The future is made inside the task: made outside and moved in, it would be stored
+        // twice in the task (the moved value and the awaited one), for the connection's life.
+        let (task_state, task_spec, task_stop) = (state.clone(), spec.clone(), stop.clone());
         state.tracker.spawn(async move {
             let _slot = slot;
-            connection.await;
+            dispatch(task_state, stream, peer, permit, task_spec, task_stop).await;
         });
     }
     debug!("listener stopped accepting");
@@ -150,7 +145,9 @@ async fn dispatch(
     match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(Some((tls, first)))) => {
             let stream = Prefixed::new(vec![first], tls);
-            route(state, stream, first, peer, permit, spec, stop).await;
+            // Boxed, as every rarely taken branch whose future is large: a task is as large as
+            // its largest branch for the whole life of the connection (docs/benchmarks.md).
+            Box::pin(route(state, stream, first, peer, permit, spec, stop)).await;
         }
         Ok(Ok(None)) => {}
         Ok(Err(err)) => {
@@ -224,7 +221,7 @@ async fn route<S>(
     }
     // Everything else is hyper's, with the bytes read so far replayed.
     let stream = Prefixed::new(head.bytes, stream);
-    http::serve(state, stream, peer, permit, spec, stop).await;
+    Box::pin(http::serve(state, stream, peer, permit, spec, stop)).await;
 }
 
 /// Tells an over-limit client to come back later, in its own protocol.

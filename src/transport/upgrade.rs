@@ -655,7 +655,9 @@ pub async fn serve<S>(
         http11: head.http11,
         v1_possible: true,
     };
-    let admitted = match admit(&state, &spec, peer, request).await {
+    // Boxed: admission (connect checks, database lookups) is large and over once the session
+    // runs; inline, the connection's task would keep its size for the session's whole life.
+    let admitted = match Box::pin(admit(&state, &spec, peer, request)).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(&mut stream, refusal.status, refusal.body).await,
     };
@@ -683,6 +685,8 @@ pub async fn serve<S>(
         debug!(%client, error = %err, "writing the upgrade response failed");
         return;
     }
+    // Not kept for the session's life.
+    drop(bytes);
     let config = state.websocket_config(admitted.effective_role());
     // The request head is not needed any more: keep only the bytes that followed it, so an idle
     // session does not carry its HTTP headers for its whole life.
@@ -697,7 +701,12 @@ pub async fn serve<S>(
     } = &admitted.flavor
     {
         // The upgrade of a polling session: the session exists; this WebSocket becomes its wire.
-        return super::socketio_polling::upgrade(state.clone(), sid.clone(), ws).await;
+        return Box::pin(super::socketio_polling::upgrade(
+            state.clone(),
+            sid.clone(),
+            ws,
+        ))
+        .await;
     }
     let (inbound, sink) = websocket_wire::split(ws);
     let wire = Wire {

@@ -58,7 +58,7 @@ fn session(router: &Arc<Router>) -> (Session, OutboundRx) {
             authrole: "anonymous".into(),
             preauth: None,
         },
-        tokio::sync::mpsc::channel(1).0,
+        crate::router::subscribe_gate::gate_channel().0,
     );
     (session, rx)
 }
