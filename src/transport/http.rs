@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::transport::ConnectionSlot;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -18,7 +19,6 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
@@ -49,13 +49,14 @@ pub async fn serve<S>(
     state: Arc<ServerState>,
     io: S,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
     spec: Arc<ListenerSpec>,
     stop: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let permit = Arc::new(permit);
+    // Shared with the sessions this connection is upgraded to, which outlive it.
+    let permit = Arc::new(slot);
     let service_state = state.clone();
     let request_timeout = state.connection.limits.handshake_timeout;
     let service = service_fn(move |req: Request<Incoming>| {
@@ -112,7 +113,7 @@ async fn route(
     state: Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
-    permit: Arc<OwnedSemaphorePermit>,
+    permit: Arc<ConnectionSlot>,
     spec: Arc<ListenerSpec>,
 ) -> Response<Body> {
     let state = &state;
@@ -231,7 +232,7 @@ async fn upgrade(
     state: &Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
-    permit: &Arc<OwnedSemaphorePermit>,
+    permit: &Arc<ConnectionSlot>,
     spec: &ListenerSpec,
 ) -> Response<Body> {
     // Later requests on a kept-alive connection are upgraded by hyper, through the same

@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::ConnectionSlot;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
@@ -103,9 +103,9 @@ pub async fn accept_loop(
         // The future is made inside the task: made outside and moved in, it would be stored
         // twice in the task (the moved value and the awaited one), for the connection's life.
         let (task_state, task_spec, task_stop) = (state.clone(), spec.clone(), stop.clone());
+        let slot = ConnectionSlot::new(permit, slot);
         state.tracker.spawn(async move {
-            let _slot = slot;
-            dispatch(task_state, stream, peer, permit, task_spec, task_stop).await;
+            dispatch(task_state, stream, peer, slot, task_spec, task_stop).await;
         });
     }
     debug!("listener stopped accepting");
@@ -116,7 +116,7 @@ async fn dispatch(
     state: Arc<ServerState>,
     stream: TcpStream,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
     spec: Arc<ListenerSpec>,
     stop: CancellationToken,
 ) {
@@ -124,7 +124,7 @@ async fn dispatch(
     let Some(acceptor) = spec.tls.clone() else {
         let mut first = [0u8; 1];
         match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
-            Ok(Ok(1)) => route(state, stream, first[0], peer, permit, spec, stop).await,
+            Ok(Ok(1)) => route(state, stream, first[0], peer, slot, spec, stop).await,
             Ok(_) => {}
             Err(_) => no_bytes(&state, peer),
         }
@@ -147,7 +147,7 @@ async fn dispatch(
             let stream = Prefixed::new(vec![first], tls);
             // Boxed, as every rarely taken branch whose future is large: a task is as large as
             // its largest branch for the whole life of the connection (docs/benchmarks.md).
-            Box::pin(route(state, stream, first, peer, permit, spec, stop)).await;
+            Box::pin(route(state, stream, first, peer, slot, spec, stop)).await;
         }
         Ok(Ok(None)) => {}
         Ok(Err(err)) => {
@@ -173,7 +173,7 @@ async fn route<S>(
     stream: S,
     first: u8,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
     spec: Arc<ListenerSpec>,
     stop: CancellationToken,
 ) where
@@ -181,7 +181,7 @@ async fn route<S>(
 {
     if first == MAGIC {
         if spec.role.accepts_sessions() {
-            rawsocket::serve(state, stream, peer, permit, spec).await;
+            rawsocket::serve(state, stream, peer, slot, spec).await;
         }
         return;
     }
@@ -216,12 +216,12 @@ async fn route<S>(
         Err(_) => return no_bytes(&state, peer),
     };
     if spec.role.accepts_sessions() && websocket::is_upgrade_request(&head.headers) {
-        upgrade::serve(state, stream, head, peer, permit, spec).await;
+        upgrade::serve(state, stream, head, peer, slot, spec).await;
         return;
     }
     // Everything else is hyper's, with the bytes read so far replayed.
     let stream = Prefixed::new(head.bytes, stream);
-    Box::pin(http::serve(state, stream, peer, permit, spec, stop)).await;
+    Box::pin(http::serve(state, stream, peer, slot, spec, stop)).await;
 }
 
 /// Tells an over-limit client to come back later, in its own protocol.

@@ -38,6 +38,26 @@ use tokio_util::task::TaskTracker;
 
 use crate::transport::connection::ConnectionContext;
 
+/// What one open connection holds against the server's limits: its place under
+/// `WEBSOCKET_MAX_CONNECTIONS` and its address's slot. It moves with the connection into
+/// whichever task serves it last (a session runs in a task of its own, so the handshake's state
+/// is freed), and releases both when dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _ip: per_ip::IpSlot,
+}
+
+impl ConnectionSlot {
+    /// Holds `permit` and the address's slot `ip`.
+    pub fn new(permit: tokio::sync::OwnedSemaphorePermit, ip: per_ip::IpSlot) -> Self {
+        ConnectionSlot {
+            _permit: permit,
+            _ip: ip,
+        }
+    }
+}
+
 /// What a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerRole {

@@ -13,10 +13,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::transport::ConnectionSlot;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, WriteHalf};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::codec::{Decoder, FramedRead};
 use tracing::{debug, info, warn};
 
@@ -132,7 +132,7 @@ pub async fn serve<S>(
     state: Arc<ServerState>,
     mut stream: S,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
     spec: Arc<ListenerSpec>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -216,7 +216,12 @@ pub async fn serve<S>(
         authrole,
         flavor: connection::Flavor::V2 { preauth: None },
     };
-    connection::run(state.connection.clone(), wire, peer).await;
+    // The session in a task of its own: this one's state (the handshake's) is freed.
+    let ctx = state.connection.clone();
+    state.tracker.spawn(async move {
+        let _slot = slot;
+        connection::run(ctx, wire, peer).await;
+    });
 }
 
 #[cfg(test)]

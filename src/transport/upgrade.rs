@@ -12,10 +12,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::transport::ConnectionSlot;
 use hyper::header::{self, HeaderMap};
 use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
@@ -641,12 +641,11 @@ pub async fn serve<S>(
     mut stream: S,
     head: RequestHead,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
     spec: Arc<ListenerSpec>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let _permit = permit;
     let request = UpgradeRequest {
         method: &head.method,
         headers: &head.headers,
@@ -692,7 +691,7 @@ pub async fn serve<S>(
     // session does not carry its HTTP headers for its whole life.
     let rest = head.rest().to_vec();
     drop(head);
-    let _client_slot = admitted.client_slot;
+    let client_slot = admitted.client_slot;
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     debug!(%client, protocol = ?admitted.accepted.protocol, "WebSocket established");
     if let Flavor::SocketIo {
@@ -701,6 +700,7 @@ pub async fn serve<S>(
     } = &admitted.flavor
     {
         // The upgrade of a polling session: the session exists; this WebSocket becomes its wire.
+        let _held = (slot, client_slot);
         return Box::pin(super::socketio_polling::upgrade(
             state.clone(),
             sid.clone(),
@@ -717,7 +717,13 @@ pub async fn serve<S>(
         authrole: admitted.authrole,
         flavor: admitted.flavor,
     };
-    connection::run(state.connection.clone(), wire, client.addr).await;
+    // The session in a task of its own: this one's state (the request head, admission) is
+    // freed, and the session's task is no larger than the session.
+    let ctx = state.connection.clone();
+    state.tracker.spawn(async move {
+        let _held = (slot, client_slot);
+        connection::run(ctx, wire, client.addr).await;
+    });
 }
 
 #[cfg(test)]
