@@ -275,21 +275,17 @@ async fn upgrade(
         let _client_slot = client_slot;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
+                let io = TokioIo::new(upgraded);
                 debug!(%client, serializer = serializer.subprotocol(), "WebSocket established");
                 if let connection::Flavor::SocketIo {
                     engine_sid: Some(sid),
                     ..
                 } = &flavor
                 {
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
                     return super::socketio_polling::upgrade(shared, sid.clone(), ws).await;
                 }
-                let (inbound, sink) = websocket_wire::split(ws);
+                let (inbound, sink) = websocket_wire::split(io, Vec::new(), config).await;
                 let wire = connection::Wire {
                     inbound,
                     sink,

@@ -213,25 +213,6 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: StatusCode, body:
     let _ = stream.shutdown().await;
 }
 
-/// An unmasked, final text frame (server frames are never masked).
-fn text_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(payload.len() + 10);
-    frame.push(0x81);
-    match payload.len() {
-        n if n < 126 => frame.push(n as u8),
-        n if n <= 0xFFFF => {
-            frame.push(126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(payload);
-    frame
-}
-
 /// A wampd ticket on a WAMP v2 upgrade (`?ticket=`), when ticket authentication is on: verified
 /// here, so the session's HELLO is welcomed with the ticket's identity.
 fn v2_ticket(
@@ -676,7 +657,11 @@ pub async fn serve<S>(
             version: 1,
             server: server_ident(),
         });
-        bytes.extend_from_slice(&text_frame(welcome.as_bytes()));
+        wampd_proto::websocket::write_server_frame(
+            &mut bytes,
+            wampd_proto::websocket::OP_TEXT,
+            welcome.as_bytes(),
+        );
     }
     let client = admitted.client;
     // One write: the 101 and (for v1) the WELCOME reach the client together.
@@ -692,7 +677,6 @@ pub async fn serve<S>(
     let rest = head.rest().to_vec();
     drop(head);
     let client_slot = admitted.client_slot;
-    let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     debug!(%client, protocol = ?admitted.accepted.protocol, "WebSocket established");
     if let Flavor::SocketIo {
         engine_sid: Some(sid),
@@ -700,6 +684,8 @@ pub async fn serve<S>(
     } = &admitted.flavor
     {
         // The upgrade of a polling session: the session exists; this WebSocket becomes its wire.
+        let ws =
+            WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
         let _held = (slot, client_slot);
         return Box::pin(super::socketio_polling::upgrade(
             state.clone(),
@@ -708,7 +694,7 @@ pub async fn serve<S>(
         ))
         .await;
     }
-    let (inbound, sink) = websocket_wire::split(ws);
+    let (inbound, sink) = websocket_wire::split(stream, rest, config).await;
     let wire = Wire {
         inbound,
         sink,
@@ -730,15 +716,6 @@ pub async fn serve<S>(
 mod tests {
     use super::*;
     use crate::config::choices::OriginMatch;
-
-    #[test]
-    fn text_frames_use_the_short_and_extended_lengths() {
-        assert_eq!(text_frame(b"[1]"), b"\x81\x03[1]".to_vec());
-        let medium = text_frame(&[b'a'; 200]);
-        assert_eq!(&medium[..4], &[0x81, 126, 0, 200]);
-        let large = text_frame(&vec![b'a'; 70_000]);
-        assert_eq!(&large[..2], &[0x81, 127]);
-    }
 
     #[test]
     fn origin_check_compares_hosts_only() {

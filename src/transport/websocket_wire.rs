@@ -1,21 +1,32 @@
-//! WebSocket as a wire: tokio-tungstenite's stream and sink adapted to [`super::wire`].
+//! WebSocket as a wire: tungstenite reads, wampd writes.
 //!
-//! tungstenite does the framing, masking rules, UTF-8 checks, size limits and control frames
-//! (it answers pings and close frames itself); this module only maps its messages and errors to
-//! what the session driver understands, with the RFC 6455 close codes for each failure.
+//! Reading stays with tungstenite: framing, masking rules, UTF-8 checks, size limits, and the
+//! answers to pings and close frames. Everything the server sends is wampd's own: the writer task
+//! appends each queued frame's header ([`wampd_proto::websocket`], the one framing module the
+//! server, the client and the bench share) and its already-encoded payload to one buffer and
+//! writes a whole batch with one call (large batches in 64 KiB steps), so an event encoded once is copied once per subscriber,
+//! into the batch, and never goes through a per-message library path. The buffer exists only
+//! while a batch is written.
+//!
+//! What tungstenite itself writes (pongs, the close echo) arrives at the read half's write side
+//! ([`ReadSide`]) and is handed to the writer task through a small bounded [`Control`] buffer, so
+//! the two never interleave inside a frame.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, warn};
+use wampd_proto::websocket::{self as framing, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT};
 
 use crate::router::outbound::Frame;
 use crate::router::session::CLOSE_PROTOCOL_ERROR;
@@ -28,23 +39,119 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for invalid UTF-8 in a text frame.
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 
-/// The writing half of a WebSocket.
-pub struct WebSocketSink<S> {
-    sink: SplitSink<WebSocketStream<S>, WsMessage>,
+/// Most bytes of tungstenite's own frames (pongs, close echo) waiting for the writer; beyond it
+/// tungstenite's read waits, so a peer that floods pings without reading cannot grow it.
+const CONTROL_LIMIT: usize = 4 * 1024;
+/// A batch buffer is written out once it holds this much, and is allocated with room for a
+/// few small frames.
+const BATCH_FLUSH: usize = 64 * 1024;
+const BATCH_START: usize = 1024;
+
+/// tungstenite's frames on their way to the writer task.
+#[derive(Debug, Default)]
+struct Control {
+    state: Mutex<ControlState>,
+    ready: Notify,
 }
 
-/// Splits a WebSocket into the driver's inbound stream and a [`WireSink`].
-pub fn split<S>(
-    ws: WebSocketStream<S>,
+#[derive(Debug, Default)]
+struct ControlState {
+    bytes: Vec<u8>,
+    /// tungstenite's task, waiting for room.
+    waiting: Option<Waker>,
+}
+
+impl Control {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes what is waiting, and lets tungstenite write again.
+    fn take(&self) -> Vec<u8> {
+        let mut state = self.lock();
+        let bytes = std::mem::take(&mut state.bytes);
+        if let Some(waker) = state.waiting.take() {
+            waker.wake();
+        }
+        bytes
+    }
+}
+
+/// The stream tungstenite reads: the connection's read half. Its writes (complete frames:
+/// tungstenite writes out its buffer whole) go to [`Control`].
+#[derive(Debug)]
+pub struct ReadSide<R> {
+    read: R,
+    control: Arc<Control>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ReadSide<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin> AsyncWrite for ReadSide<R> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut state = self.control.lock();
+        if state.bytes.len() >= CONTROL_LIMIT {
+            state.waiting = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        state.bytes.extend_from_slice(buf);
+        drop(state);
+        self.control.ready.notify_one();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The writing half of a WebSocket: wampd's own server frames.
+pub struct WebSocketSink<W> {
+    out: W,
+    /// The batch being built; empty (unallocated) between batches.
+    batch: Vec<u8>,
+    /// How much of `batch` is on the wire.
+    written: usize,
+    control: Arc<Control>,
+}
+
+/// Completes the server side of a WebSocket whose 101 was sent (`rest`: bytes the client sent
+/// after its request head) and splits it into the driver's inbound stream and a [`WireSink`].
+pub async fn split<S>(
+    stream: S,
+    rest: Vec<u8>,
+    config: WebSocketConfig,
 ) -> (
     impl Stream<Item = Result<Inbound, ReadFailure>> + Unpin + Send,
-    WebSocketSink<S>,
+    WebSocketSink<WriteHalf<S>>,
 )
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (sink, stream): (_, SplitStream<WebSocketStream<S>>) = ws.split();
-    let inbound = stream.map(|item| match item {
+    let (read, write) = tokio::io::split(stream);
+    let control = Arc::new(Control::default());
+    let side: ReadSide<ReadHalf<S>> = ReadSide {
+        read,
+        control: control.clone(),
+    };
+    let ws = WebSocketStream::from_partially_read(side, rest, Role::Server, Some(config)).await;
+    let inbound = ws.map(|item| match item {
         Ok(WsMessage::Text(text)) => Ok(Inbound::Message {
             data: Bytes::from(text),
             text: Some(true),
@@ -59,7 +166,13 @@ where
         Ok(WsMessage::Pong(_) | WsMessage::Frame(_)) => Ok(Inbound::Alive),
         Err(err) => Err(read_failure(&err)),
     });
-    (inbound, WebSocketSink { sink })
+    let sink = WebSocketSink {
+        out: write,
+        batch: Vec::new(),
+        written: 0,
+        control,
+    };
+    (inbound, sink)
 }
 
 fn read_failure(err: &WsError) -> ReadFailure {
@@ -122,74 +235,94 @@ fn read_failure(err: &WsError) -> ReadFailure {
     }
 }
 
-fn close_message(code: u16, reason: &str) -> WsMessage {
-    // Close reasons are limited to 123 bytes by RFC 6455; cut at a char boundary.
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
+impl<W: AsyncWrite + Unpin + Send + 'static> WebSocketSink<W> {
+    /// Appends a frame (header and payload) to the batch.
+    async fn push(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        if self.batch.capacity() == 0 {
+            self.batch.reserve(BATCH_START.max(payload.len() + 10));
+        }
+        framing::write_server_frame(&mut self.batch, opcode, payload);
+        if self.batch.len() - self.written >= BATCH_FLUSH {
+            self.write_out().await?;
+        }
+        Ok(())
     }
-    WsMessage::Close(Some(CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason[..end].to_owned().into(),
-    }))
+
+    /// Writes the batch, then tungstenite's frames, which go between batches. Cancel-safe:
+    /// what was written is remembered, so a write interrupted by the router's kill is resumed,
+    /// not repeated, before the close frame.
+    async fn write_out(&mut self) -> io::Result<()> {
+        loop {
+            if self.written == self.batch.len() {
+                self.batch.clear();
+                self.written = 0;
+                let control = self.control.take();
+                if control.is_empty() {
+                    return Ok(());
+                }
+                self.batch.extend_from_slice(&control);
+            }
+            let n = self.out.write(&self.batch[self.written..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.written += n;
+        }
+    }
+
+    /// One control frame, written at once.
+    async fn send_control(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        framing::write_server_frame(&mut self.batch, opcode, payload);
+        self.flush().await
+    }
 }
 
-fn io_error(err: WsError) -> io::Error {
-    match err {
-        WsError::Io(err) => err,
-        other => io::Error::other(other),
-    }
-}
-
-impl<S> WireSink for WebSocketSink<S>
+impl<W> WireSink for WebSocketSink<W>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
     async fn feed(&mut self, frame: Frame) -> io::Result<()> {
-        let message = match frame {
-            Frame::Text(text) => WsMessage::Text(text),
-            Frame::Binary(bytes) => WsMessage::Binary(bytes),
+        match frame {
+            Frame::Text(text) => self.push(OP_TEXT, text.as_bytes()).await,
+            Frame::Binary(bytes) => self.push(OP_BINARY, &bytes).await,
             Frame::Attached(text, attachments) => {
-                self.sink
-                    .feed(WsMessage::Text(text))
-                    .await
-                    .map_err(io_error)?;
+                self.push(OP_TEXT, text.as_bytes()).await?;
                 for attachment in attachments.iter() {
-                    self.sink
-                        .feed(WsMessage::Binary(attachment.clone()))
-                        .await
-                        .map_err(io_error)?;
+                    self.push(OP_BINARY, attachment).await?;
                 }
-                return Ok(());
+                Ok(())
             }
-            Frame::Close(code, reason) => close_message(code, &reason),
-        };
-        self.sink.feed(message).await.map_err(io_error)
+            Frame::Close(code, reason) => {
+                self.push(OP_CLOSE, &framing::close_payload(code, &reason))
+                    .await
+            }
+        }
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        self.sink.flush().await.map_err(io_error)
+        self.write_out().await?;
+        self.out.flush().await?;
+        // Nothing is kept between batches: an idle session holds no write buffer.
+        self.batch = Vec::new();
+        Ok(())
     }
 
     async fn ping(&mut self) -> io::Result<()> {
-        self.sink
-            .send(WsMessage::Ping(Bytes::new()))
-            .await
-            .map_err(io_error)
+        self.send_control(OP_PING, &[]).await
     }
 
     async fn pong(&mut self, payload: Bytes) -> io::Result<()> {
-        self.sink
-            .send(WsMessage::Pong(payload))
-            .await
-            .map_err(io_error)
+        self.send_control(OP_PONG, &payload).await
     }
 
     async fn close_slow_consumer(&mut self) -> io::Result<()> {
         let reason = "slow consumer: outbound queue limit exceeded";
-        self.sink
-            .send(close_message(CLOSE_POLICY_VIOLATION, reason))
-            .await
-            .map_err(io_error)
+        let payload = framing::close_payload(CLOSE_POLICY_VIOLATION, reason);
+        self.send_control(OP_CLOSE, &payload).await
+    }
+
+    async fn control(&mut self) -> io::Result<()> {
+        self.control.ready.notified().await;
+        self.flush().await
     }
 }

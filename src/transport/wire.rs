@@ -55,4 +55,9 @@ pub trait WireSink: Send + 'static {
     fn pong(&mut self, payload: Bytes) -> impl Future<Output = io::Result<()>> + Send;
     /// Tells a slow consumer why it is being dropped, if the wire can say so, and flushes.
     fn close_slow_consumer(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Resolves after writing what the wire's reading side had to send itself (WebSocket pongs
+    /// and close echoes); never, for wires whose reading side sends nothing.
+    fn control(&mut self) -> impl Future<Output = io::Result<()>> + Send {
+        std::future::pending()
+    }
 }

@@ -84,7 +84,9 @@ pub async fn run<W: WireSink>(
             tokio::select! {
                 biased;
                 _ = kill.cancelled() => return close_slow_consumer(&mut sink, &done).await,
-                _ = done.cancelled() => return Ok(()),
+                // What the wire's reading side still has to say (a close echo) goes out; the
+                // driver bounds this by its close grace.
+                _ = done.cancelled() => return sink.flush().await,
                 frame = rx.recv() => {
                     let Some(frame) = frame else { return Ok(()) };
                     // A peer that stops reading blocks the write; the router's kill or the
@@ -108,6 +110,7 @@ pub async fn run<W: WireSink>(
                         return Ok(());
                     }
                 }
+                written = sink.control() => written?,
                 Some(payload) = next_pong(&mut pongs) => {
                     tokio::select! {
                         biased;

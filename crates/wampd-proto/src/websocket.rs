@@ -1,11 +1,13 @@
 //! WebSocket framing (RFC 6455 §5.2) without I/O: parse server frame headers without touching
-//! payloads, and write masked client frames.
+//! payloads, write unmasked server frames, and write masked client frames.
 //!
-//! Today its user is the load generator (`wampd-bench`), which must count millions of events per second on a core it shares with the router,
-//! so it never hands frames to a general WebSocket library: a 2–10 byte header tells it where the
-//! next frame starts, and that is all it needs to count a delivery. Server frames are unmasked
-//! (§5.1), which is what makes skipping a payload free. Client frames must be masked, so the
-//! writer here masks with a key per frame.
+//! Its users are the router's server-to-client path (`wampd`'s `transport::websocket_wire`,
+//! which writes every frame a session receives) and the load generator (`wampd-bench`), which
+//! must count millions of events per second on a core it shares with the router, so neither hands
+//! frames to a general WebSocket library: a 2–10 byte header tells the reader where the next frame
+//! starts, and the writer puts a header before a payload that was encoded once for all
+//! subscribers. Server frames are unmasked (§5.1), which is what makes skipping a payload free.
+//! Client frames must be masked, so the client writer masks with a key per frame.
 
 /// A frame header that a server must not send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -139,19 +141,48 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
     }
 }
 
-/// Appends one complete, masked client frame (FIN set) carrying `payload` to `out`.
-pub fn write_client_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
+/// FIN, the opcode and the payload length (§5.2); `mask_bit` is `0x80` for client frames.
+fn push_header(out: &mut Vec<u8>, opcode: u8, len: usize, mask_bit: u8) {
     out.push(0x80 | (opcode & 0x0F));
-    let len = payload.len();
     if len < 126 {
-        out.push(0x80 | len as u8);
+        out.push(mask_bit | len as u8);
     } else if let Ok(short) = u16::try_from(len) {
-        out.push(0x80 | 126);
+        out.push(mask_bit | 126);
         out.extend_from_slice(&short.to_be_bytes());
     } else {
-        out.push(0x80 | 127);
+        out.push(mask_bit | 127);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
+}
+
+/// Appends the header of an unmasked server frame (FIN set) whose payload is `len` bytes; the
+/// payload follows it, copied or written separately.
+pub fn write_server_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
+    push_header(out, opcode, len, 0);
+}
+
+/// Appends one complete, unmasked server frame (FIN set) carrying `payload` to `out`.
+pub fn write_server_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    push_header(out, opcode, payload.len(), 0);
+    out.extend_from_slice(payload);
+}
+
+/// The payload of a close frame: the code, then `reason` cut at a character boundary so the
+/// payload fits a control frame (§5.5).
+pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut payload = Vec::with_capacity(2 + end);
+    payload.extend_from_slice(&code.to_be_bytes());
+    payload.extend_from_slice(&reason.as_bytes()[..end]);
+    payload
+}
+
+/// Appends one complete, masked client frame (FIN set) carrying `payload` to `out`.
+pub fn write_client_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
+    push_header(out, opcode, payload.len(), 0x80);
     out.extend_from_slice(&mask);
     let start = out.len();
     out.extend_from_slice(payload);
@@ -204,6 +235,33 @@ impl Default for MaskKeys {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn server_frames_are_unmasked_with_the_shortest_length() {
+        let mut out = Vec::new();
+        write_server_frame(&mut out, OP_TEXT, b"[1]");
+        assert_eq!(out, b"\x81\x03[1]");
+        for (len, head) in [
+            (200usize, vec![0x82, 126, 0, 200]),
+            (70_000, vec![0x82, 127]),
+        ] {
+            let mut out = Vec::new();
+            write_server_frame(&mut out, OP_BINARY, &vec![b'a'; len]);
+            assert_eq!(&out[..head.len()], &head[..]);
+            let header = parse_server_header(&out).expect("valid").expect("complete");
+            assert_eq!(header.payload_len as usize, len);
+        }
+    }
+
+    #[test]
+    fn close_payloads_fit_a_control_frame_at_a_char_boundary() {
+        assert_eq!(close_payload(1008, "slow"), b"\x03\xF0slow");
+        let long = "é".repeat(100);
+        let payload = close_payload(1000, &long);
+        assert!(payload.len() <= MAX_CONTROL_PAYLOAD);
+        assert!(std::str::from_utf8(&payload[2..]).is_ok());
+    }
+
     use super::*;
 
     #[test]
