@@ -23,6 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use wampd_proto::wamp::{codec, Message, Serializer, Value};
 
+/// An empty queue with room for more entries than this gives the memory back when its writer
+/// goes quiet ([`OutboundRx::release_idle`]).
+const RELEASE_ABOVE: usize = 64;
+
 /// Key of the detail that tells a subscriber how many events it lost.
 pub const DROPPED_DETAIL: &str = "_dropped";
 
@@ -416,6 +420,23 @@ impl OutboundRx {
         }
     }
 
+    /// Gives back the memory of an empty queue: the writer calls this when it goes quiet
+    /// (after a burst, and at each keepalive ping), so a session that once held many events
+    /// does not keep their slots while idle. With `force` false, small queues are kept, so a
+    /// busy session does not reallocate after every batch.
+    pub fn release_idle(&self, force: bool) {
+        let mut inner = self.shared.lock();
+        if !inner.items.is_empty() {
+            return;
+        }
+        if force || inner.items.capacity() > RELEASE_ABOVE {
+            inner.items = VecDeque::new();
+        }
+        if inner.latest.is_empty() && (force || inner.latest.capacity() > RELEASE_ABOVE) {
+            inner.latest = HashMap::new();
+        }
+    }
+
     /// Takes a frame that is already queued, without waiting (for batching).
     pub fn try_recv(&mut self) -> Option<Frame> {
         let (entry, drops) = {
@@ -530,6 +551,27 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn an_empty_queue_gives_back_its_memory_when_quiet() {
+        let (tx, mut rx) = queue(1000, OverflowPolicy::Disconnect);
+        let t: Arc<str> = Arc::from("t");
+        let capacity = |rx: &OutboundRx| rx.shared.lock().items.capacity();
+        for n in 0..200 {
+            tx.push_event(event(n), &t);
+        }
+        rx.release_idle(true);
+        assert!(capacity(&rx) >= 200, "a queue holding events keeps them");
+        assert_eq!(drain(&mut rx).len(), 200);
+        rx.release_idle(false);
+        assert_eq!(capacity(&rx), 0, "after a burst");
+        tx.push_event(event(1), &t);
+        drain(&mut rx);
+        rx.release_idle(false);
+        assert!(capacity(&rx) > 0, "a small queue is kept between batches");
+        rx.release_idle(true);
+        assert_eq!(capacity(&rx), 0, "and released at the keepalive tick");
     }
 
     #[test]

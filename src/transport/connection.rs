@@ -179,12 +179,50 @@ impl Machine {
     }
 }
 
-/// Runs the session until the connection ends.
-pub async fn run<R, W>(ctx: ConnectionContext, wire: Wire<R, W>, peer: SocketAddr)
+/// What a session's task starts from. Boxed and unpacked at once: an async fn's arguments stay
+/// in its state for its whole life, so passed by value they would be stored twice in every idle
+/// session.
+struct Start<R, W, H> {
+    ctx: ConnectionContext,
+    wire: Wire<R, W>,
+    peer: SocketAddr,
+    held: H,
+}
+
+/// Runs the session until the connection ends; `held` (the connection's slots) is released
+/// then. Spawn the returned future directly: wrapped in another async block it would be stored
+/// twice.
+pub fn run<R, W, H>(
+    ctx: ConnectionContext,
+    wire: Wire<R, W>,
+    peer: SocketAddr,
+    held: H,
+) -> impl std::future::Future<Output = ()> + Send
 where
     R: Stream<Item = Result<Inbound, ReadFailure>> + Unpin + Send,
     W: WireSink,
+    H: Send + 'static,
 {
+    drive(Box::new(Start {
+        ctx,
+        wire,
+        peer,
+        held,
+    }))
+}
+
+async fn drive<R, W, H>(start: Box<Start<R, W, H>>)
+where
+    R: Stream<Item = Result<Inbound, ReadFailure>> + Unpin + Send,
+    W: WireSink,
+    H: Send + 'static,
+{
+    let Start {
+        ctx,
+        wire,
+        peer,
+        held: _held,
+    } = *start;
     let Wire {
         mut inbound,
         sink,

@@ -294,7 +294,7 @@ async fn upgrade(
                     authrole,
                     flavor,
                 };
-                connection::run(ctx, wire, client.addr).await;
+                connection::run(ctx, wire, client.addr, ()).await;
             }
             Err(err) => debug!(%client, error = %err, "upgrade failed"),
         }

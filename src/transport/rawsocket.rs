@@ -218,10 +218,7 @@ pub async fn serve<S>(
     };
     // The session in a task of its own: this one's state (the handshake's) is freed.
     let ctx = state.connection.clone();
-    state.tracker.spawn(async move {
-        let _slot = slot;
-        connection::run(ctx, wire, peer).await;
-    });
+    state.tracker.spawn(connection::run(ctx, wire, peer, slot));
 }
 
 #[cfg(test)]

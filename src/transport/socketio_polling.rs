@@ -297,8 +297,8 @@ async fn handshake(
     let registry = state.clone();
     let session_sid = sid.clone();
     state.tracker.spawn(async move {
-        let _permit: OwnedSemaphorePermit = permit;
-        connection::run(ctx, wire, client.addr).await;
+        let permit: OwnedSemaphorePermit = permit;
+        connection::run(ctx, wire, client.addr, permit).await;
         registry.polling.lock().remove(&session_sid);
     });
     debug!(%peer, %sid, "Engine.IO polling session opened");

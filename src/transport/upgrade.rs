@@ -706,10 +706,9 @@ pub async fn serve<S>(
     // The session in a task of its own: this one's state (the request head, admission) is
     // freed, and the session's task is no larger than the session.
     let ctx = state.connection.clone();
-    state.tracker.spawn(async move {
-        let _held = (slot, client_slot);
-        connection::run(ctx, wire, client.addr).await;
-    });
+    state
+        .tracker
+        .spawn(connection::run(ctx, wire, client.addr, (slot, client_slot)));
 }
 
 #[cfg(test)]

@@ -109,6 +109,7 @@ pub async fn run<W: WireSink>(
                     if closing {
                         return Ok(());
                     }
+                    rx.release_idle(false);
                 }
                 written = sink.control() => written?,
                 Some(payload) = next_pong(&mut pongs) => {
@@ -119,6 +120,7 @@ pub async fn run<W: WireSink>(
                     }
                 }
                 _ = ping.tick(), if ping_interval.is_some() => {
+                    rx.release_idle(true);
                     tokio::select! {
                         biased;
                         sent = sink.ping() => sent?,
