@@ -133,6 +133,7 @@ pub struct Metrics {
     limit_refusals: Family<ReasonLabel, Counter>,
     zmq_messages: Family<OutcomeLabel, Counter>,
     socketio_queue_messages: Family<OutcomeLabel, Counter>,
+    oro_ticket_digests: Family<OutcomeLabel, Counter>,
     external_checks: Family<CheckLabel, Counter>,
     /// Connections that ended without a close handshake (FIN or reset without a close frame).
     pub unclean_disconnects: Counter,
@@ -276,6 +277,12 @@ impl Metrics {
             "Messages received from the Flask-SocketIO / python-socketio Redis queue, by outcome",
             socketio_queue_messages.clone(),
         );
+        let oro_ticket_digests = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "oro_ticket_digests",
+            "Oro ticket digests that passed, by how (computed: 5000 SHA-512 rounds; remembered: the ticket passed before)",
+            oro_ticket_digests.clone(),
+        );
         let external_checks = Family::<CheckLabel, Counter>::default();
         registry.register(
             "external_checks",
@@ -372,6 +379,7 @@ impl Metrics {
             limit_refusals,
             zmq_messages,
             socketio_queue_messages,
+            oro_ticket_digests,
             external_checks,
             unclean_disconnects,
             suppressed_log_lines,
@@ -441,6 +449,16 @@ impl Metrics {
     /// `ignored`, `invalid`, `refused`, `too_large`).
     pub fn socketio_queue_message(&self, outcome: &str) {
         self.socketio_queue_messages
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts an Oro ticket digest that passed: `computed` or `remembered`
+    /// ([`crate::oro::verified_tickets`]).
+    pub fn oro_ticket_digest(&self, outcome: &str) {
+        self.oro_ticket_digests
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.to_owned(),
             })

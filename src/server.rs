@@ -9,6 +9,7 @@
 //! every session say GOODBYE `wamp.close.system_shutdown`, and waits for connections to drain, at
 //! most for the configured deadline.
 
+use crate::oro::verified_tickets::VerifiedTickets;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -354,6 +355,10 @@ impl Server {
                         settings,
                     })
                 }),
+                verified_tickets: Arc::new(VerifiedTickets::new(
+                    wampd_proto::oro_ticket::DEFAULT_TTL,
+                    metrics.clone(),
+                )),
             },
             trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             demo: settings.demo.then(|| {

@@ -570,3 +570,47 @@ async fn the_php_backend_may_publish_more_than_a_browser_may_send() {
     let (_, code) = v2_sender.expect_close().await;
     assert_eq!(code, Some(1009));
 }
+
+/// A ticket that passed is remembered for its lifetime: Oro's backend presenting it again is
+/// admitted without another 5000 SHA-512 rounds (counted `remembered`), while a tampered copy of
+/// it and a ticket signed with another secret are still checked and refused.
+#[tokio::test]
+async fn a_ticket_that_passed_is_remembered_and_others_are_still_checked() {
+    let server = oro_server(&[]).await;
+    let good = anonymous_ticket(0);
+    for _ in 0..3 {
+        let php = PhpBackend::connect(&server, false, &good).await;
+        assert!(php.session_id().is_some(), "admitted");
+    }
+    let tampered = {
+        let mut raw = base64_decode(&good);
+        raw[1] ^= 1;
+        base64_encode(&raw)
+    };
+    let created = common::php_date_c(common::unix_now());
+    let other_secret = ticket::generate(
+        "another-secret",
+        "",
+        "another-secret",
+        "0123456789abcdef",
+        &created,
+    );
+    for (name, bad) in [("tampered", tampered), ("other secret", other_secret)] {
+        let url = format!(
+            "ws://{}/ws?ticket={}",
+            server.addr,
+            common::php_form_encode(&bad)
+        );
+        assert!(connect_ws(&url, Some("wamp")).await.is_err(), "{name}");
+    }
+    let metrics = common::scrape(server.addr).await;
+    let digests = |outcome: &str| {
+        common::metric(
+            &metrics,
+            &format!("wampd_oro_ticket_digests_total{{outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(digests("computed"), 1.0);
+    assert_eq!(digests("remembered"), 2.0);
+    server.shutdown().await;
+}

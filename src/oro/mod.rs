@@ -10,3 +10,4 @@
 
 pub mod topics;
 pub mod user_store;
+pub mod verified_tickets;

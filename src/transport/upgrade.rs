@@ -23,6 +23,7 @@ use tracing::{debug, info, warn};
 use crate::checks::{Checker, Outcome, Params, Runner};
 use crate::config::checks::ConnectCheckSettings;
 use crate::oro::user_store::UserStore;
+use crate::oro::verified_tickets::VerifiedTickets;
 use crate::router::session_v1::V1Identity;
 use crate::router::ticket_clock;
 use crate::socketio::session::SioIdentity;
@@ -55,6 +56,8 @@ pub struct Admission {
     /// The application's check of browser upgrades (`WEBSOCKET_CONNECT_CHECK`, Espo's
     /// `AuthTokenCheck`); `None` = none.
     pub connect: Option<Arc<ConnectCheck>>,
+    /// Oro tickets that already passed their digest check.
+    pub verified_tickets: Arc<VerifiedTickets>,
 }
 
 /// The connect check and the checker it runs on.
@@ -263,11 +266,17 @@ async fn v1_identity(
         return Err(CredentialError::NoTicket);
     };
     let parsed = ParsedTicket::parse(&raw)?;
-    parsed.check_time(ticket_clock::unix_now(), &TicketCheck::default())?;
+    let now = ticket_clock::unix_now();
+    parsed.check_time(now, &TicketCheck::default())?;
+    let verified = admission.verified_tickets.clone();
     if parsed.is_anonymous() {
-        tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret))
-            .await
-            .map_err(|_| CredentialError::CheckFailed)??;
+        let key = VerifiedTickets::key(&raw, &secret);
+        if !verified.passed(&key, now) {
+            tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret))
+                .await
+                .map_err(|_| CredentialError::CheckFailed)??;
+            verified.remember(key, now);
+        }
         return Ok(identity(anonymous_id, &admission.backend_role, None));
     }
     let username = parsed.username().into_owned();
@@ -283,13 +292,17 @@ async fn v1_identity(
         }
     };
     let password = user.password.clone();
-    let valid = tokio::task::spawn_blocking(move || {
-        !password.is_empty() && ticket::verify_named(&parsed, &password, &secret)
-    })
-    .await
-    .unwrap_or(false);
-    if !valid {
-        return Err(CredentialError::InvalidDigest(username));
+    let key = VerifiedTickets::key(&raw, &password);
+    if !verified.passed(&key, now) {
+        let valid = tokio::task::spawn_blocking(move || {
+            !password.is_empty() && ticket::verify_named(&parsed, &password, &secret)
+        })
+        .await
+        .unwrap_or(false);
+        if !valid {
+            return Err(CredentialError::InvalidDigest(username));
+        }
+        verified.remember(key, now);
     }
     Ok(identity(user.username, ORO_USER_ROLE, Some(user.id)))
 }
@@ -729,6 +742,10 @@ mod tests {
             oro_users: None,
             backend_role: "backend".into(),
             connect: None,
+            verified_tickets: Arc::new(VerifiedTickets::new(
+                ticket::DEFAULT_TTL,
+                Arc::new(crate::metrics::Metrics::new()),
+            )),
         };
         let with = |origin: &'static str| {
             let mut h = HeaderMap::new();
