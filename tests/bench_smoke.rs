@@ -181,6 +181,51 @@ fn every_scenario_prints_one_sane_json_line() {
     }
 }
 
+/// The ceiling server serves the scenarios it exists for: fan-out and latency, both
+/// serializers, one line each, every subscriber getting events.
+#[test]
+fn the_ceiling_serves_fanout_and_latency() {
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(common::wampd_bench_binary())
+        .args(["ceiling", "--listen", &listen])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the ceiling starts");
+    let _ceiling = common::KillOnDrop(child);
+    let url = format!("ws://{listen}/ws");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for serializer in ["json", "msgpack"] {
+        let common = ["--url", &url, "--serializer", serializer];
+        let r = bench(
+            &[
+                &["fanout"],
+                &common[..],
+                &["--subscribers", "20", "--duration", "1s"],
+            ]
+            .concat(),
+        );
+        assert_eq!(num(&r, "subscribers_connected"), 20.0, "{r}");
+        assert!(num(&r, "deliveries") > 0.0, "{r}");
+        assert_eq!(num(&r, "disconnected"), 0.0, "{r}");
+        let r = bench(
+            &[
+                &["latency"],
+                &common[..],
+                &["--subscribers", "10", "--duration", "1s", "--rate", "200"],
+            ]
+            .concat(),
+        );
+        assert!(num(&r, "samples") > 0.0, "{r}");
+        assert_eq!(num(&r, "lost"), 0.0, "{r}");
+    }
+}
+
 #[test]
 fn an_unreachable_router_fails_with_a_one_line_reason() {
     // A port nobody listens on: bind, note it, release it.

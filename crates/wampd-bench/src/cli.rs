@@ -46,6 +46,20 @@ pub enum Command {
     CrossNode(CrossNodeArgs),
     /// Draws an SVG line chart from result lines (JSONL).
     Plot(PlotArgs),
+    /// Runs the ceiling: the smallest WAMP pub/sub server for these scenarios, to measure
+    /// beside wampd in the same session (figures as ratios to it).
+    Ceiling(CeilingArgs),
+}
+
+/// `ceiling` options.
+#[derive(Debug, Clone, Args)]
+pub struct CeilingArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:18099")]
+    pub listen: std::net::SocketAddr,
+    /// Tokio worker threads (wampd uses one per core).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
 }
 
 /// The serializer option.

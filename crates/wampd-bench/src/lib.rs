@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ceiling;
 pub mod cli;
 pub mod client;
 pub mod error;
@@ -40,7 +41,7 @@ pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
         Command::Idle(a) => a.common.threads,
         Command::Handshake(a) => a.common.threads,
         Command::CrossNode(a) => a.common.threads,
-        Command::Plot(_) => 1,
+        Command::Plot(_) | Command::Ceiling(_) => 1,
     };
     let runtime = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -60,12 +61,24 @@ pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
             Command::Idle(a) => scenario::idle::run(a).await,
             Command::Handshake(a) => scenario::handshake::run(a).await,
             Command::CrossNode(a) => scenario::latency::run_cross_node(a).await,
-            Command::Plot(_) => Err(BenchError::Usage("plot is not a scenario".into())),
+            Command::Plot(_) | Command::Ceiling(_) => {
+                Err(BenchError::Usage("not a scenario".into()))
+            }
         }
     });
     // Thousands of sockets and aborted tasks: do not wait for their orderly teardown.
     runtime.shutdown_background();
     result
+}
+
+/// Runs `ceiling` until the process is stopped.
+pub fn run_ceiling(args: &cli::CeilingArgs) -> Result<(), BenchError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Failed(format!("cannot start the async runtime: {e}")))?
+        .block_on(ceiling::serve(args.listen))
 }
 
 /// Runs `plot`: reads the result lines, writes the SVG.

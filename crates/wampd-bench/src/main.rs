@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use wampd_bench::cli::{Cli, Command};
-use wampd_bench::{run_plot, run_scenario, sys};
+use wampd_bench::{run_ceiling, run_plot, run_scenario, sys};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,6 +25,12 @@ fn main() -> ExitCode {
     }
     if let Err(err) = sys::raise_nofile_limit() {
         eprintln!("wampd-bench: warning: cannot raise the open-file limit: {err}");
+    }
+    if let Command::Ceiling(args) = &cli.command {
+        if let Err(err) = run_ceiling(args) {
+            eprintln!("wampd-bench: {err}");
+        }
+        return ExitCode::FAILURE;
     }
     match run_scenario(&cli.command) {
         Ok(report) => {
