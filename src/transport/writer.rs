@@ -109,7 +109,6 @@ pub async fn run<W: WireSink>(
                     if closing {
                         return Ok(());
                     }
-                    rx.release_idle(false);
                 }
                 written = sink.control() => written?,
                 Some(payload) = next_pong(&mut pongs) => {
@@ -120,7 +119,7 @@ pub async fn run<W: WireSink>(
                     }
                 }
                 _ = ping.tick(), if ping_interval.is_some() => {
-                    rx.release_idle(true);
+                    rx.release_idle();
                     tokio::select! {
                         biased;
                         sent = sink.ping() => sent?,
