@@ -5,9 +5,16 @@
 //! the [`TopicIndex`] for matching subscriptions, encodes the EVENT once per subscription and wire
 //! format, and pushes cheap clones of those bytes to each admitted subscriber's bounded queue
 //! (DESIGN.md §3, "encode once, fan out bytes"). Nothing here blocks or awaits.
+//!
+//! Delivery happens outside the realm's broker lock: a publication finds its matching
+//! subscriptions under the lock ([`Broker::matched`]), then delivers from them
+//! ([`deliver`]) after the lock is released. Each subscription keeps its subscribers under its
+//! own lock, which a subscribe takes to add a session and to queue its SUBSCRIBED, so a SUBSCRIBE
+//! waits for the matching of publications in flight, not for their fan-out, and still no EVENT
+//! can overtake its SUBSCRIBED.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
@@ -27,20 +34,32 @@ pub struct Subscription {
     pub uri: String,
     /// How `uri` matches published topics.
     pub policy: MatchPolicy,
-    subscribers: HashMap<Id, Arc<SessionHandle>>,
+    subscribers: RwLock<HashMap<Id, Arc<SessionHandle>>>,
 }
 
 impl Subscription {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Id, Arc<SessionHandle>>> {
+        self.subscribers.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Id, Arc<SessionHandle>>> {
+        self.subscribers.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Session IDs of the subscribers.
     pub fn subscriber_ids(&self) -> Vec<Id> {
-        self.subscribers.keys().copied().collect()
+        self.read().keys().copied().collect()
     }
 
     /// Whether `session` subscribes to it.
     pub fn has_subscriber(&self, session: Id) -> bool {
-        self.subscribers.contains_key(&session)
+        self.read().contains_key(&session)
     }
 }
+
+/// The subscriptions a publication matched, with their match policies, to deliver to after the
+/// broker lock is released.
+pub type Matched = Vec<(Arc<Subscription>, MatchPolicy)>;
 
 /// An event to deliver, as received in PUBLISH.
 #[derive(Debug)]
@@ -106,7 +125,7 @@ pub struct Subscribed {
 #[derive(Debug, Default)]
 pub struct Broker {
     index: TopicIndex<Id>,
-    subscriptions: HashMap<Id, Subscription>,
+    subscriptions: HashMap<Id, Arc<Subscription>>,
 }
 
 impl Broker {
@@ -118,6 +137,18 @@ impl Broker {
         uri: &str,
         policy: MatchPolicy,
     ) -> Subscribed {
+        self.subscribe_with(session, uri, policy, |_| None)
+    }
+
+    /// [`Broker::subscribe`], queueing `reply` (the protocol's SUBSCRIBED) to the session while
+    /// the subscription's subscriber list is locked, so that no EVENT of it comes first.
+    pub fn subscribe_with(
+        &mut self,
+        session: &Arc<SessionHandle>,
+        uri: &str,
+        policy: MatchPolicy,
+        reply: impl FnOnce(Subscribed) -> Option<Frame>,
+    ) -> Subscribed {
         let (subscription, created) = match self.index.get(uri, policy) {
             Some(existing) => (existing, false),
             None => {
@@ -128,33 +159,40 @@ impl Broker {
                 self.index.insert(uri, policy, fresh);
                 self.subscriptions.insert(
                     fresh,
-                    Subscription {
+                    Arc::new(Subscription {
                         id: fresh,
                         uri: uri.to_owned(),
                         policy,
-                        subscribers: HashMap::new(),
-                    },
+                        subscribers: RwLock::new(HashMap::new()),
+                    }),
                 );
                 (fresh, true)
             }
         };
-        if let Some(sub) = self.subscriptions.get_mut(&subscription) {
-            sub.subscribers.insert(session.id, session.clone());
-        }
-        Subscribed {
+        let result = Subscribed {
             subscription,
             created,
+        };
+        if let Some(sub) = self.subscriptions.get(&subscription) {
+            let mut subscribers = sub.write();
+            subscribers.insert(session.id, session.clone());
+            if let Some(frame) = reply(result) {
+                let _ = session.send(frame);
+            }
         }
+        result
     }
 
     /// Removes `session` from `subscription`. Returns `None` when the session was not subscribed,
     /// otherwise whether the subscription was deleted because it became empty.
     pub fn unsubscribe(&mut self, session: Id, subscription: Id) -> Option<bool> {
-        let sub = self.subscriptions.get_mut(&subscription)?;
-        sub.subscribers.remove(&session)?;
-        if !sub.subscribers.is_empty() {
+        let sub = self.subscriptions.get(&subscription)?;
+        let mut subscribers = sub.write();
+        subscribers.remove(&session)?;
+        if !subscribers.is_empty() {
             return Some(false);
         }
+        drop(subscribers);
         if let Some(sub) = self.subscriptions.remove(&subscription) {
             self.index.remove(&sub.uri, sub.policy);
         }
@@ -163,7 +201,7 @@ impl Broker {
 
     /// Looks up a subscription by ID.
     pub fn subscription(&self, id: Id) -> Option<&Subscription> {
-        self.subscriptions.get(&id)
+        self.subscriptions.get(&id).map(Arc::as_ref)
     }
 
     /// `(id, match policy)` of every subscription.
@@ -191,58 +229,72 @@ impl Broker {
         self.subscriptions.len()
     }
 
+    /// The subscriptions whose pattern matches `topic`, for [`deliver`] once the broker lock is
+    /// released.
+    pub fn matched(&self, topic: &str) -> Matched {
+        let mut matched = Vec::new();
+        self.index.for_each_match(topic, |subscription, policy| {
+            if let Some(sub) = self.subscriptions.get(&subscription) {
+                matched.push((sub.clone(), policy));
+            }
+        });
+        matched
+    }
+
     /// Delivers `publication` to every admitted subscriber of every matching subscription.
     pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
-        let mut stats = PublishStats::default();
-        let mut topic: Option<Arc<str>> = None;
-        let disclosed = publication
-            .options
-            .disclose_me
-            .then(|| publisher_details(&publication.publisher));
-        self.index
-            .for_each_match(publication.topic, |subscription, policy| {
-                let Some(sub) = self.subscriptions.get(&subscription) else {
-                    return;
-                };
-                let mut encoded: [Option<Frame>; 4] = [None, None, None, None];
-                for subscriber in sub.subscribers.values() {
-                    if !publication
-                        .options
-                        .admits(subscriber, publication.publisher.id)
-                    {
-                        continue;
-                    }
-                    let frame = match &mut encoded[subscriber.format_index()] {
-                        Some(frame) => frame,
-                        slot if subscriber.socketio => {
-                            match socketio_event(&sub.uri, publication) {
-                                Some(frame) => slot.insert(frame),
-                                None => continue,
-                            }
-                        }
-                        slot if subscriber.v1 => slot.insert(encode_v1_event(publication)),
-                        slot => slot.insert(encode_event(
-                            subscriber.serializer,
-                            sub.id,
-                            policy,
-                            publication,
-                            disclosed.as_ref(),
-                        )),
-                    };
-                    let topic = topic.get_or_insert_with(|| Arc::from(publication.topic));
-                    match subscriber.outbound.push_event(frame.clone(), topic) {
-                        Pushed::Queued { dropped } => {
-                            stats.delivered += 1;
-                            stats.dropped += dropped;
-                        }
-                        Pushed::Discarded => stats.dropped += 1,
-                        // The transport disconnects the session and counts it.
-                        Pushed::Disconnect => {}
-                    }
-                }
-            });
-        stats
+        deliver(&self.matched(publication.topic), publication)
     }
+}
+
+/// Delivers `publication` to every admitted subscriber of `matched`, encoding the EVENT once per
+/// subscription and wire format.
+pub fn deliver(matched: &Matched, publication: &Publication<'_>) -> PublishStats {
+    let mut stats = PublishStats::default();
+    let mut topic: Option<Arc<str>> = None;
+    let disclosed = publication
+        .options
+        .disclose_me
+        .then(|| publisher_details(&publication.publisher));
+    for (sub, policy) in matched {
+        let policy = *policy;
+        let subscribers = sub.read();
+        let mut encoded: [Option<Frame>; 4] = [None, None, None, None];
+        for subscriber in subscribers.values() {
+            if !publication
+                .options
+                .admits(subscriber, publication.publisher.id)
+            {
+                continue;
+            }
+            let frame = match &mut encoded[subscriber.format_index()] {
+                Some(frame) => frame,
+                slot if subscriber.socketio => match socketio_event(&sub.uri, publication) {
+                    Some(frame) => slot.insert(frame),
+                    None => continue,
+                },
+                slot if subscriber.v1 => slot.insert(encode_v1_event(publication)),
+                slot => slot.insert(encode_event(
+                    subscriber.serializer,
+                    sub.id,
+                    policy,
+                    publication,
+                    disclosed.as_ref(),
+                )),
+            };
+            let topic = topic.get_or_insert_with(|| Arc::from(publication.topic));
+            match subscriber.outbound.push_event(frame.clone(), topic) {
+                Pushed::Queued { dropped } => {
+                    stats.delivered += 1;
+                    stats.dropped += dropped;
+                }
+                Pushed::Discarded => stats.dropped += 1,
+                // The transport disconnects the session and counts it.
+                Pushed::Disconnect => {}
+            }
+        }
+    }
+    stats
 }
 
 fn publisher_details(publisher: &Publisher<'_>) -> Dict {

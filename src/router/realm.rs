@@ -13,7 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::metrics::Metrics;
 use crate::router::backplane::Incoming;
-use crate::router::broker::{Broker, Publication, PublishStats, Subscribed};
+use crate::router::broker::{self, Broker, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
 use crate::router::meta::events as meta;
@@ -161,6 +161,13 @@ impl Realm {
         session.authrole == self.trusted_role
     }
 
+    /// Delivers `publication` to its subscribers: matched under the broker lock, delivered after
+    /// it is released (see [`crate::router::broker`]).
+    fn deliver(&self, publication: &Publication<'_>) -> PublishStats {
+        let matched = read(&self.broker).matched(publication.topic);
+        broker::deliver(&matched, publication)
+    }
+
     /// Publishes a meta event (the router may use the reserved `wamp.` namespace).
     fn emit(&self, topic: &str, args: Vec<Value>) {
         self.emit_with(topic, args, &PublishOptions::default());
@@ -170,7 +177,7 @@ impl Realm {
         let kwargs = Dict::new();
         // Not counted as a publication (wampd_publishes_total counts clients'); its deliveries
         // are real deliveries.
-        let stats = read(&self.broker).publish(&Publication {
+        let stats = self.deliver(&Publication {
             id: id::random_id(),
             topic,
             args: &args,
@@ -295,8 +302,8 @@ impl Realm {
     }
 
     /// See [`Broker::subscribe`]. `reply` (the SUBSCRIBED, if the protocol has one) is queued
-    /// while the broker is still locked: publishing needs the same lock, so no EVENT for the
-    /// subscription can reach the session's queue before its SUBSCRIBED. The caller announces the
+    /// while the subscription's subscriber list is locked: delivering needs the same lock, so no
+    /// EVENT for the subscription can reach the session's queue before its SUBSCRIBED. The caller announces the
     /// subscription with [`Realm::subscribed`] afterwards, so meta events never overtake it.
     pub fn subscribe(
         &self,
@@ -305,13 +312,7 @@ impl Realm {
         policy: MatchPolicy,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
     ) -> Subscribed {
-        let mut broker = write(&self.broker);
-        let result = broker.subscribe(session, uri, policy);
-        if let Some(frame) = reply(result) {
-            let _ = session.send(frame);
-        }
-        drop(broker);
-        result
+        write(&self.broker).subscribe_with(session, uri, policy, reply)
     }
 
     /// Whether `session` is a subscriber of exactly `(uri, policy)`.
@@ -349,7 +350,7 @@ impl Realm {
 
     /// See [`Broker::publish`]; also counts the publication in metrics.
     pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
-        let stats = read(&self.broker).publish(publication);
+        let stats = self.deliver(publication);
         self.metrics.publishes.inc();
         self.count_deliveries(stats);
         stats
@@ -359,7 +360,7 @@ impl Realm {
     /// the same matching, listing and encoding as a local one. Not counted in
     /// `wampd_publishes_total` (the publishing node counted it); its deliveries are.
     pub fn deliver_remote(&self, incoming: &Incoming) -> PublishStats {
-        let stats = read(&self.broker).publish(&Publication {
+        let stats = self.deliver(&Publication {
             id: incoming.publication,
             topic: &incoming.topic,
             args: &incoming.args,
