@@ -7,6 +7,7 @@
 //! [`connection`] loop, and the session's outbound queue drains back onto the wire
 //! (`transport → router → wamp`, DESIGN.md §2).
 
+pub mod batch_writer;
 pub mod client_addr;
 pub mod connection;
 pub mod demo;

@@ -13,10 +13,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::transport::batch_writer::BatchWriter;
 use crate::transport::ConnectionSlot;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio_util::codec::{Decoder, FramedRead};
 use tracing::{debug, info, warn};
 
@@ -67,7 +68,7 @@ impl Decoder for FrameDecoder {
 
 /// The writing half of a RawSocket connection.
 pub struct RawSocketSink<S> {
-    out: BufWriter<WriteHalf<S>>,
+    out: BatchWriter<WriteHalf<S>>,
     client_max: usize,
     peer: SocketAddr,
     pings: u64,
@@ -75,10 +76,10 @@ pub struct RawSocketSink<S> {
 
 impl<S: AsyncRead + AsyncWrite + Send + 'static> RawSocketSink<S> {
     async fn frame(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
-        self.out
-            .write_all(&rawsocket::header(kind, payload.len()))
-            .await?;
-        self.out.write_all(payload).await
+        let buf = self.out.buffer(payload.len() + 4);
+        buf.extend_from_slice(&rawsocket::header(kind, payload.len()));
+        buf.extend_from_slice(payload);
+        self.out.maybe_write().await
     }
 }
 
@@ -91,7 +92,6 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> WireSink for RawSocketSink<S> {
             Frame::Attached(text, _) => text.as_bytes(),
             Frame::Close(..) => {
                 // RawSocket has no close frame: flush what is queued and end the stream.
-                self.out.flush().await?;
                 return self.out.shutdown().await;
             }
         };
@@ -203,7 +203,7 @@ pub async fn serve<S>(
         })
     });
     let sink = RawSocketSink {
-        out: BufWriter::with_capacity(16 * 1024, write),
+        out: BatchWriter::new(write),
         client_max,
         peer,
         pings: 0,

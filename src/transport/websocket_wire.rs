@@ -3,10 +3,9 @@
 //! Reading stays with tungstenite: framing, masking rules, UTF-8 checks, size limits, and the
 //! answers to pings and close frames. Everything the server sends is wampd's own: the writer task
 //! appends each queued frame's header ([`wampd_proto::websocket`], the one framing module the
-//! server, the client and the bench share) and its already-encoded payload to one buffer and
-//! writes a whole batch with one call (large batches in 64 KiB steps), so an event encoded once is copied once per subscriber,
-//! into the batch, and never goes through a per-message library path. The buffer exists only
-//! while a batch is written.
+//! server, the client and the bench share) and its already-encoded payload to one
+//! [`BatchWriter`], so an event encoded once is copied once per subscriber, into the batch, and
+//! never goes through a per-message library path.
 //!
 //! What tungstenite itself writes (pongs, the close echo) arrives at the read half's write side
 //! ([`ReadSide`]) and is handed to the writer task through a small bounded [`Control`] buffer, so
@@ -19,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -30,6 +29,7 @@ use wampd_proto::websocket::{self as framing, OP_BINARY, OP_CLOSE, OP_PING, OP_P
 
 use crate::router::outbound::Frame;
 use crate::router::session::CLOSE_PROTOCOL_ERROR;
+use crate::transport::batch_writer::BatchWriter;
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
 
 /// WebSocket close code sent to a consumer that fell too far behind.
@@ -42,10 +42,6 @@ pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// Most bytes of tungstenite's own frames (pongs, close echo) waiting for the writer; beyond it
 /// tungstenite's read waits, so a peer that floods pings without reading cannot grow it.
 const CONTROL_LIMIT: usize = 4 * 1024;
-/// A batch buffer is written out once it holds this much, and is allocated with room for a
-/// few small frames.
-const BATCH_FLUSH: usize = 64 * 1024;
-const BATCH_START: usize = 1024;
 
 /// tungstenite's frames on their way to the writer task.
 #[derive(Debug, Default)]
@@ -123,11 +119,7 @@ impl<R: Unpin> AsyncWrite for ReadSide<R> {
 
 /// The writing half of a WebSocket: wampd's own server frames.
 pub struct WebSocketSink<W> {
-    out: W,
-    /// The batch being built; empty (unallocated) between batches.
-    batch: Vec<u8>,
-    /// How much of `batch` is on the wire.
-    written: usize,
+    out: BatchWriter<W>,
     control: Arc<Control>,
 }
 
@@ -167,9 +159,7 @@ where
         Err(err) => Err(read_failure(&err)),
     });
     let sink = WebSocketSink {
-        out: write,
-        batch: Vec::new(),
-        written: 0,
+        out: BatchWriter::new(write),
         control,
     };
     (inbound, sink)
@@ -238,41 +228,24 @@ fn read_failure(err: &WsError) -> ReadFailure {
 impl<W: AsyncWrite + Unpin + Send + 'static> WebSocketSink<W> {
     /// Appends a frame (header and payload) to the batch.
     async fn push(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        if self.batch.capacity() == 0 {
-            self.batch.reserve(BATCH_START.max(payload.len() + 10));
-        }
-        framing::write_server_frame(&mut self.batch, opcode, payload);
-        if self.batch.len() - self.written >= BATCH_FLUSH {
-            self.write_out().await?;
+        framing::write_server_frame(self.out.buffer(payload.len() + 10), opcode, payload);
+        self.out.maybe_write().await
+    }
+
+    /// Writes the batch, then tungstenite's frames, which go between batches.
+    async fn write_out(&mut self) -> io::Result<()> {
+        self.out.write_out().await?;
+        let control = self.control.take();
+        if !control.is_empty() {
+            self.out.buffer(control.len()).extend_from_slice(&control);
+            self.out.write_out().await?;
         }
         Ok(())
     }
 
-    /// Writes the batch, then tungstenite's frames, which go between batches. Cancel-safe:
-    /// what was written is remembered, so a write interrupted by the router's kill is resumed,
-    /// not repeated, before the close frame.
-    async fn write_out(&mut self) -> io::Result<()> {
-        loop {
-            if self.written == self.batch.len() {
-                self.batch.clear();
-                self.written = 0;
-                let control = self.control.take();
-                if control.is_empty() {
-                    return Ok(());
-                }
-                self.batch.extend_from_slice(&control);
-            }
-            let n = self.out.write(&self.batch[self.written..]).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.written += n;
-        }
-    }
-
     /// One control frame, written at once.
     async fn send_control(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        framing::write_server_frame(&mut self.batch, opcode, payload);
+        framing::write_server_frame(self.out.buffer(payload.len() + 10), opcode, payload);
         self.flush().await
     }
 }
@@ -301,10 +274,7 @@ where
 
     async fn flush(&mut self) -> io::Result<()> {
         self.write_out().await?;
-        self.out.flush().await?;
-        // Nothing is kept between batches: an idle session holds no write buffer.
-        self.batch = Vec::new();
-        Ok(())
+        self.out.flush().await
     }
 
     async fn ping(&mut self) -> io::Result<()> {
