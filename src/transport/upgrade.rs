@@ -271,11 +271,26 @@ async fn v1_identity(
     let verified = admission.verified_tickets.clone();
     if parsed.is_anonymous() {
         let key = VerifiedTickets::key(&raw, &secret);
-        if !verified.passed(&key, now) {
-            tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret))
-                .await
-                .map_err(|_| CredentialError::CheckFailed)??;
-            verified.remember(key, now);
+        let mut failure = None;
+        let passed = verified
+            .verify(key, || async {
+                let digest =
+                    tokio::task::spawn_blocking(move || ticket::verify_anonymous(&parsed, &secret));
+                match digest.await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(err)) => {
+                        failure = Some(CredentialError::from(err));
+                        false
+                    }
+                    Err(_) => {
+                        failure = Some(CredentialError::CheckFailed);
+                        false
+                    }
+                }
+            })
+            .await;
+        if !passed {
+            return Err(failure.unwrap_or(CredentialError::CheckFailed));
         }
         return Ok(identity(anonymous_id, &admission.backend_role, None));
     }
@@ -293,16 +308,17 @@ async fn v1_identity(
     };
     let password = user.password.clone();
     let key = VerifiedTickets::key(&raw, &password);
-    if !verified.passed(&key, now) {
-        let valid = tokio::task::spawn_blocking(move || {
-            !password.is_empty() && ticket::verify_named(&parsed, &password, &secret)
+    let valid = verified
+        .verify(key, || async {
+            tokio::task::spawn_blocking(move || {
+                !password.is_empty() && ticket::verify_named(&parsed, &password, &secret)
+            })
+            .await
+            .unwrap_or(false)
         })
-        .await
-        .unwrap_or(false);
-        if !valid {
-            return Err(CredentialError::InvalidDigest(username));
-        }
-        verified.remember(key, now);
+        .await;
+    if !valid {
+        return Err(CredentialError::InvalidDigest(username));
     }
     Ok(identity(user.username, ORO_USER_ROLE, Some(user.id)))
 }
