@@ -35,18 +35,24 @@ report = json.load(open(f"{out}/bench.json"))
 pubs, deliveries = report["publishes"], report["samples"]
 text = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"{out}/callgrind.out"],
                       capture_output=True, text=True, check=True).stdout
-def ir(pattern):
-    for line in text.splitlines():
-        if re.search(pattern, line):
-            return int(line.split()[0].replace(",", ""))
+def ir(*patterns):
+    # The first pattern a line matches (function names change between commits).
+    for pattern in patterns:
+        for line in text.splitlines():
+            if re.search(pattern, line):
+                return int(line.split()[0].replace(",", ""))
     return 0
 total = ir(r"PROGRAM TOTALS")
 print(json.dumps({
     "publishes": pubs, "deliveries": deliveries, "lost": report["lost"],
     "total_ir": total,
+    "total_ir_per_delivery": round(total / deliveries),
     "op_publish_ir_per_publication": round(ir(r"op_publish \[") / pubs),
-    "broker_publish_ir_per_publication": round(ir(r"broker::Broker::publish \[") / pubs),
-    "fanout_ir_per_delivery": round(ir(r"broker::Broker::publish::\{\{closure\}\}") / deliveries, 1),
+    "broker_publish_ir_per_publication": round(
+        ir(r"broker::deliver \[", r"broker::Broker::publish \[") / pubs),
+    "fanout_ir_per_delivery": round(
+        ir(r"broker::deliver \[", r"broker::Broker::publish::\{\{closure\}\}") / deliveries, 1),
     "push_event_ir_per_delivery": round(ir(r"Outbound::push_event") / deliveries, 1),
+    "writer_ir_per_delivery": round(ir(r"transport::writer::run") / deliveries, 1),
 }))
 PY
