@@ -464,10 +464,8 @@ impl SioSession {
                 ack,
             } => {
                 let answer = match done.outcome {
-                    crate::checks::Outcome::Allowed(_) => {
-                        self.subscribe_room(&namespace, &room, ack)
-                    }
-                    crate::checks::Outcome::Denied(why) | crate::checks::Outcome::Failed(why) => {
+                    Outcome::Allowed(_) => self.subscribe_room(&namespace, &room, ack),
+                    Outcome::Denied(why) | Outcome::Failed(why) => {
                         // Silent, as ws-emit is: only a debug line and, if asked for, the ack.
                         debug!(session = self.id(), room, "Socket.IO join refused: {why}");
                         Some(Err((

@@ -9,7 +9,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::transport::ConnectionSlot;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -24,7 +23,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::transport::{connection, upgrade, websocket, websocket_wire, ListenerSpec, ServerState};
+use crate::transport::{
+    connection, upgrade, websocket, websocket_wire, ConnectionSlot, ListenerSpec, ServerState,
+};
 
 /// Response body of every HTTP answer.
 pub type Body = Full<Bytes>;
@@ -264,7 +265,6 @@ async fn upgrade(
     let permit = permit.clone();
     let shared = state.clone();
     state.tracker.spawn(async move {
-        let _permit = permit;
         let upgrade::Admitted {
             client,
             client_slot,
@@ -272,7 +272,8 @@ async fn upgrade(
             authrole,
             ..
         } = admitted;
-        let _client_slot = client_slot;
+        // The connection's slots live as long as this task, and then as long as the session.
+        let held = (permit, client_slot);
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
@@ -283,6 +284,7 @@ async fn upgrade(
                 } = &flavor
                 {
                     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    let _held = held;
                     return super::socketio_polling::upgrade(shared, sid.clone(), ws).await;
                 }
                 let (inbound, sink) = websocket_wire::split(io, Vec::new(), config).await;
@@ -294,7 +296,7 @@ async fn upgrade(
                     authrole,
                     flavor,
                 };
-                connection::run(ctx, wire, client.addr, ()).await;
+                connection::run(ctx, wire, client.addr, held).await;
             }
             Err(err) => debug!(%client, error = %err, "upgrade failed"),
         }

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::ConnectionSlot;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use crate::transport::http_head::{self, HeadError};
 use crate::transport::prefixed::Prefixed;
 use crate::transport::rawsocket::{self, ERROR_MAX_CONNECTIONS, MAGIC};
-use crate::transport::{http, upgrade, websocket, ListenerRole, ListenerSpec, ServerState};
+use crate::transport::{
+    http, upgrade, websocket, ConnectionSlot, ListenerRole, ListenerSpec, ServerState,
+};
 
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\nconnection limit reached; retry\n";
 

@@ -117,8 +117,10 @@ pub struct TransportLimits {
     pub max_message_size: usize,
     /// Largest accepted message on backend connections (backend role).
     pub backend_max_message_size: usize,
-    /// Most bytes one connection's write buffer may hold beyond a full outbound queue (pongs and
-    /// close frames included): the outbound queue's byte limit plus room for control frames.
+    /// Most bytes tungstenite's own write buffer may hold beyond a full outbound queue: the
+    /// outbound queue's byte limit plus room for control frames. Sessions' frames are written by
+    /// wampd ([`websocket_wire`]), so for them it holds only pongs and the close echo; a Socket.IO
+    /// polling session upgraded to WebSocket still writes everything through it.
     pub max_write_buffer: usize,
     /// TCP accept → WebSocket upgrade must finish within this.
     pub handshake_timeout: Duration,
@@ -142,8 +144,9 @@ impl TransportLimits {
     /// small buffers, since an idle notification session should cost a few KiB (the read buffer
     /// is allocated eagerly; larger messages grow it as needed), and a bounded write buffer. A
     /// peer that sends pings but never reads its pongs fills the write buffer (tungstenite queues
-    /// a pong per ping); beyond [`TransportLimits::max_write_buffer`] tungstenite keeps only the
-    /// latest pong instead of growing, and the driver's ping-rate limit closes the flooder.
+    /// a pong per ping, and [`websocket_wire`]'s control buffer stops taking them at 4 KiB);
+    /// beyond [`TransportLimits::max_write_buffer`] tungstenite keeps only the latest pong
+    /// instead of growing, and the driver's ping-rate limit closes the flooder.
     pub fn websocket_config(
         &self,
         max_message_size: usize,

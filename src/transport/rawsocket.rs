@@ -13,8 +13,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::transport::batch_writer::BatchWriter;
-use crate::transport::ConnectionSlot;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
@@ -22,9 +20,10 @@ use tokio_util::codec::{Decoder, FramedRead};
 use tracing::{debug, info, warn};
 
 use crate::router::outbound::Frame;
+use crate::transport::batch_writer::BatchWriter;
 use crate::transport::connection::{self, Wire};
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
-use crate::transport::{ListenerSpec, ServerState};
+use crate::transport::{ConnectionSlot, ListenerSpec, ServerState};
 use wampd_proto::wamp::rawsocket;
 
 pub use wampd_proto::wamp::rawsocket::{

@@ -12,7 +12,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::transport::ConnectionSlot;
 use hyper::header::{self, HeaderMap};
 use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -32,7 +31,7 @@ use crate::transport::connection::{self, Flavor, Wire};
 use crate::transport::http_head::RequestHead;
 use crate::transport::origin::{OriginList, OriginRefused};
 use crate::transport::websocket::{self, Protocol};
-use crate::transport::{websocket_wire, ListenerSpec, ServerState};
+use crate::transport::{websocket_wire, ConnectionSlot, ListenerSpec, ServerState};
 use wampd_proto::oro_ticket::{self as ticket, ParsedTicket, TicketCheck, TicketError};
 use wampd_proto::ticket::{self as auth_ticket, Claims};
 use wampd_proto::wamp::v1::{self, V1Message};

@@ -8,7 +8,7 @@
 //! never goes through a per-message library path.
 //!
 //! What tungstenite itself writes (pongs, the close echo) arrives at the read half's write side
-//! ([`ReadSide`]) and is handed to the writer task through a small bounded [`Control`] buffer, so
+//! (`ReadSide`) and is handed to the writer task through a small bounded `Control` buffer, so
 //! the two never interleave inside a frame.
 
 use std::io;
@@ -74,9 +74,9 @@ impl Control {
 }
 
 /// The stream tungstenite reads: the connection's read half. Its writes (complete frames:
-/// tungstenite writes out its buffer whole) go to [`Control`].
+/// tungstenite writes out its buffer whole) go to `Control`.
 #[derive(Debug)]
-pub struct ReadSide<R> {
+struct ReadSide<R> {
     read: R,
     control: Arc<Control>,
 }
@@ -245,7 +245,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WebSocketSink<W> {
 
     /// One control frame, written at once.
     async fn send_control(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        framing::write_server_frame(self.out.buffer(payload.len() + 10), opcode, payload);
+        self.push(opcode, payload).await?;
         self.flush().await
     }
 }
