@@ -265,9 +265,8 @@ async fn v1_identity(
         return Err(CredentialError::NoTicket);
     };
     let parsed = ParsedTicket::parse(&raw)?;
-    let now = ticket_clock::unix_now();
-    parsed.check_time(now, &TicketCheck::default())?;
-    let verified = admission.verified_tickets.clone();
+    parsed.check_time(ticket_clock::unix_now(), &TicketCheck::default())?;
+    let verified = &admission.verified_tickets;
     if parsed.is_anonymous() {
         let key = VerifiedTickets::key(&raw, &secret);
         let mut failure = None;

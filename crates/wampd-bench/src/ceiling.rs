@@ -145,9 +145,10 @@ fn client_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     } else {
         [0; 4]
     };
-    let mut payload = buf.get(at..at + len)?.to_vec();
+    let end = at.checked_add(len)?;
+    let mut payload = buf.get(at..end)?.to_vec();
     framing::apply_mask(&mut payload, mask);
-    Some((b0 & 0x0F, payload, at + len))
+    Some((b0 & 0x0F, payload, end))
 }
 
 async fn writer(mut write: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
