@@ -140,8 +140,10 @@ pub struct QueueFull;
 
 struct Entry {
     frame: Frame,
-    /// The topic for EVENTs (which policies may drop), `None` for replies (never dropped).
-    topic: Option<Arc<str>>,
+    /// EVENTs may be dropped by the policies; replies and control frames never are. The topic
+    /// is not kept: `Latest` finds pending events by sequence number, and cloning one shared
+    /// `Arc` per subscriber would cost a contended atomic on every delivery.
+    event: bool,
 }
 
 struct Inner {
@@ -156,6 +158,10 @@ struct Inner {
     /// `head_seq + i`, since entries only ever leave from the front.
     latest: HashMap<Arc<str>, u64>,
     head_seq: u64,
+    /// The receiver found the queue empty and waits: the next push must wake it. Pushes into a
+    /// queue whose writer is already awake skip the notification, which would otherwise cost a
+    /// contended atomic operation per delivery.
+    parked: bool,
 }
 
 struct Shared {
@@ -217,11 +223,29 @@ impl Drop for Outbound {
 }
 
 /// The receiving half, owned by the transport's writer task.
-#[derive(Debug)]
 pub struct OutboundRx {
     shared: Arc<Shared>,
     serializer: Serializer,
+    /// Frames taken from the queue in one lock and not yet handed out: the writer takes what is
+    /// queued (up to [`TAKE_AT_ONCE`]) at once, so a busy queue costs one lock per batch, not
+    /// one per frame. Its buffer and the queue's trade places, so taking allocates nothing.
+    taken: VecDeque<Entry>,
+    /// Payload bytes in `taken` when it was filled, and frames: a size hint for the writer.
+    taken_bytes: usize,
 }
+
+impl std::fmt::Debug for OutboundRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundRx")
+            .field("taken", &self.taken.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most frames taken from the queue at once. Taken frames no longer count against the queue's
+/// bounds (like frames in the transport's write buffer), so this bounds how far past them a
+/// session's memory can go.
+const TAKE_AT_ONCE: usize = 512;
 
 /// Creates a bounded outbound queue for a session speaking `serializer`.
 pub fn channel(limits: QueueLimits, serializer: Serializer) -> (Outbound, OutboundRx) {
@@ -235,6 +259,7 @@ pub fn channel(limits: QueueLimits, serializer: Serializer) -> (Outbound, Outbou
             unreported_drops: 0,
             latest: HashMap::new(),
             head_seq: 0,
+            parked: false,
         }),
         notify: Notify::new(),
         limits: QueueLimits {
@@ -249,7 +274,12 @@ pub fn channel(limits: QueueLimits, serializer: Serializer) -> (Outbound, Outbou
         Outbound {
             shared: shared.clone(),
         },
-        OutboundRx { shared, serializer },
+        OutboundRx {
+            shared,
+            serializer,
+            taken: VecDeque::new(),
+            taken_bytes: 0,
+        },
     )
 }
 
@@ -274,20 +304,35 @@ impl Outbound {
             shared.overflow(&mut inner);
             return Err(QueueFull);
         }
-        inner.items.push_back(Entry { frame, topic: None });
+        inner.items.push_back(Entry {
+            frame,
+            event: false,
+        });
         inner.bytes += len;
+        let wake = std::mem::take(&mut inner.parked);
         drop(inner);
-        shared.notify.notify_one();
+        if wake {
+            shared.notify.notify_one();
+        }
         Ok(())
     }
 
     /// Queues an EVENT for `topic`, applying the overflow policy when it does not fit.
     pub fn push_event(&self, frame: Frame, topic: &Arc<str>) -> Pushed {
+        let (pushed, wake) = self.queue_event(frame, topic);
+        if wake {
+            self.shared.notify.notify_one();
+        }
+        pushed
+    }
+
+    /// Queues an EVENT; true when the writer is parked and must be woken.
+    fn queue_event(&self, frame: Frame, topic: &Arc<str>) -> (Pushed, bool) {
         let shared = &self.shared;
         let limits = shared.limits;
         let mut inner = shared.lock();
         if inner.overflowed || inner.receiver_gone {
-            return Pushed::Disconnect;
+            return (Pushed::Disconnect, false);
         }
         let len = frame.len();
         let fits = |inner: &Inner| {
@@ -300,19 +345,19 @@ impl Outbound {
                     dropped = replaced;
                     drop(inner);
                     self.count_drops(dropped);
-                    return Pushed::Queued { dropped };
+                    return (Pushed::Queued { dropped }, false);
                 }
                 if !fits(&inner) {
                     inner.unreported_drops += 1;
                     drop(inner);
                     self.count_drops(1);
-                    return Pushed::Discarded;
+                    return (Pushed::Discarded, false);
                 }
             }
             OverflowPolicy::Disconnect => {
                 if !fits(&inner) {
                     shared.overflow(&mut inner);
-                    return Pushed::Disconnect;
+                    return (Pushed::Disconnect, false);
                 }
             }
             OverflowPolicy::DropNewest => {
@@ -320,12 +365,12 @@ impl Outbound {
                     inner.unreported_drops += 1;
                     drop(inner);
                     self.count_drops(1);
-                    return Pushed::Discarded;
+                    return (Pushed::Discarded, false);
                 }
             }
             OverflowPolicy::DropOldest => {
                 while !fits(&inner) {
-                    let Some(index) = inner.items.iter().position(|e| e.topic.is_some()) else {
+                    let Some(index) = inner.items.iter().position(|e| e.event) else {
                         break;
                     };
                     if let Some(old) = inner.items.remove(index) {
@@ -339,23 +384,20 @@ impl Outbound {
                     inner.unreported_drops += 1;
                     drop(inner);
                     self.count_drops(dropped + 1);
-                    return Pushed::Discarded;
+                    return (Pushed::Discarded, false);
                 }
             }
         }
-        let seq = inner.head_seq + inner.items.len() as u64;
         if inner.policy == OverflowPolicy::Latest {
+            let seq = inner.head_seq + inner.items.len() as u64;
             inner.latest.insert(topic.clone(), seq);
         }
-        inner.items.push_back(Entry {
-            frame,
-            topic: Some(topic.clone()),
-        });
+        inner.items.push_back(Entry { frame, event: true });
         inner.bytes += len;
+        let wake = std::mem::take(&mut inner.parked);
         drop(inner);
         self.count_drops(dropped);
-        shared.notify.notify_one();
-        Pushed::Queued { dropped }
+        (Pushed::Queued { dropped }, wake)
     }
 
     fn count_drops(&self, n: u64) {
@@ -406,12 +448,14 @@ impl OutboundRx {
     /// Waits for the next frame; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Frame> {
         loop {
-            if let Some(frame) = self.try_recv() {
+            if let Some(frame) = self.next(true) {
                 return Some(frame);
             }
             if self.shared.senders.load(Ordering::Acquire) == 0 {
                 return None;
             }
+            // A push between `next` (which parked us) and this await leaves a permit behind, so
+            // no wake-up is lost.
             self.shared.notify.notified().await;
         }
     }
@@ -420,7 +464,10 @@ impl OutboundRx {
     /// so a session that once held many events (a burst) does not keep their slots while idle;
     /// not after every batch, where a busy queue would be freed and regrown again and again
     /// (measured: a third of the fan-out rate).
-    pub fn release_idle(&self) {
+    pub fn release_idle(&mut self) {
+        if self.taken.is_empty() {
+            self.taken = VecDeque::new();
+        }
         let mut inner = self.shared.lock();
         if !inner.items.is_empty() {
             return;
@@ -431,30 +478,69 @@ impl OutboundRx {
         }
     }
 
+    /// About how many bytes the frames taken but not yet handed out hold (payload and framing),
+    /// for sizing the writer's buffer once per batch.
+    pub fn taken_bytes(&self) -> usize {
+        if self.taken.is_empty() {
+            0
+        } else {
+            self.taken_bytes
+        }
+    }
+
     /// Takes a frame that is already queued, without waiting (for batching).
     pub fn try_recv(&mut self) -> Option<Frame> {
-        let (entry, drops) = {
-            let mut inner = self.shared.lock();
-            let entry = inner.items.pop_front()?;
-            inner.bytes -= entry.frame.len();
-            let seq = inner.head_seq;
-            inner.head_seq += 1;
-            if let Some(topic) = &entry.topic {
-                if inner.latest.get(topic) == Some(&seq) {
-                    inner.latest.remove(topic);
-                }
-            }
-            let drops = if entry.topic.is_some() {
-                std::mem::take(&mut inner.unreported_drops)
-            } else {
-                0
-            };
-            (entry, drops)
-        };
-        if drops == 0 {
-            return Some(entry.frame);
+        self.next(false)
+    }
+
+    /// The next frame: from those already taken, else from the queue after taking what it holds.
+    /// With `park`, an empty queue records that the receiver is about to wait.
+    fn next(&mut self, park: bool) -> Option<Frame> {
+        if self.taken.is_empty() {
+            self.take(park);
         }
-        Some(with_dropped_detail(self.serializer, entry.frame, drops))
+        self.taken.pop_front().map(|entry| entry.frame)
+    }
+
+    /// Moves up to [`TAKE_AT_ONCE`] queued frames into `taken` under one lock. Events dropped
+    /// since the last handed-out EVENT are reported in the first EVENT taken.
+    fn take(&mut self, park: bool) {
+        let (first_event, drops) = {
+            let mut inner = self.shared.lock();
+            if inner.items.is_empty() {
+                inner.parked |= park;
+                return;
+            }
+            let n = inner.items.len().min(TAKE_AT_ONCE);
+            if n == inner.items.len() {
+                std::mem::swap(&mut inner.items, &mut self.taken);
+                self.taken_bytes = std::mem::take(&mut inner.bytes);
+            } else {
+                let bytes: usize = inner.items.iter().take(n).map(|e| e.frame.len()).sum();
+                self.taken.extend(inner.items.drain(..n));
+                inner.bytes -= bytes;
+                self.taken_bytes = bytes;
+            }
+            // Room for the frame headers too (2–10 bytes each on a WebSocket).
+            self.taken_bytes += 10 * n;
+            inner.head_seq += n as u64;
+            if !inner.latest.is_empty() {
+                let head = inner.head_seq;
+                inner.latest.retain(|_, seq| *seq >= head);
+            }
+            let first_event = self.taken.iter().position(|e| e.event);
+            let drops = match first_event {
+                Some(_) => std::mem::take(&mut inner.unreported_drops),
+                None => 0,
+            };
+            (first_event, drops)
+        };
+        if let (Some(index), true) = (first_event, drops > 0) {
+            if let Some(entry) = self.taken.get_mut(index) {
+                let frame = std::mem::replace(&mut entry.frame, Frame::Close(0, String::new()));
+                entry.frame = with_dropped_detail(self.serializer, frame, drops);
+            }
+        }
     }
 
     /// Cancelled when the router asks for this session to be dropped.
@@ -468,6 +554,7 @@ impl Drop for OutboundRx {
         let mut inner = self.shared.lock();
         inner.receiver_gone = true;
         inner.items.clear();
+        self.taken.clear();
         inner.latest.clear();
         inner.bytes = 0;
     }
@@ -551,7 +638,7 @@ mod tests {
     fn an_empty_queue_gives_back_its_memory_when_quiet() {
         let (tx, mut rx) = queue(1000, OverflowPolicy::Disconnect);
         let t: Arc<str> = Arc::from("t");
-        let capacity = |rx: &OutboundRx| rx.shared.lock().items.capacity();
+        let capacity = |rx: &OutboundRx| rx.shared.lock().items.capacity() + rx.taken.capacity();
         for n in 0..200 {
             tx.push_event(event(n), &t);
         }
@@ -618,6 +705,34 @@ mod tests {
     }
 
     #[test]
+    fn latest_after_a_partial_take_replaces_only_what_is_still_queued() {
+        let (tx, mut rx) = queue(1000, OverflowPolicy::Latest);
+        let topics: Vec<Arc<str>> = (0..600).map(|i| Arc::from(format!("t{i}"))).collect();
+        for (n, topic) in topics.iter().enumerate() {
+            tx.push_event(event(n as u64), topic);
+        }
+        // The first take moves TAKE_AT_ONCE frames out; the rest stays queued.
+        assert!(rx.try_recv().is_some());
+        assert_eq!(tx.depth(), 600 - TAKE_AT_ONCE);
+        // t0 was taken: a new event for it is queued, not put in a taken frame's place.
+        assert_eq!(
+            tx.push_event(event(1000), &topics[0]),
+            Pushed::Queued { dropped: 0 }
+        );
+        // t599 is still queued: superseded.
+        assert_eq!(
+            tx.push_event(event(1001), &topics[599]),
+            Pushed::Queued { dropped: 1 }
+        );
+        let rest: Vec<u64> = drain(&mut rx).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(rest.len(), 600 - 1 + 1);
+        assert_eq!(
+            rest.iter().rev().take(2).copied().collect::<Vec<_>>(),
+            vec![1000, 1001]
+        );
+    }
+
+    #[test]
     fn byte_bound_counts_queued_payload() {
         let (tx, mut rx) = channel(
             QueueLimits {
@@ -635,11 +750,14 @@ mod tests {
             tx.push_event(text("12345"), &t),
             Pushed::Queued { dropped: 0 }
         );
+        // The writer takes both: they leave the queue's count.
         assert!(rx.try_recv().is_some());
-        assert_eq!(
-            tx.push_event(text("12345"), &t),
-            Pushed::Queued { dropped: 0 }
-        );
+        for _ in 0..2 {
+            assert_eq!(
+                tx.push_event(text("12345"), &t),
+                Pushed::Queued { dropped: 0 }
+            );
+        }
         assert_eq!(tx.push_event(text("1"), &t), Pushed::Disconnect);
     }
 
@@ -667,6 +785,26 @@ mod tests {
         let (first, end) = waiter.await.expect("task");
         assert_eq!(first, Some(3));
         assert!(end);
+    }
+
+    #[tokio::test]
+    async fn pushes_wake_a_parked_receiver_only_and_none_is_lost() {
+        let (tx, mut rx) = queue(8, OverflowPolicy::Disconnect);
+        let t: Arc<str> = Arc::from("t");
+        // A wait abandoned after parking (the writer's select took another branch) ...
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(20), rx.recv()).await;
+        assert!(waited.is_err());
+        assert!(rx.shared.lock().parked);
+        // ... still gets the next push's wake-up, which clears the flag.
+        assert_eq!(tx.push_event(event(1), &t), Pushed::Queued { dropped: 0 });
+        assert!(!rx.shared.lock().parked);
+        assert_eq!(tx.push_event(event(2), &t), Pushed::Queued { dropped: 0 });
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
+        assert!(matches!(first, Ok(Some(_))));
+        // Taking without waiting never parks: the writer drains its batch this way.
+        assert!(rx.try_recv().is_some());
+        assert!(rx.try_recv().is_none());
+        assert!(!rx.shared.lock().parked);
     }
 
     #[test]

@@ -33,6 +33,13 @@ impl<W: AsyncWrite + Unpin> BatchWriter<W> {
         }
     }
 
+    /// Sizes an empty buffer for a batch of about `bytes` (at most one write's worth).
+    pub fn expect(&mut self, bytes: usize) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(START.max(bytes.min(FLUSH_AT + START)));
+        }
+    }
+
     /// The buffer to append a frame of about `size` bytes to.
     pub fn buffer(&mut self, size: usize) -> &mut Vec<u8> {
         if self.buf.capacity() == 0 {

@@ -83,6 +83,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> RawSocketSink<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Send + 'static> WireSink for RawSocketSink<S> {
+    fn expect(&mut self, bytes: usize) {
+        self.out.expect(bytes);
+    }
+
     async fn feed(&mut self, frame: Frame) -> io::Result<()> {
         let payload: &[u8] = match &frame {
             Frame::Text(text) => text.as_bytes(),

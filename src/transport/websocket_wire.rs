@@ -272,6 +272,10 @@ where
         }
     }
 
+    fn expect(&mut self, bytes: usize) {
+        self.out.expect(bytes);
+    }
+
     async fn flush(&mut self) -> io::Result<()> {
         self.write_out().await?;
         self.out.flush().await

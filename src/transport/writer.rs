@@ -30,6 +30,7 @@ async fn write_batch<W: WireSink>(
 ) -> std::io::Result<(bool, u64)> {
     let mut closing = matches!(first, Frame::Close(..));
     let mut bytes = first.len() as u64;
+    sink.expect(first.len() + rx.taken_bytes());
     sink.feed(first).await?;
     let mut batched = 1;
     while !closing && batched < MAX_BATCH {
