@@ -226,6 +226,66 @@ fn the_ceiling_serves_fanout_and_latency() {
     }
 }
 
+/// `--beside-ceiling` runs the scenario against wampd, then against a ceiling it starts itself,
+/// and reports both in one line: the ceiling's figures and wampd's as ratios to them.
+#[test]
+fn a_run_beside_the_ceiling_reports_both_and_their_ratio() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let router = Router::start(dir.path());
+    let url = router.url();
+    let pid = router.pid();
+    let r = bench(&[
+        "fanout",
+        "--url",
+        &url,
+        "--pid",
+        &pid,
+        "--subscribers",
+        "20",
+        "--duration",
+        "1s",
+        "--beside-ceiling",
+    ]);
+    let (ours, theirs) = (
+        num(&r, "deliveries_per_sec"),
+        num(&r, "ceiling_deliveries_per_sec"),
+    );
+    assert!(ours > 0.0 && theirs > 0.0, "{r}");
+    let ratio = num(&r, "ratio_deliveries_per_sec");
+    assert!((ratio - ours / theirs).abs() < 0.01, "{r}");
+    assert_eq!(
+        r["url"],
+        url.as_str(),
+        "the line describes the router's run: {r}"
+    );
+    assert!(r.get("ceiling_router_cpu_pct").is_some(), "{r}");
+    let r = bench(&[
+        "latency",
+        "--url",
+        &url,
+        "--subscribers",
+        "5",
+        "--rate",
+        "200",
+        "--duration",
+        "1s",
+        "--beside-ceiling",
+    ]);
+    assert!(num(&r, "ceiling_p99_us") > 0.0, "{r}");
+    assert!(num(&r, "ratio_p99_us") > 0.0, "{r}");
+    // The ceiling speaks only WebSocket: refused with a reason, not a hang.
+    let out = Command::new(common::wampd_bench_binary())
+        .args(["fanout", "--url", "rs://127.0.0.1:1", "--beside-ceiling"])
+        .output()
+        .expect("wampd-bench runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WebSocket only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn an_unreachable_router_fails_with_a_one_line_reason() {
     // A port nobody listens on: bind, note it, release it.

@@ -50,6 +50,60 @@ impl Topics {
     }
 }
 
+/// A ceiling server in a child process (`wampd-bench ceiling`) on a free loopback port, for a
+/// run beside the router; killed when dropped.
+pub struct Child {
+    process: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Child {
+    /// Starts `exe ceiling` and waits until it accepts connections.
+    pub fn start(exe: &std::path::Path) -> Result<Child, BenchError> {
+        let failed = |what: String| BenchError::Failed(format!("ceiling: {what}"));
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| failed(format!("no free loopback port: {e}")))?;
+        let process = std::process::Command::new(exe)
+            .args(["ceiling", "--listen", &addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
+        let mut child = Child { process, addr };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = child.process.try_wait() {
+                return Err(failed(format!("exited at start-up ({status})")));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(failed(format!("not listening on {addr} after 10 s")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Let the probe connection's teardown pass before the scenario counts memory.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        Ok(child)
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its process ID, for CPU and memory figures.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
 /// Serves on `listen` until the process ends.
 pub async fn serve(listen: SocketAddr) -> Result<(), BenchError> {
     let listener = TcpListener::bind(listen)

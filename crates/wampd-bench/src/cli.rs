@@ -31,7 +31,7 @@ pub struct Cli {
 }
 
 /// The scenarios and tools.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// S subscribers on one topic, P publishers; reports deliveries/s.
     Fanout(FanoutArgs),
@@ -196,6 +196,11 @@ pub struct CommonArgs {
     /// (machine-wide, like tuned's latency-performance profile; needs root).
     #[arg(long)]
     pub pm_qos: bool,
+    /// Run the same scenario again against the ceiling server (`wampd-bench ceiling`, started on
+    /// a free loopback port for the run) right after the router, and report its figures as
+    /// `ceiling_*` and the router's as ratios to them (`ratio_*`). WebSocket URLs only.
+    #[arg(long)]
+    pub beside_ceiling: bool,
 }
 
 /// `fanout` options.

@@ -71,6 +71,73 @@ pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
     result
 }
 
+/// Figures a run beside the ceiling reports for both servers, with the router's as a ratio.
+const COMPARED: &[&str] = &[
+    "deliveries_per_sec",
+    "round_trips_per_sec",
+    "sessions_per_sec",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "p999_us",
+    "kib_per_session",
+    "router_cpu_pct",
+    "disconnected",
+];
+
+/// Runs `command` against the router, then the same against a ceiling server that `exe` (this
+/// program) starts on a free loopback port, and merges the two: the router's report plus
+/// `ceiling_<figure>` and `ratio_<figure>` (router / ceiling) for each figure in both. Both runs
+/// happen in one process, one after the other, so the two figures share the machine's state.
+pub fn run_beside_ceiling(command: &Command, exe: &std::path::Path) -> Result<Report, BenchError> {
+    let mut beside = command.clone();
+    let common = match &mut beside {
+        Command::Fanout(a) => &mut a.common,
+        Command::Latency(a) => &mut a.common,
+        Command::Idle(a) => &mut a.common,
+        Command::Handshake(a) => &mut a.common,
+        Command::CrossNode(_) | Command::Plot(_) | Command::Ceiling(_) => {
+            return Err(BenchError::Usage(
+                "--beside-ceiling: the ceiling serves fanout, latency, idle and handshake only"
+                    .into(),
+            ))
+        }
+    };
+    if !common.url.starts_with("ws://") {
+        return Err(BenchError::Usage(format!(
+            "--beside-ceiling: the ceiling speaks WebSocket only, not {}",
+            common.url
+        )));
+    }
+    let router = run_scenario(command)?;
+    let ceiling = ceiling::Child::start(exe)?;
+    common.url = format!("ws://{}/ws", ceiling.addr());
+    common.pid = Some(ceiling.pid());
+    let beside_report = run_scenario(&beside)?;
+    drop(ceiling);
+    Ok(merge_beside(router, &beside_report))
+}
+
+/// The router's report with the ceiling's figures and the ratios added.
+fn merge_beside(mut router: Report, ceiling: &Report) -> Report {
+    for key in COMPARED {
+        let (Some(ours), Some(theirs)) = (
+            router.get(key).and_then(serde_json::Value::as_f64),
+            ceiling.get(key).and_then(serde_json::Value::as_f64),
+        ) else {
+            continue;
+        };
+        router.set(
+            &format!("ceiling_{key}"),
+            ceiling.get(key).cloned().unwrap_or_default(),
+        );
+        if theirs != 0.0 {
+            router.set_f64(&format!("ratio_{key}"), ours / theirs, 3);
+        }
+    }
+    router
+}
+
 /// Runs `ceiling` until the process is stopped.
 pub fn run_ceiling(args: &cli::CeilingArgs) -> Result<(), BenchError> {
     tokio::runtime::Builder::new_multi_thread()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use wampd_bench::cli::{Cli, Command};
-use wampd_bench::{run_ceiling, run_plot, run_scenario, sys};
+use wampd_bench::{run_beside_ceiling, run_ceiling, run_plot, run_scenario, sys};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,7 +32,21 @@ fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    match run_scenario(&cli.command) {
+    let beside = match &cli.command {
+        Command::Fanout(a) => a.common.beside_ceiling,
+        Command::Latency(a) => a.common.beside_ceiling,
+        Command::Idle(a) => a.common.beside_ceiling,
+        Command::Handshake(a) => a.common.beside_ceiling,
+        _ => false,
+    };
+    let result = if beside {
+        std::env::current_exe()
+            .map_err(|e| wampd_bench::BenchError::Failed(format!("cannot find this program: {e}")))
+            .and_then(|exe| run_beside_ceiling(&cli.command, &exe))
+    } else {
+        run_scenario(&cli.command)
+    };
+    match result {
         Ok(report) => {
             println!("{}", report.to_json_line());
             ExitCode::SUCCESS
