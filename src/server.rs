@@ -321,7 +321,7 @@ impl Server {
         let state = Arc::new(ServerState {
             connection: ConnectionContext {
                 router,
-                limits: transport_limits(settings),
+                limits: Arc::new(transport_limits(settings)),
                 shutdown: CancellationToken::new(),
             },
             tracker: TaskTracker::new(),

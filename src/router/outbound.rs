@@ -247,6 +247,9 @@ impl std::fmt::Debug for OutboundRx {
 /// session's memory can go.
 const TAKE_AT_ONCE: usize = 512;
 
+/// Largest spare buffer (in frames) a parked receiver gives back rather than keeps.
+const KEEP_SPARE: usize = 16;
+
 /// Creates a bounded outbound queue for a session speaking `serializer`.
 pub fn channel(limits: QueueLimits, serializer: Serializer) -> (Outbound, OutboundRx) {
     let shared = Arc::new(Shared {
@@ -509,6 +512,13 @@ impl OutboundRx {
             let mut inner = self.shared.lock();
             if inner.items.is_empty() {
                 inner.parked |= park;
+                drop(inner);
+                // About to wait with nothing in hand: a small spare buffer is given back (idle
+                // sessions hold none; refilling it costs one allocation per small batch), a
+                // large one, the mark of a busy session, is kept for the next batch.
+                if park && self.taken.capacity() <= KEEP_SPARE {
+                    self.taken = VecDeque::new();
+                }
                 return;
             }
             let n = inner.items.len().min(TAKE_AT_ONCE);

@@ -140,7 +140,7 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = state.connection.limits;
+    let limits = *state.connection.limits;
     let metrics = state.connection.router.metrics().clone();
     let mut request = [0u8; 4];
     match tokio::time::timeout(limits.handshake_timeout, stream.read_exact(&mut request)).await {
