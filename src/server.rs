@@ -159,6 +159,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
         .unwrap_or_default();
     RouterConfig {
         limits: settings.limits,
+        retained_topics: settings.retained_topics,
         realms: settings.realms.clone(),
         uri_policy: match settings.uri_check {
             UriCheck::Loose => UriPolicy::Loose,

@@ -43,3 +43,47 @@ async fn autobahn_python_pubsub_over_websocket_and_rawsocket() {
     }
     assert!(server.shutdown().await);
 }
+
+/// Retained events (WAMP "Event Retention"), driven by autobahn-python: a late subscriber that
+/// asks with `get_retained` gets the topic's last retained event, exact and by prefix, in both
+/// serializers; and the `retain` authorization action refuses a session the rules only allow
+/// to publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_python_gets_retained_events_and_retaining_is_authorized() {
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
+        .await
+        .expect("venv setup");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_retained.py");
+    let run = |url: String, mode: &'static str| {
+        let (python, script) = (python.clone(), script.clone());
+        async move {
+            let output = tokio::process::Command::new(&python)
+                .arg(&script)
+                .args([url.as_str(), mode])
+                .output()
+                .await
+                .expect("the script runs");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success() && stdout.contains("OK"),
+                "autobahn-python retained ({mode}) failed:\n{stdout}\n{stderr}"
+            );
+        }
+    };
+    let server = TestServer::start(&[]).await;
+    run(server.url(), "retain").await;
+    assert!(server.shutdown().await);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nrole = \"*\"\nuri = \"com.\"\nmatch = \"prefix\"\nallow = [\"publish\", \"subscribe\"]\n",
+    )
+    .expect("rules");
+    let rules = rules.to_string_lossy().into_owned();
+    let server = TestServer::start(&[("WEBSOCKET_AUTHORIZATION_FILE", rules.as_str())]).await;
+    run(server.url(), "refused").await;
+    assert!(server.shutdown().await);
+}

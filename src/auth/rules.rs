@@ -45,15 +45,18 @@ pub enum Action {
     Call,
     /// REGISTER a procedure or pattern.
     Register,
+    /// PUBLISH with `retain: true`: keep the event for later subscribers (besides `publish`).
+    Retain,
 }
 
 impl Action {
     /// Every action, in a fixed order.
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 5] = [
         Action::Subscribe,
         Action::Publish,
         Action::Call,
         Action::Register,
+        Action::Retain,
     ];
 
     /// The name used in rules, logs and metric labels.
@@ -63,6 +66,7 @@ impl Action {
             Action::Publish => "publish",
             Action::Call => "call",
             Action::Register => "register",
+            Action::Retain => "retain",
         }
     }
 
@@ -73,6 +77,7 @@ impl Action {
             Action::Publish => "publish to",
             Action::Call => "call",
             Action::Register => "register",
+            Action::Retain => "retain events on",
         };
         format!("not authorized to {verb} \"{uri}\"")
     }

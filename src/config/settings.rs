@@ -90,6 +90,8 @@ pub struct Settings {
     pub outbound_queue_messages: usize,
     /// WEBSOCKET_OUTBOUND_QUEUE_BYTES, default 8 MiB; >= max_message_size.
     pub outbound_queue_bytes: usize,
+    /// WEBSOCKET_RETAINED_TOPICS, default 10,000: topics per realm with a retained event.
+    pub retained_topics: usize,
     /// WEBSOCKET_SHUTDOWN_TIMEOUT, default 10s: drain deadline on SIGTERM.
     pub shutdown_timeout: Duration,
     /// WEBSOCKET_SLOW_CONSUMER_POLICY, default disconnect for every realm.
@@ -217,6 +219,7 @@ impl Default for Settings {
             max_connections_per_ip: 256,
             outbound_queue_messages: DEFAULT_OUTBOUND_QUEUE_MESSAGES,
             outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
+            retained_topics: crate::router::retained::DEFAULT_RETAINED_TOPICS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
@@ -657,6 +660,12 @@ impl Settings {
                 WEBSOCKET_V1_PING_INTERVAL,
                 Duration::ZERO,
                 parse_duration,
+            )?,
+            retained_topics: knob(
+                env,
+                WEBSOCKET_RETAINED_TOPICS,
+                defaults.retained_topics,
+                parse_usize,
             )?,
             espocrm: super::espocrm::espocrm_from_env(env)?,
             zmq: super::zmq::zmq_from_env(env)?,

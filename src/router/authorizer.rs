@@ -94,7 +94,7 @@ impl Authorizer {
                     || match request.action {
                         Action::Subscribe => !touches_meta(request.uri, request.policy),
                         Action::Call => !request.uri.starts_with("wamp."),
-                        Action::Publish | Action::Register => false,
+                        Action::Publish | Action::Register | Action::Retain => false,
                     }
             }
         }
@@ -247,6 +247,7 @@ mod tests {
             Exact
         ));
         assert!(!ask(&a, "anonymous", "x", Publish, "com.app.news", Exact));
+        assert!(!ask(&a, "anonymous", "x", Retain, "com.app.news", Exact));
         assert!(!ask(&a, "user", "x", Register, "com.app.add", Exact));
         for action in Action::ALL {
             assert!(ask(&a, "backend", "b", action, "com.app.news", Exact));

@@ -21,6 +21,7 @@ pub mod publish_options;
 pub mod publisher;
 pub mod realm;
 pub mod refusal;
+pub mod retained;
 pub mod session;
 pub mod session_v1;
 pub mod subscribe_gate;
@@ -58,6 +59,8 @@ pub struct RouterConfig {
     pub authorizer: Authorizer,
     /// What one session may hold and ask for (URI sizes, subscriptions, calls in flight).
     pub limits: Limits,
+    /// Most topics with a retained event, per realm ([`retained::Retained`]).
+    pub retained_topics: usize,
 }
 
 /// Authentication methods the router offers.
@@ -146,7 +149,8 @@ impl Router {
                     policy,
                     metrics.clone(),
                     &config.auth.backend_role,
-                );
+                )
+                .with_retained_topics(config.retained_topics);
                 (name.clone(), Arc::new(realm))
             })
             .collect();

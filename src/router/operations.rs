@@ -240,10 +240,14 @@ impl Router {
     ) -> Result<PublishOptions, Refusal> {
         self.check_uri_limits(request.topic, "topic")?;
         self.authorize_actor(&actor, Action::Publish, request.topic, MatchPolicy::Exact)?;
-        self.check_publication(PublishRequest {
+        let options = self.check_publication(PublishRequest {
             any_topic: actor.any_uri,
             ..request
-        })
+        })?;
+        if options.retain {
+            self.authorize_actor(&actor, Action::Retain, request.topic, MatchPolicy::Exact)?;
+        }
+        Ok(options)
     }
 
     /// Publishes for `actor` after [`Router::op_check_publish`]; in cluster mode the

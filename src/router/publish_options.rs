@@ -1,6 +1,6 @@
 //! PUBLISH.Options as the broker uses them: parsed and type-checked once per publication.
 //!
-//! Covers `acknowledge`, `exclude_me`, `disclose_me` and the black/white-listing options
+//! Covers `acknowledge`, `exclude_me`, `disclose_me`, `retain` and the black/white-listing options
 //! (`exclude`, `exclude_authid`, `exclude_authrole`, `eligible`, `eligible_authid`,
 //! `eligible_authrole`). All listing conditions must hold for a subscriber to receive the event
 //! (AND semantics, WAMP Advanced Profile "Subscriber Black- and Whitelisting"). Unknown keys are
@@ -21,6 +21,8 @@ pub struct PublishOptions {
     pub exclude_me: bool,
     /// Disclose the publisher's identity in `EVENT.Details`.
     pub disclose_me: bool,
+    /// Keep the event as the topic's retained event ([`crate::router::retained`]).
+    pub retain: bool,
     /// Session IDs that must not receive the event.
     pub exclude: HashSet<Id>,
     /// Auth IDs that must not receive the event.
@@ -41,6 +43,7 @@ impl Default for PublishOptions {
             acknowledge: false,
             exclude_me: true,
             disclose_me: false,
+            retain: false,
             exclude: HashSet::new(),
             exclude_authid: HashSet::new(),
             exclude_authrole: HashSet::new(),
@@ -58,6 +61,7 @@ impl PublishOptions {
             acknowledge: flag(options, "acknowledge", false)?,
             exclude_me: flag(options, "exclude_me", true)?,
             disclose_me: flag(options, "disclose_me", false)?,
+            retain: flag(options, "retain", false)?,
             ..PublishOptions::default()
         };
         if let Some(v) = options.get("exclude") {

@@ -1,5 +1,5 @@
-//! A realm: the routing namespace sessions join. It owns the broker, the dealer and the session
-//! table.
+//! A realm: the routing namespace sessions join. It owns the broker, the dealer, the session
+//! table and the retained events.
 //!
 //! Shared state sits behind short `std::sync` critical sections that never span an `.await`
 //! (DESIGN.md §3, rule 5): publishing takes the broker's read lock, so publishers on different
@@ -17,9 +17,10 @@ use crate::router::broker::{self, Broker, Publication, PublishStats, Subscribed}
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
 use crate::router::meta::events as meta;
-use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy};
+use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy, Pushed};
 use crate::router::publish_options::PublishOptions;
-use wampd_proto::wamp::{id, Dict, Id, MatchPolicy, Value};
+use crate::router::retained::{Kept, Retained, DEFAULT_RETAINED_TOPICS};
+use wampd_proto::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Value};
 
 /// One realm and its live state.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub struct Realm {
     call_timer: Arc<tokio::sync::Notify>,
     /// Whether that task runs (it starts with the first deadline).
     call_timer_running: AtomicBool,
+    /// The last `retain: true` event per topic.
+    retained: Retained,
 }
 
 /// What this node knows about the realm's cluster-wide session count.
@@ -91,7 +94,14 @@ impl Realm {
             trusted_role: trusted_role.to_owned(),
             call_timer: Arc::new(tokio::sync::Notify::new()),
             call_timer_running: AtomicBool::new(false),
+            retained: Retained::new(DEFAULT_RETAINED_TOPICS),
         }
+    }
+
+    /// Bounds the retained events to `max` topics.
+    pub fn with_retained_topics(mut self, max: usize) -> Realm {
+        self.retained = Retained::new(max);
+        self
     }
 
     /// Tells the realm's call-deadline task that the dealer armed a deadline, starting the task
@@ -164,8 +174,66 @@ impl Realm {
     /// Delivers `publication` to its subscribers: matched under the broker lock, delivered after
     /// it is released (see [`crate::router::broker`]).
     fn deliver(&self, publication: &Publication<'_>) -> PublishStats {
+        if publication.options.retain && self.retained.keep(publication) == Kept::Full {
+            self.metrics.limit_refused("retained_topics");
+            crate::router::log_budget::connection_warning(|suppressed| {
+                tracing::warn!(
+                    realm = %self.name,
+                    topic = publication.topic,
+                    suppressed,
+                    "not retained: the realm retains events for as many topics as WEBSOCKET_RETAINED_TOPICS allows"
+                );
+            });
+        }
         let matched = read(&self.broker).matched(publication.topic);
         broker::deliver(&matched, publication)
+    }
+
+    /// Queues for `session` the retained events its new subscription `(subscription, uri,
+    /// policy)` covers, after its SUBSCRIBED. WAMP v2 sessions only: v1 and Socket.IO clients
+    /// cannot ask. Returns how many were queued.
+    pub fn send_retained(
+        &self,
+        session: &SessionHandle,
+        subscription: Id,
+        uri: &str,
+        policy: MatchPolicy,
+    ) -> u64 {
+        if session.v1 || session.socketio || self.retained.is_empty() {
+            return 0;
+        }
+        let mut sent = 0;
+        for (topic, event) in self.retained.matching(uri, policy) {
+            let mut details = Dict::new();
+            details.insert("retained".into(), Value::Bool(true));
+            if policy != MatchPolicy::Exact {
+                details.insert("topic".into(), Value::Str(topic.clone()));
+            }
+            if let Some((id, authid, authrole)) = &event.disclosed {
+                details.insert("publisher".into(), Value::UInt(*id));
+                details.insert("publisher_authid".into(), Value::Str(authid.clone()));
+                details.insert("publisher_authrole".into(), Value::Str(authrole.clone()));
+            }
+            let message = Message::Event {
+                subscription,
+                publication: event.publication,
+                details,
+                args: event.args.clone(),
+                kwargs: event.kwargs.clone(),
+            };
+            let frame = Frame::from_encoded(
+                session.serializer,
+                codec::encode(session.serializer, &message),
+            );
+            if let Pushed::Queued { .. } = session.outbound.push_event(frame, &Arc::from(topic)) {
+                sent += 1;
+            }
+        }
+        self.count_deliveries(PublishStats {
+            delivered: sent,
+            dropped: 0,
+        });
+        sent
     }
 
     /// Publishes a meta event (the router may use the reserved `wamp.` namespace).

@@ -216,6 +216,7 @@ fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
         "publisher_identification",
         "subscriber_blackwhite_listing",
         "pattern_based_subscription",
+        "event_retention",
     ] {
         features.insert(feature.into(), Value::Bool(true));
     }

@@ -80,6 +80,7 @@ struct PendingSubscribe {
     request: Id,
     topic: String,
     policy: MatchPolicy,
+    get_retained: bool,
 }
 
 impl Joined {
@@ -451,6 +452,21 @@ impl Session {
                 return Step::Continue;
             }
         };
+        let get_retained = match options.get("get_retained") {
+            None => false,
+            Some(v) => match v.as_bool() {
+                Some(b) => b,
+                None => {
+                    self.error(
+                        code::SUBSCRIBE,
+                        request,
+                        error_uri::INVALID_ARGUMENT,
+                        "option \"get_retained\" must be a boolean",
+                    );
+                    return Step::Continue;
+                }
+            },
+        };
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
@@ -461,7 +477,7 @@ impl Session {
         };
         match self.router.op_subscribe_gate(&joined.actor(), ask) {
             Ok(Gate::Open) => {
-                self.finish_subscribe(request, topic, policy);
+                self.finish_subscribe(request, topic, policy, get_retained);
             }
             Ok(Gate::Refused(why)) => {
                 self.router.metrics().authorization_denied("subscribe");
@@ -485,6 +501,7 @@ impl Session {
                             request,
                             topic: topic.to_owned(),
                             policy,
+                            get_retained,
                         },
                     );
                 }
@@ -507,7 +524,12 @@ impl Session {
             return Step::Continue;
         };
         let Some(message) = check_refusal(&done.outcome) else {
-            self.finish_subscribe(pending.request, &pending.topic, pending.policy);
+            self.finish_subscribe(
+                pending.request,
+                &pending.topic,
+                pending.policy,
+                pending.get_retained,
+            );
             return Step::Continue;
         };
         match &done.outcome {
@@ -529,7 +551,15 @@ impl Session {
         Step::Continue
     }
 
-    fn finish_subscribe(&mut self, request: Id, topic: &str, policy: MatchPolicy) {
+    /// Subscribes after the checks passed: SUBSCRIBED, then (with `get_retained`) the retained
+    /// events the subscription covers.
+    fn finish_subscribe(
+        &mut self,
+        request: Id,
+        topic: &str,
+        policy: MatchPolicy,
+        get_retained: bool,
+    ) {
         let Some(joined) = self.joined() else {
             return;
         };
@@ -564,6 +594,14 @@ impl Session {
                         r#match = policy.as_str(),
                         "subscribed"
                     );
+                    if get_retained {
+                        joined.realm.send_retained(
+                            &joined.handle,
+                            result.subscription,
+                            topic,
+                            policy,
+                        );
+                    }
                 }
             }
             Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),

@@ -35,6 +35,7 @@ fn router() -> Arc<Router> {
         },
         authorizer: Authorizer::new(DefaultPolicy::Open, "backend", Vec::new()),
         limits: Limits::default(),
+        retained_topics: 100,
     };
     Arc::new(Router::new(config, Arc::new(Metrics::new())))
 }
