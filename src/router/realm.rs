@@ -204,6 +204,9 @@ impl Realm {
         }
         let mut sent = 0;
         for (topic, event) in self.retained.matching(uri, policy) {
+            if !event.options.admits(session, event.publisher) {
+                continue;
+            }
             let mut details = Dict::new();
             details.insert("retained".into(), Value::Bool(true));
             if policy != MatchPolicy::Exact {

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
 
 use crate::router::broker::Publication;
+use crate::router::publish_options::PublishOptions;
 
 /// Default [`Retained`] bound: topics per realm.
 pub const DEFAULT_RETAINED_TOPICS: usize = 10_000;
@@ -30,6 +31,11 @@ pub struct RetainedEvent {
     pub kwargs: Dict,
     /// The publisher's identity when it asked for `disclose_me`: (session, authid, authrole).
     pub disclosed: Option<(Id, String, String)>,
+    /// The publisher's session, for `exclude_me`.
+    pub publisher: Id,
+    /// The publication's options: a late subscriber gets the event only if its black- and
+    /// white-lists would have let it through live.
+    pub options: PublishOptions,
 }
 
 /// The realm's retained events (see the module docs).
@@ -73,6 +79,8 @@ impl Retained {
             args: publication.args.to_vec(),
             kwargs: publication.kwargs.clone(),
             disclosed,
+            publisher: publication.publisher.id,
+            options: publication.options.clone(),
         });
         let mut events = self.lock();
         if let Some(slot) = events.get_mut(publication.topic) {
@@ -136,7 +144,6 @@ fn covers(pattern: &str, policy: MatchPolicy, topic: &str) -> bool {
 mod tests {
     use super::*;
     use crate::router::broker::Publisher;
-    use crate::router::publish_options::PublishOptions;
 
     fn keep(store: &Retained, topic: &str, n: u64) -> Kept {
         let options = PublishOptions {

@@ -3,7 +3,8 @@
 Usage: autobahn_retained.py URL MODE
 MODE "retain": a publisher publishes with retain=True; later subscribers that ask with get_retained=True get the
 topic's last retained event first (Details.retained), exact and by prefix; one that does not ask gets nothing; a
-publication without retain does not replace it; live events after that are not marked retained.
+publication without retain does not replace it; one whose white-list excludes the late subscriber is not handed to it;
+live events after that are not marked retained.
 MODE "refused": the router's rules allow this session to publish but not to retain: a retain publication is refused
 with wamp.error.not_authorized, a plain one is accepted.
 Prints OK when every check passed; any failure raises.
@@ -63,6 +64,10 @@ async def retain(url):
     await publisher.publish("com.retain.a", 2, color="blue", options=ack)
     await publisher.publish("com.retain.b", 20, options=ack)
     await publisher.publish("com.retain.a", 3, options=types.PublishOptions(acknowledge=True))
+    # Retained with a white-list that names nobody who subscribes later: never handed out.
+    await publisher.publish(
+        "com.retain.c", 30, options=types.PublishOptions(acknowledge=True, retain=True, eligible_authrole=["nobody"])
+    )
 
     for serializer in (JsonSerializer(), MsgPackSerializer()):
         late = await open_session(url, serializer)
