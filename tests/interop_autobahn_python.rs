@@ -27,19 +27,7 @@ async fn autobahn_python_pubsub_over_websocket_and_rawsocket() {
         (rawsocket.clone(), "msgpack", "json"),
     ];
     for (url, sub, publisher) in runs {
-        let output = tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(&url)
-            .args([sub, publisher])
-            .output()
-            .await
-            .expect("the script runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success() && stdout.contains("OK"),
-            "autobahn-python at {url} ({sub} subscriber, {publisher} publisher) failed:\n{stdout}\n{stderr}"
-        );
+        run_script(&python, &script, &[&url, sub, publisher]).await;
     }
     assert!(server.shutdown().await);
 }
@@ -54,25 +42,8 @@ async fn autobahn_python_gets_retained_events_and_retaining_is_authorized() {
         .await
         .expect("venv setup");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_retained.py");
-    let run = |url: String, mode: &'static str| {
-        let (python, script) = (python.clone(), script.clone());
-        async move {
-            let output = tokio::process::Command::new(&python)
-                .arg(&script)
-                .args([url.as_str(), mode])
-                .output()
-                .await
-                .expect("the script runs");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(
-                output.status.success() && stdout.contains("OK"),
-                "autobahn-python retained ({mode}) failed:\n{stdout}\n{stderr}"
-            );
-        }
-    };
     let server = TestServer::start(&[]).await;
-    run(server.url(), "retain").await;
+    run_script(&python, &script, &[&server.url(), "retain"]).await;
     assert!(server.shutdown().await);
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -84,6 +55,23 @@ async fn autobahn_python_gets_retained_events_and_retaining_is_authorized() {
     .expect("rules");
     let rules = rules.to_string_lossy().into_owned();
     let server = TestServer::start(&[("WEBSOCKET_AUTHORIZATION_FILE", rules.as_str())]).await;
-    run(server.url(), "refused").await;
+    run_script(&python, &script, &[&server.url(), "refused"]).await;
     assert!(server.shutdown().await);
+}
+
+/// Runs an interop script with `args`; it must exit 0 and print OK.
+async fn run_script(python: &Path, script: &Path, args: &[&str]) {
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("the script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("OK"),
+        "{} {args:?} failed:\n{stdout}\n{stderr}",
+        script.display()
+    );
 }

@@ -12,32 +12,13 @@ Prints OK when every check passed; any failure raises.
 
 import asyncio
 import sys
-from urllib.parse import urlparse
 
-from autobahn.asyncio.wamp import ApplicationSession
-from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp import types
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer
+
+from autobahn_pubsub import open_session  # the same session set-up (and TLS) as the pub/sub checks
 
 TIMEOUT = 10
-
-
-async def open_session(url, serializer):
-    loop = asyncio.get_running_loop()
-    joined = loop.create_future()
-
-    class Session(ApplicationSession):
-        async def onJoin(self, details):
-            if not joined.done():
-                joined.set_result(self)
-
-    factory = WampWebSocketClientFactory(
-        lambda: Session(types.ComponentConfig(realm="realm1")), url=url, serializers=[serializer]
-    )
-    parsed = urlparse(url)
-    await loop.create_connection(factory, parsed.hostname, parsed.port)
-    return await asyncio.wait_for(joined, TIMEOUT)
 
 
 def collector():
@@ -58,7 +39,7 @@ async def nothing_within(queue, seconds=0.5):
 
 
 async def retain(url):
-    publisher = await open_session(url, JsonSerializer())
+    publisher = await open_session(url, "json")
     ack = types.PublishOptions(acknowledge=True, retain=True)
     await publisher.publish("com.retain.a", 1, options=ack)
     await publisher.publish("com.retain.a", 2, color="blue", options=ack)
@@ -69,7 +50,7 @@ async def retain(url):
         "com.retain.c", 30, options=types.PublishOptions(acknowledge=True, retain=True, eligible_authrole=["nobody"])
     )
 
-    for serializer in (JsonSerializer(), MsgPackSerializer()):
+    for serializer in ("json", "msgpack"):
         late = await open_session(url, serializer)
         exact, on_exact = collector()
         await late.subscribe(on_exact, "com.retain.a", options=types.SubscribeOptions(get_retained=True, details=True))
@@ -100,7 +81,7 @@ async def retain(url):
 
 
 async def refused(url):
-    publisher = await open_session(url, JsonSerializer())
+    publisher = await open_session(url, "json")
     try:
         await publisher.publish("com.retain.a", 1, options=types.PublishOptions(acknowledge=True, retain=True))
     except ApplicationError as err:
