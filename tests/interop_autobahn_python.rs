@@ -59,6 +59,28 @@ async fn autobahn_python_gets_retained_events_and_retaining_is_authorized() {
     assert!(server.shutdown().await);
 }
 
+/// Session testaments, driven by autobahn-python: published when the session's TCP connection
+/// is cut, flushed ones not; checked like the session's own publications when added (the rules
+/// let it publish under `com.` only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_python_testaments_are_published_when_the_connection_is_cut() {
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
+        .await
+        .expect("venv setup");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_testament.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nrole = \"*\"\nuri = \"com.\"\nmatch = \"prefix\"\nallow = [\"publish\", \"subscribe\"]\n",
+    )
+    .expect("rules");
+    let rules = rules.to_string_lossy().into_owned();
+    let server = TestServer::start(&[("WEBSOCKET_AUTHORIZATION_FILE", rules.as_str())]).await;
+    run_script(&python, &script, &[&server.url()]).await;
+    assert!(server.shutdown().await);
+}
+
 /// Runs an interop script with `args`; it must exit 0 and print OK.
 async fn run_script(python: &Path, script: &Path, args: &[&str]) {
     let output = tokio::process::Command::new(python)

@@ -25,6 +25,7 @@ pub mod retained;
 pub mod session;
 pub mod session_v1;
 pub mod subscribe_gate;
+pub mod testament;
 pub mod ticket_clock;
 pub mod topic_index;
 

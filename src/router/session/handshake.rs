@@ -189,6 +189,7 @@ impl Session {
             claims: identity.claims,
             registrations: 0,
             pending: std::collections::HashMap::new(),
+            testaments: Vec::new(),
         });
         Step::Continue
     }

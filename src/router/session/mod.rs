@@ -25,9 +25,11 @@ use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
+use crate::router::refusal::Refusal;
 use crate::router::subscribe_gate::{
     answer_later, check_refusal, Gate, GateDone, GateSender, MAX_PENDING_CHECKS,
 };
+use crate::router::testament::{self, Testament};
 use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::message::code;
@@ -73,6 +75,8 @@ struct Joined {
     registrations: usize,
     /// SUBSCRIBEs waiting for the subscribe gate's check, by token.
     pending: std::collections::HashMap<u64, PendingSubscribe>,
+    /// Publications to make when the session ends ([`testament`]).
+    testaments: Vec<Testament>,
 }
 
 /// A SUBSCRIBE waiting for the application's consent.
@@ -721,6 +725,10 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Step {
+        if procedure == testament::ADD || procedure == testament::FLUSH {
+            self.testament_call(request, &procedure, &args, &kwargs);
+            return Step::Continue;
+        }
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
@@ -788,11 +796,86 @@ impl Session {
         }
     }
 
-    /// Leaves the realm (if joined). Idempotent; also run on drop.
+    /// `wamp.session.add_testament` and `flush_testaments`: the session's own business, so any
+    /// session may call them; what a testament will publish is checked now as a publication
+    /// by this session.
+    fn testament_call(&mut self, request: Id, procedure: &str, args: &[Value], kwargs: &Dict) {
+        let State::Established(joined) = &mut self.state else {
+            return;
+        };
+        let invalid = |why: String| Refusal::new(error_uri::INVALID_ARGUMENT, why);
+        let answer = if procedure == testament::FLUSH {
+            testament::Scope::parse(kwargs.get("scope"))
+                .map_err(invalid)
+                .map(|scope| {
+                    let before = joined.testaments.len();
+                    joined.testaments.retain(|t| t.scope != scope);
+                    vec![Value::UInt((before - joined.testaments.len()) as u64)]
+                })
+        } else {
+            testament::parse_add(args, kwargs)
+                .map_err(invalid)
+                .and_then(|t| {
+                    if joined.testaments.len() >= testament::MAX_TESTAMENTS {
+                        return Err(Refusal::new(
+                            error_uri::LIMIT_EXCEEDED,
+                            format!(
+                                "a session may hold {} testaments",
+                                testament::MAX_TESTAMENTS
+                            ),
+                        ));
+                    }
+                    self.router.op_check_publish(
+                        joined.actor(),
+                        PublishRequest {
+                            topic: &t.topic,
+                            args: &t.args,
+                            kwargs: &t.kwargs,
+                            options: &t.options,
+                            any_topic: false,
+                            v1_payload: None,
+                        },
+                    )?;
+                    joined.testaments.push(t);
+                    Ok(Vec::new())
+                })
+        };
+        match answer {
+            Ok(args) => self.send(&Message::Result {
+                request,
+                details: Dict::new(),
+                args,
+                kwargs: Dict::new(),
+            }),
+            Err(refusal) => self.error(code::CALL, request, refusal.error, &refusal.message),
+        }
+    }
+
+    /// Leaves the realm (if joined), publishing its testaments first. Idempotent; also run on
+    /// drop.
     pub fn leave(&mut self) {
         if let State::Established(joined) | State::GoodbyeSent(joined) =
             std::mem::replace(&mut self.state, State::AwaitingHello)
         {
+            for t in &joined.testaments {
+                let published = self.router.op_publish(
+                    joined.actor(),
+                    PublishRequest {
+                        topic: &t.topic,
+                        args: &t.args,
+                        kwargs: &t.kwargs,
+                        options: &t.options,
+                        any_topic: false,
+                        v1_payload: None,
+                    },
+                );
+                if let Err(refusal) = published {
+                    debug!(
+                        topic = t.topic,
+                        "testament not published: {}", refusal.message
+                    );
+                }
+            }
             joined
                 .realm
                 .leave(joined.handle.id, joined.subscriptions.iter().copied());
