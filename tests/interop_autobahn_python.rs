@@ -47,13 +47,7 @@ async fn autobahn_python_gets_retained_events_and_retaining_is_authorized() {
     assert!(server.shutdown().await);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules.toml");
-    std::fs::write(
-        &rules,
-        "[[rule]]\nrole = \"*\"\nuri = \"com.\"\nmatch = \"prefix\"\nallow = [\"publish\", \"subscribe\"]\n",
-    )
-    .expect("rules");
-    let rules = rules.to_string_lossy().into_owned();
+    let rules = publish_and_subscribe_under_com(dir.path());
     let server = TestServer::start(&[("WEBSOCKET_AUTHORIZATION_FILE", rules.as_str())]).await;
     run_script(&python, &script, &[&server.url(), "refused"]).await;
     assert!(server.shutdown().await);
@@ -69,13 +63,7 @@ async fn autobahn_python_testaments_are_published_when_the_connection_is_cut() {
         .expect("venv setup");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_testament.py");
     let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules.toml");
-    std::fs::write(
-        &rules,
-        "[[rule]]\nrole = \"*\"\nuri = \"com.\"\nmatch = \"prefix\"\nallow = [\"publish\", \"subscribe\"]\n",
-    )
-    .expect("rules");
-    let rules = rules.to_string_lossy().into_owned();
+    let rules = publish_and_subscribe_under_com(dir.path());
     let server = TestServer::start(&[("WEBSOCKET_AUTHORIZATION_FILE", rules.as_str())]).await;
     run_script(&python, &script, &[&server.url()]).await;
     assert!(server.shutdown().await);
@@ -96,4 +84,16 @@ async fn run_script(python: &Path, script: &Path, args: &[&str]) {
         "{} {args:?} failed:\n{stdout}\n{stderr}",
         script.display()
     );
+}
+
+/// An authorization file letting every role publish and subscribe under `com.` and nothing else;
+/// returns its path.
+fn publish_and_subscribe_under_com(dir: &Path) -> String {
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nrole = \"*\"\nuri = \"com.\"\nmatch = \"prefix\"\nallow = [\"publish\", \"subscribe\"]\n",
+    )
+    .expect("rules");
+    rules.to_string_lossy().into_owned()
 }

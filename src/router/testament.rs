@@ -10,6 +10,8 @@
 
 use wampd_proto::wamp::{Dict, Value};
 
+use crate::router::publisher::PublishRequest;
+
 /// Procedure that adds a testament: `(topic, args, kwargs)`, keywords `publish_options` and
 /// `scope`.
 pub const ADD: &str = "wamp.session.add_testament";
@@ -55,6 +57,20 @@ pub struct Testament {
     pub options: Dict,
     /// When it is published.
     pub scope: Scope,
+}
+
+impl Testament {
+    /// The publication it makes, for the operations layer's checks and publishing.
+    pub fn request(&self) -> PublishRequest<'_> {
+        PublishRequest {
+            topic: &self.topic,
+            args: &self.args,
+            kwargs: &self.kwargs,
+            options: &self.options,
+            any_topic: false,
+            v1_payload: None,
+        }
+    }
 }
 
 /// Reads an `add_testament` call's arguments: `(topic, args?, kwargs?)` and the keywords.

@@ -825,17 +825,7 @@ impl Session {
                             ),
                         ));
                     }
-                    self.router.op_check_publish(
-                        joined.actor(),
-                        PublishRequest {
-                            topic: &t.topic,
-                            args: &t.args,
-                            kwargs: &t.kwargs,
-                            options: &t.options,
-                            any_topic: false,
-                            v1_payload: None,
-                        },
-                    )?;
+                    self.router.op_check_publish(joined.actor(), t.request())?;
                     joined.testaments.push(t);
                     Ok(Vec::new())
                 })
@@ -858,17 +848,7 @@ impl Session {
             std::mem::replace(&mut self.state, State::AwaitingHello)
         {
             for t in &joined.testaments {
-                let published = self.router.op_publish(
-                    joined.actor(),
-                    PublishRequest {
-                        topic: &t.topic,
-                        args: &t.args,
-                        kwargs: &t.kwargs,
-                        options: &t.options,
-                        any_topic: false,
-                        v1_payload: None,
-                    },
-                );
+                let published = self.router.op_publish(joined.actor(), t.request());
                 if let Err(refusal) = published {
                     debug!(
                         topic = t.topic,
