@@ -893,3 +893,33 @@ async fn flask_socketio_emits_reach_each_node_s_sessions_exactly_once() {
         n.shutdown().await;
     }
 }
+
+/// A retained publication crosses the backplane with its options, so a late subscriber on
+/// another node that asks with `get_retained` gets it there.
+#[tokio::test]
+async fn a_retained_event_reaches_a_late_subscriber_on_another_node() {
+    let redis = Redis::start().await;
+    let [a, b, _c] = cluster(&redis).await;
+    let mut publisher = Client::join(&a, Serializer::Json).await;
+    let mut live = Client::join(&b, Serializer::Json).await;
+    let live_sub = live.subscribe("t.retained").await;
+    let retain = dict(vec![("retain", Value::Bool(true))]);
+    publisher
+        .publish_acked("t.retained", vec![Value::from("last")], retain)
+        .await;
+    // Node B has handled the publication once its live subscriber got it.
+    let got = events(&mut live, 1).await;
+    assert_eq!(count(&got, live_sub), 1);
+    let mut late = Client::join(&b, Serializer::MsgPack).await;
+    let late_sub = late
+        .subscribe_with(
+            "t.retained",
+            dict(vec![("get_retained", Value::Bool(true))]),
+        )
+        .await;
+    let got = events(&mut late, 1).await;
+    assert_eq!(count(&got, late_sub), 1, "{got:?}");
+    let (_, args, details) = &got[0];
+    assert_eq!(args, &vec![Value::from("last")]);
+    assert_eq!(details.get("retained"), Some(&Value::Bool(true)));
+}
