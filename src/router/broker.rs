@@ -137,7 +137,7 @@ impl Broker {
         uri: &str,
         policy: MatchPolicy,
     ) -> Subscribed {
-        self.subscribe_with(session, uri, policy, |_| None)
+        self.subscribe_with(session, uri, policy, |_| None, |_| {})
     }
 
     /// [`Broker::subscribe`], queueing `reply` (the protocol's SUBSCRIBED) to the session while
@@ -148,6 +148,7 @@ impl Broker {
         uri: &str,
         policy: MatchPolicy,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
+        after: impl FnOnce(Subscribed),
     ) -> Subscribed {
         let (subscription, created) = match self.index.get(uri, policy) {
             Some(existing) => (existing, false),
@@ -179,6 +180,9 @@ impl Broker {
             if let Some(frame) = reply(result) {
                 let _ = session.send(frame);
             }
+            // Still under the subscription's write lock: no EVENT of a publication matched
+            // from now on can come before what `after` queues.
+            after(result);
         }
         result
     }

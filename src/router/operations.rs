@@ -80,6 +80,8 @@ pub struct SubscribeRequest<'a> {
     pub policy: MatchPolicy,
     /// Subscriptions the session holds now.
     pub held: usize,
+    /// `SUBSCRIBE.Options.get_retained`: queue the covered retained events after SUBSCRIBED.
+    pub get_retained: bool,
 }
 
 /// How a call ended up.
@@ -176,9 +178,16 @@ impl Router {
         request: SubscribeRequest<'_>,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
     ) -> Result<Subscribed, Refusal> {
-        let SubscribeRequest { topic, policy, .. } = request;
+        let SubscribeRequest {
+            topic,
+            policy,
+            get_retained,
+            ..
+        } = request;
         self.op_check_subscribe(&actor, request)?;
-        let result = actor.realm.subscribe(actor.handle, topic, policy, reply);
+        let result = actor
+            .realm
+            .subscribe(actor.handle, topic, policy, get_retained, reply);
         actor
             .realm
             .subscribed(actor.handle.id, result, topic, policy);
@@ -196,6 +205,7 @@ impl Router {
             topic,
             policy,
             held,
+            ..
         } = request;
         self.validate_uri(actor, topic, policy, "topic")?;
         let max = self.config().limits.max_subscriptions;

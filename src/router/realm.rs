@@ -190,9 +190,9 @@ impl Realm {
     }
 
     /// Queues for `session` the retained events its new subscription `(subscription, uri,
-    /// policy)` covers, after its SUBSCRIBED. WAMP v2 sessions only: v1 and Socket.IO clients
-    /// cannot ask. Returns how many were queued.
-    pub fn send_retained(
+    /// policy)` covers ([`Realm::subscribe`] calls it after the SUBSCRIBED). WAMP v2 sessions
+    /// only: v1 and Socket.IO clients cannot ask. Returns how many were queued.
+    fn send_retained(
         &self,
         session: &SessionHandle,
         subscription: Id,
@@ -376,14 +376,23 @@ impl Realm {
     /// while the subscription's subscriber list is locked: delivering needs the same lock, so no
     /// EVENT for the subscription can reach the session's queue before its SUBSCRIBED. The caller announces the
     /// subscription with [`Realm::subscribed`] afterwards, so meta events never overtake it.
+    /// With `get_retained`, the retained events the subscription covers are queued right after
+    /// the SUBSCRIBED under the same lock, so a live event can follow them but never come
+    /// between the SUBSCRIBED and them (an event published meanwhile may arrive twice: once
+    /// retained, once live).
     pub fn subscribe(
         &self,
         session: &Arc<SessionHandle>,
         uri: &str,
         policy: MatchPolicy,
+        get_retained: bool,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
     ) -> Subscribed {
-        write(&self.broker).subscribe_with(session, uri, policy, reply)
+        write(&self.broker).subscribe_with(session, uri, policy, reply, |result| {
+            if get_retained {
+                self.send_retained(session, result.subscription, uri, policy);
+            }
+        })
     }
 
     /// Whether `session` is a subscriber of exactly `(uri, policy)`.

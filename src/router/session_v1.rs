@@ -202,6 +202,7 @@ impl V1Session {
             topic: &topic,
             policy: MatchPolicy::Exact,
             held: self.subscriptions.len() + self.pending.len(),
+            get_retained: false,
         };
         match self.router.op_subscribe_gate(&self.actor(), request) {
             Ok(Gate::Open) => self.finish_subscribe(topic),
@@ -258,6 +259,7 @@ impl V1Session {
                 topic: &topic,
                 policy: MatchPolicy::Exact,
                 held: self.subscriptions.len(),
+                get_retained: false,
             },
             // WAMP v1 has no SUBSCRIBED.
             |_| None,

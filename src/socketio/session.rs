@@ -289,6 +289,7 @@ impl SioSession {
             topic: prefix,
             policy: MatchPolicy::Prefix,
             held: self.held(),
+            get_retained: false,
         };
         match self.router.op_subscribe_gate(&self.actor(), request) {
             Ok(Gate::Open) => Ok(None),
@@ -318,6 +319,7 @@ impl SioSession {
             topic: &prefix,
             policy: MatchPolicy::Prefix,
             held: self.held(),
+            get_retained: false,
         };
         let result = self
             .router

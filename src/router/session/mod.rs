@@ -478,6 +478,7 @@ impl Session {
             topic,
             policy,
             held: joined.subscriptions.len() + joined.pending.len(),
+            get_retained,
         };
         match self.router.op_subscribe_gate(&joined.actor(), ask) {
             Ok(Gate::Open) => {
@@ -575,6 +576,7 @@ impl Session {
                 topic,
                 policy,
                 held: joined.subscriptions.len(),
+                get_retained,
             },
             |result| {
                 metrics.messages_out(code::SUBSCRIBED, 1);
@@ -598,14 +600,6 @@ impl Session {
                         r#match = policy.as_str(),
                         "subscribed"
                     );
-                    if get_retained {
-                        joined.realm.send_retained(
-                            &joined.handle,
-                            result.subscription,
-                            topic,
-                            policy,
-                        );
-                    }
                 }
             }
             Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
