@@ -61,6 +61,7 @@ impl Settings {
                 WEBSOCKET_OUTBOUND_QUEUE_BYTES,
                 format_size(self.outbound_queue_bytes),
             ),
+            (WEBSOCKET_RETAIN_TOPICS, self.retain_topics.to_string()),
             (WEBSOCKET_RETAINED_TOPICS, self.retained_topics.to_string()),
             (
                 WEBSOCKET_SHUTDOWN_TIMEOUT,

@@ -92,6 +92,8 @@ pub struct Settings {
     pub outbound_queue_bytes: usize,
     /// WEBSOCKET_RETAINED_TOPICS, default 10,000: topics per realm with a retained event.
     pub retained_topics: usize,
+    /// WEBSOCKET_RETAIN_TOPICS: topics retained without the `retain` option.
+    pub retain_topics: crate::router::retained::RetainTopics,
     /// WEBSOCKET_SHUTDOWN_TIMEOUT, default 10s: drain deadline on SIGTERM.
     pub shutdown_timeout: Duration,
     /// WEBSOCKET_SLOW_CONSUMER_POLICY, default disconnect for every realm.
@@ -220,6 +222,7 @@ impl Default for Settings {
             outbound_queue_messages: DEFAULT_OUTBOUND_QUEUE_MESSAGES,
             outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
             retained_topics: crate::router::retained::DEFAULT_RETAINED_TOPICS,
+            retain_topics: Default::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
@@ -667,6 +670,11 @@ impl Settings {
                 defaults.retained_topics,
                 parse_usize,
             )?,
+            retain_topics: knob(env, WEBSOCKET_RETAIN_TOPICS, Default::default(), |s| {
+                crate::router::retained::RetainTopics::parse(s).map_err(|why| {
+                    format!("a comma-separated list of topics, a prefix ending in * ({why})")
+                })
+            })?,
             espocrm: super::espocrm::espocrm_from_env(env)?,
             zmq: super::zmq::zmq_from_env(env)?,
             socketio: super::socketio::socketio_from_env(env)?,

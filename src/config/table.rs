@@ -146,6 +146,8 @@ settings_table! {
         "most messages queued for one slow peer before it is disconnected";
     WEBSOCKET_OUTBOUND_QUEUE_BYTES: Kind::Size, "8MiB",
         "most bytes queued for one slow peer; at least WEBSOCKET_MAX_MESSAGE_SIZE";
+    WEBSOCKET_RETAIN_TOPICS: Kind::List, "",
+        "topics whose every publication is retained, for clients that cannot ask (WAMP v1, Socket.IO, HTTP): exact topics, or prefixes ending in *; their subscribers get the retained event on subscribe";
     WEBSOCKET_RETAINED_TOPICS: Kind::Count, "10000",
         "most topics per realm that keep a retained event (PUBLISH with retain: true); events for further topics are delivered but not retained";
     WEBSOCKET_SHUTDOWN_TIMEOUT: Kind::Duration, "10s",

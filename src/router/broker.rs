@@ -315,6 +315,45 @@ fn publisher_details(publisher: &Publisher<'_>) -> Dict {
     details
 }
 
+/// The retained event `publication` as `session` receives it on its new subscription
+/// `(subscription, uri, policy)`: in its protocol's form (WAMP v2 EVENT with
+/// `Details.retained`, WAMP v1 `[8, topic, payload]`, Socket.IO `42<ns>,[…]`), encoded the same
+/// way as a live delivery. `None` when the session's listing options exclude it or (Socket.IO) the
+/// topic is not one event below the subscription's prefix.
+pub fn retained_frame(
+    session: &SessionHandle,
+    subscription: Id,
+    uri: &str,
+    policy: MatchPolicy,
+    publication: &Publication<'_>,
+) -> Option<Frame> {
+    if !publication
+        .options
+        .admits(session, publication.publisher.id)
+    {
+        return None;
+    }
+    if session.socketio {
+        return socketio_event(uri, publication);
+    }
+    if session.v1 {
+        return Some(encode_v1_event(publication));
+    }
+    let mut details = if publication.options.disclose_me {
+        publisher_details(&publication.publisher)
+    } else {
+        Dict::new()
+    };
+    details.insert("retained".into(), Value::Bool(true));
+    Some(encode_event(
+        session.serializer,
+        subscription,
+        policy,
+        publication,
+        Some(&details),
+    ))
+}
+
 fn encode_event(
     serializer: Serializer,
     subscription: Id,

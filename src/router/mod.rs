@@ -62,6 +62,8 @@ pub struct RouterConfig {
     pub limits: Limits,
     /// Most topics with a retained event, per realm ([`retained::Retained`]).
     pub retained_topics: usize,
+    /// Topics retained without the `retain` option.
+    pub retain_topics: retained::RetainTopics,
 }
 
 /// Authentication methods the router offers.
@@ -151,7 +153,7 @@ impl Router {
                     metrics.clone(),
                     &config.auth.backend_role,
                 )
-                .with_retained_topics(config.retained_topics);
+                .with_retained(config.retained_topics, config.retain_topics.clone());
                 (name.clone(), Arc::new(realm))
             })
             .collect();

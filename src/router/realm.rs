@@ -19,8 +19,8 @@ use crate::router::handle::SessionHandle;
 use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy, Pushed};
 use crate::router::publish_options::PublishOptions;
-use crate::router::retained::{Kept, Retained, DEFAULT_RETAINED_TOPICS};
-use wampd_proto::wamp::{codec, id, Dict, Id, MatchPolicy, Message, Value};
+use crate::router::retained::{Kept, RetainTopics, Retained, DEFAULT_RETAINED_TOPICS};
+use wampd_proto::wamp::{id, Dict, Id, MatchPolicy, Value};
 
 /// One realm and its live state.
 #[derive(Debug)]
@@ -94,13 +94,13 @@ impl Realm {
             trusted_role: trusted_role.to_owned(),
             call_timer: Arc::new(tokio::sync::Notify::new()),
             call_timer_running: AtomicBool::new(false),
-            retained: Retained::new(DEFAULT_RETAINED_TOPICS),
+            retained: Retained::new(DEFAULT_RETAINED_TOPICS, RetainTopics::default()),
         }
     }
 
-    /// Bounds the retained events to `max` topics.
-    pub fn with_retained_topics(mut self, max: usize) -> Realm {
-        self.retained = Retained::new(max);
+    /// Bounds the retained events to `max` topics and retains every publication to `always`.
+    pub fn with_retained(mut self, max: usize, always: RetainTopics) -> Realm {
+        self.retained = Retained::new(max, always);
         self
     }
 
@@ -174,7 +174,7 @@ impl Realm {
     /// Delivers `publication` to its subscribers: matched under the broker lock, delivered after
     /// it is released (see [`crate::router::broker`]).
     fn deliver(&self, publication: &Publication<'_>) -> PublishStats {
-        if publication.options.retain && self.retained.keep(publication) == Kept::Full {
+        if self.retained.wants(publication) && self.retained.keep(publication) == Kept::Full {
             self.metrics.limit_refused("retained_topics");
             crate::router::log_budget::connection_warning(|suppressed| {
                 tracing::warn!(
@@ -190,44 +190,33 @@ impl Realm {
     }
 
     /// Queues for `session` the retained events its new subscription `(subscription, uri,
-    /// policy)` covers ([`Realm::subscribe`] calls it after the SUBSCRIBED). WAMP v2 sessions
-    /// only: v1 and Socket.IO clients cannot ask. Returns how many were queued.
+    /// policy)` covers ([`Realm::subscribe`] calls it after the SUBSCRIBED), only those of
+    /// configured topics with `configured_only`. Returns how many were queued.
     fn send_retained(
         &self,
         session: &SessionHandle,
         subscription: Id,
         uri: &str,
         policy: MatchPolicy,
+        configured_only: bool,
     ) -> u64 {
-        if session.v1 || session.socketio || self.retained.is_empty() {
+        if self.retained.is_empty() {
             return 0;
         }
         let mut sent = 0;
         for (topic, event) in self.retained.matching(uri, policy) {
-            if !event.options.admits(session, event.publisher) {
+            if configured_only && !self.retained.always(&topic) {
                 continue;
             }
-            let mut details = Dict::new();
-            details.insert("retained".into(), Value::Bool(true));
-            if policy != MatchPolicy::Exact {
-                details.insert("topic".into(), Value::Str(topic.clone()));
-            }
-            if let Some((id, authid, authrole)) = &event.disclosed {
-                details.insert("publisher".into(), Value::UInt(*id));
-                details.insert("publisher_authid".into(), Value::Str(authid.clone()));
-                details.insert("publisher_authrole".into(), Value::Str(authrole.clone()));
-            }
-            let message = Message::Event {
+            let Some(frame) = broker::retained_frame(
+                session,
                 subscription,
-                publication: event.publication,
-                details,
-                args: event.args.clone(),
-                kwargs: event.kwargs.clone(),
+                uri,
+                policy,
+                &event.publication(&topic),
+            ) else {
+                continue;
             };
-            let frame = Frame::from_encoded(
-                session.serializer,
-                codec::encode(session.serializer, &message),
-            );
             if let Pushed::Queued { .. } = session.outbound.push_event(frame, &Arc::from(topic)) {
                 sent += 1;
             }
@@ -388,9 +377,13 @@ impl Realm {
         get_retained: bool,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
     ) -> Subscribed {
+        // WAMP v1 and Socket.IO clients cannot ask: they get the configured topics' events.
+        let configured_only = !get_retained;
+        let give = get_retained
+            || ((session.v1 || session.socketio) && self.retained.has_configured_topics());
         write(&self.broker).subscribe_with(session, uri, policy, reply, |result| {
-            if get_retained {
-                self.send_retained(session, result.subscription, uri, policy);
+            if give {
+                self.send_retained(session, result.subscription, uri, policy, configured_only);
             }
         })
     }

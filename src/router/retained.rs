@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
 
-use crate::router::broker::Publication;
+use crate::router::broker::{Publication, Publisher};
 use crate::router::publish_options::PublishOptions;
+use wampd_proto::wamp::v1::Payload;
 
 /// Default [`Retained`] bound: topics per realm.
 pub const DEFAULT_RETAINED_TOPICS: usize = 10_000;
@@ -29,13 +30,86 @@ pub struct RetainedEvent {
     pub args: Vec<Value>,
     /// Keyword payload.
     pub kwargs: Dict,
-    /// The publisher's identity when it asked for `disclose_me`: (session, authid, authrole).
-    pub disclosed: Option<(Id, String, String)>,
-    /// The publisher's session, for `exclude_me`.
-    pub publisher: Id,
+    /// The publisher: session (for `exclude_me`), authid and authrole (for `disclose_me`).
+    pub publisher: (Id, String, String),
     /// The publication's options: a late subscriber gets the event only if its black- and
     /// white-lists would have let it through live.
     pub options: PublishOptions,
+    /// A WAMP v1 publisher's payload as sent, for v1 subscribers.
+    pub v1_payload: Option<Payload>,
+}
+
+impl RetainedEvent {
+    /// The publication again, on `topic`, for encoding.
+    pub fn publication<'a>(&'a self, topic: &'a str) -> Publication<'a> {
+        let (id, authid, authrole) = &self.publisher;
+        Publication {
+            id: self.publication,
+            topic,
+            args: &self.args,
+            kwargs: &self.kwargs,
+            options: &self.options,
+            publisher: Publisher {
+                id: *id,
+                authid,
+                authrole,
+            },
+            v1_payload: self.v1_payload.as_ref(),
+        }
+    }
+}
+
+/// Topics whose every publication is retained (`WEBSOCKET_RETAIN_TOPICS`): for publishers and
+/// subscribers that cannot send the options (WAMP v1, Socket.IO, HTTP), the operator decides per
+/// topic. An entry is an exact topic, or a prefix when it ends with `*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetainTopics {
+    exact: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl RetainTopics {
+    /// Parses `a.b,oro/ping,news.*`; `Err` names the bad entry.
+    pub fn parse(list: &str) -> Result<RetainTopics, String> {
+        let mut topics = RetainTopics::default();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match entry.strip_suffix('*') {
+                Some("") => {
+                    return Err("\"*\" alone would retain every topic: name a prefix".into())
+                }
+                Some(prefix) if prefix.contains('*') => {
+                    return Err(format!("{entry:?}: only a final * is allowed"))
+                }
+                Some(prefix) => topics.prefixes.push(prefix.to_owned()),
+                None if entry.contains('*') => {
+                    return Err(format!("{entry:?}: only a final * is allowed"))
+                }
+                None => topics.exact.push(entry.to_owned()),
+            }
+        }
+        Ok(topics)
+    }
+
+    /// Whether publications to `topic` are always retained.
+    pub fn matches(&self, topic: &str) -> bool {
+        self.exact.iter().any(|t| t == topic)
+            || self.prefixes.iter().any(|p| topic.starts_with(p.as_str()))
+    }
+
+    /// True when no topic is named.
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.prefixes.is_empty()
+    }
+}
+
+impl std::fmt::Display for RetainTopics {
+    /// The list as configured (`config:check` shows it).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let exact = self.exact.iter().cloned();
+        let prefixes = self.prefixes.iter().map(|p| format!("{p}*"));
+        let all: Vec<String> = exact.chain(prefixes).collect();
+        f.write_str(&all.join(","))
+    }
 }
 
 /// The realm's retained events (see the module docs).
@@ -43,6 +117,8 @@ pub struct RetainedEvent {
 pub struct Retained {
     events: Mutex<HashMap<String, Arc<RetainedEvent>>>,
     max_topics: usize,
+    /// Topics retained without the `retain` option.
+    always: RetainTopics,
 }
 
 /// What keeping a publication did.
@@ -55,12 +131,29 @@ pub enum Kept {
 }
 
 impl Retained {
-    /// A store for at most `max_topics` topics.
-    pub fn new(max_topics: usize) -> Retained {
+    /// A store for at most `max_topics` topics, retaining every publication to `always`.
+    pub fn new(max_topics: usize, always: RetainTopics) -> Retained {
         Retained {
             events: Mutex::new(HashMap::new()),
             max_topics,
+            always,
         }
+    }
+
+    /// Whether `publication` is to be kept: it asked (`retain`), or its topic is configured.
+    pub fn wants(&self, publication: &Publication<'_>) -> bool {
+        publication.options.retain || self.always.matches(publication.topic)
+    }
+
+    /// Whether publications to `topic` are retained without asking.
+    pub fn always(&self, topic: &str) -> bool {
+        self.always.matches(topic)
+    }
+
+    /// True when some topics are retained without asking (WAMP v1 and Socket.IO subscribers
+    /// then get their retained events on subscribe).
+    pub fn has_configured_topics(&self) -> bool {
+        !self.always.is_empty()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<RetainedEvent>>> {
@@ -70,17 +163,14 @@ impl Retained {
 
     /// Keeps `publication` as its topic's retained event.
     pub fn keep(&self, publication: &Publication<'_>) -> Kept {
-        let disclosed = publication.options.disclose_me.then(|| {
-            let p = &publication.publisher;
-            (p.id, p.authid.to_owned(), p.authrole.to_owned())
-        });
+        let p = &publication.publisher;
         let event = Arc::new(RetainedEvent {
             publication: publication.id,
             args: publication.args.to_vec(),
             kwargs: publication.kwargs.clone(),
-            disclosed,
-            publisher: publication.publisher.id,
+            publisher: (p.id, p.authid.to_owned(), p.authrole.to_owned()),
             options: publication.options.clone(),
+            v1_payload: publication.v1_payload.cloned(),
         });
         let mut events = self.lock();
         if let Some(slot) = events.get_mut(publication.topic) {
@@ -143,7 +233,6 @@ fn covers(pattern: &str, policy: MatchPolicy, topic: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::broker::Publisher;
 
     fn keep(store: &Retained, topic: &str, n: u64) -> Kept {
         let options = PublishOptions {
@@ -168,7 +257,7 @@ mod tests {
 
     #[test]
     fn the_last_event_per_topic_is_kept_and_the_bound_holds() {
-        let store = Retained::new(2);
+        let store = Retained::new(2, RetainTopics::default());
         assert_eq!(keep(&store, "a.b", 1), Kept::Stored);
         assert_eq!(keep(&store, "a.b", 2), Kept::Stored);
         assert_eq!(keep(&store, "a.c", 3), Kept::Stored);
@@ -192,5 +281,17 @@ mod tests {
         assert_eq!(store.matching("a..", MatchPolicy::Wildcard).len(), 0);
         assert_eq!(store.matching(".c", MatchPolicy::Wildcard).len(), 1);
         assert!(store.matching("x.y", MatchPolicy::Exact).is_empty());
+    }
+
+    #[test]
+    fn configured_topics_are_exact_or_a_prefix_with_a_final_star() {
+        let topics = RetainTopics::parse("oro/ping, news.*,").expect("valid");
+        assert!(topics.matches("oro/ping"));
+        assert!(!topics.matches("oro/ping2"));
+        assert!(topics.matches("news.sport"));
+        assert!(!topics.matches("new"));
+        assert!(RetainTopics::parse("*").is_err());
+        assert!(RetainTopics::parse("a*b").is_err());
+        assert!(RetainTopics::parse("").expect("empty").is_empty());
     }
 }

@@ -313,8 +313,14 @@ impl SioSession {
     }
 
     /// Subscribes `namespace`'s socket to `prefix` (the local checks run again; the gate, if
-    /// any, has passed).
-    fn subscribe_now(&mut self, namespace: &str, prefix: String) -> Result<(), String> {
+    /// any, has passed). `reply`, if any, is queued under the subscription's lock, before any
+    /// event the subscription brings (retained ones included).
+    fn subscribe_now(
+        &mut self,
+        namespace: &str,
+        prefix: String,
+        reply: Option<String>,
+    ) -> Result<(), String> {
         let request = SubscribeRequest {
             topic: &prefix,
             policy: MatchPolicy::Prefix,
@@ -323,7 +329,9 @@ impl SioSession {
         };
         let result = self
             .router
-            .op_subscribe(self.actor(), request, |_| None)
+            .op_subscribe(self.actor(), request, |_| {
+                reply.map(|packet| Frame::Text(engineio::message(&packet).into()))
+            })
             .map_err(|r| r.message)?;
         if let Some(ns) = self.namespaces.get_mut(namespace) {
             ns.subscriptions.insert(prefix, result.subscription);
@@ -378,19 +386,25 @@ impl SioSession {
                 subscriptions: HashMap::new(),
             },
         );
-        for prefix in [
-            mapping::all_prefix(namespace),
-            mapping::room_prefix(namespace, &sid),
-        ] {
-            if let Err(why) = self.subscribe_now(namespace, prefix) {
+        // The socket's own room first (nobody can address it before CONNECT tells the sid),
+        // then the namespace's broadcasts with CONNECT as their reply: the client drops
+        // events of a namespace it has not seen CONNECT for, so none may come before it.
+        self.router.socketio_sids().insert(&sid, self.id());
+        let steps = [
+            (mapping::room_prefix(namespace, &sid), None),
+            (
+                mapping::all_prefix(namespace),
+                Some(packet::connected(namespace, &sid)),
+            ),
+        ];
+        for (prefix, reply) in steps {
+            if let Err(why) = self.subscribe_now(namespace, prefix, reply) {
                 self.leave_namespace(namespace);
                 self.refuse_connect(namespace, &why);
                 return;
             }
         }
-        self.router.socketio_sids().insert(&sid, self.id());
         debug!(session = self.id(), namespace, %sid, "Socket.IO namespace joined");
-        self.send_packet(&packet::connected(namespace, &sid));
     }
 
     fn leave_namespace(&mut self, namespace: &str) {
@@ -606,7 +620,7 @@ impl SioSession {
         if !self.namespaces.contains_key(namespace) {
             return Ok(());
         }
-        self.subscribe_now(namespace, mapping::room_prefix(namespace, room))
+        self.subscribe_now(namespace, mapping::room_prefix(namespace, room), None)
             .map_err(|why| {
                 debug!(session = self.id(), room, "Socket.IO join refused: {why}");
                 (error_uri::NOT_AUTHORIZED, why)
