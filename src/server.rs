@@ -160,6 +160,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
     RouterConfig {
         limits: settings.limits,
         retained_topics: settings.retained_topics,
+        retained_bytes: settings.retained_bytes,
         retain_topics: settings.retain_topics.clone(),
         realms: settings.realms.clone(),
         uri_policy: match settings.uri_check {

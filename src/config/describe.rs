@@ -63,6 +63,7 @@ impl Settings {
             ),
             (WEBSOCKET_RETAIN_TOPICS, self.retain_topics.to_string()),
             (WEBSOCKET_RETAINED_TOPICS, self.retained_topics.to_string()),
+            (WEBSOCKET_RETAINED_BYTES, format_size(self.retained_bytes)),
             (
                 WEBSOCKET_SHUTDOWN_TIMEOUT,
                 format_duration(self.shutdown_timeout),

@@ -92,6 +92,8 @@ pub struct Settings {
     pub outbound_queue_bytes: usize,
     /// WEBSOCKET_RETAINED_TOPICS, default 10,000: topics per realm with a retained event.
     pub retained_topics: usize,
+    /// WEBSOCKET_RETAINED_BYTES, default 64 MiB: payload bytes per realm of retained events.
+    pub retained_bytes: usize,
     /// WEBSOCKET_RETAIN_TOPICS: topics retained without the `retain` option.
     pub retain_topics: crate::router::retained::RetainTopics,
     /// WEBSOCKET_SHUTDOWN_TIMEOUT, default 10s: drain deadline on SIGTERM.
@@ -222,6 +224,7 @@ impl Default for Settings {
             outbound_queue_messages: DEFAULT_OUTBOUND_QUEUE_MESSAGES,
             outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
             retained_topics: crate::router::retained::DEFAULT_RETAINED_TOPICS,
+            retained_bytes: crate::router::retained::DEFAULT_RETAINED_BYTES,
             retain_topics: Default::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             slow_consumer: SlowConsumerSettings::default(),
@@ -669,6 +672,12 @@ impl Settings {
                 WEBSOCKET_RETAINED_TOPICS,
                 defaults.retained_topics,
                 parse_usize,
+            )?,
+            retained_bytes: knob(
+                env,
+                WEBSOCKET_RETAINED_BYTES,
+                defaults.retained_bytes,
+                parse_size,
             )?,
             retain_topics: knob(env, WEBSOCKET_RETAIN_TOPICS, Default::default(), |s| {
                 crate::router::retained::RetainTopics::parse(s).map_err(|why| {

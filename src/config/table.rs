@@ -150,6 +150,8 @@ settings_table! {
         "topics whose every publication is retained, for clients that cannot ask (WAMP v1, Socket.IO, HTTP): exact topics, or prefixes ending in *; their subscribers get the retained event on subscribe";
     WEBSOCKET_RETAINED_TOPICS: Kind::Count, "10000",
         "most topics per realm that keep a retained event (PUBLISH with retain: true); events for further topics are delivered but not retained";
+    WEBSOCKET_RETAINED_BYTES: Kind::Size, "64MiB",
+        "most payload bytes per realm of retained events; one that does not fit is delivered but not retained, and the topic's older one is dropped";
     WEBSOCKET_SHUTDOWN_TIMEOUT: Kind::Duration, "10s",
         "on SIGTERM/SIGINT, how long connections may drain before the process exits";
     WEBSOCKET_SLOW_CONSUMER_POLICY: Kind::Text, "disconnect",

@@ -62,6 +62,8 @@ pub struct RouterConfig {
     pub limits: Limits,
     /// Most topics with a retained event, per realm ([`retained::Retained`]).
     pub retained_topics: usize,
+    /// Most payload bytes of retained events, per realm.
+    pub retained_bytes: usize,
     /// Topics retained without the `retain` option.
     pub retain_topics: retained::RetainTopics,
 }
@@ -153,7 +155,11 @@ impl Router {
                     metrics.clone(),
                     &config.auth.backend_role,
                 )
-                .with_retained(config.retained_topics, config.retain_topics.clone());
+                .with_retained(
+                    config.retained_topics,
+                    config.retained_bytes,
+                    config.retain_topics.clone(),
+                );
                 (name.clone(), Arc::new(realm))
             })
             .collect();

@@ -19,7 +19,9 @@ use crate::router::handle::SessionHandle;
 use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy, Pushed};
 use crate::router::publish_options::PublishOptions;
-use crate::router::retained::{Kept, RetainTopics, Retained, DEFAULT_RETAINED_TOPICS};
+use crate::router::retained::{
+    Kept, RetainTopics, Retained, DEFAULT_RETAINED_BYTES, DEFAULT_RETAINED_TOPICS,
+};
 use wampd_proto::wamp::{id, Dict, Id, MatchPolicy, Value};
 
 /// One realm and its live state.
@@ -94,13 +96,18 @@ impl Realm {
             trusted_role: trusted_role.to_owned(),
             call_timer: Arc::new(tokio::sync::Notify::new()),
             call_timer_running: AtomicBool::new(false),
-            retained: Retained::new(DEFAULT_RETAINED_TOPICS, RetainTopics::default()),
+            retained: Retained::new(
+                DEFAULT_RETAINED_TOPICS,
+                DEFAULT_RETAINED_BYTES,
+                RetainTopics::default(),
+            ),
         }
     }
 
-    /// Bounds the retained events to `max` topics and retains every publication to `always`.
-    pub fn with_retained(mut self, max: usize, always: RetainTopics) -> Realm {
-        self.retained = Retained::new(max, always);
+    /// Bounds the retained events to `topics` and `bytes`, and retains every publication to
+    /// `always`.
+    pub fn with_retained(mut self, topics: usize, bytes: usize, always: RetainTopics) -> Realm {
+        self.retained = Retained::new(topics, bytes, always);
         self
     }
 
@@ -181,7 +188,7 @@ impl Realm {
                     realm = %self.name,
                     topic = publication.topic,
                     suppressed,
-                    "not retained: the realm retains events for as many topics as WEBSOCKET_RETAINED_TOPICS allows"
+                    "not retained: the realm's retained events are at WEBSOCKET_RETAINED_TOPICS or WEBSOCKET_RETAINED_BYTES"
                 );
             });
         }

@@ -3,16 +3,17 @@
 //! `SUBSCRIBE.Options.get_retained = true` right after its SUBSCRIBED, marked
 //! `EVENT.Details.retained = true`.
 //!
-//! One store per realm, bounded by topic count (`WEBSOCKET_RETAINED_TOPICS`): a retained event for
-//! a topic already held replaces the old one; one for a new topic beyond the bound is not
-//! retained (the publication itself is delivered as usual) and is counted. Each event is bounded
-//! by the message size limit that admitted it. Who may retain is an authorization action
+//! One store per realm, bounded by topic count (`WEBSOCKET_RETAINED_TOPICS`) and by payload bytes
+//! (`WEBSOCKET_RETAINED_BYTES`, measured as MessagePack): a retained event for a topic already
+//! held replaces the old one; one that does not fit is not retained (the publication itself is
+//! delivered as usual) and is counted, and if it was to replace an older event, that one is
+//! dropped too, so a late subscriber never gets a state the publisher has since replaced. Who may retain is an authorization action
 //! (`retain`), checked in the operations layer with the publication's other checks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
+use wampd_proto::wamp::{codec, Dict, Id, MatchPolicy, Serializer, Value};
 
 use crate::router::broker::{Publication, Publisher};
 use crate::router::publish_options::PublishOptions;
@@ -20,6 +21,8 @@ use wampd_proto::wamp::v1::Payload;
 
 /// Default [`Retained`] bound: topics per realm.
 pub const DEFAULT_RETAINED_TOPICS: usize = 10_000;
+/// Default [`Retained`] bound: payload bytes per realm.
+pub const DEFAULT_RETAINED_BYTES: usize = 64 << 20;
 
 /// One retained event: what a late subscriber's EVENT is built from.
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub struct RetainedEvent {
     pub options: PublishOptions,
     /// A WAMP v1 publisher's payload as sent, for v1 subscribers.
     pub v1_payload: Option<Payload>,
+    /// What it counts against the byte bound.
+    size: usize,
 }
 
 impl RetainedEvent {
@@ -115,8 +120,9 @@ impl std::fmt::Display for RetainTopics {
 /// The realm's retained events (see the module docs).
 #[derive(Debug)]
 pub struct Retained {
-    events: Mutex<HashMap<String, Arc<RetainedEvent>>>,
+    events: Mutex<Events>,
     max_topics: usize,
+    max_bytes: usize,
     /// Topics retained without the `retain` option.
     always: RetainTopics,
 }
@@ -131,11 +137,13 @@ pub enum Kept {
 }
 
 impl Retained {
-    /// A store for at most `max_topics` topics, retaining every publication to `always`.
-    pub fn new(max_topics: usize, always: RetainTopics) -> Retained {
+    /// A store for at most `max_topics` topics and `max_bytes` of payload, retaining every
+    /// publication to `always`.
+    pub fn new(max_topics: usize, max_bytes: usize, always: RetainTopics) -> Retained {
         Retained {
-            events: Mutex::new(HashMap::new()),
+            events: Mutex::new(Events::default()),
             max_topics,
+            max_bytes,
             always,
         }
     }
@@ -156,7 +164,7 @@ impl Retained {
         !self.always.is_empty()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<RetainedEvent>>> {
+    fn lock(&self) -> MutexGuard<'_, Events> {
         // Every critical section leaves the map consistent.
         self.events.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -164,6 +172,7 @@ impl Retained {
     /// Keeps `publication` as its topic's retained event.
     pub fn keep(&self, publication: &Publication<'_>) -> Kept {
         let p = &publication.publisher;
+        let size = payload_size(publication.args, publication.kwargs);
         let event = Arc::new(RetainedEvent {
             publication: publication.id,
             args: publication.args.to_vec(),
@@ -171,16 +180,20 @@ impl Retained {
             publisher: (p.id, p.authid.to_owned(), p.authrole.to_owned()),
             options: publication.options.clone(),
             v1_payload: publication.v1_payload.cloned(),
+            size,
         });
         let mut events = self.lock();
-        if let Some(slot) = events.get_mut(publication.topic) {
-            *slot = event;
-            return Kept::Stored;
-        }
-        if events.len() >= self.max_topics {
+        let replaced = events
+            .by_topic
+            .remove(publication.topic)
+            .map_or(0, |old| old.size);
+        events.bytes -= replaced;
+        let fits = events.by_topic.len() < self.max_topics && events.bytes + size <= self.max_bytes;
+        if !fits {
             return Kept::Full;
         }
-        events.insert(publication.topic.to_owned(), event);
+        events.bytes += size;
+        events.by_topic.insert(publication.topic.to_owned(), event);
         Kept::Stored
     }
 
@@ -188,7 +201,8 @@ impl Retained {
     /// A pattern subscription scans the store (bounded by its topic limit), outside any
     /// broker lock.
     pub fn matching(&self, uri: &str, policy: MatchPolicy) -> Vec<(String, Arc<RetainedEvent>)> {
-        let events = self.lock();
+        let guard = self.lock();
+        let events = &guard.by_topic;
         match policy {
             MatchPolicy::Exact => events
                 .get(uri)
@@ -204,13 +218,32 @@ impl Retained {
 
     /// Topics with a retained event.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_topic.len()
+    }
+
+    /// Payload bytes retained.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// True when nothing is retained.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The retained events by topic, and the bytes they count.
+#[derive(Debug, Default)]
+struct Events {
+    by_topic: HashMap<String, Arc<RetainedEvent>>,
+    bytes: usize,
+}
+
+/// A payload's size as its MessagePack encoding (compact, and what the cluster ships).
+fn payload_size(args: &[Value], kwargs: &Dict) -> usize {
+    let args = codec::encode_value(Serializer::MsgPack, &Value::List(args.to_vec())).len();
+    let kwargs = codec::encode_value(Serializer::MsgPack, &Value::Dict(kwargs.clone())).len();
+    args + kwargs
 }
 
 /// Whether a subscription `(pattern, policy)` receives events published to `topic`: the same
@@ -257,7 +290,7 @@ mod tests {
 
     #[test]
     fn the_last_event_per_topic_is_kept_and_the_bound_holds() {
-        let store = Retained::new(2, RetainTopics::default());
+        let store = Retained::new(2, 1 << 20, RetainTopics::default());
         assert_eq!(keep(&store, "a.b", 1), Kept::Stored);
         assert_eq!(keep(&store, "a.b", 2), Kept::Stored);
         assert_eq!(keep(&store, "a.c", 3), Kept::Stored);
@@ -281,6 +314,49 @@ mod tests {
         assert_eq!(store.matching("a..", MatchPolicy::Wildcard).len(), 0);
         assert_eq!(store.matching(".c", MatchPolicy::Wildcard).len(), 1);
         assert!(store.matching("x.y", MatchPolicy::Exact).is_empty());
+    }
+
+    #[test]
+    fn the_byte_bound_holds_and_a_replacement_that_does_not_fit_drops_the_old_state() {
+        let one = payload_size(&[Value::UInt(1)], &Dict::new());
+        let store = Retained::new(100, 2 * one, RetainTopics::default());
+        assert_eq!(keep(&store, "a", 1), Kept::Stored);
+        assert_eq!(keep(&store, "b", 2), Kept::Stored);
+        assert_eq!(keep(&store, "c", 3), Kept::Full, "over the bytes");
+        assert_eq!(
+            keep(&store, "a", 4),
+            Kept::Stored,
+            "a replacement of the same size fits"
+        );
+        assert_eq!(store.bytes(), 2 * one);
+        let big = Retained::new(100, one, RetainTopics::default());
+        assert_eq!(keep(&big, "a", 1), Kept::Stored);
+        let kwargs: Dict = [("k".to_string(), Value::Str("x".repeat(100)))]
+            .into_iter()
+            .collect();
+        let options = PublishOptions {
+            retain: true,
+            ..PublishOptions::default()
+        };
+        let kept = big.keep(&Publication {
+            id: 9,
+            topic: "a",
+            args: &[],
+            kwargs: &kwargs,
+            options: &options,
+            publisher: Publisher {
+                id: 7,
+                authid: "a",
+                authrole: "r",
+            },
+            v1_payload: None,
+        });
+        assert_eq!(kept, Kept::Full);
+        assert!(
+            big.matching("a", MatchPolicy::Exact).is_empty(),
+            "no stale state is left"
+        );
+        assert_eq!(big.bytes(), 0);
     }
 
     #[test]

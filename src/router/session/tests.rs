@@ -36,6 +36,7 @@ fn router() -> Arc<Router> {
         authorizer: Authorizer::new(DefaultPolicy::Open, "backend", Vec::new()),
         limits: Limits::default(),
         retained_topics: 100,
+        retained_bytes: 1 << 20,
         retain_topics: Default::default(),
     };
     Arc::new(Router::new(config, Arc::new(Metrics::new())))
