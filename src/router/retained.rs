@@ -268,16 +268,19 @@ mod tests {
     use super::*;
 
     fn keep(store: &Retained, topic: &str, n: u64) -> Kept {
+        keep_with(store, topic, &[Value::UInt(n)], &Dict::new(), n)
+    }
+
+    fn keep_with(store: &Retained, topic: &str, args: &[Value], kwargs: &Dict, id: Id) -> Kept {
         let options = PublishOptions {
             retain: true,
             ..PublishOptions::default()
         };
-        let kwargs = Dict::new();
         store.keep(&Publication {
-            id: n,
+            id,
             topic,
-            args: &[Value::UInt(n)],
-            kwargs: &kwargs,
+            args,
+            kwargs,
             options: &options,
             publisher: Publisher {
                 id: 7,
@@ -334,23 +337,7 @@ mod tests {
         let kwargs: Dict = [("k".to_string(), Value::Str("x".repeat(100)))]
             .into_iter()
             .collect();
-        let options = PublishOptions {
-            retain: true,
-            ..PublishOptions::default()
-        };
-        let kept = big.keep(&Publication {
-            id: 9,
-            topic: "a",
-            args: &[],
-            kwargs: &kwargs,
-            options: &options,
-            publisher: Publisher {
-                id: 7,
-                authid: "a",
-                authrole: "r",
-            },
-            v1_payload: None,
-        });
+        let kept = keep_with(&big, "a", &[], &kwargs, 9);
         assert_eq!(kept, Kept::Full);
         assert!(
             big.matching("a", MatchPolicy::Exact).is_empty(),
