@@ -273,18 +273,17 @@ pub fn deliver(matched: &Matched, publication: &Publication<'_>) -> PublishStats
             }
             let frame = match &mut encoded[subscriber.format_index()] {
                 Some(frame) => frame,
-                slot if subscriber.socketio => match socketio_event(&sub.uri, publication) {
-                    Some(frame) => slot.insert(frame),
-                    None => continue,
-                },
-                slot if subscriber.v1 => slot.insert(encode_v1_event(publication)),
-                slot => slot.insert(encode_event(
-                    subscriber.serializer,
+                slot => match encode_for(
+                    subscriber,
                     sub.id,
+                    &sub.uri,
                     policy,
                     publication,
                     disclosed.as_ref(),
-                )),
+                ) {
+                    Some(frame) => slot.insert(frame),
+                    None => continue,
+                },
             };
             let topic = topic.get_or_insert_with(|| Arc::from(publication.topic));
             match subscriber.outbound.push_event(frame.clone(), topic) {
@@ -333,25 +332,47 @@ pub fn retained_frame(
     {
         return None;
     }
-    if session.socketio {
-        return socketio_event(uri, publication);
-    }
-    if session.v1 {
-        return Some(encode_v1_event(publication));
-    }
     let mut details = if publication.options.disclose_me {
         publisher_details(&publication.publisher)
     } else {
         Dict::new()
     };
     details.insert("retained".into(), Value::Bool(true));
-    Some(encode_event(
-        session.serializer,
+    encode_for(
+        session,
         subscription,
+        uri,
         policy,
         publication,
         Some(&details),
-    ))
+    )
+}
+
+/// `publication` in the form `session` receives on its subscription `(subscription, uri,
+/// policy)`: Socket.IO `42<ns>,[…]`, WAMP v1 `[8, topic, payload]`, or a WAMP v2 EVENT whose
+/// details start from `details` (v2 only). `None` when a Socket.IO topic is not one event below
+/// the subscription's prefix.
+fn encode_for(
+    session: &SessionHandle,
+    subscription: Id,
+    uri: &str,
+    policy: MatchPolicy,
+    publication: &Publication<'_>,
+    details: Option<&Dict>,
+) -> Option<Frame> {
+    if session.socketio {
+        socketio_event(uri, publication)
+    } else if session.v1 {
+        Some(encode_v1_event(publication))
+    } else {
+        Some(encode_event(
+            session.serializer,
+            subscription,
+            policy,
+            publication,
+            details,
+        ))
+    }
 }
 
 fn encode_event(
