@@ -230,7 +230,8 @@ pub struct OutboundRx {
     /// queued (up to [`TAKE_AT_ONCE`]) at once, so a busy queue costs one lock per batch, not
     /// one per frame. Its buffer and the queue's trade places, so taking allocates nothing.
     taken: VecDeque<Entry>,
-    /// Payload bytes in `taken` when it was filled, and frames: a size hint for the writer.
+    /// About the bytes `taken` held when it was filled (payloads and frame headers): the
+    /// writer's size hint.
     taken_bytes: usize,
 }
 
@@ -322,20 +323,11 @@ impl Outbound {
 
     /// Queues an EVENT for `topic`, applying the overflow policy when it does not fit.
     pub fn push_event(&self, frame: Frame, topic: &Arc<str>) -> Pushed {
-        let (pushed, wake) = self.queue_event(frame, topic);
-        if wake {
-            self.shared.notify.notify_one();
-        }
-        pushed
-    }
-
-    /// Queues an EVENT; true when the writer is parked and must be woken.
-    fn queue_event(&self, frame: Frame, topic: &Arc<str>) -> (Pushed, bool) {
         let shared = &self.shared;
         let limits = shared.limits;
         let mut inner = shared.lock();
         if inner.overflowed || inner.receiver_gone {
-            return (Pushed::Disconnect, false);
+            return Pushed::Disconnect;
         }
         let len = frame.len();
         let fits = |inner: &Inner| {
@@ -348,19 +340,19 @@ impl Outbound {
                     dropped = replaced;
                     drop(inner);
                     self.count_drops(dropped);
-                    return (Pushed::Queued { dropped }, false);
+                    return Pushed::Queued { dropped };
                 }
                 if !fits(&inner) {
                     inner.unreported_drops += 1;
                     drop(inner);
                     self.count_drops(1);
-                    return (Pushed::Discarded, false);
+                    return Pushed::Discarded;
                 }
             }
             OverflowPolicy::Disconnect => {
                 if !fits(&inner) {
                     shared.overflow(&mut inner);
-                    return (Pushed::Disconnect, false);
+                    return Pushed::Disconnect;
                 }
             }
             OverflowPolicy::DropNewest => {
@@ -368,7 +360,7 @@ impl Outbound {
                     inner.unreported_drops += 1;
                     drop(inner);
                     self.count_drops(1);
-                    return (Pushed::Discarded, false);
+                    return Pushed::Discarded;
                 }
             }
             OverflowPolicy::DropOldest => {
@@ -387,7 +379,7 @@ impl Outbound {
                     inner.unreported_drops += 1;
                     drop(inner);
                     self.count_drops(dropped + 1);
-                    return (Pushed::Discarded, false);
+                    return Pushed::Discarded;
                 }
             }
         }
@@ -400,7 +392,10 @@ impl Outbound {
         let wake = std::mem::take(&mut inner.parked);
         drop(inner);
         self.count_drops(dropped);
-        (Pushed::Queued { dropped }, wake)
+        if wake {
+            shared.notify.notify_one();
+        }
+        Pushed::Queued { dropped }
     }
 
     fn count_drops(&self, n: u64) {
@@ -547,8 +542,7 @@ impl OutboundRx {
         };
         if let (Some(index), true) = (first_event, drops > 0) {
             if let Some(entry) = self.taken.get_mut(index) {
-                let frame = std::mem::replace(&mut entry.frame, Frame::Close(0, String::new()));
-                entry.frame = with_dropped_detail(self.serializer, frame, drops);
+                entry.frame = with_dropped_detail(self.serializer, entry.frame.clone(), drops);
             }
         }
     }

@@ -47,8 +47,9 @@ pub struct ReadFailure {
 pub trait WireSink: Send + 'static {
     /// Buffers one frame. [`Frame::Close`] ends the connection after what is buffered.
     fn feed(&mut self, frame: Frame) -> impl Future<Output = io::Result<()>> + Send;
-    /// Tells the sink that about `bytes` of payload are coming in this batch, so its buffer
-    /// is sized once instead of growing by doubling (and copying) frame after frame.
+    /// Tells the sink that about `bytes` (payloads and frame headers) are coming in this batch,
+    /// so its buffer is sized once instead of growing by doubling (and copying) frame after
+    /// frame.
     fn expect(&mut self, bytes: usize) {
         let _ = bytes;
     }
