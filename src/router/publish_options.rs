@@ -124,7 +124,9 @@ impl PublishOptions {
     }
 }
 
-fn flag(options: &Dict, key: &'static str, default: bool) -> Result<bool, OptionError> {
+/// A boolean option: `default` when absent, [`OptionError`] when it is not a boolean. Also
+/// read by SUBSCRIBE (`get_retained`).
+pub(crate) fn flag(options: &Dict, key: &'static str, default: bool) -> Result<bool, OptionError> {
     match options.get(key) {
         None => Ok(default),
         Some(v) => v.as_bool().ok_or(OptionError::invalid(key, "a boolean")),

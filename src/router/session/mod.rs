@@ -23,6 +23,7 @@ use crate::router::dealer::{CallRequest, Caller, CancelMode};
 use crate::router::handle::SessionHandle;
 use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
+use crate::router::publish_options::flag;
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
 use crate::router::refusal::Refusal;
@@ -444,8 +445,10 @@ impl Session {
     }
 
     fn subscribe(&mut self, request: Id, options: &Dict, topic: &str) -> Step {
-        let policy = match MatchPolicy::from_options(options) {
-            Ok(policy) => policy,
+        let parsed = MatchPolicy::from_options(options)
+            .and_then(|policy| Ok((policy, flag(options, "get_retained", false)?)));
+        let (policy, get_retained) = match parsed {
+            Ok(parsed) => parsed,
             Err(why) => {
                 self.error(
                     code::SUBSCRIBE,
@@ -455,21 +458,6 @@ impl Session {
                 );
                 return Step::Continue;
             }
-        };
-        let get_retained = match options.get("get_retained") {
-            None => false,
-            Some(v) => match v.as_bool() {
-                Some(b) => b,
-                None => {
-                    self.error(
-                        code::SUBSCRIBE,
-                        request,
-                        error_uri::INVALID_ARGUMENT,
-                        "option \"get_retained\" must be a boolean",
-                    );
-                    return Step::Continue;
-                }
-            },
         };
         let Some(joined) = self.joined() else {
             return Step::Continue;

@@ -290,3 +290,33 @@ fn shutdown_sends_goodbye_and_waits_for_the_reply() {
     ));
     assert_eq!(router.session_count(), 0);
 }
+
+#[test]
+fn a_get_retained_that_is_not_a_boolean_is_an_invalid_argument() {
+    let router = router();
+    let (mut s, mut rx) = session(&router);
+    s.handle(hello("realm1", &[]));
+    let _ = sent(&mut rx);
+    let mut options = Dict::new();
+    options.insert("get_retained".into(), Value::Str("yes".into()));
+    s.handle(Message::Subscribe {
+        request: 3,
+        options,
+        topic: "com.x".into(),
+    });
+    match sent(&mut rx).as_slice() {
+        [Message::Error {
+            request: 3,
+            error,
+            args,
+            ..
+        }] => {
+            assert_eq!(error, error_uri::INVALID_ARGUMENT);
+            assert_eq!(
+                args,
+                &vec![Value::Str("option get_retained must be a boolean".into())]
+            );
+        }
+        other => panic!("expected ERROR, got {other:?}"),
+    }
+}
