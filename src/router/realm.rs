@@ -207,9 +207,6 @@ impl Realm {
         policy: MatchPolicy,
         configured_only: bool,
     ) -> u64 {
-        if self.retained.is_empty() {
-            return 0;
-        }
         let mut sent = 0;
         for (topic, event) in self.retained.matching(uri, policy) {
             if configured_only && !self.retained.always(&topic) {

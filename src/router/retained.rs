@@ -7,16 +7,19 @@
 //! (`WEBSOCKET_RETAINED_BYTES`, measured as MessagePack): a retained event for a topic already
 //! held replaces the old one; one that does not fit is not retained (the publication itself is
 //! delivered as usual) and is counted, and if it was to replace an older event, that one is
-//! dropped too, so a late subscriber never gets a state the publisher has since replaced. Who may retain is an authorization action
-//! (`retain`), checked in the operations layer with the publication's other checks.
+//! dropped too, so a late subscriber never gets a state the publisher has since replaced.
+//! Who may retain is an authorization action (`retain`), checked in the operations layer with
+//! the publication's other checks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wampd_proto::wamp::{codec, Dict, Id, MatchPolicy, Serializer, Value};
+use wampd_proto::wamp::codec::msgpack_writer;
+use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
 
 use crate::router::broker::{Publication, Publisher};
 use crate::router::publish_options::PublishOptions;
+use wampd_proto::units::parse_list;
 use wampd_proto::wamp::v1::Payload;
 
 /// Default [`Retained`] bound: topics per realm.
@@ -77,7 +80,8 @@ impl RetainTopics {
     /// Parses `a.b,oro/ping,news.*`; `Err` names the bad entry.
     pub fn parse(list: &str) -> Result<RetainTopics, String> {
         let mut topics = RetainTopics::default();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        for entry in parse_list(list)? {
+            let entry = entry.as_str();
             match entry.strip_suffix('*') {
                 Some("") => {
                     return Err("\"*\" alone would retain every topic: name a prefix".into())
@@ -132,7 +136,7 @@ pub struct Retained {
 pub enum Kept {
     /// Stored (replacing the topic's earlier event, if any).
     Stored,
-    /// Not stored: the realm already retains events for as many topics as it may.
+    /// Not stored: the realm's retained events are at their topic or byte bound.
     Full,
 }
 
@@ -198,8 +202,8 @@ impl Retained {
     }
 
     /// The retained events a subscription to `uri` with `policy` covers, with their topics.
-    /// A pattern subscription scans the store (bounded by its topic limit), outside any
-    /// broker lock.
+    /// A pattern subscription scans the store, which its topic bound keeps short; the realm
+    /// calls this under the subscription's lock (see `Realm::subscribe`).
     pub fn matching(&self, uri: &str, policy: MatchPolicy) -> Vec<(String, Arc<RetainedEvent>)> {
         let guard = self.lock();
         let events = &guard.by_topic;
@@ -239,11 +243,13 @@ struct Events {
     bytes: usize,
 }
 
-/// A payload's size as its MessagePack encoding (compact, and what the cluster ships).
+/// A payload's size as its MessagePack encoding (compact, and what the cluster ships), written
+/// from the borrowed values.
 fn payload_size(args: &[Value], kwargs: &Dict) -> usize {
-    let args = codec::encode_value(Serializer::MsgPack, &Value::List(args.to_vec())).len();
-    let kwargs = codec::encode_value(Serializer::MsgPack, &Value::Dict(kwargs.clone())).len();
-    args + kwargs
+    let mut out = Vec::new();
+    msgpack_writer::list(&mut out, args);
+    msgpack_writer::dict(&mut out, kwargs);
+    out.len()
 }
 
 /// Whether a subscription `(pattern, policy)` receives events published to `topic`: the same
