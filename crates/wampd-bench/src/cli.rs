@@ -51,6 +51,32 @@ pub enum Command {
     Ceiling(CeilingArgs),
 }
 
+impl Command {
+    /// The options every scenario takes; `None` for the tools (`plot`, `ceiling`).
+    pub fn common(&self) -> Option<&CommonArgs> {
+        match self {
+            Command::Fanout(a) => Some(&a.common),
+            Command::Latency(a) => Some(&a.common),
+            Command::Idle(a) => Some(&a.common),
+            Command::Handshake(a) => Some(&a.common),
+            Command::CrossNode(a) => Some(&a.common),
+            Command::Plot(_) | Command::Ceiling(_) => None,
+        }
+    }
+
+    /// [`Command::common`], to change.
+    pub fn common_mut(&mut self) -> Option<&mut CommonArgs> {
+        match self {
+            Command::Fanout(a) => Some(&mut a.common),
+            Command::Latency(a) => Some(&mut a.common),
+            Command::Idle(a) => Some(&mut a.common),
+            Command::Handshake(a) => Some(&mut a.common),
+            Command::CrossNode(a) => Some(&mut a.common),
+            Command::Plot(_) | Command::Ceiling(_) => None,
+        }
+    }
+}
+
 /// `ceiling` options.
 #[derive(Debug, Clone, Args)]
 pub struct CeilingArgs {

@@ -35,14 +35,7 @@ pub use report::Report;
 
 /// Builds the runtime the scenario asked for and runs it; returns its report.
 pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
-    let threads = match command {
-        Command::Fanout(a) => a.common.threads,
-        Command::Latency(a) => a.common.threads,
-        Command::Idle(a) => a.common.threads,
-        Command::Handshake(a) => a.common.threads,
-        Command::CrossNode(a) => a.common.threads,
-        Command::Plot(_) | Command::Ceiling(_) => 1,
-    };
+    let threads = command.common().map_or(1, |common| common.threads);
     let runtime = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -92,17 +85,14 @@ const COMPARED: &[&str] = &[
 pub fn run_beside_ceiling(command: &Command, exe: &std::path::Path) -> Result<Report, BenchError> {
     let mut beside = command.clone();
     let common = match &mut beside {
-        Command::Fanout(a) => &mut a.common,
-        Command::Latency(a) => &mut a.common,
-        Command::Idle(a) => &mut a.common,
-        Command::Handshake(a) => &mut a.common,
-        Command::CrossNode(_) | Command::Plot(_) | Command::Ceiling(_) => {
-            return Err(BenchError::Usage(
-                "--beside-ceiling: the ceiling serves fanout, latency, idle and handshake only"
-                    .into(),
-            ))
-        }
-    };
+        Command::CrossNode(_) => None,
+        other => other.common_mut(),
+    }
+    .ok_or_else(|| {
+        BenchError::Usage(
+            "--beside-ceiling: the ceiling serves fanout, latency, idle and handshake only".into(),
+        )
+    })?;
     if !common.url.starts_with("ws://") {
         return Err(BenchError::Usage(format!(
             "--beside-ceiling: the ceiling speaks WebSocket only, not {}",

@@ -32,13 +32,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    let beside = match &cli.command {
-        Command::Fanout(a) => a.common.beside_ceiling,
-        Command::Latency(a) => a.common.beside_ceiling,
-        Command::Idle(a) => a.common.beside_ceiling,
-        Command::Handshake(a) => a.common.beside_ceiling,
-        _ => false,
-    };
+    let beside = cli
+        .command
+        .common()
+        .is_some_and(|common| common.beside_ceiling);
     let result = if beside {
         std::env::current_exe()
             .map_err(|e| wampd_bench::BenchError::Failed(format!("cannot find this program: {e}")))
