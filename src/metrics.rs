@@ -145,6 +145,8 @@ pub struct Metrics {
     queue_depth_max: Gauge,
     /// 1 while both cluster backplane connections are up, 0 otherwise (and in single-node mode).
     pub cluster_connected: Gauge,
+    /// Events and payload bytes held in event history, all realms.
+    pub history: crate::router::history::Gauges,
     /// Publications handed to the cluster backplane and accepted by it.
     pub cluster_sent: Counter,
     /// Publications received from other nodes.
@@ -319,6 +321,17 @@ impl Metrics {
             "Largest outbound queue among live sessions (at scrape time)",
             queue_depth_max.clone(),
         );
+        let history = crate::router::history::Gauges::default();
+        registry.register(
+            "history_events",
+            "Events held in event history (WEBSOCKET_HISTORY_TOPICS), all realms",
+            history.events.clone(),
+        );
+        registry.register(
+            "history_bytes",
+            "Payload bytes (as MessagePack) held in event history, all realms (bounded per realm by WEBSOCKET_HISTORY_BYTES)",
+            history.bytes.clone(),
+        );
         let cluster_connected = Gauge::default();
         registry.register(
             "cluster_connected",
@@ -386,6 +399,7 @@ impl Metrics {
             publish_latency,
             queue_depth,
             queue_depth_max,
+            history,
         }
     }
 

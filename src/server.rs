@@ -162,6 +162,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
         retained_topics: settings.retained_topics,
         retained_bytes: settings.retained_bytes,
         retain_topics: settings.retain_topics.clone(),
+        history: settings.history.clone(),
         realms: settings.realms.clone(),
         uri_policy: match settings.uri_check {
             UriCheck::Loose => UriPolicy::Loose,

@@ -53,6 +53,20 @@ async fn autobahn_python_gets_retained_events_and_retaining_is_authorized() {
     assert!(server.shutdown().await);
 }
 
+/// Event history (WAMP "Event History"), driven by autobahn-python: a late subscriber reads the
+/// last N events of its subscription with `wamp.subscription.get_events`, in both serializers,
+/// exact and by prefix, with the spec's paging arguments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_python_reads_the_event_history_of_its_subscription() {
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
+        .await
+        .expect("venv setup");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_history.py");
+    let server = TestServer::start(&[("WEBSOCKET_HISTORY_TOPICS", "com.history.*=10")]).await;
+    run_script(&python, &script, &[&server.url()]).await;
+    assert!(server.shutdown().await);
+}
+
 /// Session testaments, driven by autobahn-python: published when the session's TCP connection
 /// is cut, flushed ones not; checked like the session's own publications when added (the rules
 /// let it publish under `com.` only).

@@ -64,6 +64,9 @@ impl Settings {
             (WEBSOCKET_RETAIN_TOPICS, self.retain_topics.to_string()),
             (WEBSOCKET_RETAINED_TOPICS, self.retained_topics.to_string()),
             (WEBSOCKET_RETAINED_BYTES, format_size(self.retained_bytes)),
+            (WEBSOCKET_HISTORY_TOPICS, self.history.topics.to_string()),
+            (WEBSOCKET_HISTORY_STREAMS, self.history.streams.to_string()),
+            (WEBSOCKET_HISTORY_BYTES, format_size(self.history.bytes)),
             (
                 WEBSOCKET_SHUTDOWN_TIMEOUT,
                 format_duration(self.shutdown_timeout),

@@ -94,6 +94,9 @@ pub struct Settings {
     pub retained_topics: usize,
     /// WEBSOCKET_RETAINED_BYTES, default 64 MiB: payload bytes per realm of retained events.
     pub retained_bytes: usize,
+    /// WEBSOCKET_HISTORY_TOPICS, WEBSOCKET_HISTORY_STREAMS, WEBSOCKET_HISTORY_BYTES: the event
+    /// history.
+    pub history: crate::router::history::HistorySettings,
     /// WEBSOCKET_RETAIN_TOPICS: topics retained without the `retain` option.
     pub retain_topics: crate::router::retained::RetainTopics,
     /// WEBSOCKET_SHUTDOWN_TIMEOUT, default 10s: drain deadline on SIGTERM.
@@ -226,6 +229,7 @@ impl Default for Settings {
             retained_topics: crate::router::retained::DEFAULT_RETAINED_TOPICS,
             retained_bytes: crate::router::retained::DEFAULT_RETAINED_BYTES,
             retain_topics: Default::default(),
+            history: Default::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             slow_consumer: SlowConsumerSettings::default(),
             metrics_dsn: None,
@@ -684,6 +688,25 @@ impl Settings {
                     format!("a comma-separated list of topics, a prefix ending in * ({why})")
                 })
             })?,
+            history: crate::router::history::HistorySettings {
+                topics: knob(env, WEBSOCKET_HISTORY_TOPICS, Default::default(), |s| {
+                    crate::router::history::HistoryTopics::parse(s).map_err(|why| {
+                        format!("a comma-separated list of pattern[=size[/age]] entries ({why})")
+                    })
+                })?,
+                streams: knob(
+                    env,
+                    WEBSOCKET_HISTORY_STREAMS,
+                    defaults.history.streams,
+                    parse_usize,
+                )?,
+                bytes: knob(
+                    env,
+                    WEBSOCKET_HISTORY_BYTES,
+                    defaults.history.bytes,
+                    parse_size,
+                )?,
+            },
             espocrm: super::espocrm::espocrm_from_env(env)?,
             zmq: super::zmq::zmq_from_env(env)?,
             socketio: super::socketio::socketio_from_env(env)?,

@@ -152,6 +152,12 @@ settings_table! {
         "most topics per realm that keep a retained event (PUBLISH with retain: true); events for further topics are delivered but not retained";
     WEBSOCKET_RETAINED_BYTES: Kind::Size, "64MiB",
         "most payload bytes per realm of retained events; one that does not fit is delivered but not retained, and the topic's older one is dropped";
+    WEBSOCKET_HISTORY_TOPICS: Kind::List, "",
+        "topics that keep an event history for wamp.subscription.get_events and for recovery after a reconnect: pattern[=size[/age]] entries, exact topics or prefixes ending in *, size up to 1000000 events (default 1000), age a duration (default: none); the first matching entry decides";
+    WEBSOCKET_HISTORY_STREAMS: Kind::Count, "10000",
+        "most topics per realm with a history stream; publications to further topics are delivered without history";
+    WEBSOCKET_HISTORY_BYTES: Kind::Size, "64MiB",
+        "most payload bytes per realm of event history; an append that does not fit trims its own topic's oldest events first";
     WEBSOCKET_SHUTDOWN_TIMEOUT: Kind::Duration, "10s",
         "on SIGTERM/SIGINT, how long connections may drain before the process exits";
     WEBSOCKET_SLOW_CONSUMER_POLICY: Kind::Text, "disconnect",

@@ -62,7 +62,7 @@ impl Subscription {
 pub type Matched = Vec<(Arc<Subscription>, MatchPolicy)>;
 
 /// An event to deliver, as received in PUBLISH.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Publication<'a> {
     /// Publication ID, random in [1, 2^53].
     pub id: Id,
@@ -78,6 +78,19 @@ pub struct Publication<'a> {
     pub publisher: Publisher<'a>,
     /// The original payload when a WAMP v1 session published it.
     pub v1_payload: Option<&'a Payload>,
+    /// Its place in its topic's history stream ([`crate::router::history`]), if the topic
+    /// keeps one: `EVENT.Details.epoch` and `offset`.
+    pub position: Option<&'a Position>,
+}
+
+/// A place in a topic's history stream: the stream's epoch and the event's offset in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The stream's name for this life of it: a new stream (after a restart, or once dropped)
+    /// has a new epoch, and offsets of different epochs are unrelated.
+    pub epoch: Arc<str>,
+    /// 1 for the stream's first event, one more for each following.
+    pub offset: u64,
 }
 
 /// The publisher's identity as the broker needs it: its session ID (for `exclude_me`) and, for
@@ -314,17 +327,18 @@ fn publisher_details(publisher: &Publisher<'_>) -> Dict {
     details
 }
 
-/// The retained event `publication` as `session` receives it on its new subscription
-/// `(subscription, uri, policy)`: in its protocol's form (WAMP v2 EVENT with
-/// `Details.retained`, WAMP v1 `[8, topic, payload]`, Socket.IO `42<ns>,[…]`), encoded the same
-/// way as a live delivery. `None` when the session's listing options exclude it or (Socket.IO) the
-/// topic is not one event below the subscription's prefix.
-pub fn retained_frame(
+/// A stored event `publication` (retained, or recovered from history) as `session` receives it
+/// on its new subscription `(subscription, uri, policy)`: in its protocol's form (WAMP v2 EVENT,
+/// with `Details.retained` when `retained`; WAMP v1 `[8, topic, payload]`; Socket.IO
+/// `42<ns>,[…]`), encoded the same way as a live delivery. `None` when the session's listing
+/// options exclude it or (Socket.IO) the topic is not one event below the subscription's prefix.
+pub fn replay_frame(
     session: &SessionHandle,
     subscription: Id,
     uri: &str,
     policy: MatchPolicy,
     publication: &Publication<'_>,
+    retained: bool,
 ) -> Option<Frame> {
     if !publication
         .options
@@ -337,7 +351,9 @@ pub fn retained_frame(
     } else {
         Dict::new()
     };
-    details.insert("retained".into(), Value::Bool(true));
+    if retained {
+        details.insert("retained".into(), Value::Bool(true));
+    }
     encode_for(
         session,
         subscription,
@@ -385,6 +401,10 @@ fn encode_event(
     let mut details = disclosed.cloned().unwrap_or_default();
     if policy != MatchPolicy::Exact {
         details.insert("topic".into(), Value::Str(publication.topic.to_owned()));
+    }
+    if let Some(position) = publication.position {
+        details.insert("epoch".into(), Value::Str(position.epoch.to_string()));
+        details.insert("offset".into(), Value::UInt(position.offset));
     }
     let event = Message::Event {
         subscription,
@@ -447,6 +467,7 @@ mod tests {
             options,
             publisher: publisher.into(),
             v1_payload: None,
+            position: None,
         });
     }
 

@@ -12,6 +12,7 @@ pub mod broker;
 pub mod dealer;
 pub mod demo_clock;
 pub mod handle;
+pub mod history;
 pub mod log_budget;
 pub mod meta;
 pub mod operations;
@@ -24,6 +25,7 @@ pub mod refusal;
 pub mod retained;
 pub mod session;
 pub mod session_v1;
+pub mod stored;
 pub mod subscribe_gate;
 pub mod testament;
 pub mod ticket_clock;
@@ -66,6 +68,8 @@ pub struct RouterConfig {
     pub retained_bytes: usize,
     /// Topics retained without the `retain` option.
     pub retain_topics: retained::RetainTopics,
+    /// Which topics keep an event history, and the realm-wide bounds on it.
+    pub history: history::HistorySettings,
 }
 
 /// Authentication methods the router offers.
@@ -159,7 +163,8 @@ impl Router {
                     config.retained_topics,
                     config.retained_bytes,
                     config.retain_topics.clone(),
-                );
+                )
+                .with_history(&config.history);
                 (name.clone(), Arc::new(realm))
             })
             .collect();

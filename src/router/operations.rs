@@ -24,9 +24,10 @@ use tracing::info;
 
 use crate::auth::rules::Action;
 use crate::oro::topics;
-use crate::router::broker::{PublishStats, Subscribed};
+use crate::router::broker::{Position, PublishStats, Subscribed};
 use crate::router::dealer::{CallRequest, Caller, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
+use crate::router::history;
 use crate::router::meta;
 use crate::router::outbound::Frame;
 use crate::router::publish_options::PublishOptions;
@@ -82,6 +83,9 @@ pub struct SubscribeRequest<'a> {
     pub held: usize,
     /// `SUBSCRIBE.Options.get_retained`: queue the covered retained events after SUBSCRIBED.
     pub get_retained: bool,
+    /// `SUBSCRIBE.Options.recover_epoch` and `recover_offset`: the last event the subscriber
+    /// saw, to receive the ones after it from the topic's history ([`history`]).
+    pub recover: Option<&'a Position>,
 }
 
 /// How a call ended up.
@@ -182,12 +186,21 @@ impl Router {
             topic,
             policy,
             get_retained,
+            recover,
             ..
         } = request;
         self.op_check_subscribe(&actor, request)?;
         let result = actor
             .realm
-            .subscribe(actor.handle, topic, policy, get_retained, reply);
+            .subscribe(actor.handle, topic, policy, get_retained, recover, reply)
+            .map_err(|failed| {
+                info!(
+                    session = actor.handle.id,
+                    topic, "recovery refused: {}", failed.reason
+                );
+                Refusal::new(history::RECOVERY_FAILED, failed.reason.clone())
+                    .with_kwargs(failed.kwargs())
+            })?;
         actor
             .realm
             .subscribed(actor.handle.id, result, topic, policy);
@@ -208,6 +221,20 @@ impl Router {
             ..
         } = request;
         self.validate_uri(actor, topic, policy, "topic")?;
+        if request.recover.is_some() {
+            if policy != MatchPolicy::Exact {
+                return Err(Refusal::new(
+                    error_uri::INVALID_ARGUMENT,
+                    "recover_epoch and recover_offset need an exact-match subscription (a history stream is one topic)",
+                ));
+            }
+            if !actor.realm.keeps_history(topic) {
+                return Err(Refusal::new(
+                    error_uri::INVALID_ARGUMENT,
+                    format!("topic \"{topic}\" keeps no history to recover from (WEBSOCKET_HISTORY_TOPICS)"),
+                ));
+            }
+        }
         let max = self.config().limits.max_subscriptions;
         if held >= max && !actor.realm.is_subscribed(actor.handle.id, topic, policy) {
             return Err(self.over_limit(
@@ -232,6 +259,75 @@ impl Router {
             None => Gate::Open,
             Some(gate) => gate.decide(actor.handle, request.topic, request.policy),
         })
+    }
+
+    /// `wamp.subscription.get_events(subscription, limit=…, reverse=…, …)`: the subscription's
+    /// stored events, oldest first, each `{timestamp, subscription, publication, details, args,
+    /// kwargs}` as the WAMP "Event History" section describes. The caller must be allowed to
+    /// subscribe to the subscription's topic; publications whose black- or white-lists would
+    /// have kept them from it live are left out.
+    fn op_get_events(
+        &self,
+        actor: &Actor<'_>,
+        args: &[Value],
+        kwargs: &Dict,
+    ) -> Result<Vec<Value>, Refusal> {
+        let subscription = args.first().and_then(Value::as_id).ok_or_else(|| {
+            Refusal::new(
+                error_uri::INVALID_ARGUMENT,
+                "expected the subscription ID as the first argument",
+            )
+        })?;
+        let (uri, policy, _) = actor
+            .realm
+            .subscription_details(subscription)
+            .ok_or_else(|| {
+                Refusal::new(
+                    error_uri::NO_SUCH_SUBSCRIPTION,
+                    format!("no subscription {subscription}"),
+                )
+            })?;
+        self.authorize_actor(actor, Action::Subscribe, &uri, policy)?;
+        let query = history::Query::parse(kwargs)
+            .map_err(|why| Refusal::new(error_uri::INVALID_ARGUMENT, why))?;
+        let found = actor
+            .realm
+            .history()
+            .query(&uri, policy, &query)
+            .map_err(|why| Refusal::new(error_uri::INVALID_ARGUMENT, why))?;
+        let events = found
+            .into_iter()
+            .filter(|(_, entry)| {
+                let event = &entry.event;
+                event.options.admits(actor.handle, event.publisher.0)
+            })
+            .map(|(topic, entry)| {
+                let event = &entry.event;
+                let mut details = Dict::new();
+                if policy != MatchPolicy::Exact {
+                    details.insert("topic".into(), Value::Str(topic.to_string()));
+                }
+                if let Some(position) = &event.position {
+                    details.insert("epoch".into(), Value::Str(position.epoch.to_string()));
+                    details.insert("offset".into(), Value::UInt(position.offset));
+                }
+                if event.options.disclose_me {
+                    let (id, authid, authrole) = &event.publisher;
+                    details.insert("publisher".into(), Value::UInt(*id));
+                    details.insert("publisher_authid".into(), Value::Str(authid.clone()));
+                    details.insert("publisher_authrole".into(), Value::Str(authrole.clone()));
+                }
+                let mut out = Dict::new();
+                out.insert("timestamp".into(), Value::Str(history::timestamp(entry.at)));
+                out.insert("subscription".into(), Value::UInt(subscription));
+                out.insert("publication".into(), Value::UInt(event.publication));
+                out.insert("details".into(), Value::Dict(details));
+                out.insert("args".into(), Value::List(event.args.clone()));
+                out.insert("kwargs".into(), Value::Dict(event.kwargs.clone()));
+                Value::Dict(out)
+            })
+            .collect();
+        Ok(vec![Value::List(events)])
     }
 
     /// Ends `actor`'s subscription `subscription`, which the session checked it holds. The
@@ -305,6 +401,13 @@ impl Router {
         timeout: Duration,
     ) -> Result<Called, Refusal> {
         self.validate_uri(&actor, &call.procedure, MatchPolicy::Exact, "procedure")?;
+        if call.procedure == history::GET_EVENTS {
+            // Whoever may subscribe to a subscription's topic may read its history (WAMP
+            // "Event History", security aspects): authorized as that subscription, not as a call.
+            return self
+                .op_get_events(&actor, &call.args, &call.kwargs)
+                .map(Called::Answered);
+        }
         self.authorize_actor(&actor, Action::Call, &call.procedure, MatchPolicy::Exact)?;
         if let Some(outcome) = meta::call(
             actor.realm,

@@ -404,6 +404,16 @@ impl Outbound {
         }
     }
 
+    /// Free room below the queue's bounds now: `(frames, bytes)`.
+    pub fn room(&self) -> (usize, usize) {
+        let limits = self.shared.limits;
+        let inner = self.shared.lock();
+        (
+            limits.messages.saturating_sub(inner.items.len()),
+            limits.bytes.saturating_sub(inner.bytes),
+        )
+    }
+
     /// Events this session lost to its overflow policy so far.
     pub fn dropped_total(&self) -> u64 {
         self.shared.dropped_total.load(Ordering::Relaxed)

@@ -48,16 +48,16 @@ impl Router {
         if !request.any_topic
             && !uri::is_valid_uri(topic, self.config().uri_policy, MatchPolicy::Exact)
         {
-            return Err(Refusal {
-                error: error_uri::INVALID_URI,
-                message: format!("invalid topic URI \"{topic}\""),
-            });
+            return Err(Refusal::new(
+                error_uri::INVALID_URI,
+                format!("invalid topic URI \"{topic}\""),
+            ));
         }
         if uri::is_reserved(topic) {
-            return Err(Refusal {
-                error: error_uri::INVALID_URI,
-                message: format!("topic \"{topic}\" is reserved for the router"),
-            });
+            return Err(Refusal::new(
+                error_uri::INVALID_URI,
+                format!("topic \"{topic}\" is reserved for the router"),
+            ));
         }
         Ok(options)
     }
@@ -121,6 +121,7 @@ impl Router {
             options,
             publisher: publisher.into(),
             v1_payload: request.v1_payload,
+            position: None,
         });
         if let Some(backplane) = self.backplane().filter(|_| forward) {
             backplane.forward(&Outgoing {

@@ -1,5 +1,5 @@
 //! A realm: the routing namespace sessions join. It owns the broker, the dealer, the session
-//! table and the retained events.
+//! table, the retained events and the event history.
 //!
 //! Shared state sits behind short `std::sync` critical sections that never span an `.await`
 //! (DESIGN.md §3, rule 5): publishing takes the broker's read lock, so publishers on different
@@ -13,15 +13,17 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::metrics::Metrics;
 use crate::router::backplane::Incoming;
-use crate::router::broker::{self, Broker, Publication, PublishStats, Subscribed};
+use crate::router::broker::{self, Broker, Position, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
+use crate::router::history::{History, HistorySettings, Unrecoverable};
 use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy, Pushed};
 use crate::router::publish_options::PublishOptions;
 use crate::router::retained::{
     Kept, RetainTopics, Retained, DEFAULT_RETAINED_BYTES, DEFAULT_RETAINED_TOPICS,
 };
+use crate::router::stored::StoredEvent;
 use wampd_proto::wamp::{id, Dict, Id, MatchPolicy, Value};
 
 /// One realm and its live state.
@@ -47,6 +49,8 @@ pub struct Realm {
     call_timer_running: AtomicBool,
     /// The last `retain: true` event per topic.
     retained: Retained,
+    /// The history streams of `WEBSOCKET_HISTORY_TOPICS`.
+    history: History,
 }
 
 /// What this node knows about the realm's cluster-wide session count.
@@ -81,6 +85,7 @@ impl Realm {
         trusted_role: &str,
     ) -> Realm {
         let dropped = metrics.dropped_counter(policy.as_str());
+        let history = History::new(&HistorySettings::default(), metrics.history.clone());
         let (router_identity, rx) = SessionHandle::internal();
         Realm {
             router_identity,
@@ -101,7 +106,24 @@ impl Realm {
                 DEFAULT_RETAINED_BYTES,
                 RetainTopics::default(),
             ),
+            history,
         }
+    }
+
+    /// Keeps the history `settings` configure.
+    pub fn with_history(mut self, settings: &HistorySettings) -> Realm {
+        self.history = History::new(settings, self.metrics.history.clone());
+        self
+    }
+
+    /// Whether `topic` keeps an event history.
+    pub fn keeps_history(&self, topic: &str) -> bool {
+        self.history.keeps(topic)
+    }
+
+    /// The realm's event history (`wamp.subscription.get_events` reads it).
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// Bounds the retained events to `topics` and `bytes`, and retains every publication to
@@ -180,7 +202,43 @@ impl Realm {
 
     /// Delivers `publication` to its subscribers: matched under the broker lock, delivered after
     /// it is released (see [`crate::router::broker`]).
+    /// A history topic's publication is appended first and delivered under the history lock
+    /// with its position (see [`crate::router::history`]).
     fn deliver(&self, publication: &Publication<'_>) -> PublishStats {
+        match self.history.append(publication) {
+            Ok(Some(appended)) => {
+                if let Some(bound) = appended.refused {
+                    self.history_full(bound, publication.topic);
+                }
+                let positioned = Publication {
+                    position: Some(&appended.position),
+                    ..*publication
+                };
+                let stats = self.retain_and_deliver(&positioned);
+                drop(appended);
+                stats
+            }
+            Ok(None) => self.retain_and_deliver(publication),
+            Err(bound) => {
+                self.history_full(bound, publication.topic);
+                self.retain_and_deliver(publication)
+            }
+        }
+    }
+
+    fn history_full(&self, bound: &'static str, topic: &str) {
+        self.metrics.limit_refused(bound);
+        crate::router::log_budget::connection_warning(|suppressed| {
+            tracing::warn!(
+                realm = %self.name,
+                topic,
+                suppressed,
+                "not kept in history: the realm's history is at WEBSOCKET_HISTORY_STREAMS or WEBSOCKET_HISTORY_BYTES"
+            );
+        });
+    }
+
+    fn retain_and_deliver(&self, publication: &Publication<'_>) -> PublishStats {
         if self.retained.wants(publication) && self.retained.keep(publication) == Kept::Full {
             self.metrics.limit_refused("retained_topics");
             crate::router::log_budget::connection_warning(|suppressed| {
@@ -212,18 +270,54 @@ impl Realm {
             if configured_only && !self.retained.always(&topic) {
                 continue;
             }
-            let Some(frame) = broker::retained_frame(
+            let Some(frame) = broker::replay_frame(
                 session,
                 subscription,
                 uri,
                 policy,
                 &event.publication(&topic),
+                true,
             ) else {
                 continue;
             };
             if let Pushed::Queued { .. } = session.outbound.push_event(frame, &Arc::from(topic)) {
                 sent += 1;
             }
+        }
+        self.count_deliveries(PublishStats {
+            delivered: sent,
+            dropped: 0,
+        });
+        sent
+    }
+
+    /// Queues for `session` the events its new subscription `(subscription, uri, policy)`
+    /// recovers, as replies (never dropped by the overflow policy: past its margin the session
+    /// is disconnected instead, so a recovery is complete or visibly failed). Returns how many.
+    fn send_recovered(
+        &self,
+        session: &SessionHandle,
+        subscription: Id,
+        uri: &str,
+        policy: MatchPolicy,
+        events: &[Arc<StoredEvent>],
+    ) -> u64 {
+        let mut sent = 0;
+        for event in events {
+            let Some(frame) = broker::replay_frame(
+                session,
+                subscription,
+                uri,
+                policy,
+                &event.publication(uri),
+                false,
+            ) else {
+                continue;
+            };
+            if session.outbound.push(frame).is_err() {
+                break;
+            }
+            sent += 1;
         }
         self.count_deliveries(PublishStats {
             delivered: sent,
@@ -249,6 +343,7 @@ impl Realm {
             options,
             publisher: (&self.router_identity).into(),
             v1_payload: None,
+            position: None,
         });
         self.count_deliveries(stats);
     }
@@ -373,23 +468,53 @@ impl Realm {
     /// the SUBSCRIBED under the same lock, so a live event can follow them but never come
     /// between the SUBSCRIBED and them (an event published meanwhile may arrive twice: once
     /// retained, once live).
+    ///
+    /// With `recover` (an exact subscription to a history topic, checked by the operations
+    /// layer), the history lock is taken first and held until the SUBSCRIBED and the events
+    /// after `recover` are queued, so live delivery continues exactly where they end; retained
+    /// events are not sent then. `Err` (nothing subscribed) when the stream cannot recover
+    /// from there, or the events would not fit in the session's outbound queue.
     pub fn subscribe(
         &self,
         session: &Arc<SessionHandle>,
         uri: &str,
         policy: MatchPolicy,
         get_retained: bool,
+        recover: Option<&Position>,
         reply: impl FnOnce(Subscribed) -> Option<Frame>,
-    ) -> Subscribed {
+    ) -> Result<Subscribed, Unrecoverable> {
+        if let Some(from) = recover {
+            let mut streams = self.history.lock();
+            let events = self.history.recover(&mut streams, uri, from)?;
+            let bytes: usize = events.iter().map(|e| e.size).sum();
+            let (room, room_bytes) = session.outbound.room();
+            if events.len() > room || bytes > room_bytes {
+                return Err(Unrecoverable {
+                    reason: format!(
+                        "{} missed events ({bytes} bytes) do not fit in this session's outbound queue ({room} events, {room_bytes} bytes free; WEBSOCKET_OUTBOUND_QUEUE_MESSAGES, WEBSOCKET_OUTBOUND_QUEUE_BYTES)",
+                        events.len()
+                    ),
+                    current: None,
+                });
+            }
+            let result =
+                write(&self.broker).subscribe_with(session, uri, policy, reply, |result| {
+                    self.send_recovered(session, result.subscription, uri, policy, &events);
+                });
+            drop(streams);
+            return Ok(result);
+        }
         // WAMP v1 and Socket.IO clients cannot ask: they get the configured topics' events.
         let configured_only = !get_retained;
         let give = get_retained
             || ((session.v1 || session.socketio) && self.retained.has_configured_topics());
-        write(&self.broker).subscribe_with(session, uri, policy, reply, |result| {
-            if give {
-                self.send_retained(session, result.subscription, uri, policy, configured_only);
-            }
-        })
+        Ok(
+            write(&self.broker).subscribe_with(session, uri, policy, reply, |result| {
+                if give {
+                    self.send_retained(session, result.subscription, uri, policy, configured_only);
+                }
+            }),
+        )
     }
 
     /// Whether `session` is a subscriber of exactly `(uri, policy)`.
@@ -445,6 +570,7 @@ impl Realm {
             options: &incoming.options,
             publisher: incoming.publisher(),
             v1_payload: incoming.v1_payload.as_ref(),
+            position: None,
         });
         self.count_deliveries(stats);
         stats

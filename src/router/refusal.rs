@@ -5,15 +5,18 @@
 //! [`wampd_proto::wamp::error_uri::PROTOCOL_VIOLATION`]; v1 CALLERROR or Oro's refusal text; an HTTP
 //! status with a JSON body).
 
-use wampd_proto::wamp::{error_uri, OptionError};
+use wampd_proto::wamp::{error_uri, Dict, OptionError};
 
 /// Why a request was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
     /// `wamp.error.invalid_uri`, `wamp.error.not_authorized`, `wampd.error.limit_exceeded`, …
     pub error: &'static str,
     /// What was wrong, for the client.
     pub message: String,
+    /// What the client can act on, as the ERROR's `ArgumentsKw` (a failed recovery's current
+    /// stream position); empty for most refusals.
+    pub kwargs: Dict,
 }
 
 impl Refusal {
@@ -22,7 +25,14 @@ impl Refusal {
         Refusal {
             error,
             message: message.into(),
+            kwargs: Dict::new(),
         }
+    }
+
+    /// The same refusal, telling the client `kwargs` too.
+    pub fn with_kwargs(mut self, kwargs: Dict) -> Refusal {
+        self.kwargs = kwargs;
+        self
     }
 }
 

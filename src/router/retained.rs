@@ -14,109 +14,48 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wampd_proto::wamp::codec::msgpack_writer;
-use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
+use wampd_proto::wamp::MatchPolicy;
 
-use crate::router::broker::{Publication, Publisher};
-use crate::router::publish_options::PublishOptions;
+use crate::router::broker::Publication;
+use crate::router::stored::{covers, StoredEvent, TopicPattern};
 use wampd_proto::units::parse_list;
-use wampd_proto::wamp::v1::Payload;
 
 /// Default [`Retained`] bound: topics per realm.
 pub const DEFAULT_RETAINED_TOPICS: usize = 10_000;
 /// Default [`Retained`] bound: payload bytes per realm.
 pub const DEFAULT_RETAINED_BYTES: usize = 64 << 20;
 
-/// One retained event: what a late subscriber's EVENT is built from.
-#[derive(Debug)]
-pub struct RetainedEvent {
-    /// The publication's ID.
-    pub publication: Id,
-    /// Positional payload.
-    pub args: Vec<Value>,
-    /// Keyword payload.
-    pub kwargs: Dict,
-    /// The publisher: session (for `exclude_me`), authid and authrole (for `disclose_me`).
-    pub publisher: (Id, String, String),
-    /// The publication's options: a late subscriber gets the event only if its black- and
-    /// white-lists would have let it through live.
-    pub options: PublishOptions,
-    /// A WAMP v1 publisher's payload as sent, for v1 subscribers.
-    pub v1_payload: Option<Payload>,
-    /// What it counts against the byte bound.
-    size: usize,
-}
-
-impl RetainedEvent {
-    /// The publication again, on `topic`, for encoding.
-    pub fn publication<'a>(&'a self, topic: &'a str) -> Publication<'a> {
-        let (id, authid, authrole) = &self.publisher;
-        Publication {
-            id: self.publication,
-            topic,
-            args: &self.args,
-            kwargs: &self.kwargs,
-            options: &self.options,
-            publisher: Publisher {
-                id: *id,
-                authid,
-                authrole,
-            },
-            v1_payload: self.v1_payload.as_ref(),
-        }
-    }
-}
-
 /// Topics whose every publication is retained (`WEBSOCKET_RETAIN_TOPICS`): for publishers and
 /// subscribers that cannot send the options (WAMP v1, Socket.IO, HTTP), the operator decides per
 /// topic. An entry is an exact topic, or a prefix when it ends with `*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RetainTopics {
-    exact: Vec<String>,
-    prefixes: Vec<String>,
-}
+pub struct RetainTopics(Vec<TopicPattern>);
 
 impl RetainTopics {
     /// Parses `a.b,oro/ping,news.*`; `Err` names the bad entry.
     pub fn parse(list: &str) -> Result<RetainTopics, String> {
-        let mut topics = RetainTopics::default();
-        for entry in parse_list(list)? {
-            let entry = entry.as_str();
-            match entry.strip_suffix('*') {
-                Some("") => {
-                    return Err("\"*\" alone would retain every topic: name a prefix".into())
-                }
-                Some(prefix) if prefix.contains('*') => {
-                    return Err(format!("{entry:?}: only a final * is allowed"))
-                }
-                Some(prefix) => topics.prefixes.push(prefix.to_owned()),
-                None if entry.contains('*') => {
-                    return Err(format!("{entry:?}: only a final * is allowed"))
-                }
-                None => topics.exact.push(entry.to_owned()),
-            }
-        }
-        Ok(topics)
+        parse_list(list)?
+            .iter()
+            .map(|entry| TopicPattern::parse(entry))
+            .collect::<Result<_, _>>()
+            .map(RetainTopics)
     }
 
     /// Whether publications to `topic` are always retained.
     pub fn matches(&self, topic: &str) -> bool {
-        self.exact.iter().any(|t| t == topic)
-            || self.prefixes.iter().any(|p| topic.starts_with(p.as_str()))
+        self.0.iter().any(|p| p.matches(topic))
     }
 
     /// True when no topic is named.
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.prefixes.is_empty()
+        self.0.is_empty()
     }
 }
 
 impl std::fmt::Display for RetainTopics {
     /// The list as configured (`config:check` shows it).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let exact = self.exact.iter().cloned();
-        let prefixes = self.prefixes.iter().map(|p| format!("{p}*"));
-        let all: Vec<String> = exact.chain(prefixes).collect();
+        let all: Vec<String> = self.0.iter().map(ToString::to_string).collect();
         f.write_str(&all.join(","))
     }
 }
@@ -175,17 +114,8 @@ impl Retained {
 
     /// Keeps `publication` as its topic's retained event.
     pub fn keep(&self, publication: &Publication<'_>) -> Kept {
-        let p = &publication.publisher;
-        let size = payload_size(publication.args, publication.kwargs);
-        let event = Arc::new(RetainedEvent {
-            publication: publication.id,
-            args: publication.args.to_vec(),
-            kwargs: publication.kwargs.clone(),
-            publisher: (p.id, p.authid.to_owned(), p.authrole.to_owned()),
-            options: publication.options.clone(),
-            v1_payload: publication.v1_payload.cloned(),
-            size,
-        });
+        let event = Arc::new(StoredEvent::capture(publication));
+        let size = event.size;
         let mut events = self.lock();
         let replaced = events
             .by_topic
@@ -204,7 +134,7 @@ impl Retained {
     /// The retained events a subscription to `uri` with `policy` covers, with their topics.
     /// A pattern subscription scans the store, which its topic bound keeps short; the realm
     /// calls this under the subscription's lock (see `Realm::subscribe`).
-    pub fn matching(&self, uri: &str, policy: MatchPolicy) -> Vec<(String, Arc<RetainedEvent>)> {
+    pub fn matching(&self, uri: &str, policy: MatchPolicy) -> Vec<(String, Arc<StoredEvent>)> {
         let guard = self.lock();
         let events = &guard.by_topic;
         match policy {
@@ -239,39 +169,17 @@ impl Retained {
 /// The retained events by topic, and the bytes they count.
 #[derive(Debug, Default)]
 struct Events {
-    by_topic: HashMap<String, Arc<RetainedEvent>>,
+    by_topic: HashMap<String, Arc<StoredEvent>>,
     bytes: usize,
-}
-
-/// A payload's size as its MessagePack encoding (compact, and what the cluster ships), written
-/// from the borrowed values.
-fn payload_size(args: &[Value], kwargs: &Dict) -> usize {
-    let mut out = Vec::new();
-    msgpack_writer::list(&mut out, args);
-    msgpack_writer::dict(&mut out, kwargs);
-    out.len()
-}
-
-/// Whether a subscription `(pattern, policy)` receives events published to `topic`: the same
-/// rule the broker's topic index applies.
-fn covers(pattern: &str, policy: MatchPolicy, topic: &str) -> bool {
-    match policy {
-        MatchPolicy::Exact => pattern == topic,
-        MatchPolicy::Prefix => topic.starts_with(pattern),
-        MatchPolicy::Wildcard => {
-            let (p, t): (Vec<&str>, Vec<&str>) =
-                (pattern.split('.').collect(), topic.split('.').collect());
-            p.len() == t.len()
-                && p.iter()
-                    .zip(&t)
-                    .all(|(p, t)| if p.is_empty() { !t.is_empty() } else { p == t })
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::router::broker::Publisher;
+    use crate::router::publish_options::PublishOptions;
+    use crate::router::stored::payload_size;
+    use wampd_proto::wamp::{Dict, Id, Value};
 
     fn keep(store: &Retained, topic: &str, n: u64) -> Kept {
         keep_with(store, topic, &[Value::UInt(n)], &Dict::new(), n)
@@ -294,6 +202,7 @@ mod tests {
                 authrole: "r",
             },
             v1_payload: None,
+            position: None,
         })
     }
 

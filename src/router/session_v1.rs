@@ -203,6 +203,7 @@ impl V1Session {
             policy: MatchPolicy::Exact,
             held: self.subscriptions.len() + self.pending.len(),
             get_retained: false,
+            recover: None,
         };
         match self.router.op_subscribe_gate(&self.actor(), request) {
             Ok(Gate::Open) => self.finish_subscribe(topic),
@@ -260,6 +261,7 @@ impl V1Session {
                 policy: MatchPolicy::Exact,
                 held: self.subscriptions.len(),
                 get_retained: false,
+                recover: None,
             },
             // WAMP v1 has no SUBSCRIBED.
             |_| None,

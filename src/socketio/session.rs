@@ -290,6 +290,7 @@ impl SioSession {
             policy: MatchPolicy::Prefix,
             held: self.held(),
             get_retained: false,
+            recover: None,
         };
         match self.router.op_subscribe_gate(&self.actor(), request) {
             Ok(Gate::Open) => Ok(None),
@@ -326,6 +327,7 @@ impl SioSession {
             policy: MatchPolicy::Prefix,
             held: self.held(),
             get_retained: false,
+            recover: None,
         };
         let result = self
             .router

@@ -218,6 +218,7 @@ fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
         "subscriber_blackwhite_listing",
         "pattern_based_subscription",
         "event_retention",
+        "event_history",
     ] {
         features.insert(feature.into(), Value::Bool(true));
     }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
+use crate::router::broker::Position;
 use crate::router::dealer::{CallRequest, Caller, CancelMode};
 use crate::router::handle::SessionHandle;
 use crate::router::operations::{Actor, Called, SubscribeRequest};
@@ -35,7 +36,8 @@ use crate::router::Router;
 use wampd_proto::ticket::Claims;
 use wampd_proto::wamp::message::code;
 use wampd_proto::wamp::{
-    codec, error_uri, id, DecodeError, Dict, Id, MatchPolicy, Message, Serializer, Value,
+    codec, error_uri, id, DecodeError, Dict, Id, MatchPolicy, Message, OptionError, Serializer,
+    Value,
 };
 
 /// WebSocket close code for a normal close.
@@ -84,8 +86,70 @@ struct Joined {
 struct PendingSubscribe {
     request: Id,
     topic: String,
+    options: SubscribeOptions,
+}
+
+/// Longest `recover_epoch` accepted (wampd's own are 14 characters).
+const MAX_EPOCH_LENGTH: usize = 64;
+
+/// `SUBSCRIBE.Options` as wampd reads them.
+#[derive(Debug, Clone)]
+struct SubscribeOptions {
     policy: MatchPolicy,
     get_retained: bool,
+    /// `recover_epoch` and `recover_offset`, which come together.
+    recover: Option<Position>,
+}
+
+impl SubscribeOptions {
+    fn parse(options: &Dict) -> Result<SubscribeOptions, OptionError> {
+        let policy = MatchPolicy::from_options(options)?;
+        let get_retained = flag(options, "get_retained", false)?;
+        let epoch = options
+            .get("recover_epoch")
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| !s.is_empty() && s.len() <= MAX_EPOCH_LENGTH)
+                    .ok_or(OptionError::invalid(
+                        "recover_epoch",
+                        "a string (an EVENT's Details.epoch)",
+                    ))
+            })
+            .transpose()?;
+        let offset = options
+            .get("recover_offset")
+            .map(|v| {
+                v.as_u64().ok_or(OptionError::invalid(
+                    "recover_offset",
+                    "a whole number (an EVENT's Details.offset)",
+                ))
+            })
+            .transpose()?;
+        let recover = match (epoch, offset) {
+            (Some(epoch), Some(offset)) => Some(Position {
+                epoch: Arc::from(epoch),
+                offset,
+            }),
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(OptionError::invalid(
+                    "recover_epoch",
+                    "given with recover_offset",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(OptionError::invalid(
+                    "recover_offset",
+                    "given with recover_epoch",
+                ))
+            }
+        };
+        Ok(SubscribeOptions {
+            policy,
+            get_retained,
+            recover,
+        })
+    }
 }
 
 impl Joined {
@@ -444,10 +508,21 @@ impl Session {
         });
     }
 
+    /// ERROR for a refused request, with what the refusal tells the client in `ArgumentsKw`.
+    fn error_for(&self, request_type: u64, request: Id, refusal: Refusal) {
+        self.send(&Message::Error {
+            request_type,
+            request,
+            details: Dict::new(),
+            error: refusal.error.into(),
+            args: vec![Value::Str(refusal.message)],
+            kwargs: refusal.kwargs,
+        });
+    }
+
     fn subscribe(&mut self, request: Id, options: &Dict, topic: &str) -> Step {
-        let parsed = MatchPolicy::from_options(options)
-            .and_then(|policy| Ok((policy, flag(options, "get_retained", false)?)));
-        let (policy, get_retained) = match parsed {
+        let parsed = SubscribeOptions::parse(options);
+        let options = match parsed {
             Ok(parsed) => parsed,
             Err(why) => {
                 self.error(
@@ -462,15 +537,17 @@ impl Session {
         let Some(joined) = self.joined() else {
             return Step::Continue;
         };
+        let policy = options.policy;
         let ask = SubscribeRequest {
             topic,
             policy,
             held: joined.subscriptions.len() + joined.pending.len(),
-            get_retained,
+            get_retained: options.get_retained,
+            recover: options.recover.as_ref(),
         };
         match self.router.op_subscribe_gate(&joined.actor(), ask) {
             Ok(Gate::Open) => {
-                self.finish_subscribe(request, topic, policy, get_retained);
+                self.finish_subscribe(request, topic, &options);
             }
             Ok(Gate::Refused(why)) => {
                 self.router.metrics().authorization_denied("subscribe");
@@ -493,8 +570,7 @@ impl Session {
                         PendingSubscribe {
                             request,
                             topic: topic.to_owned(),
-                            policy,
-                            get_retained,
+                            options: options.clone(),
                         },
                     );
                 }
@@ -517,12 +593,7 @@ impl Session {
             return Step::Continue;
         };
         let Some(message) = check_refusal(&done.outcome) else {
-            self.finish_subscribe(
-                pending.request,
-                &pending.topic,
-                pending.policy,
-                pending.get_retained,
-            );
+            self.finish_subscribe(pending.request, &pending.topic, &pending.options);
             return Step::Continue;
         };
         match &done.outcome {
@@ -546,13 +617,8 @@ impl Session {
 
     /// Subscribes after the checks passed: SUBSCRIBED, then (with `get_retained`) the retained
     /// events the subscription covers.
-    fn finish_subscribe(
-        &mut self,
-        request: Id,
-        topic: &str,
-        policy: MatchPolicy,
-        get_retained: bool,
-    ) {
+    fn finish_subscribe(&mut self, request: Id, topic: &str, options: &SubscribeOptions) {
+        let policy = options.policy;
         let Some(joined) = self.joined() else {
             return;
         };
@@ -564,7 +630,8 @@ impl Session {
                 topic,
                 policy,
                 held: joined.subscriptions.len(),
-                get_retained,
+                get_retained: options.get_retained,
+                recover: options.recover.as_ref(),
             },
             |result| {
                 metrics.messages_out(code::SUBSCRIBED, 1);
@@ -590,7 +657,7 @@ impl Session {
                     );
                 }
             }
-            Err(refusal) => self.error(code::SUBSCRIBE, request, refusal.error, &refusal.message),
+            Err(refusal) => self.error_for(code::SUBSCRIBE, request, refusal),
         }
     }
 

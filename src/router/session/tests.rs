@@ -38,6 +38,7 @@ fn router() -> Arc<Router> {
         retained_topics: 100,
         retained_bytes: 1 << 20,
         retain_topics: Default::default(),
+        history: Default::default(),
     };
     Arc::new(Router::new(config, Arc::new(Metrics::new())))
 }
