@@ -155,6 +155,8 @@ pub struct Metrics {
     pub cluster_receive_dropped: Counter,
     /// Publications that stayed local: backplane down, its queue full, or a send failed.
     pub cluster_dropped: Counter,
+    /// Publications queued for the other nodes while the backplane was down.
+    pub cluster_buffered: Counter,
     /// Times the cluster backplane was lost (or found unreachable at start-up).
     pub cluster_disconnects: Counter,
 }
@@ -359,8 +361,14 @@ impl Metrics {
         let cluster_dropped = Counter::default();
         registry.register(
             "cluster_publications_dropped",
-            "Publications delivered locally only: backplane down, its queue full or a send failed",
+            "Publications delivered locally only: the backplane's queue was full",
             cluster_dropped.clone(),
+        );
+        let cluster_buffered = Counter::default();
+        registry.register(
+            "cluster_publications_buffered",
+            "Publications queued for the other nodes while the backplane was down, sent in order when it came back",
+            cluster_buffered.clone(),
         );
         let cluster_disconnects = Counter::default();
         registry.register(
@@ -374,6 +382,7 @@ impl Metrics {
             cluster_received,
             cluster_receive_dropped,
             cluster_dropped,
+            cluster_buffered,
             cluster_disconnects,
             registry,
             connections,

@@ -141,8 +141,38 @@ impl Incoming {
             args,
             kwargs,
             v1_payload,
+            sequenced: None,
         })
     }
+}
+
+/// A sequenced publication as the sequencing script PUBLISHes it: `H<epoch>:<offset>:` and the
+/// envelope. `H` (0x48) is a MessagePack integer, so it can never start a plain envelope.
+pub fn split_sequenced(message: &[u8]) -> Option<(&str, u64, &[u8])> {
+    let rest = message.strip_prefix(b"H")?;
+    let colon = rest.iter().position(|&b| b == b':')?;
+    let epoch = std::str::from_utf8(&rest[..colon]).ok()?;
+    let rest = &rest[colon + 1..];
+    let colon = rest.iter().position(|&b| b == b':')?;
+    let offset = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+    Some((epoch, offset, &rest[colon + 1..]))
+}
+
+/// How a queued envelope is to be sent.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// PUBLISHed to the realm's channel as it is.
+    Publish,
+    /// Numbered in `topic`'s shared history stream (at most `size` entries, the keys expiring
+    /// `ttl_secs` after the last publication, 0: never), then PUBLISHed with its position.
+    Sequence {
+        /// The concrete topic.
+        topic: Arc<str>,
+        /// The stream's length bound.
+        size: usize,
+        /// The stream's idle lifetime, 0 for none.
+        ttl_secs: u64,
+    },
 }
 
 /// An encoded envelope and the realm channel it goes to, as queued for the publisher task.
@@ -152,11 +182,24 @@ pub struct Queued {
     pub realm: Arc<str>,
     /// The encoded envelope.
     pub bytes: Bytes,
+    /// Published as is, or sequenced first.
+    pub route: Route,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sequenced_message_carries_its_position_before_the_envelope() {
+        assert_eq!(
+            split_sequenced(b"H1f3a:42:\x9c\x01"),
+            Some(("1f3a", 42, &b"\x9c\x01"[..]))
+        );
+        assert_eq!(split_sequenced(b"\x9c\x01"), None, "a plain envelope");
+        assert_eq!(split_sequenced(b"Hepoch:x:"), None, "offset not a number");
+        assert_eq!(split_sequenced(b"Hepoch"), None);
+    }
     use crate::router::broker::Publisher;
     use wampd_proto::wamp::Dict;
 

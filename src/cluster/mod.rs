@@ -12,6 +12,10 @@
 //! broker delivery for its local sessions. Because each node delivers only to its own sessions,
 //! and each envelope reaches each node once, every subscriber gets the event exactly once.
 //!
+//! History topics are the exception: their publications go through Redis first, which numbers
+//! them in a shared stream, and every node (the publishing one included) delivers them with
+//! their position (see [`redis`]), so recovery works on any node.
+//!
 //! What is not shared: RPC registrations, the session/subscription meta API, idempotency keys
 //! of `POST /publish`; see docs/clustering.md.
 //!

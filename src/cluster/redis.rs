@@ -20,10 +20,25 @@
 //! (so a SIGKILLed node drops out by itself), registers the node in the set `{prefix}:nodes`,
 //! and sums the hashes of every node still there for `wampd.cluster.session.count`.
 //!
+//! **History topics** (`WEBSOCKET_HISTORY_TOPICS`) take another route, so that a stream's offsets
+//! are the same on every node and any node can serve a recovery: the publishing node does not
+//! deliver them itself but queues them for [`SEQUENCE_SCRIPT`], which numbers the publication in
+//! the topic's hash `{prefix}:history-meta:{n}:{realm}:{topic}` (epoch, last offset), appends it
+//! to the Redis stream `{prefix}:history:{n}:{realm}:{topic}` with the offset as entry ID and
+//! PUBLISHes it with its position, in one atomic step. Every node (the publishing one included)
+//! stores it at that position in its own copy of the stream and delivers it. A node that finds
+//! it missed some (a gap in the offsets, another epoch, or after its own subscription came back)
+//! reads them from the Redis stream first and delivers them in order; one that meets a stream
+//! for the first time copies its past without delivering it.
+//!
 //! Either connection failing makes the node "disconnected": one warning is logged, the
-//! `wampd_cluster_connected` gauge drops to 0, publications stay local (counted as dropped, no
-//! replay), and both tasks reconnect with exponential backoff (100 ms doubling to 5 s, with
-//! jitter) until Redis answers again, which is logged once at info.
+//! `wampd_cluster_connected` gauge drops to 0, local delivery continues, and both tasks
+//! reconnect with exponential backoff (100 ms doubling to 5 s, with jitter) until Redis answers
+//! again, which is logged once at info. Publications made meanwhile wait in the bounded queue
+//! (`wampd_cluster_publications_buffered_total`) and are sent in order once the node is
+//! connected again; a batch whose send failed is sent again. History topics thereby lose
+//! nothing (their events reach this node's subscribers once Redis is back); a plain publication
+//! reaches another node only if that node's subscription is back before it is sent.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -40,10 +55,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::envelope::Queued;
+use super::envelope::{split_sequenced, Queued, Route};
 use super::Backplane;
 use crate::metrics::Metrics;
 use crate::router::backplane::{Incoming, Outgoing};
+use crate::router::broker::Position;
+use crate::router::history::Missing;
+use crate::router::history::StreamLimits;
 use crate::router::realm::ClusterCount;
 use crate::router::Router;
 
@@ -87,6 +105,43 @@ pub struct RedisConfig {
 pub fn channel(prefix: &str, realm: &str) -> String {
     format!("{prefix}:realm:{realm}")
 }
+
+/// The Redis stream of `topic`'s history in `realm` (the realm's length keeps names apart
+/// whatever characters realm and topic contain).
+pub fn history_key(prefix: &str, realm: &str, topic: &str) -> String {
+    format!("{prefix}:history:{}:{realm}:{topic}", realm.len())
+}
+
+/// The hash holding that stream's `epoch` and `last` offset.
+pub fn history_meta_key(prefix: &str, realm: &str, topic: &str) -> String {
+    format!("{prefix}:history-meta:{}:{realm}:{topic}", realm.len())
+}
+
+/// Numbers, stores and publishes one history publication, atomically. KEYS: meta hash, stream.
+/// ARGV: a fresh epoch (used when the stream has none), the stream's length bound, the
+/// envelope, the channel, the time in milliseconds, the keys' idle lifetime in seconds (0:
+/// none). A stream left without its hash (never by wampd) is dropped rather than mixed.
+pub const SEQUENCE_SCRIPT: &str = r#"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'last', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], string.format('%d-0', offset),
+  'p', epoch, 't', ARGV[5], 'e', ARGV[3])
+local ttl = tonumber(ARGV[6])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+redis.call('PUBLISH', ARGV[4], 'H' .. epoch .. ':' .. string.format('%d', offset) .. ':' .. ARGV[3])
+return offset
+"#;
+
+/// Entries read from a Redis stream per XRANGE.
+const BACKFILL_PAGE: usize = 1_000;
 
 const UNKNOWN: u8 = 0;
 const UP: u8 = 1;
@@ -144,6 +199,7 @@ pub struct RedisBackplane {
     byte_limit: usize,
     link: Arc<Link>,
     sent_dropped: Counter,
+    buffered: Counter,
 }
 
 /// The tasks to start once the router exists (it needs the backplane, the receiver needs it).
@@ -158,7 +214,6 @@ pub struct RedisTasks {
     sent: Counter,
     received: Counter,
     receive_dropped: Counter,
-    dropped: Counter,
 }
 
 impl RedisBackplane {
@@ -187,6 +242,7 @@ impl RedisBackplane {
             byte_limit: QUEUE_BYTES,
             link: link.clone(),
             sent_dropped: metrics.cluster_dropped.clone(),
+            buffered: metrics.cluster_buffered.clone(),
         });
         let tasks = RedisTasks {
             node,
@@ -198,7 +254,6 @@ impl RedisBackplane {
             sent: metrics.cluster_sent.clone(),
             received: metrics.cluster_received.clone(),
             receive_dropped: metrics.cluster_receive_dropped.clone(),
-            dropped: metrics.cluster_dropped.clone(),
         };
         Ok((backplane, tasks))
     }
@@ -209,27 +264,47 @@ impl RedisBackplane {
     }
 }
 
-impl Backplane for RedisBackplane {
-    fn forward(&self, publication: &Outgoing<'_>) {
-        if !self.link.up() {
-            // No replay: a publication made while Redis is away stays local.
-            self.sent_dropped.inc();
-            return;
-        }
-        let queued = Queued {
-            realm: Arc::from(publication.realm),
-            bytes: publication.encode(self.node),
-        };
+impl RedisBackplane {
+    /// Queues an envelope for the publisher task, within the queue's bounds; while Redis is
+    /// away it waits there (counted as buffered). False (counted as dropped) when it does not fit.
+    fn enqueue(&self, queued: Queued) -> bool {
         let len = queued.bytes.len();
         if self.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > self.byte_limit {
             self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             self.sent_dropped.inc();
-            return;
+            return false;
         }
         if self.queue.try_send(queued).is_err() {
             self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             self.sent_dropped.inc();
+            return false;
         }
+        if !self.link.up() {
+            self.buffered.inc();
+        }
+        true
+    }
+}
+
+impl Backplane for RedisBackplane {
+    fn forward(&self, publication: &Outgoing<'_>) {
+        self.enqueue(Queued {
+            realm: Arc::from(publication.realm),
+            bytes: publication.encode(self.node),
+            route: Route::Publish,
+        });
+    }
+
+    fn sequence(&self, publication: &Outgoing<'_>, limits: StreamLimits) -> bool {
+        self.enqueue(Queued {
+            realm: Arc::from(publication.realm),
+            bytes: publication.encode(self.node),
+            route: Route::Sequence {
+                topic: Arc::from(publication.topic),
+                size: limits.size,
+                ttl_secs: limits.ttl.map_or(0, |ttl| ttl.as_secs().max(1)),
+            },
+        })
     }
 
     fn connected(&self) -> bool {
@@ -250,7 +325,6 @@ impl RedisTasks {
             sent,
             received,
             receive_dropped,
-            dropped,
         } = self;
         let channels: Vec<String> = router
             .realms()
@@ -268,11 +342,12 @@ impl RedisTasks {
             queued_bytes,
             link: link.clone(),
             sent,
-            dropped,
             stop: stop.clone(),
+            unsent: Vec::new(),
         }));
         tokio::spawn(receiver(ReceiverTask {
             node,
+            prefix: config.channel_prefix.clone(),
             client,
             channels,
             router,
@@ -334,8 +409,9 @@ struct PublisherTask {
     queued_bytes: Arc<AtomicUsize>,
     link: Arc<Link>,
     sent: Counter,
-    dropped: Counter,
     stop: CancellationToken,
+    /// A batch whose send failed: sent again, first, on the next connection.
+    unsent: Vec<Queued>,
 }
 
 impl PublisherTask {
@@ -376,12 +452,7 @@ async fn publisher(mut task: PublisherTask) {
                 task.link.set(&task.link.publisher_up, false);
             }
         }
-        // What waited in the queue during the outage is stale: drop it rather than replay it.
-        let mut stale = 0u64;
-        while task.take().is_some() {
-            stale += 1;
-        }
-        task.dropped.inc_by(stale);
+        // What waits in the queue (and a failed batch) is sent once connected again.
         if !pause(backoff.delay(), &task.stop).await {
             return;
         }
@@ -399,6 +470,20 @@ async fn serve_publications(
     idle.reset();
     let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Give this node's own subscription a moment to come back first (it delivers the sequenced
+    // publications here), then send what the outage left behind.
+    let deadline = Instant::now() + RESPONSE_TIMEOUT;
+    while !task.link.up() && Instant::now() < deadline {
+        if !pause(Duration::from_millis(20), &task.stop).await {
+            return true;
+        }
+    }
+    if !task.unsent.is_empty() {
+        let batch = std::mem::take(&mut task.unsent);
+        if !send_batch(task, connection, batch).await {
+            return false;
+        }
+    }
     loop {
         tokio::select! {
             _ = task.stop.cancelled() => return true,
@@ -418,24 +503,8 @@ async fn serve_publications(
                         None => break,
                     }
                 }
-                let mut pipe = redis::pipe();
-                for queued in &batch {
-                    pipe.cmd("PUBLISH")
-                        .arg(channel(&task.prefix, &queued.realm))
-                        .arg(queued.bytes.as_ref())
-                        .ignore();
-                }
-                let n = batch.len() as u64;
-                batch.clear();
-                match pipe.query_async::<()>(connection).await {
-                    Ok(()) => {
-                        task.sent.inc_by(n);
-                    }
-                    Err(err) => {
-                        task.dropped.inc_by(n);
-                        debug!(error = %err, "cluster backplane: PUBLISH failed");
-                        return false;
-                    }
+                if !send_batch(task, connection, std::mem::take(&mut batch)).await {
+                    return false;
                 }
                 idle.reset();
             }
@@ -445,6 +514,61 @@ async fn serve_publications(
                     return false;
                 }
             }
+        }
+    }
+}
+
+/// Sends one pipelined batch: PUBLISH for plain envelopes, [`SEQUENCE_SCRIPT`] for history
+/// ones, in queue order. On failure the batch is kept for the next connection (false). A batch
+/// Redis executed only in part before the connection broke is sent again whole, so a
+/// publication may then reach other nodes twice; sequenced ones get a second offset.
+async fn send_batch(
+    task: &mut PublisherTask,
+    connection: &mut MultiplexedConnection,
+    batch: Vec<Queued>,
+) -> bool {
+    let mut pipe = redis::pipe();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    for queued in &batch {
+        let channel = channel(&task.prefix, &queued.realm);
+        match &queued.route {
+            Route::Publish => {
+                pipe.cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(queued.bytes.as_ref())
+                    .ignore();
+            }
+            Route::Sequence {
+                topic,
+                size,
+                ttl_secs,
+            } => {
+                pipe.cmd("EVAL")
+                    .arg(SEQUENCE_SCRIPT)
+                    .arg(2)
+                    .arg(history_meta_key(&task.prefix, &queued.realm, topic))
+                    .arg(history_key(&task.prefix, &queued.realm, topic))
+                    .arg(format!("{:x}", wampd_proto::wamp::id::random_id()))
+                    .arg(*size)
+                    .arg(queued.bytes.as_ref())
+                    .arg(channel)
+                    .arg(now_ms)
+                    .arg(*ttl_secs)
+                    .ignore();
+            }
+        }
+    }
+    match pipe.query_async::<()>(connection).await {
+        Ok(()) => {
+            task.sent.inc_by(batch.len() as u64);
+            true
+        }
+        Err(err) => {
+            debug!(error = %err, "cluster backplane: PUBLISH failed, kept for the next connection");
+            task.unsent = batch;
+            false
         }
     }
 }
@@ -509,6 +633,7 @@ fn forget_counts(router: &Router) {
 
 struct ReceiverTask {
     node: u64,
+    prefix: String,
     client: Client,
     channels: Vec<String>,
     router: Arc<Router>,
@@ -557,6 +682,25 @@ async fn receive(task: &ReceiverTask, backoff: &mut Backoff) -> bool {
         }
         Err(_) => return false,
     }
+    // A second connection reads the history streams (a subscribed connection cannot).
+    let config = connection_config();
+    let mut reader = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        task.client
+            .get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    {
+        Ok(Ok(reader)) => reader,
+        _ => {
+            debug!("cluster backplane: receiver cannot open its stream reader");
+            return false;
+        }
+    };
+    if let Err(err) = catch_up(task, &mut reader).await {
+        debug!(error = %err, "cluster backplane: catching up on the history streams failed");
+        return false;
+    }
     backoff.reset();
     task.link.set(&task.link.receiver_up, true);
     let mut idle = tokio::time::interval(PING_EVERY);
@@ -582,7 +726,10 @@ async fn receive(task: &ReceiverTask, backoff: &mut Backoff) -> bool {
             _ = std::future::ready(()), if !backlog.is_empty() => {
                 if let Some(message) = backlog.pop_front() {
                     backlog_bytes -= message.get_payload_bytes().len();
-                    deliver(task, message.get_payload_bytes());
+                    if let Err(err) = deliver(task, &mut reader, message.get_payload_bytes()).await {
+                        debug!(error = %err, "cluster backplane: reading a history stream failed");
+                        return false;
+                    }
                 }
             }
             _ = idle.tick() => {
@@ -598,7 +745,167 @@ async fn receive(task: &ReceiverTask, backoff: &mut Backoff) -> bool {
     }
 }
 
-fn deliver(task: &ReceiverTask, bytes: &[u8]) {
+/// Delivers one message from the realm channels. A sequenced one that shows this node missed
+/// part of its stream is preceded by what it missed, read from the Redis stream.
+async fn deliver(
+    task: &ReceiverTask,
+    reader: &mut MultiplexedConnection,
+    bytes: &[u8],
+) -> redis::RedisResult<()> {
+    let Some((epoch, offset, envelope)) = split_sequenced(bytes).filter(|(_, o, _)| *o > 0) else {
+        deliver_plain(task, bytes);
+        return Ok(());
+    };
+    let mut incoming = match Incoming::decode(envelope) {
+        Ok(incoming) => incoming,
+        Err(err) => {
+            debug!(error = %err, "cluster backplane: sequenced envelope ignored");
+            return Ok(());
+        }
+    };
+    let position = Position {
+        epoch: Arc::from(epoch),
+        offset,
+    };
+    incoming.sequenced = Some((position.clone(), std::time::SystemTime::now()));
+    if incoming.node != task.node {
+        task.received.inc();
+    }
+    let Some(realm) = task.router.realm(&incoming.realm) else {
+        return Ok(());
+    };
+    let key = history_key(&task.prefix, realm.name(), &incoming.topic);
+    match realm.history().missing_before(&incoming.topic, &position) {
+        Missing::Nothing => {}
+        Missing::Stream => {
+            for past in read_stream(reader, &key, 1, offset - 1).await? {
+                if same_epoch(&past, &position.epoch) {
+                    realm.remember(&past);
+                }
+            }
+        }
+        Missing::From(first) => {
+            for past in read_stream(reader, &key, first, offset - 1).await? {
+                if same_epoch(&past, &position.epoch) {
+                    realm.deliver_remote(&past);
+                }
+            }
+        }
+    }
+    realm.deliver_remote(&incoming);
+    Ok(())
+}
+
+fn same_epoch(incoming: &Incoming, epoch: &str) -> bool {
+    incoming
+        .sequenced
+        .as_ref()
+        .is_some_and(|(p, _)| &*p.epoch == epoch)
+}
+
+/// Once subscribed again: every stream this node holds is compared with Redis, and what was
+/// published meanwhile (while this node's subscription was down) is delivered in order.
+async fn catch_up(
+    task: &ReceiverTask,
+    reader: &mut MultiplexedConnection,
+) -> redis::RedisResult<()> {
+    for realm in task.router.realms() {
+        let held = realm.history().positions();
+        if held.is_empty() {
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        for (topic, _) in &held {
+            pipe.cmd("HMGET")
+                .arg(history_meta_key(&task.prefix, realm.name(), topic))
+                .arg("epoch")
+                .arg("last");
+        }
+        let heads: Vec<(Option<String>, Option<u64>)> = pipe.query_async(reader).await?;
+        for ((topic, local), head) in held.iter().zip(heads) {
+            let (Some(epoch), Some(last)) = head else {
+                continue;
+            };
+            let from = if *local.epoch == *epoch {
+                local.offset + 1
+            } else {
+                1
+            };
+            if from > last {
+                continue;
+            }
+            let key = history_key(&task.prefix, realm.name(), topic);
+            for past in read_stream(reader, &key, from, last).await? {
+                if same_epoch(&past, &epoch) {
+                    realm.deliver_remote(&past);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The entries of the Redis stream `key` with offsets `from..=to`, in order (at most the
+/// stream's length bound, read a page at a time).
+async fn read_stream(
+    reader: &mut MultiplexedConnection,
+    key: &str,
+    from: u64,
+    to: u64,
+) -> redis::RedisResult<Vec<Incoming>> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start <= to && out.len() < crate::router::history::MAX_STREAM_SIZE {
+        let page: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+            .arg(key)
+            .arg(format!("{start}-0"))
+            .arg(format!("{to}-0"))
+            .arg("COUNT")
+            .arg(BACKFILL_PAGE)
+            .query_async(reader)
+            .await?;
+        let full = page.len() == BACKFILL_PAGE;
+        for (id, fields) in page {
+            if let Some(incoming) = stream_entry(&id, &fields) {
+                if let Some((position, _)) = &incoming.sequenced {
+                    start = position.offset + 1;
+                }
+                out.push(incoming);
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// One stream entry (`<offset>-0`, fields `p` epoch, `t` milliseconds, `e` envelope) as the
+/// sequenced publication it holds; `None` (skipped) when it is not one.
+fn stream_entry(id: &str, fields: &[Vec<u8>]) -> Option<Incoming> {
+    let offset: u64 = id.split('-').next()?.parse().ok()?;
+    let (mut epoch, mut at, mut envelope) = (None, None, None);
+    for pair in fields.chunks(2) {
+        let [name, value] = pair else { continue };
+        match name.as_slice() {
+            b"p" => epoch = std::str::from_utf8(value).ok(),
+            b"t" => at = std::str::from_utf8(value).ok()?.parse::<u64>().ok(),
+            b"e" => envelope = Some(value.as_slice()),
+            _ => {}
+        }
+    }
+    let mut incoming = Incoming::decode(envelope?).ok()?;
+    incoming.sequenced = Some((
+        Position {
+            epoch: Arc::from(epoch?),
+            offset,
+        },
+        std::time::UNIX_EPOCH + Duration::from_millis(at?),
+    ));
+    Some(incoming)
+}
+
+fn deliver_plain(task: &ReceiverTask, bytes: &[u8]) {
     let incoming = match Incoming::decode(bytes) {
         Ok(incoming) => incoming,
         Err(err) => {
@@ -636,7 +943,7 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_is_bounded_in_bytes_and_refuses_while_disconnected() {
+    fn the_queue_is_bounded_in_bytes_and_buffers_while_disconnected() {
         use crate::router::broker::Publisher;
         use crate::router::publish_options::PublishOptions;
         use wampd_proto::wamp::{Dict, Value};
@@ -674,19 +981,23 @@ mod tests {
             kwargs: &kwargs,
             v1_payload: None,
         };
-        // Down: nothing is queued.
+        // Down: queued all the same (buffered until Redis is back); the second would exceed
+        // 1000 bytes and is dropped.
+        backplane.forward(&publication);
+        assert_eq!(metrics.cluster_buffered.get(), 1);
         backplane.forward(&publication);
         assert_eq!(metrics.cluster_dropped.get(), 1);
-        assert!(tasks.queue.try_recv().is_err());
-        // Up: the first fits, the second would exceed 1000 bytes.
-        backplane.link.publisher_up.store(true, Ordering::Release);
-        backplane.link.receiver_up.store(true, Ordering::Release);
-        backplane.forward(&publication);
-        backplane.forward(&publication);
-        assert_eq!(metrics.cluster_dropped.get(), 2);
         let queued = tasks.queue.try_recv().map(|q| q.bytes.len()).unwrap_or(0);
         assert!(queued > 600, "{queued}");
         assert!(tasks.queue.try_recv().is_err());
+        assert_eq!(tasks.queued_bytes.load(Ordering::Acquire), queued);
+        tasks.queued_bytes.fetch_sub(queued, Ordering::AcqRel);
+        // Up: queued, not counted as buffered.
+        backplane.link.publisher_up.store(true, Ordering::Release);
+        backplane.link.receiver_up.store(true, Ordering::Release);
+        backplane.forward(&publication);
+        assert_eq!(metrics.cluster_buffered.get(), 1);
+        let queued = tasks.queue.try_recv().map(|q| q.bytes.len()).unwrap_or(0);
         assert_eq!(tasks.queued_bytes.load(Ordering::Acquire), queued);
     }
 

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use crate::router::broker::Publisher;
+use crate::router::broker::{Position, Publisher};
+use crate::router::history::StreamLimits;
 use crate::router::publish_options::PublishOptions;
 use wampd_proto::wamp::v1::Payload;
 use wampd_proto::wamp::{Dict, Id, Value};
@@ -17,6 +18,14 @@ pub trait Backplane: Send + Sync + fmt::Debug {
     /// await: when the backplane is down or its queue is full, the publication is counted as
     /// dropped and stays local.
     fn forward(&self, publication: &Outgoing<'_>);
+
+    /// Hands a publication to a history topic to the backplane *instead of* delivering it
+    /// locally: the backplane numbers it in the topic's shared stream (keeping at most
+    /// `limits`) and every node, this one included, delivers it as an [`Incoming`] with its
+    /// position, so offsets are the same on every node and any node can serve a recovery.
+    /// Must not block; false when it cannot be queued (the caller then delivers it locally,
+    /// without history).
+    fn sequence(&self, publication: &Outgoing<'_>, limits: StreamLimits) -> bool;
 
     /// Whether cross-node delivery currently works (for `/ready` and logs).
     fn connected(&self) -> bool;
@@ -70,6 +79,9 @@ pub struct Incoming {
     pub kwargs: Dict,
     /// A WAMP v1 publisher's original payload.
     pub v1_payload: Option<Payload>,
+    /// A history topic's publication: its place in the shared stream and when the stream
+    /// received it.
+    pub sequenced: Option<(Position, std::time::SystemTime)>,
 }
 
 impl Incoming {

@@ -260,6 +260,25 @@ pub struct Appended<'a> {
     pub refused: Option<&'static str>,
 }
 
+/// What a node lacks of a stream before a sequenced event ([`History::missing_before`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// It holds everything before it.
+    Nothing,
+    /// It never held the stream: its past was published before this node knew of it.
+    Stream,
+    /// The events from this offset on: missed here (a gap, or another epoch from offset 1).
+    From(u64),
+}
+
+/// What storing a sequenced publication did.
+pub enum Stored<'a> {
+    /// Kept (or counted against a bound), with the history lock held for its delivery.
+    Kept(Appended<'a>),
+    /// This node already holds that offset: it was delivered here before.
+    Duplicate,
+}
+
 /// Why a recovery is impossible, and where the stream stands now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrecoverable {
@@ -304,29 +323,106 @@ impl History {
         self.streams.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends `publication` to its topic's stream, if the topic keeps one and the publication
-    /// may be kept: one addressed to sessions by ID (`exclude`, `eligible`) is not, since a
-    /// session ID means nothing to a later session (WAMP "Event History", security aspects).
-    /// `Err` names the bound (`history_streams`) when the topic has no stream and the realm
+    /// What `publication`'s stream keeps, if the topic keeps one and the publication may be
+    /// kept: one addressed to sessions by ID (`exclude`, `eligible`) is not, since a session ID
+    /// means nothing to a later session (WAMP "Event History", security aspects).
+    pub fn wants(&self, publication: &Publication<'_>) -> Option<StreamLimits> {
+        if self.topics.is_empty() {
+            return None;
+        }
+        let limits = self.topics.limits_for(publication.topic)?;
+        let options = publication.options;
+        (options.exclude.is_empty() && options.eligible.is_none()).then_some(limits)
+    }
+
+    /// Appends `publication` to its topic's stream at the next offset, if [`History::wants`]
+    /// it. `Err` names the bound (`history_streams`) when the topic has no stream and the realm
     /// has no room for one: the publication is then delivered as on a topic without history.
     pub fn append(
         &self,
         publication: &Publication<'_>,
     ) -> Result<Option<Appended<'_>>, &'static str> {
-        if self.topics.is_empty() {
-            return Ok(None);
-        }
-        let Some(limits) = self.topics.limits_for(publication.topic) else {
+        let Some(limits) = self.wants(publication) else {
             return Ok(None);
         };
-        let options = publication.options;
-        if !options.exclude.is_empty() || options.eligible.is_some() {
+        self.store(publication, limits, None, SystemTime::now())
+            .map(|stored| match stored {
+                Stored::Kept(appended) => Some(appended),
+                Stored::Duplicate => None,
+            })
+    }
+
+    /// Stores `publication` at the position a sequencer gave it (cluster mode: Redis numbers
+    /// the stream, every node keeps a copy), received `at`. Another epoch replaces the stream;
+    /// an offset already held is [`Stored::Duplicate`] (not to be delivered again); an offset
+    /// past the next one starts the stream over from there, so what is held is always
+    /// contiguous and a recovery across the gap is refused. `Ok(None)` when the topic keeps no
+    /// history here.
+    pub fn insert_at(
+        &self,
+        publication: &Publication<'_>,
+        position: &Position,
+        at: SystemTime,
+    ) -> Result<Option<Stored<'_>>, &'static str> {
+        let Some(limits) = self.wants(publication) else {
             return Ok(None);
+        };
+        self.store(publication, limits, Some(position), at)
+            .map(Some)
+    }
+
+    /// What this node lacks of `topic`'s stream before an event a sequencer placed at
+    /// `position`.
+    pub fn missing_before(&self, topic: &str, position: &Position) -> Missing {
+        let streams = self.lock();
+        match streams.by_topic.get(topic) {
+            None => Missing::Stream,
+            Some(stream) if *stream.epoch == *position.epoch => {
+                if position.offset > stream.last + 1 {
+                    Missing::From(stream.last + 1)
+                } else {
+                    Missing::Nothing
+                }
+            }
+            Some(_) => Missing::From(1),
         }
-        let now = SystemTime::now();
+    }
+
+    /// `(topic, epoch, last offset)` of every stream held.
+    pub fn positions(&self) -> Vec<(Arc<str>, Position)> {
+        let streams = self.lock();
+        streams
+            .by_topic
+            .iter()
+            .map(|(topic, stream)| (topic.clone(), stream.position()))
+            .collect()
+    }
+
+    fn store(
+        &self,
+        publication: &Publication<'_>,
+        limits: StreamLimits,
+        given: Option<&Position>,
+        now: SystemTime,
+    ) -> Result<Stored<'_>, &'static str> {
         let mut guard = self.lock();
         let streams = &mut *guard;
         let (mut freed_events, mut freed_bytes) = (0usize, 0usize);
+        if let (Some(given), Some(stream)) = (given, streams.by_topic.get_mut(publication.topic)) {
+            if *stream.epoch == *given.epoch && given.offset <= stream.last {
+                return Ok(Stored::Duplicate);
+            }
+            if *stream.epoch != *given.epoch || given.offset > stream.last + 1 {
+                // Another life of the stream, or a gap: start over from the given position.
+                freed_events += stream.events.len();
+                freed_bytes += stream.bytes;
+                streams.bytes -= stream.bytes;
+                stream.events.clear();
+                stream.bytes = 0;
+                stream.epoch = given.epoch.clone();
+                stream.last = given.offset - 1;
+            }
+        }
         if !streams.by_topic.contains_key(publication.topic) {
             if streams.by_topic.len() >= self.max_streams {
                 // Make room from streams whose every event has expired.
@@ -342,11 +438,15 @@ impl History {
                 self.account(-(freed_events as i64), -(freed_bytes as i64));
                 return Err("history_streams");
             }
+            let (epoch, last) = match given {
+                Some(given) => (given.epoch.clone(), given.offset.saturating_sub(1)),
+                None => (Arc::from(format!("{:x}", id::random_id())), 0),
+            };
             streams.by_topic.insert(
                 Arc::from(publication.topic),
                 Stream {
-                    epoch: Arc::from(format!("{:x}", id::random_id())),
-                    last: 0,
+                    epoch,
+                    last,
                     events: VecDeque::new(),
                     limits,
                     bytes: 0,
@@ -357,9 +457,9 @@ impl History {
         let arrival = streams.arrivals;
         let mut bytes = streams.bytes;
         let Some(stream) = streams.by_topic.get_mut(publication.topic) else {
-            return Ok(None);
+            return Err("history_streams");
         };
-        let freed = stream.expire(now);
+        let freed = stream.expire(SystemTime::now());
         freed_events += freed.0;
         freed_bytes += freed.1;
         bytes -= freed.1;
@@ -394,7 +494,7 @@ impl History {
             added_events - freed_events as i64,
             added_bytes as i64 - freed_bytes as i64,
         );
-        Ok(Some(Appended {
+        Ok(Stored::Kept(Appended {
             guard,
             position,
             refused,

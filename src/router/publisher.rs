@@ -113,7 +113,7 @@ impl Router {
     ) -> (Id, PublishStats) {
         let topic = request.topic;
         let publication = id::random_id();
-        let stats = realm.publish(&Publication {
+        let local = Publication {
             id: publication,
             topic,
             args: request.args,
@@ -122,19 +122,34 @@ impl Router {
             publisher: publisher.into(),
             v1_payload: request.v1_payload,
             position: None,
-        });
-        if let Some(backplane) = self.backplane().filter(|_| forward) {
-            backplane.forward(&Outgoing {
-                realm: realm.name(),
-                topic,
-                publication,
-                publisher: publisher.into(),
-                options: request.options,
-                parsed: options,
-                args: request.args,
-                kwargs: request.kwargs,
-                v1_payload: request.v1_payload,
-            });
+        };
+        let outgoing = Outgoing {
+            realm: realm.name(),
+            topic,
+            publication,
+            publisher: publisher.into(),
+            options: request.options,
+            parsed: options,
+            args: request.args,
+            kwargs: request.kwargs,
+            v1_payload: request.v1_payload,
+        };
+        let backplane = self.backplane().filter(|_| forward);
+        let mut stats = PublishStats::default();
+        match (backplane, realm.history_wants(&local)) {
+            // A history topic in cluster mode: numbered by the backplane, delivered here
+            // when it comes back (like on every other node).
+            (Some(backplane), Some(limits)) if backplane.sequence(&outgoing, limits) => {
+                realm.count_publication();
+            }
+            // Not queued (the backplane's queue is full, counted): delivered here only and
+            // kept out of the history, whose offsets only the backplane gives out.
+            (Some(_), Some(_)) => stats = realm.publish_without_history(&local),
+            (Some(backplane), None) => {
+                stats = realm.publish(&local);
+                backplane.forward(&outgoing);
+            }
+            (None, _) => stats = realm.publish(&local),
         }
         self.metrics()
             .publish_latency

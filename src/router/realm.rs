@@ -16,7 +16,7 @@ use crate::router::backplane::Incoming;
 use crate::router::broker::{self, Broker, Position, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
-use crate::router::history::{History, HistorySettings, Unrecoverable};
+use crate::router::history::{History, HistorySettings, Stored, StreamLimits, Unrecoverable};
 use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy, Pushed};
 use crate::router::publish_options::PublishOptions;
@@ -561,8 +561,12 @@ impl Realm {
     /// Delivers a publication made on another cluster node to this node's subscribers, with
     /// the same matching, listing and encoding as a local one. Not counted in
     /// `wampd_publishes_total` (the publishing node counted it); its deliveries are.
+    ///
+    /// A sequenced publication (a history topic's, numbered by the backplane; this node's own
+    /// included) is stored at its position and delivered under the history lock, or not at all
+    /// when this node already holds that offset.
     pub fn deliver_remote(&self, incoming: &Incoming) -> PublishStats {
-        let stats = self.deliver(&Publication {
+        let mut publication = Publication {
             id: incoming.publication,
             topic: &incoming.topic,
             args: &incoming.args,
@@ -571,9 +575,73 @@ impl Realm {
             publisher: incoming.publisher(),
             v1_payload: incoming.v1_payload.as_ref(),
             position: None,
-        });
+        };
+        let stats = match &incoming.sequenced {
+            None => self.deliver(&publication),
+            Some((position, at)) => {
+                publication.position = Some(position);
+                match self.history.insert_at(&publication, position, *at) {
+                    Ok(Some(Stored::Duplicate)) => PublishStats::default(),
+                    Ok(Some(Stored::Kept(appended))) => {
+                        if let Some(bound) = appended.refused {
+                            self.history_full(bound, publication.topic);
+                        }
+                        let stats = self.retain_and_deliver(&publication);
+                        drop(appended);
+                        stats
+                    }
+                    Ok(None) => self.retain_and_deliver(&publication),
+                    Err(bound) => {
+                        self.history_full(bound, publication.topic);
+                        self.retain_and_deliver(&publication)
+                    }
+                }
+            }
+        };
         self.count_deliveries(stats);
         stats
+    }
+
+    /// Stores a sequenced publication from a stream's past without delivering it (a node
+    /// copying a stream it meets for the first time).
+    pub fn remember(&self, incoming: &Incoming) {
+        let Some((position, at)) = &incoming.sequenced else {
+            return;
+        };
+        let publication = Publication {
+            id: incoming.publication,
+            topic: &incoming.topic,
+            args: &incoming.args,
+            kwargs: &incoming.kwargs,
+            options: &incoming.options,
+            publisher: incoming.publisher(),
+            v1_payload: incoming.v1_payload.as_ref(),
+            position: Some(position),
+        };
+        if let Err(bound) = self.history.insert_at(&publication, position, *at) {
+            self.history_full(bound, publication.topic);
+        }
+    }
+
+    /// What `publication`'s history stream keeps, if it is to be kept (cluster mode sequences
+    /// such publications through the backplane).
+    pub fn history_wants(&self, publication: &Publication<'_>) -> Option<StreamLimits> {
+        self.history.wants(publication)
+    }
+
+    /// Like [`Realm::publish`], but not kept in the history (cluster mode, when the publication
+    /// could not be sequenced).
+    pub fn publish_without_history(&self, publication: &Publication<'_>) -> PublishStats {
+        let stats = self.retain_and_deliver(publication);
+        self.metrics.publishes.inc();
+        self.count_deliveries(stats);
+        stats
+    }
+
+    /// Counts a publication made on this node that is delivered later (sequenced through the
+    /// backplane) in `wampd_publishes_total`.
+    pub fn count_publication(&self) {
+        self.metrics.publishes.inc();
     }
 
     fn count_deliveries(&self, stats: PublishStats) {
