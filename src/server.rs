@@ -162,7 +162,20 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
         retained_topics: settings.retained_topics,
         retained_bytes: settings.retained_bytes,
         retain_topics: settings.retain_topics.clone(),
-        history: settings.history.clone(),
+        history: {
+            let mut history = settings.history.clone();
+            if settings.demo {
+                // The demo page recovers what it missed while reconnecting (docs/protocol.md).
+                history.topics = history.topics.or(
+                    crate::router::demo_clock::NOTIFICATIONS_TOPIC,
+                    crate::router::history::StreamLimits {
+                        size: 100,
+                        ttl: None,
+                    },
+                );
+            }
+            history
+        },
         realms: settings.realms.clone(),
         uri_policy: match settings.uri_check {
             UriCheck::Loose => UriPolicy::Loose,

@@ -594,6 +594,18 @@ fn chromium_shows_a_backend_event_on_the_demo_page_through_nginx_wss() {
         "{result}"
     );
     assert_eq!(result["images"], 0, "event text must not become HTML");
+    // Recovery: the notification published while the page's connection was cut is shown after
+    // it reconnected (the page subscribed from the last position it had shown), once.
+    assert_eq!(result["missedStatus"], 200);
+    assert!(
+        field("recovered").ends_with("published while the page was away"),
+        "{result}"
+    );
+    assert_eq!(result["shown"], 2, "{result}");
+    assert!(
+        field("resumedStatus").contains("resumed after offset 1"),
+        "{result}"
+    );
     assert_eq!(field("title"), "wampd demo");
     let png = std::fs::read(&screenshot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");

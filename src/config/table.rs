@@ -269,7 +269,7 @@ settings_table! {
     WEBSOCKET_TRUSTED_PROXIES: Kind::List, "",
         "comma-separated proxy addresses or CIDR networks (such as 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For, X-Real-IP or Forwarded header names the real client for logs, limits and the loopback rules; empty = trust none";
     WEBSOCKET_DEMO: Kind::Bool, "false",
-        "serve a small demo page at / (and any path ending in /) that subscribes to wampd.demo.time and wampd.demo.notifications; the router publishes the time every second while it is on";
+        "serve a small demo page at / (and any path ending in /) that subscribes to wampd.demo.time and wampd.demo.notifications; the router publishes the time every second while it is on, and wampd.demo.notifications keeps a history of 100 events (unless WEBSOCKET_HISTORY_TOPICS covers it) so the page recovers what it missed while reconnecting";
     WEBSOCKET_DEMO_AUTOBAHN_URL: Kind::Text, DEFAULT_DEMO_AUTOBAHN_URL,
         "where the demo page loads autobahn-browser from: an http(s) URL or a path on the page's host";
 }

@@ -128,6 +128,14 @@ impl HistoryTopics {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The same list, with `topic` keeping `limits` unless an entry already covers it.
+    pub fn or(mut self, topic: &str, limits: StreamLimits) -> HistoryTopics {
+        if self.limits_for(topic).is_none() {
+            self.0.push((TopicPattern::Exact(topic.to_owned()), limits));
+        }
+        self
+    }
 }
 
 fn parse_limits(limits: &str) -> Result<StreamLimits, String> {

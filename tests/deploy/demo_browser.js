@@ -1,6 +1,8 @@
 // Drives headless Chromium (Debian's, through playwright-core) against the wampd demo page:
 // waits until the page is connected and subscribed, sees the router's clock tick, publishes a
-// notification over HTTP as a backend would, waits for the page to show it, and saves a
+// notification over HTTP as a backend would, waits for the page to show it, then cuts the page's
+// WebSocket (through playwright's WebSocket routing), publishes while the page is away and waits
+// for the page to show that one too once it has reconnected and recovered, and saves a
 // screenshot. Prints one JSON line with what the page showed; exits non-zero on any failure,
 // including page errors and Content-Security-Policy violations.
 //
@@ -10,6 +12,7 @@ const { chromium } = require('playwright-core');
 
 const [pageUrl, publishUrl, screenshot, executablePath] = process.argv.slice(2);
 const MESSAGE = 'Deploy finished <img src=x onerror="document.title=\'pwned\'">';
+const MISSED = 'published while the page was away';
 
 (async () => {
   const problems = [];
@@ -22,6 +25,12 @@ const MESSAGE = 'Deploy finished <img src=x onerror="document.title=\'pwned\'">'
   try {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
+    // Every WebSocket of the page goes through playwright, so the test can cut it.
+    const sockets = [];
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      sockets.push({ ws, server });
+    });
     page.on('pageerror', (err) => problems.push('page error: ' + err.message));
     page.on('console', (msg) => {
       if (msg.type() === 'error') problems.push('console error: ' + msg.text());
@@ -40,14 +49,32 @@ const MESSAGE = 'Deploy finished <img src=x onerror="document.title=\'pwned\'">'
     });
     const time2 = await page.textContent('#time');
 
-    const published = await fetch(publishUrl, {
+    const publish = (text) => fetch(publishUrl, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ topic: 'wampd.demo.notifications', args: [MESSAGE] }),
+      body: JSON.stringify({ topic: 'wampd.demo.notifications', args: [text] }),
     });
+    const published = await publish(MESSAGE);
     const publishStatus = published.status;
     await page.waitForSelector('#notifications li', { timeout: 10000 });
     const notification = await page.textContent('#notifications li');
+
+    // The connection drops; a notification is published while the page is away.
+    for (const { ws, server } of sockets.splice(0)) {
+      await ws.close();
+      await server.close();
+    }
+    await page.waitForSelector('#status[data-state="closed"]', { timeout: 10000 });
+    const missedStatus = (await publish(MISSED)).status;
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: 20000 });
+    await page.waitForFunction(
+      (text) => document.getElementById('notifications').textContent.includes(text),
+      MISSED,
+      { timeout: 10000 },
+    );
+    const recovered = await page.textContent('#notifications li');
+    const shown = await page.$$eval('#notifications li', (els) => els.length);
+    const resumedStatus = await page.textContent('#status');
     const images = await page.$$eval('#notifications img', (els) => els.length);
     const title = await page.title();
     const status = await page.textContent('#status');
@@ -59,6 +86,7 @@ const MESSAGE = 'Deploy finished <img src=x onerror="document.title=\'pwned\'">'
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(JSON.stringify({
       status, wsUrl, time1, time2, publishStatus, notification, images, title, problems,
+      missedStatus, recovered, shown, resumedStatus,
     }));
     await browser.close();
     process.exit(problems.length ? 1 : 0);
