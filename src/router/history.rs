@@ -222,6 +222,13 @@ impl Stream {
         size
     }
 
+    /// Takes the oldest event out, for its caller to free once the lock is released.
+    fn take_front(&mut self) -> Option<Entry> {
+        let entry = self.events.pop_front()?;
+        self.bytes -= entry.event.size;
+        Some(entry)
+    }
+
     fn position(&self) -> Position {
         Position {
             epoch: self.epoch.clone(),
@@ -266,6 +273,9 @@ pub struct Appended<'a> {
     pub position: Position,
     /// Set when it could not be stored: which bound (`history_streams`, `history_bytes`).
     pub refused: Option<&'static str>,
+    /// The event the append pushed out of the stream, freed after the lock is released (a
+    /// field after `guard` drops after it).
+    _retired: Option<Entry>,
 }
 
 /// What a node lacks of a stream before a sequenced event ([`History::missing_before`]).
@@ -413,6 +423,8 @@ impl History {
         given: Option<&Position>,
         now: SystemTime,
     ) -> Result<Stored<'_>, &'static str> {
+        // Copied before the lock is taken: only the bookkeeping runs under it.
+        let mut event = StoredEvent::capture(publication);
         let mut guard = self.lock();
         let streams = &mut *guard;
         let (mut freed_events, mut freed_bytes) = (0usize, 0usize);
@@ -473,16 +485,20 @@ impl History {
         bytes -= freed.1;
         stream.last += 1;
         let position = stream.position();
-        let mut event = StoredEvent::capture(publication);
         event.position = Some(position.clone());
         let size = event.size;
+        let mut retired = None;
         while stream.events.len() >= stream.limits.size
             || (bytes + size > self.max_bytes && !stream.events.is_empty())
         {
-            let popped = stream.pop_front();
-            bytes -= popped;
+            let Some(old) = stream.take_front() else {
+                break;
+            };
+            bytes -= old.event.size;
             freed_events += 1;
-            freed_bytes += popped;
+            freed_bytes += old.event.size;
+            // One is kept to be freed outside the lock (the usual case); more are rare.
+            retired.get_or_insert(old);
         }
         let refused = if bytes + size > self.max_bytes {
             Some("history_bytes")
@@ -506,6 +522,7 @@ impl History {
             guard,
             position,
             refused,
+            _retired: retired,
         }))
     }
 

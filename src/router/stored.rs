@@ -75,10 +75,22 @@ impl StoredEvent {
 /// A payload's size as its MessagePack encoding (compact, and what the cluster ships), written
 /// from the borrowed values.
 pub fn payload_size(args: &[Value], kwargs: &Dict) -> usize {
-    let mut out = Vec::new();
-    msgpack_writer::list(&mut out, args);
-    msgpack_writer::dict(&mut out, kwargs);
-    out.len()
+    thread_local! {
+        // One scratch buffer per thread: a history topic measures every publication.
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut out = scratch.borrow_mut();
+        out.clear();
+        msgpack_writer::list(&mut out, args);
+        msgpack_writer::dict(&mut out, kwargs);
+        let size = out.len();
+        if out.capacity() > 64 << 10 {
+            // Not kept for a rare large payload.
+            *out = Vec::new();
+        }
+        size
+    })
 }
 
 /// Whether a subscription `(pattern, policy)` receives events published to `topic`: the same
