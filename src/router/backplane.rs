@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::router::broker::{Position, Publisher};
+use crate::router::broker::{Position, Publication, Publisher};
 use crate::router::history::StreamLimits;
 use crate::router::publish_options::PublishOptions;
 use wampd_proto::wamp::v1::Payload;
@@ -85,6 +85,20 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The publication to deliver, with its stream position when sequenced.
+    pub fn publication(&self) -> Publication<'_> {
+        Publication {
+            id: self.publication,
+            topic: &self.topic,
+            args: &self.args,
+            kwargs: &self.kwargs,
+            options: &self.options,
+            publisher: self.publisher(),
+            v1_payload: self.v1_payload.as_ref(),
+            position: self.sequenced.as_ref().map(|(position, _)| position),
+        }
+    }
+
     /// The publisher as the broker sees it (authid/authrole empty when not disclosed, in
     /// which case the broker does not read them).
     pub fn publisher(&self) -> Publisher<'_> {

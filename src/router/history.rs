@@ -781,19 +781,18 @@ mod tests {
         History::new(&settings, Gauges::default())
     }
 
-    fn publish_with(
-        h: &History,
-        topic: &str,
-        n: u64,
-        options: &PublishOptions,
-    ) -> Option<Position> {
-        let args = [Value::UInt(n)];
-        let kwargs = Dict::new();
-        let publication = Publication {
-            id: n,
+    fn publication<'a>(
+        topic: &'a str,
+        id: u64,
+        args: &'a [Value],
+        options: &'a PublishOptions,
+    ) -> Publication<'a> {
+        static EMPTY: std::sync::OnceLock<Dict> = std::sync::OnceLock::new();
+        Publication {
+            id,
             topic,
-            args: &args,
-            kwargs: &kwargs,
+            args,
+            kwargs: EMPTY.get_or_init(Dict::new),
             options,
             publisher: Publisher {
                 id: 7,
@@ -802,8 +801,17 @@ mod tests {
             },
             v1_payload: None,
             position: None,
-        };
-        h.append(&publication)
+        }
+    }
+
+    fn publish_with(
+        h: &History,
+        topic: &str,
+        n: u64,
+        options: &PublishOptions,
+    ) -> Option<Position> {
+        let args = [Value::UInt(n)];
+        h.append(&publication(topic, n, &args, options))
             .expect("room for the stream")
             .map(|appended| appended.position)
     }
@@ -948,41 +956,14 @@ mod tests {
         // A third stream does not fit.
         let options = PublishOptions::default();
         let args = [Value::UInt(5)];
-        let kwargs = Dict::new();
-        let refused = h.append(&Publication {
-            id: 5,
-            topic: "tc",
-            args: &args,
-            kwargs: &kwargs,
-            options: &options,
-            publisher: Publisher {
-                id: 7,
-                authid: "a",
-                authrole: "r",
-            },
-            v1_payload: None,
-            position: None,
-        });
+        let refused = h.append(&publication("tc", 5, &args, &options));
         assert_eq!(refused.err(), Some("history_streams"));
         // An event bigger than the whole bound is not kept, but its offset is used.
         let big = history("t", 10, one);
         let first = publish(&big, "t", 1).expect("kept");
         let args = [Value::Str("x".repeat(100))];
         let appended = big
-            .append(&Publication {
-                id: 2,
-                topic: "t",
-                args: &args,
-                kwargs: &kwargs,
-                options: &options,
-                publisher: Publisher {
-                    id: 7,
-                    authid: "a",
-                    authrole: "r",
-                },
-                v1_payload: None,
-                position: None,
-            })
+            .append(&publication("t", 2, &args, &options))
             .expect("stream exists")
             .expect("history topic");
         assert_eq!(appended.refused, Some("history_bytes"));

@@ -16,7 +16,9 @@ use crate::router::backplane::Incoming;
 use crate::router::broker::{self, Broker, Position, Publication, PublishStats, Subscribed};
 use crate::router::dealer::Dealer;
 use crate::router::handle::SessionHandle;
-use crate::router::history::{History, HistorySettings, Stored, StreamLimits, Unrecoverable};
+use crate::router::history::{
+    Appended, History, HistorySettings, Stored, StreamLimits, Unrecoverable,
+};
 use crate::router::meta::events as meta;
 use crate::router::outbound::{Frame, OutboundRx, OverflowPolicy, Pushed};
 use crate::router::publish_options::PublishOptions;
@@ -205,7 +207,17 @@ impl Realm {
     /// A history topic's publication is appended first and delivered under the history lock
     /// with its position (see [`crate::router::history`]).
     fn deliver(&self, publication: &Publication<'_>) -> PublishStats {
-        match self.history.append(publication) {
+        self.deliver_appended(self.history.append(publication), publication)
+    }
+
+    /// Delivers `publication` as its history append left it: with its position and under the
+    /// history lock when kept, as on a topic without history otherwise.
+    fn deliver_appended(
+        &self,
+        appended: Result<Option<Appended<'_>>, &'static str>,
+        publication: &Publication<'_>,
+    ) -> PublishStats {
+        match appended {
             Ok(Some(appended)) => {
                 if let Some(bound) = appended.refused {
                     self.history_full(bound, publication.topic);
@@ -566,37 +578,17 @@ impl Realm {
     /// included) is stored at its position and delivered under the history lock, or not at all
     /// when this node already holds that offset.
     pub fn deliver_remote(&self, incoming: &Incoming) -> PublishStats {
-        let mut publication = Publication {
-            id: incoming.publication,
-            topic: &incoming.topic,
-            args: &incoming.args,
-            kwargs: &incoming.kwargs,
-            options: &incoming.options,
-            publisher: incoming.publisher(),
-            v1_payload: incoming.v1_payload.as_ref(),
-            position: None,
-        };
+        let publication = incoming.publication();
         let stats = match &incoming.sequenced {
             None => self.deliver(&publication),
-            Some((position, at)) => {
-                publication.position = Some(position);
-                match self.history.insert_at(&publication, position, *at) {
-                    Ok(Some(Stored::Duplicate)) => PublishStats::default(),
-                    Ok(Some(Stored::Kept(appended))) => {
-                        if let Some(bound) = appended.refused {
-                            self.history_full(bound, publication.topic);
-                        }
-                        let stats = self.retain_and_deliver(&publication);
-                        drop(appended);
-                        stats
-                    }
-                    Ok(None) => self.retain_and_deliver(&publication),
-                    Err(bound) => {
-                        self.history_full(bound, publication.topic);
-                        self.retain_and_deliver(&publication)
-                    }
+            Some((position, at)) => match self.history.insert_at(&publication, position, *at) {
+                Ok(Some(Stored::Duplicate)) => PublishStats::default(),
+                Ok(Some(Stored::Kept(appended))) => {
+                    self.deliver_appended(Ok(Some(appended)), &publication)
                 }
-            }
+                Ok(None) => self.deliver_appended(Ok(None), &publication),
+                Err(bound) => self.deliver_appended(Err(bound), &publication),
+            },
         };
         self.count_deliveries(stats);
         stats
@@ -608,16 +600,7 @@ impl Realm {
         let Some((position, at)) = &incoming.sequenced else {
             return;
         };
-        let publication = Publication {
-            id: incoming.publication,
-            topic: &incoming.topic,
-            args: &incoming.args,
-            kwargs: &incoming.kwargs,
-            options: &incoming.options,
-            publisher: incoming.publisher(),
-            v1_payload: incoming.v1_payload.as_ref(),
-            position: Some(position),
-        };
+        let publication = incoming.publication();
         if let Err(bound) = self.history.insert_at(&publication, position, *at) {
             self.history_full(bound, publication.topic);
         }
