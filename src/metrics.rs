@@ -361,7 +361,7 @@ impl Metrics {
         let cluster_dropped = Counter::default();
         registry.register(
             "cluster_publications_dropped",
-            "Publications delivered locally only: the backplane's queue was full",
+            "Publications delivered locally only: the backplane's queue was full, or Redis refused their batch",
             cluster_dropped.clone(),
         );
         let cluster_buffered = Counter::default();

@@ -214,6 +214,7 @@ pub struct RedisTasks {
     sent: Counter,
     received: Counter,
     receive_dropped: Counter,
+    dropped: Counter,
 }
 
 impl RedisBackplane {
@@ -254,6 +255,7 @@ impl RedisBackplane {
             sent: metrics.cluster_sent.clone(),
             received: metrics.cluster_received.clone(),
             receive_dropped: metrics.cluster_receive_dropped.clone(),
+            dropped: metrics.cluster_dropped.clone(),
         };
         Ok((backplane, tasks))
     }
@@ -325,6 +327,7 @@ impl RedisTasks {
             sent,
             received,
             receive_dropped,
+            dropped,
         } = self;
         let channels: Vec<String> = router
             .realms()
@@ -342,6 +345,7 @@ impl RedisTasks {
             queued_bytes,
             link: link.clone(),
             sent,
+            refused: dropped,
             stop: stop.clone(),
             unsent: Vec::new(),
         }));
@@ -409,6 +413,8 @@ struct PublisherTask {
     queued_bytes: Arc<AtomicUsize>,
     link: Arc<Link>,
     sent: Counter,
+    /// Envelopes Redis refused (an error reply, not a lost connection).
+    refused: Counter,
     stop: CancellationToken,
     /// A batch whose send failed: sent again, first, on the next connection.
     unsent: Vec<Queued>,
@@ -565,10 +571,19 @@ async fn send_batch(
             task.sent.inc_by(batch.len() as u64);
             true
         }
-        Err(err) => {
+        Err(err) if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() => {
             debug!(error = %err, "cluster backplane: PUBLISH failed, kept for the next connection");
             task.unsent = batch;
             false
+        }
+        Err(err) => {
+            // Redis answered with an error (out of memory, a key of the wrong type): sending the
+            // batch again would fail the same way and hold up everything behind it.
+            task.refused.inc_by(batch.len() as u64);
+            crate::router::log_budget::connection_warning(|suppressed| {
+                warn!(error = %err, suppressed, "cluster backplane: Redis refused a batch of publications; they stayed on this node");
+            });
+            true
         }
     }
 }
