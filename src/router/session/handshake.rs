@@ -37,7 +37,7 @@ impl Session {
         let interruptible = callee_cancels(&details);
         // A ticket presented on the WebSocket upgrade already authenticated the client.
         if let Some(claims) = self.preauth.take() {
-            let identity = authenticator::ticket::from_claims(claims);
+            let identity = authenticator::ticket::from_claims(*claims);
             return self.welcome(realm, realm_name, identity, interruptible);
         }
         let methods: Vec<String> = match details.get("authmethods") {
@@ -186,9 +186,9 @@ impl Session {
             handle,
             subscriptions: HashSet::new(),
             gauge,
-            claims: identity.claims,
+            claims: identity.claims.map(Box::new),
             registrations: 0,
-            pending: std::collections::HashMap::new(),
+            pending: Vec::new(),
             testaments: Vec::new(),
         });
         Step::Continue

@@ -72,12 +72,14 @@ struct Joined {
     subscriptions: HashSet<Id>,
     /// The metrics gauge counting this session, decremented when it leaves.
     gauge: Gauge,
-    /// The ticket the session authenticated with, restricting its subscriptions.
-    claims: Option<Claims>,
+    /// The ticket the session authenticated with, restricting its subscriptions (boxed: most
+    /// sessions have none, and every session's task holds this struct).
+    claims: Option<Box<Claims>>,
     /// Registrations it holds.
     registrations: usize,
     /// SUBSCRIBEs waiting for the subscribe gate's check, by token.
-    pending: std::collections::HashMap<u64, PendingSubscribe>,
+    /// At most [`MAX_PENDING_CHECKS`], so a list (half a map's size in every session).
+    pending: Vec<(u64, PendingSubscribe)>,
     /// Publications to make when the session ends ([`testament`]).
     testaments: Vec<Testament>,
 }
@@ -158,7 +160,7 @@ impl Joined {
         Actor {
             realm: &self.realm,
             handle: &self.handle,
-            claims: self.claims.as_ref(),
+            claims: self.claims.as_deref(),
             oro_user: None,
             any_uri: false,
         }
@@ -198,7 +200,8 @@ pub struct Session {
     peer: SocketAddr,
     transport: &'static str,
     authrole: Arc<str>,
-    preauth: Option<Claims>,
+    /// Boxed: taken at HELLO, and most sessions have none.
+    preauth: Option<Box<Claims>>,
     state: State,
     /// Where the subscribe gate's checks answer.
     gate: GateSender,
@@ -222,7 +225,7 @@ impl Session {
             peer: arrival.peer,
             transport: arrival.transport,
             authrole: arrival.authrole,
-            preauth: arrival.preauth,
+            preauth: arrival.preauth.map(Box::new),
             state: State::AwaitingHello,
             gate,
             next_token: 0,
@@ -565,14 +568,14 @@ impl Session {
                 let token = self.next_token;
                 self.next_token += 1;
                 if let State::Established(joined) = &mut self.state {
-                    joined.pending.insert(
+                    joined.pending.push((
                         token,
                         PendingSubscribe {
                             request,
                             topic: topic.to_owned(),
                             options: options.clone(),
                         },
-                    );
+                    ));
                 }
                 answer_later(&self.gate, token, check);
             }
@@ -589,9 +592,10 @@ impl Session {
         let State::Established(joined) = &mut self.state else {
             return Step::Continue;
         };
-        let Some(pending) = joined.pending.remove(&done.token) else {
+        let Some(index) = joined.pending.iter().position(|(t, _)| *t == done.token) else {
             return Step::Continue;
         };
+        let (_, pending) = joined.pending.swap_remove(index);
         let Some(message) = check_refusal(&done.outcome) else {
             self.finish_subscribe(pending.request, &pending.topic, &pending.options);
             return Step::Continue;
