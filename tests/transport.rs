@@ -258,3 +258,38 @@ async fn graceful_shutdown_says_goodbye_and_drains() {
     // No longer accepting.
     assert!(TcpStream::connect(server.addr).await.is_err());
 }
+
+/// A client offering only WAMP v2 serializers wampd does not speak (AutobahnJS configured for
+/// CBOR) is refused on the handshake with 400 and the list it can use, instead of being handed a
+/// WAMP v1 session it cannot read; one also offering a spoken serializer gets it; a client
+/// offering nothing still gets WAMP v1, as Ratchet answers it.
+#[tokio::test]
+async fn an_offer_of_only_unspoken_wamp_v2_serializers_is_refused_on_the_handshake() {
+    let server = TestServer::start(&[]).await;
+    for offer in ["wamp.2.cbor", "wamp.2.cbor, wamp.2.json.batched"] {
+        match connect_ws(&server.url(), Some(offer)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 400, "{offer}");
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .into_owned();
+                assert!(body.contains("wamp.2.json"), "{offer}: {body}");
+            }
+            Err(other) => panic!("{offer}: expected HTTP 400, got {other}"),
+            Ok(_) => panic!("{offer}: the upgrade was accepted"),
+        }
+    }
+    let mut both = Client::over(
+        connect_ws(&server.url(), Some("wamp.2.cbor, wamp.2.msgpack"))
+            .await
+            .expect("msgpack is spoken"),
+        Serializer::MsgPack,
+    )
+    .welcomed()
+    .await;
+    both.subscribe("com.example.t").await;
+    let mut v1 = connect_ws(&server.url(), None)
+        .await
+        .expect("no offer: WAMP v1");
+    assert!(common::next_text(&mut v1).await.starts_with("[0,"));
+    server.shutdown().await;
+}

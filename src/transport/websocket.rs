@@ -3,8 +3,11 @@
 //! This module decides whether a request is an acceptable WebSocket upgrade and which WAMP
 //! version and serializer it gets (`protocol/bridging.md`): the first offer the router speaks
 //! wins in the client's order, `wamp.2.json`/`wamp.2.msgpack` meaning WAMP v2 and `wamp` meaning
-//! WAMP v1; a client offering nothing wampd speaks (Ratchet-era tools, Oro's backend) gets WAMP v1
-//! without a subprotocol header, as Ratchet answers it. Any request path is accepted, because
+//! WAMP v1; a client offering no subprotocol, or only ones that are not WAMP (Ratchet-era tools,
+//! Oro's backend), gets WAMP v1 without a subprotocol header, as Ratchet answers it. A client that
+//! offers only WAMP v2 subprotocols wampd does not speak (`wamp.2.cbor`, the `.batched` ones) is
+//! refused with 400 and the list wampd speaks: a WAMP v1 session would only make it fail later
+//! and retry. Any request path is accepted, because
 //! proxies forward `/ws`, `/` or anything else (nginx `location /ws`).
 
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -72,6 +75,16 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+/// Whether the client offers some WAMP v2 subprotocol (`wamp.2.…`), spoken by wampd or not.
+fn offers_wamp_v2(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|offer| offer.trim().starts_with("wamp.2."))
 }
 
 /// Picks the first subprotocol in the client's offer that wampd speaks (the client's preference
@@ -148,6 +161,13 @@ pub fn accept(
     let (protocol, subprotocol) = match negotiate_subprotocol(headers) {
         Some((Protocol::V1, _)) if !v1 => None,
         Some((protocol, name)) => Some((protocol, Some(name))),
+        None if offers_wamp_v2(headers) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_subprotocol",
+                "none of the WAMP v2 subprotocols offered is spoken here: use wamp.2.json or wamp.2.msgpack",
+            ))
+        }
         None if v1 => Some((Protocol::V1, None)),
         None => None,
     }
@@ -217,6 +237,32 @@ mod tests {
         let a = accept(&Method::GET, &headers(&offer), true, false).expect("no offer");
         assert_eq!((a.protocol, a.subprotocol), (Protocol::V1, None));
         assert!(accept(&Method::GET, &headers(&offer), false, false).is_err());
+    }
+
+    #[test]
+    fn only_unspoken_wamp_v2_subprotocols_are_refused_not_answered_with_wamp_v1() {
+        for offer in [
+            "wamp.2.cbor",
+            "wamp.2.json.batched, wamp.2.cbor",
+            "wamp.2.cbor, chat",
+        ] {
+            let mut offered: Vec<_> = GOOD.to_vec();
+            offered[4] = ("sec-websocket-protocol", offer);
+            let err = accept(&Method::GET, &headers(&offered), true, false).expect_err(offer);
+            assert_eq!(
+                (err.status, err.label),
+                (StatusCode::BAD_REQUEST, "bad_subprotocol")
+            );
+            assert!(err.reason.contains("wamp.2.json"), "{}", err.reason);
+        }
+        // A spoken one among them wins; a non-WAMP offer still gets Ratchet's lenient WAMP v1.
+        let mut offered: Vec<_> = GOOD.to_vec();
+        offered[4] = ("sec-websocket-protocol", "wamp.2.cbor, wamp.2.json");
+        let a = accept(&Method::GET, &headers(&offered), true, false).expect("json");
+        assert_eq!(a.protocol, Protocol::V2(Serializer::Json));
+        offered[4] = ("sec-websocket-protocol", "chat");
+        let a = accept(&Method::GET, &headers(&offered), true, false).expect("v1");
+        assert_eq!((a.protocol, a.subprotocol), (Protocol::V1, None));
     }
 
     #[test]
