@@ -842,7 +842,7 @@ async fn catch_up(
                 continue;
             };
             let from = if *local.epoch == *epoch {
-                local.offset + 1
+                local.offset.saturating_add(1)
             } else {
                 1
             };
@@ -883,7 +883,7 @@ async fn read_stream(
         for (id, fields) in page {
             if let Some(incoming) = stream_entry(&id, &fields) {
                 if let Some((position, _)) = &incoming.sequenced {
-                    start = position.offset + 1;
+                    start = position.offset.saturating_add(1);
                 }
                 out.push(incoming);
             }
@@ -898,7 +898,7 @@ async fn read_stream(
 /// One stream entry (`<offset>-0`, fields `p` epoch, `t` milliseconds, `e` envelope) as the
 /// sequenced publication it holds; `None` (skipped) when it is not one.
 fn stream_entry(id: &str, fields: &[Vec<u8>]) -> Option<Incoming> {
-    let offset: u64 = id.split('-').next()?.parse().ok()?;
+    let offset: u64 = id.split('-').next()?.parse().ok().filter(|&o| o > 0)?;
     let (mut epoch, mut at, mut envelope) = (None, None, None);
     for pair in fields.chunks(2) {
         let [name, value] = pair else { continue };

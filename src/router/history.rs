@@ -396,8 +396,8 @@ impl History {
         match streams.by_topic.get(topic) {
             None => Missing::Stream,
             Some(stream) if *stream.epoch == *position.epoch => {
-                if position.offset > stream.last + 1 {
-                    Missing::From(stream.last + 1)
+                if position.offset > stream.last.saturating_add(1) {
+                    Missing::From(stream.last.saturating_add(1))
                 } else {
                     Missing::Nothing
                 }
@@ -432,7 +432,7 @@ impl History {
             if *stream.epoch == *given.epoch && given.offset <= stream.last {
                 return Ok(Stored::Duplicate);
             }
-            if *stream.epoch != *given.epoch || given.offset > stream.last + 1 {
+            if *stream.epoch != *given.epoch || given.offset > stream.last.saturating_add(1) {
                 // Another life of the stream, or a gap: start over from the given position.
                 freed_events += stream.events.len();
                 freed_bytes += stream.bytes;
@@ -440,7 +440,7 @@ impl History {
                 stream.events.clear();
                 stream.bytes = 0;
                 stream.epoch = given.epoch.clone();
-                stream.last = given.offset - 1;
+                stream.last = given.offset.saturating_sub(1);
             }
         }
         if !streams.by_topic.contains_key(publication.topic) {
@@ -483,7 +483,7 @@ impl History {
         freed_events += freed.0;
         freed_bytes += freed.1;
         bytes -= freed.1;
-        stream.last += 1;
+        stream.last = stream.last.saturating_add(1);
         let position = stream.position();
         event.position = Some(position.clone());
         let size = event.size;
@@ -572,12 +572,15 @@ impl History {
         let (expired_events, expired_bytes) = stream.expire(SystemTime::now());
         streams.bytes -= expired_bytes;
         self.account(-(expired_events as i64), -(expired_bytes as i64));
-        let first = stream.events.front().map_or(stream.last + 1, Entry::offset);
-        if from.offset + 1 < first {
+        let first = stream
+            .events
+            .front()
+            .map_or(stream.last.saturating_add(1), Entry::offset);
+        if from.offset.saturating_add(1) < first {
             return Err(Unrecoverable {
                 reason: format!(
                     "the history of \"{topic}\" no longer holds offsets {} to {}",
-                    from.offset + 1,
+                    from.offset.saturating_add(1),
                     first - 1
                 ),
                 current: Some(current),
