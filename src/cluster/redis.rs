@@ -793,29 +793,18 @@ async fn deliver(
     match realm.history().missing_before(&incoming.topic, &position) {
         Missing::Nothing => {}
         Missing::Stream => {
-            for past in read_stream(reader, &key, 1, offset - 1).await? {
-                if same_epoch(&past, &position.epoch) {
-                    realm.remember(&past);
-                }
+            for past in read_stream(reader, &key, epoch, 1, offset - 1).await? {
+                realm.remember(&past);
             }
         }
         Missing::From(first) => {
-            for past in read_stream(reader, &key, first, offset - 1).await? {
-                if same_epoch(&past, &position.epoch) {
-                    realm.deliver_remote(&past);
-                }
+            for past in read_stream(reader, &key, epoch, first, offset - 1).await? {
+                realm.deliver_remote(&past);
             }
         }
     }
     realm.deliver_remote(&incoming);
     Ok(())
-}
-
-fn same_epoch(incoming: &Incoming, epoch: &str) -> bool {
-    incoming
-        .sequenced
-        .as_ref()
-        .is_some_and(|(p, _)| &*p.epoch == epoch)
 }
 
 /// Once subscribed again: every stream this node holds is compared with Redis, and what was
@@ -850,21 +839,20 @@ async fn catch_up(
                 continue;
             }
             let key = history_key(&task.prefix, realm.name(), topic);
-            for past in read_stream(reader, &key, from, last).await? {
-                if same_epoch(&past, &epoch) {
-                    realm.deliver_remote(&past);
-                }
+            for past in read_stream(reader, &key, &epoch, from, last).await? {
+                realm.deliver_remote(&past);
             }
         }
     }
     Ok(())
 }
 
-/// The entries of the Redis stream `key` with offsets `from..=to`, in order (at most the
-/// stream's length bound, read a page at a time).
+/// The entries of `epoch` in the Redis stream `key` with offsets `from..=to`, in order (at most
+/// the stream's length bound, read a page at a time).
 async fn read_stream(
     reader: &mut MultiplexedConnection,
     key: &str,
+    epoch: &str,
     from: u64,
     to: u64,
 ) -> redis::RedisResult<Vec<Incoming>> {
@@ -884,8 +872,10 @@ async fn read_stream(
             if let Some(incoming) = stream_entry(&id, &fields) {
                 if let Some((position, _)) = &incoming.sequenced {
                     start = position.offset.saturating_add(1);
+                    if *position.epoch == *epoch {
+                        out.push(incoming);
+                    }
                 }
-                out.push(incoming);
             }
         }
         if !full {

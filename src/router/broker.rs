@@ -93,6 +93,15 @@ pub struct Position {
     pub offset: u64,
 }
 
+impl Position {
+    /// Writes it as `epoch` and `offset`, the keys of `EVENT.Details`, of `get_events` and of a
+    /// failed recovery's `ArgumentsKw`.
+    pub fn insert_into(&self, dict: &mut Dict) {
+        dict.insert("epoch".into(), Value::Str(self.epoch.to_string()));
+        dict.insert("offset".into(), Value::UInt(self.offset));
+    }
+}
+
 /// The publisher's identity as the broker needs it: its session ID (for `exclude_me`) and, for
 /// `disclose_me`, its authid and authrole. A plain borrowed struct rather than a
 /// [`SessionHandle`], because in cluster mode the publisher may live on another node.
@@ -327,6 +336,30 @@ fn publisher_details(publisher: &Publisher<'_>) -> Dict {
     details
 }
 
+/// The `EVENT.Details` a subscription matching with `policy` gets for `publication`: the
+/// publisher when it disclosed itself, the topic on pattern subscriptions, the stream position
+/// on history topics (`wamp.subscription.get_events` reports these).
+pub fn event_details(publication: &Publication<'_>, policy: MatchPolicy) -> Dict {
+    let mut details = if publication.options.disclose_me {
+        publisher_details(&publication.publisher)
+    } else {
+        Dict::new()
+    };
+    add_routing_details(&mut details, publication, policy);
+    details
+}
+
+/// The details every EVENT of `publication` on a `policy` subscription carries whoever
+/// receives it: the topic on pattern subscriptions, the stream position on history topics.
+fn add_routing_details(details: &mut Dict, publication: &Publication<'_>, policy: MatchPolicy) {
+    if policy != MatchPolicy::Exact {
+        details.insert("topic".into(), Value::Str(publication.topic.to_owned()));
+    }
+    if let Some(position) = publication.position {
+        position.insert_into(details);
+    }
+}
+
 /// A stored event `publication` (retained, or recovered from history) as `session` receives it
 /// on its new subscription `(subscription, uri, policy)`: in its protocol's form (WAMP v2 EVENT,
 /// with `Details.retained` when `retained`; WAMP v1 `[8, topic, payload]`; Socket.IO
@@ -399,13 +432,7 @@ fn encode_event(
     disclosed: Option<&Dict>,
 ) -> Frame {
     let mut details = disclosed.cloned().unwrap_or_default();
-    if policy != MatchPolicy::Exact {
-        details.insert("topic".into(), Value::Str(publication.topic.to_owned()));
-    }
-    if let Some(position) = publication.position {
-        details.insert("epoch".into(), Value::Str(position.epoch.to_string()));
-        details.insert("offset".into(), Value::UInt(position.offset));
-    }
+    add_routing_details(&mut details, publication, policy);
     let event = Message::Event {
         subscription,
         publication: publication.id,

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 
 use prometheus_client::metrics::gauge::Gauge;
 use wampd_proto::units::{parse_duration, parse_list, parse_usize};
-use wampd_proto::wamp::{id, Dict, Id, MatchPolicy, Value};
+use wampd_proto::wamp::{id, Dict, Id, MatchPolicy};
 
 use crate::router::broker::{Position, Publication};
 use crate::router::stored::{covers, StoredEvent, TopicPattern};
@@ -217,9 +217,7 @@ impl Stream {
     }
 
     fn pop_front(&mut self) -> usize {
-        let size = self.events.pop_front().map_or(0, |e| e.event.size);
-        self.bytes -= size;
-        size
+        self.take_front().map_or(0, |e| e.event.size)
     }
 
     /// Takes the oldest event out, for its caller to free once the lock is released.
@@ -311,8 +309,7 @@ impl Unrecoverable {
     pub fn kwargs(&self) -> Dict {
         let mut kwargs = Dict::new();
         if let Some(current) = &self.current {
-            kwargs.insert("epoch".into(), Value::Str(current.epoch.to_string()));
-            kwargs.insert("offset".into(), Value::UInt(current.offset));
+            current.insert_into(&mut kwargs);
         }
         kwargs
     }
@@ -421,10 +418,11 @@ impl History {
         publication: &Publication<'_>,
         limits: StreamLimits,
         given: Option<&Position>,
-        now: SystemTime,
+        at: SystemTime,
     ) -> Result<Stored<'_>, &'static str> {
         // Copied before the lock is taken: only the bookkeeping runs under it.
         let mut event = StoredEvent::capture(publication);
+        let now = SystemTime::now();
         let mut guard = self.lock();
         let streams = &mut *guard;
         let (mut freed_events, mut freed_bytes) = (0usize, 0usize);
@@ -479,7 +477,7 @@ impl History {
         let Some(stream) = streams.by_topic.get_mut(publication.topic) else {
             return Err("history_streams");
         };
-        let freed = stream.expire(SystemTime::now());
+        let freed = stream.expire(now);
         freed_events += freed.0;
         freed_bytes += freed.1;
         bytes -= freed.1;
@@ -505,7 +503,7 @@ impl History {
         } else {
             stream.events.push_back(Entry {
                 arrival,
-                at: now,
+                at,
                 event: Arc::new(event),
             });
             stream.bytes += size;
@@ -774,6 +772,7 @@ mod tests {
     use crate::router::broker::Publisher;
     use crate::router::publish_options::PublishOptions;
     use std::collections::HashSet;
+    use wampd_proto::wamp::Value;
 
     fn history(topics: &str, streams: usize, bytes: usize) -> History {
         let settings = HistorySettings {

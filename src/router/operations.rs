@@ -24,7 +24,7 @@ use tracing::info;
 
 use crate::auth::rules::Action;
 use crate::oro::topics;
-use crate::router::broker::{Position, PublishStats, Subscribed};
+use crate::router::broker::{self, Position, PublishStats, Subscribed};
 use crate::router::dealer::{CallRequest, Caller, InvokePolicy, RegisterRequest};
 use crate::router::handle::SessionHandle;
 use crate::router::history;
@@ -303,20 +303,7 @@ impl Router {
             })
             .map(|(topic, entry)| {
                 let event = &entry.event;
-                let mut details = Dict::new();
-                if policy != MatchPolicy::Exact {
-                    details.insert("topic".into(), Value::Str(topic.to_string()));
-                }
-                if let Some(position) = &event.position {
-                    details.insert("epoch".into(), Value::Str(position.epoch.to_string()));
-                    details.insert("offset".into(), Value::UInt(position.offset));
-                }
-                if event.options.disclose_me {
-                    let (id, authid, authrole) = &event.publisher;
-                    details.insert("publisher".into(), Value::UInt(*id));
-                    details.insert("publisher_authid".into(), Value::Str(authid.clone()));
-                    details.insert("publisher_authrole".into(), Value::Str(authrole.clone()));
-                }
+                let details = broker::event_details(&event.publication(&topic), policy);
                 let mut out = Dict::new();
                 out.insert("timestamp".into(), Value::Str(history::timestamp(entry.at)));
                 out.insert("subscription".into(), Value::UInt(subscription));

@@ -565,7 +565,7 @@ impl Realm {
     /// See [`Broker::publish`]; also counts the publication in metrics.
     pub fn publish(&self, publication: &Publication<'_>) -> PublishStats {
         let stats = self.deliver(publication);
-        self.metrics.publishes.inc();
+        self.count_publication();
         self.count_deliveries(stats);
         stats
     }
@@ -616,7 +616,7 @@ impl Realm {
     /// could not be sequenced).
     pub fn publish_without_history(&self, publication: &Publication<'_>) -> PublishStats {
         let stats = self.retain_and_deliver(publication);
-        self.metrics.publishes.inc();
+        self.count_publication();
         self.count_deliveries(stats);
         stats
     }
