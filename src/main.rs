@@ -277,7 +277,7 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
             pid = std::process::id(),
             realms = %settings.realms.join(","),
             tls = settings.server_dsn.wants_tls(),
-            "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack), RawSocket and POST /publish on one port; health on /health"
+            "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack, wamp.2.cbor), RawSocket and POST /publish on one port; health on /health"
         );
         if settings.demo {
             info!("Demo page on http://{address}/ (WEBSOCKET_DEMO=true; turn it off in production)");

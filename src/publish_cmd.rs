@@ -104,6 +104,8 @@ pub enum SerializerArg {
     Json,
     /// wamp.2.msgpack
     Msgpack,
+    /// wamp.2.cbor
+    Cbor,
 }
 
 fn parse_timeout(value: &str) -> Result<Duration, String> {
@@ -285,6 +287,7 @@ fn target(args: &PublishArgs, env: &EnvMap) -> Result<Target, Failure> {
     let serializer = match args.serializer {
         Some(SerializerArg::Json) => Serializer::Json,
         Some(SerializerArg::Msgpack) => Serializer::MsgPack,
+        Some(SerializerArg::Cbor) => Serializer::Cbor,
         None => transport.default_serializer(),
     };
     let realm = match &args.realm {

@@ -151,6 +151,24 @@ async fn every_malformed_input_class_gets_its_answer_and_the_canary_misses_nothi
         );
         assert_eq!(code, Some(1002), "{raw:?}");
     }
+    // WAMP v2 CBOR: a lone break, a forged 2^64-1 element array, a million nested tags, an
+    // integer map key, a text frame.
+    let mut forged = vec![0x9b];
+    forged.extend_from_slice(&u64::MAX.to_be_bytes());
+    for raw in [
+        WsMessage::Binary(vec![0xff].into()),
+        WsMessage::Binary(forged.into()),
+        WsMessage::Binary(vec![0xc1; 1_000_000 / 16].into()),
+        WsMessage::Binary(vec![0x83, 0x10, 0xa1, 0x01, 0x02, 0x00].into()),
+        WsMessage::Text("[1]".into()),
+    ] {
+        let (seen, code) = after_welcome(&server, Serializer::Cbor, raw.clone()).await;
+        assert!(
+            is_abort(&seen, "wamp.error.protocol_violation"),
+            "{raw:?}: {seen:?}"
+        );
+        assert_eq!(code, Some(1002), "{raw:?}");
+    }
     // Nested too deep for any decoder's recursion.
     let deep = format!(
         "[16,1,{{}},\"com.x\",{}{}]",

@@ -2,7 +2,8 @@
 //!
 //! The test installs autobahn into a virtualenv under `target/` the first time it runs (CI starts
 //! from a clean clone), then runs `tests/interop/autobahn_pubsub.py` against a real server for
-//! every pair of serializers over WebSocket, and over RawSocket on the same port.
+//! every pair of serializers (JSON, MessagePack, CBOR) over WebSocket, and over RawSocket on the
+//! same port.
 
 mod common;
 
@@ -25,6 +26,12 @@ async fn autobahn_python_pubsub_over_websocket_and_rawsocket() {
         (server.url(), "msgpack", "json"),
         (rawsocket.clone(), "json", "msgpack"),
         (rawsocket.clone(), "msgpack", "json"),
+        (server.url(), "cbor", "cbor"),
+        (server.url(), "cbor", "json"),
+        (server.url(), "json", "cbor"),
+        (server.url(), "msgpack", "cbor"),
+        (rawsocket.clone(), "cbor", "msgpack"),
+        (rawsocket.clone(), "json", "cbor"),
     ];
     for (url, sub, publisher) in runs {
         run_script(&python, &script, &[&url, sub, publisher]).await;

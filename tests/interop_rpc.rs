@@ -239,6 +239,11 @@ async fn autobahn_python_json_caller_msgpack_callee() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_python_cbor_caller_json_callee() {
+    alone(Lib::Python, false, &["cbor", "json"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autobahn_python_over_rawsocket() {
     alone(Lib::Python, true, &["msgpack", "json"]).await;
 }
@@ -253,6 +258,12 @@ async fn autobahn_js_msgpack() {
     alone(Lib::Node, false, &["msgpack"]).await;
 }
 
+/// AutobahnJS's CBOR serializer (its `test_serialization_cbor` scenarios among the checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_js_cbor() {
+    alone(Lib::Node, false, &["cbor"]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autobahn_js_over_rawsocket() {
     // AutobahnJS speaks JSON only over RawSocket.
@@ -263,6 +274,8 @@ async fn autobahn_js_over_rawsocket() {
 async fn autobahn_js_calls_autobahn_python() {
     // The Python callee handles INTERRUPT, so the JS caller also checks timeout and canceling.
     mixed((Lib::Python, false, "msgpack"), (Lib::Node, false, "json")).await;
+    // The same with CBOR on both sides.
+    mixed((Lib::Python, false, "cbor"), (Lib::Node, false, "cbor")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,7 +55,7 @@ async fn any_path_is_accepted_and_subprotocols_are_negotiated() {
         .expect("request");
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
-        "wamp.2.cbor, wamp.2.json, wamp.2.msgpack"
+        "wamp.2.ubjson, wamp.2.json, wamp.2.msgpack"
             .parse()
             .expect("header"),
     );
@@ -260,13 +260,13 @@ async fn graceful_shutdown_says_goodbye_and_drains() {
 }
 
 /// A client offering only WAMP v2 serializers wampd does not speak (AutobahnJS configured for
-/// CBOR) is refused on the handshake with 400 and the list it can use, instead of being handed a
+/// UBJSON) is refused on the handshake with 400 and the list it can use, instead of being handed a
 /// WAMP v1 session it cannot read; one also offering a spoken serializer gets it; a client
 /// offering nothing still gets WAMP v1, as Ratchet answers it.
 #[tokio::test]
 async fn an_offer_of_only_unspoken_wamp_v2_serializers_is_refused_on_the_handshake() {
     let server = TestServer::start(&[]).await;
-    for offer in ["wamp.2.cbor", "wamp.2.cbor, wamp.2.json.batched"] {
+    for offer in ["wamp.2.ubjson", "wamp.2.flatbuffers, wamp.2.json.batched"] {
         match connect_ws(&server.url(), Some(offer)).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status().as_u16(), 400, "{offer}");
@@ -279,7 +279,7 @@ async fn an_offer_of_only_unspoken_wamp_v2_serializers_is_refused_on_the_handsha
         }
     }
     let mut both = Client::over(
-        connect_ws(&server.url(), Some("wamp.2.cbor, wamp.2.msgpack"))
+        connect_ws(&server.url(), Some("wamp.2.ubjson, wamp.2.msgpack"))
             .await
             .expect("msgpack is spoken"),
         Serializer::MsgPack,

@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
-use crate::router::handle::SessionHandle;
+use crate::router::handle::{SessionHandle, FORMATS};
 use crate::router::outbound::{Frame, Pushed};
 use crate::router::publish_options::PublishOptions;
 use crate::router::topic_index::TopicIndex;
@@ -285,7 +285,7 @@ pub fn deliver(matched: &Matched, publication: &Publication<'_>) -> PublishStats
     for (sub, policy) in matched {
         let policy = *policy;
         let subscribers = sub.read();
-        let mut encoded: [Option<Frame>; 4] = [None, None, None, None];
+        let mut encoded: [Option<Frame>; FORMATS] = Default::default();
         for subscriber in subscribers.values() {
             if !publication
                 .options

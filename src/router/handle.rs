@@ -6,6 +6,10 @@
 use crate::router::outbound::{self, Frame, Outbound, OutboundRx, QueueFull, QueueLimits};
 use wampd_proto::wamp::{id, Id, Serializer};
 
+/// How many wire formats a publication may be encoded in for one delivery: every WAMP v2
+/// serializer, WAMP v1 and Socket.IO (see [`SessionHandle::format_index`]).
+pub const FORMATS: usize = Serializer::ALL.len() + 2;
+
 /// The shared, immutable part of an established session.
 #[derive(Debug)]
 pub struct SessionHandle {
@@ -98,13 +102,13 @@ impl SessionHandle {
         (handle, rx)
     }
 
-    /// Which of the broker's per-format encodings this session receives: 0 JSON, 1 MessagePack,
-    /// 2 WAMP v1.
+    /// Which of the broker's [`FORMATS`] encodings this session receives: 0 JSON, 1 MessagePack,
+    /// 2 CBOR, 3 WAMP v1, 4 Socket.IO.
     pub fn format_index(&self) -> usize {
         if self.socketio {
-            3
+            4
         } else if self.v1 {
-            2
+            3
         } else {
             self.serializer.index()
         }

@@ -2,10 +2,10 @@
 //!
 //! This module decides whether a request is an acceptable WebSocket upgrade and which WAMP
 //! version and serializer it gets (`protocol/bridging.md`): the first offer the router speaks
-//! wins in the client's order, `wamp.2.json`/`wamp.2.msgpack` meaning WAMP v2 and `wamp` meaning
+//! wins in the client's order, `wamp.2.json`/`.msgpack`/`.cbor` meaning WAMP v2 and `wamp` meaning
 //! WAMP v1; a client offering no subprotocol, or only ones that are not WAMP (Ratchet-era tools,
 //! Oro's backend), gets WAMP v1 without a subprotocol header, as Ratchet answers it. A client that
-//! offers only WAMP v2 subprotocols wampd does not speak (`wamp.2.cbor`, the `.batched` ones) is
+//! offers only WAMP v2 subprotocols wampd does not speak (`wamp.2.ubjson`, the `.batched` ones) is
 //! refused with 400 and the list wampd speaks: a WAMP v1 session would only make it fail later
 //! and retry. Any request path is accepted, because
 //! proxies forward `/ws`, `/` or anything else (nginx `location /ws`).
@@ -218,8 +218,8 @@ mod tests {
     #[test]
     fn accepts_a_valid_upgrade_preferring_the_client_order() {
         let accepted = accept(&Method::GET, &headers(GOOD), true, false).expect("valid");
-        assert_eq!(accepted.protocol, Protocol::V2(Serializer::MsgPack));
-        assert_eq!(accepted.subprotocol, Some("wamp.2.msgpack"));
+        assert_eq!(accepted.protocol, Protocol::V2(Serializer::Cbor));
+        assert_eq!(accepted.subprotocol, Some("wamp.2.cbor"));
         // RFC 6455 §1.3 example.
         assert_eq!(accepted.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
@@ -242,9 +242,9 @@ mod tests {
     #[test]
     fn only_unspoken_wamp_v2_subprotocols_are_refused_not_answered_with_wamp_v1() {
         for offer in [
-            "wamp.2.cbor",
-            "wamp.2.json.batched, wamp.2.cbor",
-            "wamp.2.cbor, chat",
+            "wamp.2.ubjson",
+            "wamp.2.json.batched, wamp.2.flatbuffers",
+            "wamp.2.ubjson, chat",
         ] {
             let mut offered: Vec<_> = GOOD.to_vec();
             offered[4] = ("sec-websocket-protocol", offer);
@@ -257,7 +257,7 @@ mod tests {
         }
         // A spoken one among them wins; a non-WAMP offer still gets Ratchet's lenient WAMP v1.
         let mut offered: Vec<_> = GOOD.to_vec();
-        offered[4] = ("sec-websocket-protocol", "wamp.2.cbor, wamp.2.json");
+        offered[4] = ("sec-websocket-protocol", "wamp.2.ubjson, wamp.2.json");
         let a = accept(&Method::GET, &headers(&offered), true, false).expect("json");
         assert_eq!(a.protocol, Protocol::V2(Serializer::Json));
         offered[4] = ("sec-websocket-protocol", "chat");

@@ -236,7 +236,7 @@ impl Client {
                     return codec::decode(Serializer::Json, t.as_bytes()).expect("valid JSON WAMP")
                 }
                 Some(Ok(WsMessage::Binary(b))) => {
-                    return codec::decode(Serializer::MsgPack, &b).expect("valid MsgPack WAMP")
+                    return codec::decode(self.serializer, &b).expect("valid binary WAMP")
                 }
                 Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
                 other => panic!("expected a WAMP message, got {other:?}"),
@@ -268,7 +268,7 @@ impl Client {
                     seen.extend(codec::decode(Serializer::Json, t.as_bytes()).ok())
                 }
                 Some(Ok(WsMessage::Binary(b))) => {
-                    seen.extend(codec::decode(Serializer::MsgPack, &b).ok())
+                    seen.extend(codec::decode(self.serializer, &b).ok())
                 }
                 Some(Ok(WsMessage::Close(frame))) => {
                     return (seen, frame.map(|f| u16::from(f.code)))
@@ -477,13 +477,14 @@ pub fn python_venv(name: &str, imports: &str, packages: &[&str]) -> std::path::P
     python
 }
 
-/// The interop virtualenv's python, installing autobahn (and pyzmq) on first use.
+/// The interop virtualenv's python, installing autobahn with its MessagePack and CBOR
+/// serializers' libraries (and pyzmq) on first use.
 pub fn autobahn_python() -> std::path::PathBuf {
     // pyzmq (with its bundled libzmq 4.x) is the ZeroMQ PUSH peer of tests/espocrm.rs.
     python_venv(
         "interop-venv",
-        "autobahn, msgpack, zmq",
-        &["autobahn>=23.1", "msgpack>=1.0", "pyzmq>=25"],
+        "autobahn, msgpack, cbor2, zmq",
+        &["autobahn>=23.1", "msgpack>=1.0", "cbor2>=5", "pyzmq>=25"],
     )
 }
 

@@ -7,13 +7,14 @@
 //   node autobahn_js_rpc.mjs --caller URL SERIALIZER    caller only, against a callee that registered
 //                                                      the same procedures (e.g. autobahn_rpc.py)
 // URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket: AutobahnJS speaks JSON only
-// there). SERIALIZER: json | msgpack. Prints OK and exits 0 when every check passed, else exits 1.
+// there). SERIALIZER: json | msgpack | cbor. Prints OK and exits 0 when every check passed, else exits 1.
 //
 // The packages come from WAMPD_INTEROP_NODE (default: <repo>/target/interop-node), where
 // tests/common/mod.rs `autobahn_node()` installs autobahn 26, ws 8 and when 3.7.8:
 // - `ws` becomes globalThis.WebSocket: AutobahnJS 26 uses the global WebSocket, which Node < 22 lacks.
 // - `msgpack5` (a regular dependency of autobahn) backs MsgpackSerializer; autobahn only logs a
-//   warning when it is missing, so this script checks for it.
+//   warning when it is missing, so this script checks for it. `cbor` (also a dependency) backs
+//   CBORSerializer.
 // - `when` (an optional dependency of autobahn) must be present: AutobahnJS reports progressive
 //   results through when.js deferreds (`notify`); with ES6 promises they are lost.
 //
@@ -50,6 +51,10 @@ function within(promise, what, ms = TIMEOUT) {
 
 function serializer(name) {
   if (name === 'json') return new autobahn.serializer.JSONSerializer();
+  if (name === 'cbor') {
+    assert.ok(autobahn.serializer.CBORSerializer, 'CBORSerializer unavailable: is cbor installed?');
+    return new autobahn.serializer.CBORSerializer();
+  }
   assert.equal(name, 'msgpack', `unknown serializer ${name}`);
   assert.ok(autobahn.serializer.MsgpackSerializer, 'MsgpackSerializer unavailable: is msgpack5 installed?');
   return new autobahn.serializer.MsgpackSerializer();
@@ -143,6 +148,24 @@ async function runCaller(session, vanisher) {
   assert.ok(echoed instanceof autobahn.Result, `expected a Result, got ${JSON.stringify(echoed)}`);
   assert.deepEqual([echoed.args, echoed.kwargs], [args, kwargs]);
   check('args/kwargs round trip');
+
+  // AutobahnJS's own serialization tests (test_serialization_{json,msgpack,cbor}): these values
+  // come back as they went, and (binary serializers) a 16,350-byte binary payload inside a list
+  // of dicts, the size of autobahn-js issue 565.
+  const single = (result) => (result instanceof autobahn.Result ? result.args[0] : result);
+  for (const value of [1.7, 'hello', [1, 2, -3], { a: 5, b: 'hello2' },
+    [-9007199254740991, 9007199254740991], null]) {
+    assert.deepEqual(single(await call('echo', [value])), value);
+  }
+  const wire = session._socket.serializer.SERIALIZER_ID;
+  if (wire !== 'json') {
+    const data = new Uint8Array(16350).map((_, i) => (i * 7919) % 256);
+    const back = single(await call('echo', [[{ data1: data, city: 'x' }]]));
+    assert.equal(back.length, 1);
+    assert.equal(back[0].city, 'x');
+    assert.ok(Buffer.from(back[0].data1).equals(Buffer.from(data)), 'binary payload changed');
+  }
+  check(`serialization round trip (${wire})`);
 
   const oops = await expectError(session.call(P + 'oops'), 'com.example.error.oops', 'oops');
   assert.deepEqual([oops.args, oops.kwargs], [['something went wrong'], { code: 42 }]);

@@ -6,7 +6,7 @@ Usage:
                                                             serves until stdin closes
   autobahn_rpc.py --caller URL SERIALIZER                   caller only, against a callee that registered
                                                             the same procedures (e.g. autobahn_js_rpc.mjs)
-URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Serializers: json | msgpack.
+URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Serializers: json | msgpack | cbor.
 Prints OK and exits 0 when every check passed; any failure raises (non-zero exit).
 
 The callee registers, under com.example.rpc.: add, echo, progress (3 progressive results, then a
@@ -30,9 +30,9 @@ from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp import types
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer}
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
 TIMEOUT = 10
 P = "com.example.rpc."
 

@@ -165,11 +165,10 @@ async fn handshake(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Serializ
     };
     let key = header("sec-websocket-key")?;
     let offered = header("sec-websocket-protocol").unwrap_or_default();
-    let (serializer, name) = offered.split(',').map(str::trim).find_map(|p| match p {
-        "wamp.2.json" => Some((Serializer::Json, p)),
-        "wamp.2.msgpack" => Some((Serializer::MsgPack, p)),
-        _ => None,
-    })?;
+    let (serializer, name) = offered
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| Some((Serializer::from_subprotocol(p)?, p)))?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {name}\r\n\r\n"
@@ -303,9 +302,9 @@ async fn handle(
             let by_topic = topics.by_topic.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((_, subscribers)) = by_topic.get(&topic) {
                 // Encoded once per serializer, shared by every subscriber.
-                let mut encoded: [Option<Bytes>; 2] = [None, None];
+                let mut encoded: [Option<Bytes>; Serializer::ALL.len()] = Default::default();
                 for s in subscribers {
-                    let slot = &mut encoded[usize::from(s.serializer.is_binary())];
+                    let slot = &mut encoded[s.serializer.index()];
                     let frame = slot.get_or_insert_with(|| {
                         message_frame(
                             s.serializer,

@@ -95,6 +95,8 @@ pub enum SerializerArg {
     Json,
     /// `wamp.2.msgpack`.
     Msgpack,
+    /// `wamp.2.cbor`.
+    Cbor,
 }
 
 impl SerializerArg {
@@ -103,6 +105,7 @@ impl SerializerArg {
         match self {
             SerializerArg::Json => Serializer::Json,
             SerializerArg::Msgpack => Serializer::MsgPack,
+            SerializerArg::Cbor => Serializer::Cbor,
         }
     }
 
@@ -111,6 +114,7 @@ impl SerializerArg {
         match self {
             SerializerArg::Json => "json",
             SerializerArg::Msgpack => "msgpack",
+            SerializerArg::Cbor => "cbor",
         }
     }
 }

@@ -80,6 +80,7 @@ impl PublishTemplate {
         let id_at = match serializer {
             Serializer::Json => find(&message, b"1000000000"),
             Serializer::MsgPack => find(&message, &[0xce, 0x3b, 0x9a, 0xca, 0x00]).map(|i| i + 1),
+            Serializer::Cbor => find(&message, &[0x1a, 0x3b, 0x9a, 0xca, 0x00]).map(|i| i + 1),
         }
         .unwrap_or(0);
         let ts_at = rfind(&message, TS_MARKER)
@@ -101,7 +102,8 @@ impl PublishTemplate {
                     write_digits(field, request);
                 }
             }
-            Serializer::MsgPack => {
+            // Both write the ID as a 32-bit big-endian integer after a one-byte marker.
+            Serializer::MsgPack | Serializer::Cbor => {
                 if let (Some(field), Ok(id)) = (
                     self.message.get_mut(self.id_at..self.id_at + 4),
                     u32::try_from(request),
@@ -150,7 +152,7 @@ fn parse_digits(field: &[u8]) -> Option<u64> {
 pub fn extract_timestamp(serializer: Serializer, message: &[u8]) -> Option<u64> {
     let tail = match serializer {
         Serializer::Json => message.strip_suffix(b"\"]]"),
-        Serializer::MsgPack => Some(message),
+        Serializer::MsgPack | Serializer::Cbor => Some(message),
     };
     if let Some(tail) = tail {
         if tail.len() >= TS_FIELD {

@@ -37,11 +37,12 @@ pub const MAX_PAYLOAD: usize = (1 << 24) - 1;
 /// Most buffer space [`read_frame`] reserves ahead of the bytes of a frame still arriving.
 pub const RESERVE_STEP: usize = 64 * 1024;
 
-/// The `SSSS` serializer code of the handshake (1 JSON, 2 MessagePack).
+/// The `SSSS` serializer code of the handshake (1 JSON, 2 MessagePack, 3 CBOR).
 pub fn serializer_code(serializer: Serializer) -> u8 {
     match serializer {
         Serializer::Json => 1,
         Serializer::MsgPack => 2,
+        Serializer::Cbor => 3,
     }
 }
 
@@ -107,6 +108,7 @@ pub fn negotiate(request: [u8; 4], own_limit: usize) -> Handshake {
     let serializer = match lengths & 0x0F {
         1 => Serializer::Json,
         2 => Serializer::MsgPack,
+        3 => Serializer::Cbor,
         _ => return Handshake::Refused(ERROR_SERIALIZER_UNSUPPORTED),
     };
     let client_max = max_len_for_exponent(lengths >> 4);
@@ -311,10 +313,18 @@ mod tests {
             negotiate([0x7F, 0xB2, 0, 0], 1 << 20),
             Handshake::Accepted { serializer: Serializer::MsgPack, client_max, .. } if client_max == 1 << 20
         ));
-        assert_eq!(
+        assert!(matches!(
             negotiate([0x7F, 0x73, 0, 0], 1 << 20),
+            Handshake::Accepted {
+                serializer: Serializer::Cbor,
+                reply: [0x7F, 0xB3, 0, 0],
+                ..
+            }
+        ));
+        assert_eq!(
+            negotiate([0x7F, 0x74, 0, 0], 1 << 20),
             Handshake::Refused(1)
-        ); // CBOR
+        ); // 4 is FlatBuffers, not spoken
         assert_eq!(
             negotiate([0x7F, 0xF0, 0, 0], 1 << 20),
             Handshake::Refused(1)

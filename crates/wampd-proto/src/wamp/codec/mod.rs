@@ -3,10 +3,11 @@
 //! Transports only know "a frame arrived with these bytes, on a connection
 //! that negotiated this subprotocol". This module maps the subprotocol to a
 //! [`Serializer`] and turns frames into validated messages (and back), so the
-//! transport and session layers never touch JSON or MessagePack directly.
-//! Encoding is infallible: every [`Message`] has a representation in both
-//! formats.
+//! transport and session layers never touch JSON, MessagePack or CBOR
+//! directly. Encoding is infallible: every [`Message`] has a representation in
+//! every format.
 
+mod cbor;
 mod json;
 mod msgpack;
 
@@ -15,7 +16,7 @@ use bytes::Bytes;
 use super::message::Message;
 use super::value::Value;
 
-/// Deepest container nesting the MessagePack decoder accepts, so hostile
+/// Deepest container nesting the MessagePack and CBOR decoders accept, so hostile
 /// input fails with an error instead of exhausting the stack. JSON relies on
 /// serde_json's built-in recursion limit, which is equivalent (127 levels).
 const MAX_NESTING: usize = 128;
@@ -27,18 +28,21 @@ pub enum Serializer {
     Json,
     /// `wamp.2.msgpack`: MessagePack (spec v5), sent in binary frames.
     MsgPack,
+    /// `wamp.2.cbor`: CBOR (RFC 8949), sent in binary frames.
+    Cbor,
 }
 
 impl Serializer {
     /// Every supported serializer, in [`Serializer::index`] order (also the
     /// router's subprotocol preference order).
-    pub const ALL: [Serializer; 2] = [Serializer::Json, Serializer::MsgPack];
+    pub const ALL: [Serializer; 3] = [Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
 
-    /// The WebSocket subprotocol name (`"wamp.2.json"` / `"wamp.2.msgpack"`).
+    /// The WebSocket subprotocol name (`"wamp.2.json"`, `"wamp.2.msgpack"`, `"wamp.2.cbor"`).
     pub fn subprotocol(self) -> &'static str {
         match self {
             Serializer::Json => "wamp.2.json",
             Serializer::MsgPack => "wamp.2.msgpack",
+            Serializer::Cbor => "wamp.2.cbor",
         }
     }
 
@@ -50,17 +54,18 @@ impl Serializer {
             .find(|ser| ser.subprotocol() == s)
     }
 
-    /// Whether frames are binary (`true` for MessagePack) or text (JSON).
+    /// Whether frames are binary (`true` for MessagePack and CBOR) or text (JSON).
     pub fn is_binary(self) -> bool {
-        matches!(self, Serializer::MsgPack)
+        matches!(self, Serializer::MsgPack | Serializer::Cbor)
     }
 
-    /// Dense index (`0` JSON, `1` MessagePack) so callers can cache one
-    /// encoding per format in a `[Option<Bytes>; 2]`.
+    /// Dense index (`0` JSON, `1` MessagePack, `2` CBOR) so callers can cache one
+    /// encoding per format in a `[Option<Bytes>; 3]`.
     pub fn index(self) -> usize {
         match self {
             Serializer::Json => 0,
             Serializer::MsgPack => 1,
+            Serializer::Cbor => 2,
         }
     }
 }
@@ -73,6 +78,7 @@ pub fn encode(ser: Serializer, msg: &Message) -> Bytes {
     match ser {
         Serializer::Json => json::encode_message(msg, &mut out),
         Serializer::MsgPack => msgpack::encode_message(msg, &mut out),
+        Serializer::Cbor => cbor::encode_message(msg, &mut out),
     }
     Bytes::from(out)
 }
@@ -89,6 +95,7 @@ pub fn encode_value(ser: Serializer, v: &Value) -> Bytes {
     match ser {
         Serializer::Json => json::encode_value(v, &mut out),
         Serializer::MsgPack => msgpack::encode_value(v, &mut out),
+        Serializer::Cbor => cbor::encode_value(v, &mut out),
     }
     Bytes::from(out)
 }
@@ -136,6 +143,7 @@ pub fn decode_value(ser: Serializer, data: &[u8]) -> Result<Value, DecodeError> 
     match ser {
         Serializer::Json => json::decode_value(data),
         Serializer::MsgPack => msgpack::decode_value(data),
+        Serializer::Cbor => cbor::decode_value(data),
     }
 }
 

@@ -53,7 +53,10 @@ fn serializer_basics() {
         Some(MsgPack)
     );
     assert_eq!(Serializer::from_subprotocol("wamp.2.json.batched"), None);
-    assert_eq!(Serializer::from_subprotocol("wamp.2.cbor"), None);
+    assert_eq!(
+        Serializer::from_subprotocol("wamp.2.cbor"),
+        Some(Serializer::Cbor)
+    );
     assert_eq!(Serializer::from_subprotocol("WAMP.2.JSON"), None);
     assert!(!Json.is_binary());
     assert!(MsgPack.is_binary());
