@@ -13,7 +13,7 @@
 //! * [`transport`]: listeners, HTTP, the one admission function for WebSocket upgrades,
 //!   WebSocket and RawSocket wires, the per-connection reader and writer.
 //! * [`config`]: `.env-app*` files, typed settings, unknown-variable warnings.
-//! * [`auth`]: the rules file (permissions, WAMP-CRA users, realm settings).
+//! * [`auth`]: the rules file (permissions, WAMP-CRA users, static tickets, realm settings).
 //! * [`oro`]: Oro's topic routes and its user store, for the WAMP v1 drop-in.
 //! * [`cluster`]: the Redis implementation of the router's backplane, which shares publications
 //!   between nodes; off by default.

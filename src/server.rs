@@ -200,6 +200,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
             anonymous: settings.anonymous,
             max_failures: settings.auth_failures_per_minute,
             cra_users: file.users,
+            ticket_principals: file.tickets,
             realms: file.realms,
             backend_role: settings.backend_role.clone(),
         },

@@ -275,3 +275,134 @@ async fn wampd_ticket_mints_what_autobahn_python_presents() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("authentication_failed"));
     server.shutdown().await;
 }
+
+/// Static WAMP-Ticket principals from the authorization file, as Crossbar's static ticket
+/// authentication: autobahn-python joins with a listed authid and its ticket (every serializer)
+/// and gets the principal's role; a wrong ticket, an unknown authid and a principal listed only
+/// for another realm are refused alike; with signed tickets also on, an unlisted authid may
+/// present a signed ticket but a listed one may not; and wampy's own static-ticket scenarios
+/// (challenged then welcomed, wrong ticket refused with Crossbar's message) pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_ticket_principals_join_autobahn_python_and_wampy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("auth.toml");
+    std::fs::write(
+        &rules,
+        r#"
+        [[ticket]]
+        authid = "martin"
+        role = "backend"
+        ticket = "wEx9TPFtHdRr2Zg7rtRE"
+
+        [[ticket]]
+        authid = "ops"
+        role = "operator"
+        realm = "realm2"
+        ticket_env = "OPS_TICKET"
+        "#,
+    )
+    .expect("write rules");
+    let rules = rules.to_str().expect("utf-8 path");
+    let server = TestServer::start(&[
+        ("WEBSOCKET_AUTHORIZATION_FILE", rules),
+        ("WEBSOCKET_REALMS", "realm1,realm2"),
+        ("OPS_TICKET", "ops-ticket"),
+        ("WEBSOCKET_TICKET_SECRET", SECRET),
+    ])
+    .await;
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
+        .await
+        .expect("venv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_ticket.py");
+    let run = |args: Vec<String>| {
+        let python = python.clone();
+        let script = script.clone();
+        let url = server.url();
+        async move {
+            let output = tokio::process::Command::new(&python)
+                .arg(&script)
+                .arg(url)
+                .args(&args)
+                .output()
+                .await
+                .expect("script runs");
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        }
+    };
+    let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    for serializer in ["json", "msgpack", "cbor"] {
+        let out = run(args(&[serializer, "wEx9TPFtHdRr2Zg7rtRE", "martin"])).await;
+        assert!(
+            out.contains("OK martin backend ticket"),
+            "{serializer}: {out}"
+        );
+    }
+    let out = run(args(&["json", "ops-ticket", "ops", "realm2"])).await;
+    assert!(out.contains("OK ops operator ticket"), "{out}");
+    let signed = token("alice", "editor", 60, None);
+    for (what, refused) in [
+        (
+            "a wrong ticket",
+            args(&["json", "wEx9TPFtHdRr2Zg7rtRe", "martin"]),
+        ),
+        (
+            "another realm",
+            args(&["json", "ops-ticket", "ops", "realm1"]),
+        ),
+        (
+            "a signed ticket for a listed authid",
+            args(&["json", &signed, "martin"]),
+        ),
+    ] {
+        let out = run(refused).await;
+        assert!(
+            out.contains("LEFT wamp.error.authentication_failed"),
+            "{what}: {out}"
+        );
+    }
+    let out = run(args(&["json", &signed, "someone-else"])).await;
+    assert!(out.contains("OK alice editor ticket"), "{out}");
+
+    let wampy = tokio::task::spawn_blocking(|| {
+        common::python_venv("wampy-venv", "wampy", &["wampy>=1.1,<2"])
+    })
+    .await
+    .expect("wampy venv");
+    let output = tokio::process::Command::new(&wampy)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/wampy_ticket.py"))
+        .arg(server.url())
+        .args(["martin", "wEx9TPFtHdRr2Zg7rtRE"])
+        .output()
+        .await
+        .expect("wampy runs");
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("OK"),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.shutdown().await;
+
+    // Without signed tickets, an unknown authid is challenged and refused like a wrong ticket.
+    let server = TestServer::start(&[
+        ("WEBSOCKET_AUTHORIZATION_FILE", rules),
+        ("WEBSOCKET_REALMS", "realm1,realm2"),
+        ("OPS_TICKET", "x"),
+    ])
+    .await;
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(server.url())
+        .args(["json", "whatever", "nobody"])
+        .output()
+        .await
+        .expect("script runs");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("LEFT wamp.error.authentication_failed")
+    );
+    server.shutdown().await;
+}

@@ -1,5 +1,5 @@
-//! Who may do what: the optional TOML rules file (permission rules, WAMP-CRA users, realm
-//! settings).
+//! Who may do what: the optional TOML rules file (permission rules, WAMP-CRA users, static
+//! WAMP-Ticket principals, realm settings).
 //!
 //! The credential formats themselves (wampd's signed tickets, WAMP-CRA, Oro's tickets) are pure
 //! and byte-compatible with other implementations, so they live in `wampd-proto` with their

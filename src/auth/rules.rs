@@ -1,5 +1,5 @@
 //! The optional authorization file (`WEBSOCKET_AUTHORIZATION_FILE`): permission rules, WAMP-CRA
-//! users and per-realm anonymous access, in TOML.
+//! users, static WAMP-Ticket principals and per-realm anonymous access, in TOML.
 //!
 //! Why a file: roles, URI patterns and users are structured data that environment variables
 //! express badly (DESIGN.md §5). The file is parsed and checked completely at start-up (and by
@@ -20,6 +20,12 @@
 //! role = "backend"
 //! secret = "secret1"                 # or secret_env = "PETER_SECRET"
 //! # salt = "salt123", iterations = 1000, keylen = 32: salted WAMP-CRA (secret = the derived key)
+//!
+//! [[ticket]]                         # static WAMP-Ticket principals, as Crossbar's "static" ticket
+//! authid = "martin"
+//! role = "backend"
+//! realm = "realm1"                   # optional; one authid may be listed once per realm
+//! ticket = "wEx9TPFtHdRr2Zg7rtRE"    # or ticket_env = "MARTIN_TICKET"
 //!
 //! [[realm]]
 //! name = "realm1"
@@ -178,6 +184,72 @@ impl std::fmt::Debug for CraUser {
     }
 }
 
+/// A static WAMP-Ticket principal: the client names `authid` in HELLO and answers the ticket
+/// CHALLENGE with `ticket`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TicketPrincipal {
+    /// The auth role it gets.
+    pub role: String,
+    /// Realm it may join; `None` = every realm.
+    pub realm: Option<String>,
+    /// SHA-256 of the ticket: compared in constant time, and the ticket's length cannot leak.
+    pub digest: [u8; 32],
+}
+
+impl TicketPrincipal {
+    /// Whether `ticket` is this principal's, in constant time.
+    pub fn accepts(&self, ticket: &str) -> bool {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        let digest: [u8; 32] = sha2::Sha256::digest(ticket.as_bytes()).into();
+        bool::from(digest.ct_eq(&self.digest))
+    }
+}
+
+impl std::fmt::Debug for TicketPrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketPrincipal")
+            .field("role", &self.role)
+            .field("realm", &self.realm)
+            .field("ticket", &"***")
+            .finish()
+    }
+}
+
+/// Static WAMP-Ticket principals by authid, each with one entry per realm it is listed for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketPrincipals(HashMap<String, Vec<TicketPrincipal>>);
+
+impl TicketPrincipals {
+    /// Whether no principal is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many authids are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether `authid` is listed at all (for any realm).
+    pub fn knows(&self, authid: &str) -> bool {
+        self.0.contains_key(authid)
+    }
+
+    /// The entry for `authid` in `realm`: one naming the realm wins over one for every realm.
+    pub fn find(&self, authid: &str, realm: &str) -> Option<&TicketPrincipal> {
+        let entries = self.0.get(authid)?;
+        entries
+            .iter()
+            .find(|p| p.realm.as_deref() == Some(realm))
+            .or_else(|| entries.iter().find(|p| p.realm.is_none()))
+    }
+
+    fn realm_names(&self) -> impl Iterator<Item = &str> {
+        self.0.values().flatten().filter_map(|p| p.realm.as_deref())
+    }
+}
+
 /// Per-realm overrides of anonymous authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RealmAuth {
@@ -194,6 +266,8 @@ pub struct AuthFile {
     pub rules: Vec<Rule>,
     /// WAMP-CRA users by authid.
     pub users: HashMap<String, CraUser>,
+    /// Static WAMP-Ticket principals.
+    pub tickets: TicketPrincipals,
     /// Per-realm anonymous settings by realm name.
     pub realms: HashMap<String, RealmAuth>,
 }
@@ -206,7 +280,22 @@ struct RawFile {
     #[serde(default)]
     user: Vec<RawUser>,
     #[serde(default)]
+    ticket: Vec<RawTicket>,
+    #[serde(default)]
     realm: Vec<RawRealm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTicket {
+    authid: String,
+    role: String,
+    #[serde(default)]
+    realm: Option<String>,
+    #[serde(default)]
+    ticket: Option<String>,
+    #[serde(default)]
+    ticket_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -372,6 +461,41 @@ impl AuthFile {
                 },
             );
         }
+        for t in raw.ticket {
+            let at = format!("ticket \"{}\"", t.authid);
+            if t.authid.is_empty() {
+                return Err("ticket: authid must not be empty".into());
+            }
+            if t.role.is_empty() {
+                return Err(format!("{at}: role must not be empty"));
+            }
+            let ticket = match (t.ticket, t.ticket_env) {
+                (Some(ticket), None) => ticket,
+                (None, Some(name)) => env(&name).ok_or_else(|| {
+                    format!("{at}: ticket_env names the variable {name}, which is not set")
+                })?,
+                _ => return Err(format!("{at}: give exactly one of ticket and ticket_env")),
+            };
+            if ticket.trim().is_empty() {
+                return Err(format!("{at}: the ticket is empty"));
+            }
+            let realm = any_or(t.realm);
+            let entries = file.tickets.0.entry(t.authid.clone()).or_default();
+            if entries.iter().any(|p| p.realm == realm) {
+                return Err(format!(
+                    "{at}: listed twice for {}",
+                    realm
+                        .as_deref()
+                        .map_or("every realm".into(), |r| format!("realm \"{r}\""))
+                ));
+            }
+            use sha2::Digest;
+            entries.push(TicketPrincipal {
+                role: t.role,
+                realm,
+                digest: sha2::Sha256::digest(ticket.as_bytes()).into(),
+            });
+        }
         let mut seen = HashSet::new();
         for r in raw.realm {
             if !seen.insert(r.name.clone()) {
@@ -400,6 +524,7 @@ impl AuthFile {
             .iter()
             .filter_map(|r| r.realm.as_deref())
             .chain(self.users.values().filter_map(|u| u.realm.as_deref()))
+            .chain(self.tickets.realm_names())
             .chain(self.realms.keys().map(String::as_str))
     }
 }
@@ -441,6 +566,17 @@ mod tests {
             secret = "derived=="
             salt = "salt123"
 
+            [[ticket]]
+            authid = "martin"
+            role = "backend"
+            ticket = "wEx9TPFtHdRr2Zg7rtRE"
+
+            [[ticket]]
+            authid = "martin"
+            role = "reader"
+            realm = "realm2"
+            ticket_env = "PETER"
+
             [[realm]]
             name = "realm1"
             anonymous = false
@@ -460,8 +596,20 @@ mod tests {
         let salt = file.users["joe"].salt.as_ref().expect("salted");
         assert_eq!((salt.iterations, salt.keylen), (1000, 32));
         assert_eq!(file.realms["realm1"].anonymous, Some(false));
+        let martin = file.tickets.find("martin", "realm1").expect("every realm");
+        assert_eq!(martin.role, "backend");
+        assert!(martin.accepts("wEx9TPFtHdRr2Zg7rtRE"));
+        assert!(!martin.accepts("wEx9TPFtHdRr2Zg7rtRe"));
+        let in_realm2 = file
+            .tickets
+            .find("martin", "realm2")
+            .expect("its own entry");
+        assert_eq!(in_realm2.role, "reader");
+        assert!(in_realm2.accepts("s3cret"));
+        assert!(file.tickets.find("joe", "realm1").is_none());
         let names: Vec<&str> = file.realm_names().collect();
         assert!(names.contains(&"realm1"));
+        assert!(names.contains(&"realm2"));
     }
 
     #[test]
@@ -495,6 +643,13 @@ mod tests {
                 "iterations",
             ),
             ("[[realm]]\nname='a'\n[[realm]]\nname='a'", "defined twice"),
+            ("[[ticket]]\nauthid='m'\nrole='r'", "exactly one of ticket"),
+            ("[[ticket]]\nauthid='m'\nrole='r'\nticket=' '", "ticket is empty"),
+            (
+                "[[ticket]]\nauthid='m'\nrole='r'\nticket='a'\n[[ticket]]\nauthid='m'\nrole='q'\nticket='b'",
+                "listed twice for every realm",
+            ),
+            ("[[ticket]]\nauthid='m'\nrole=''\nticket='a'", "role must not be empty"),
             ("[[rules]]\nrole='a'", "unknown field"),
         ];
         for (text, expected) in cases {
@@ -513,7 +668,7 @@ mod tests {
 
     #[test]
     fn debug_output_masks_keys() {
-        let file = parse("[[user]]\nauthid='p'\nrole='r'\nsecret='hunter2'").expect("valid");
-        assert!(!format!("{file:?}").contains("hunter2"));
+        let file = parse("[[user]]\nauthid='p'\nrole='r'\nsecret='hunter2'\n[[ticket]]\nauthid='t'\nrole='r'\nticket='hunter4'").expect("valid");
+        assert!(!format!("{file:?}").contains("hunter"));
     }
 }

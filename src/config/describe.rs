@@ -189,9 +189,10 @@ impl Settings {
                         || "(none)".to_string(),
                         |(path, file)| {
                             format!(
-                                "{path} ({} rules, {} WAMP-CRA users, {} realm settings)",
+                                "{path} ({} rules, {} WAMP-CRA users, {} static ticket principals, {} realm settings)",
                                 file.rules.len(),
                                 file.users.len(),
+                                file.tickets.len(),
                                 file.realms.len()
                             )
                         },

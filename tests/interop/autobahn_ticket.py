@@ -1,7 +1,8 @@
 """Joins wampd with autobahn-python using WAMP ticket authentication.
 
-Usage: autobahn_ticket.py URL SERIALIZER TOKEN
-Prints "OK <authid> <authrole> <authmethod>" after joining, or fails with the ABORT reason.
+Usage: autobahn_ticket.py URL SERIALIZER TOKEN [AUTHID [REALM]]
+AUTHID (default: one the router ignores for signed tickets) names a static principal; REALM defaults
+to realm1. Serializers: json | msgpack | cbor. Prints "OK <authid> <authrole> <authmethod>" after joining, or fails with the ABORT reason.
 """
 
 import asyncio
@@ -11,18 +12,18 @@ from urllib.parse import urlparse
 from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp import types
-from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer}
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
 
 
-async def main(url, serializer, token):
+async def main(url, serializer, token, authid="ignored-by-router", realm="realm1"):
     loop = asyncio.get_running_loop()
     outcome = loop.create_future()
 
     class Session(ApplicationSession):
         def onConnect(self):
-            self.join(self.config.realm, authmethods=["ticket"], authid="ignored-by-router")
+            self.join(self.config.realm, authmethods=["ticket"], authid=authid)
 
         def onChallenge(self, challenge):
             assert challenge.method == "ticket", challenge
@@ -38,7 +39,7 @@ async def main(url, serializer, token):
             super().onLeave(details)
 
     factory = WampWebSocketClientFactory(
-        lambda: Session(types.ComponentConfig(realm="realm1")),
+        lambda: Session(types.ComponentConfig(realm=realm)),
         url=url,
         serializers=[SERIALIZERS[serializer]()],
     )
@@ -48,4 +49,4 @@ async def main(url, serializer, token):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+    asyncio.run(main(*sys.argv[1:]))

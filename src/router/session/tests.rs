@@ -30,6 +30,7 @@ fn router() -> Arc<Router> {
             anonymous: true,
             max_failures: 0,
             cra_users: HashMap::new(),
+            ticket_principals: Default::default(),
             realms: HashMap::new(),
             backend_role: "backend".into(),
         },

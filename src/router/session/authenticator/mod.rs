@@ -4,11 +4,12 @@
 //! client's order of `authmethods`, the failed-attempt limiter, the metrics and log lines, the
 //! ABORT on failure and the WELCOME. A method only answers two questions: what it says to a HELLO
 //! (welcome at once, send a CHALLENGE, or refuse) and, if it challenged, whether the AUTHENTICATE
-//! proves the identity. So adding a method (cryptosign, static tickets) is one file here and one
+//! proves the identity. So adding a method (cryptosign, scram) is one file here and one
 //! entry in [`AUTHENTICATORS`]; the policy around it cannot drift per method.
 //!
 //! * [`anonymous`]: no credentials; the realm must allow it.
-//! * [`ticket`]: a wampd signed ticket (HMAC-SHA256, `wampd_proto::ticket`).
+//! * [`ticket`]: a static principal's ticket from the authorization file, or a wampd signed ticket
+//!   (HMAC-SHA256, `wampd_proto::ticket`).
 //! * [`wampcra`]: WAMP-CRA challenge-response, plain or salted (`wampd_proto::wampcra`).
 
 pub mod anonymous;
