@@ -201,6 +201,7 @@ pub fn router_config(settings: &Settings) -> RouterConfig {
             max_failures: settings.auth_failures_per_minute,
             cra_users: file.users,
             ticket_principals: file.tickets,
+            cryptosign_principals: file.cryptosign,
             realms: file.realms,
             backend_role: settings.backend_role.clone(),
         },

@@ -406,3 +406,154 @@ async fn static_ticket_principals_join_autobahn_python_and_wampy() {
     );
     server.shutdown().await;
 }
+
+/// WAMP-cryptosign with autobahn-python: a listed key joins as its principal (every serializer);
+/// one key listed for two realms gets each realm's role; a HELLO authid limits the match; a wrong
+/// key, an unknown key and a key for another authid are refused alike; and a client asking for
+/// channel binding is told the router does not offer it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cryptosign_principals_join_autobahn_python() {
+    // Public keys of the seeds 01…01 and 02…02, as autobahn's CryptosignKey computes them.
+    const KEY_1: &str = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+    const KEY_2: &str = "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394";
+    let seed = |b: &str| b.repeat(32);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("auth.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            r#"
+            [[cryptosign]]
+            authid = "worker-1"
+            role = "backend"
+            authorized_keys = ["{KEY_1}"]
+
+            [[cryptosign]]
+            authid = "worker-1"
+            role = "reader"
+            realm = "realm2"
+            authorized_keys = ["{KEY_1}"]
+
+            [[cryptosign]]
+            authid = "worker-2"
+            role = "backend"
+            realm = "realm1"
+            authorized_keys = ["{KEY_2}"]
+            "#
+        ),
+    )
+    .expect("write rules");
+    let server = TestServer::start(&[
+        (
+            "WEBSOCKET_AUTHORIZATION_FILE",
+            rules.to_str().expect("utf-8"),
+        ),
+        ("WEBSOCKET_REALMS", "realm1,realm2"),
+    ])
+    .await;
+    let python = tokio::task::spawn_blocking(common::autobahn_python)
+        .await
+        .expect("venv");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_cryptosign.py");
+    let run = |args: Vec<String>| {
+        let (python, script, url) = (python.clone(), script.clone(), server.url());
+        async move {
+            let output = tokio::process::Command::new(&python)
+                .arg(&script)
+                .arg(url)
+                .args(&args)
+                .output()
+                .await
+                .expect("script runs");
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        }
+    };
+    let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    for serializer in ["json", "msgpack", "cbor"] {
+        let out = run(args(&[serializer, &seed("01")])).await;
+        assert!(
+            out.contains("OK worker-1 backend cryptosign"),
+            "{serializer}: {out}"
+        );
+    }
+    let out = run(args(&["json", &seed("01"), "worker-1", "realm2"])).await;
+    assert!(out.contains("OK worker-1 reader cryptosign"), "{out}");
+    let out = run(args(&["json", &seed("02"), "worker-2"])).await;
+    assert!(out.contains("OK worker-2 backend cryptosign"), "{out}");
+    for (what, refused) in [
+        ("an unknown key", args(&["json", &seed("03")])),
+        (
+            "a key for another authid",
+            args(&["json", &seed("01"), "worker-2"]),
+        ),
+        (
+            "a key for another realm",
+            args(&["json", &seed("02"), "worker-2", "realm2"]),
+        ),
+    ] {
+        let out = run(refused).await;
+        assert!(
+            out.contains("LEFT wamp.error.authentication_failed"),
+            "{what}: {out}"
+        );
+    }
+
+    // A forged AUTHENTICATE (a signature by another key over the right challenge) and channel
+    // binding, driven by hand.
+    let mut client = Client::open(&server, Serializer::Json).await;
+    client
+        .send(&Message::Hello {
+            realm: "realm1".into(),
+            details: dict(vec![
+                ("authmethods", Value::List(vec![Value::from("cryptosign")])),
+                (
+                    "authextra",
+                    Value::Dict(dict(vec![("pubkey", Value::from(KEY_1))])),
+                ),
+            ]),
+        })
+        .await;
+    let Message::Challenge { authmethod, extra } = client.recv().await else {
+        panic!("expected CHALLENGE");
+    };
+    assert_eq!(authmethod, "cryptosign");
+    let challenge = extra.get("challenge").and_then(Value::as_str).expect("hex");
+    assert_eq!(challenge.len(), 64);
+    client
+        .send(&Message::Authenticate {
+            signature: "00".repeat(96),
+            extra: Dict::new(),
+        })
+        .await;
+    assert!(
+        matches!(client.recv().await, Message::Abort { reason, .. } if reason == "wamp.error.authentication_failed")
+    );
+    let mut client = Client::open(&server, Serializer::Json).await;
+    client
+        .send(&Message::Hello {
+            realm: "realm1".into(),
+            details: dict(vec![
+                ("authmethods", Value::List(vec![Value::from("cryptosign")])),
+                (
+                    "authextra",
+                    Value::Dict(dict(vec![
+                        ("pubkey", Value::from(KEY_1)),
+                        ("channel_binding", Value::from("tls-unique")),
+                    ])),
+                ),
+            ]),
+        })
+        .await;
+    match client.recv().await {
+        Message::Abort { details, .. } => {
+            let message = details.get("message").and_then(Value::as_str).unwrap_or("");
+            assert!(message.contains("channel binding"), "{message}");
+        }
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+    server.shutdown().await;
+}

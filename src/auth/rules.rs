@@ -1,5 +1,6 @@
 //! The optional authorization file (`WEBSOCKET_AUTHORIZATION_FILE`): permission rules, WAMP-CRA
-//! users, static WAMP-Ticket principals and per-realm anonymous access, in TOML.
+//! users, static WAMP-Ticket principals, WAMP-cryptosign principals and per-realm anonymous access,
+//! in TOML.
 //!
 //! Why a file: roles, URI patterns and users are structured data that environment variables
 //! express badly (DESIGN.md §5). The file is parsed and checked completely at start-up (and by
@@ -27,6 +28,12 @@
 //! realm = "realm1"                   # optional; one authid may be listed once per realm
 //! ticket = "wEx9TPFtHdRr2Zg7rtRE"    # or ticket_env = "MARTIN_TICKET"
 //!
+//! [[cryptosign]]                     # WAMP-cryptosign principals (Ed25519 public keys, hex)
+//! authid = "worker-1"
+//! role = "backend"
+//! realm = "realm1"                   # optional; a key may be listed in several entries
+//! authorized_keys = ["545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122"]
+//!
 //! [[realm]]
 //! name = "realm1"
 //! anonymous = false                  # overrides WEBSOCKET_ANONYMOUS for this realm
@@ -37,6 +44,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
+use wampd_proto::cryptosign::PublicKey;
 use wampd_proto::wamp::MatchPolicy;
 use wampd_proto::wampcra::{Salt, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, MAX_KEYLEN};
 
@@ -250,6 +258,58 @@ impl TicketPrincipals {
     }
 }
 
+/// A WAMP-cryptosign principal: whoever proves one of `keys` may join as `authid` with `role`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CryptosignPrincipal {
+    /// The authid the session gets.
+    pub authid: String,
+    /// The auth role it gets.
+    pub role: String,
+    /// Realm it may join; `None` = every realm.
+    pub realm: Option<String>,
+    /// Public keys that authenticate as this principal.
+    pub keys: Vec<PublicKey>,
+}
+
+/// WAMP-cryptosign principals in file order. One key may be listed in several entries (other
+/// realms, roles or authids); [`CryptosignPrincipals::find`] picks among them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CryptosignPrincipals(Vec<CryptosignPrincipal>);
+
+impl CryptosignPrincipals {
+    /// Whether no principal is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The principal `key` authenticates as in `realm`, limited to `authid` when the HELLO named
+    /// one: an entry naming the realm wins over one for every realm, then file order decides.
+    pub fn find(
+        &self,
+        key: &PublicKey,
+        realm: &str,
+        authid: Option<&str>,
+    ) -> Option<&CryptosignPrincipal> {
+        let candidates = || {
+            self.0
+                .iter()
+                .filter(move |p| p.keys.contains(key) && authid.is_none_or(|a| a == p.authid))
+        };
+        candidates()
+            .find(|p| p.realm.as_deref() == Some(realm))
+            .or_else(|| candidates().find(|p| p.realm.is_none()))
+    }
+
+    fn realm_names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| p.realm.as_deref())
+    }
+}
+
 /// Per-realm overrides of anonymous authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RealmAuth {
@@ -268,6 +328,8 @@ pub struct AuthFile {
     pub users: HashMap<String, CraUser>,
     /// Static WAMP-Ticket principals.
     pub tickets: TicketPrincipals,
+    /// WAMP-cryptosign principals.
+    pub cryptosign: CryptosignPrincipals,
     /// Per-realm anonymous settings by realm name.
     pub realms: HashMap<String, RealmAuth>,
 }
@@ -282,7 +344,19 @@ struct RawFile {
     #[serde(default)]
     ticket: Vec<RawTicket>,
     #[serde(default)]
+    cryptosign: Vec<RawCryptosign>,
+    #[serde(default)]
     realm: Vec<RawRealm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCryptosign {
+    authid: String,
+    role: String,
+    #[serde(default)]
+    realm: Option<String>,
+    authorized_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -496,6 +570,37 @@ impl AuthFile {
                 digest: sha2::Sha256::digest(ticket.as_bytes()).into(),
             });
         }
+        for (i, c) in raw.cryptosign.into_iter().enumerate() {
+            let at = format!("cryptosign #{} (\"{}\")", i + 1, c.authid);
+            if c.authid.is_empty() || c.role.is_empty() {
+                return Err(format!("{at}: authid and role must not be empty"));
+            }
+            if c.authorized_keys.is_empty() {
+                return Err(format!("{at}: authorized_keys must list at least one key"));
+            }
+            let mut keys = Vec::with_capacity(c.authorized_keys.len());
+            for text in &c.authorized_keys {
+                let key = PublicKey::from_hex(text).ok_or_else(|| {
+                    format!("{at}: \"{text}\" is not an Ed25519 public key (64 hex digits)")
+                })?;
+                keys.push(key);
+            }
+            let realm = any_or(c.realm);
+            if let Some(twin) = file.cryptosign.0.iter().find(|p| {
+                p.authid == c.authid && p.realm == realm && p.keys.iter().any(|k| keys.contains(k))
+            }) {
+                return Err(format!(
+                    "{at}: a key is already listed for authid \"{}\" in the same realm",
+                    twin.authid
+                ));
+            }
+            file.cryptosign.0.push(CryptosignPrincipal {
+                authid: c.authid,
+                role: c.role,
+                realm,
+                keys,
+            });
+        }
         let mut seen = HashSet::new();
         for r in raw.realm {
             if !seen.insert(r.name.clone()) {
@@ -525,6 +630,7 @@ impl AuthFile {
             .filter_map(|r| r.realm.as_deref())
             .chain(self.users.values().filter_map(|u| u.realm.as_deref()))
             .chain(self.tickets.realm_names())
+            .chain(self.cryptosign.realm_names())
             .chain(self.realms.keys().map(String::as_str))
     }
 }
@@ -577,6 +683,17 @@ mod tests {
             realm = "realm2"
             ticket_env = "PETER"
 
+            [[cryptosign]]
+            authid = "worker-1"
+            role = "backend"
+            authorized_keys = ["d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"]
+
+            [[cryptosign]]
+            authid = "worker-1"
+            role = "reader"
+            realm = "realm2"
+            authorized_keys = ["D75A980182B10AB7D54BFED3C964073A0EE172F3DAA62325AF021A68F707511A"]
+
             [[realm]]
             name = "realm1"
             anonymous = false
@@ -607,6 +724,18 @@ mod tests {
         assert_eq!(in_realm2.role, "reader");
         assert!(in_realm2.accepts("s3cret"));
         assert!(file.tickets.find("joe", "realm1").is_none());
+        let key =
+            PublicKey::from_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+                .expect("RFC 8032 test key");
+        let find = |realm, authid| {
+            file.cryptosign
+                .find(&key, realm, authid)
+                .map(|p| p.role.as_str())
+        };
+        assert_eq!(find("realm1", None), Some("backend"));
+        assert_eq!(find("realm2", None), Some("reader"));
+        assert_eq!(find("realm2", Some("worker-1")), Some("reader"));
+        assert_eq!(find("realm1", Some("someone-else")), None);
         let names: Vec<&str> = file.realm_names().collect();
         assert!(names.contains(&"realm1"));
         assert!(names.contains(&"realm2"));
@@ -650,6 +779,14 @@ mod tests {
                 "listed twice for every realm",
             ),
             ("[[ticket]]\nauthid='m'\nrole=''\nticket='a'", "role must not be empty"),
+            (
+                "[[cryptosign]]\nauthid='w'\nrole='r'\nauthorized_keys=['abc']",
+                "is not an Ed25519 public key",
+            ),
+            (
+                "[[cryptosign]]\nauthid='w'\nrole='r'\nauthorized_keys=[]",
+                "at least one key",
+            ),
             ("[[rules]]\nrole='a'", "unknown field"),
         ];
         for (text, expected) in cases {

@@ -189,10 +189,11 @@ impl Settings {
                         || "(none)".to_string(),
                         |(path, file)| {
                             format!(
-                                "{path} ({} rules, {} WAMP-CRA users, {} static ticket principals, {} realm settings)",
+                                "{path} ({} rules, {} WAMP-CRA users, {} static ticket principals, {} cryptosign principals, {} realm settings)",
                                 file.rules.len(),
                                 file.users.len(),
                                 file.tickets.len(),
+                                file.cryptosign.len(),
                                 file.realms.len()
                             )
                         },

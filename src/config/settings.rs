@@ -626,14 +626,14 @@ impl Settings {
             parse_script_url,
         )?;
 
-        let has_principals = authorization_file
-            .as_ref()
-            .is_some_and(|(_, file)| !file.users.is_empty() || !file.tickets.is_empty());
+        let has_principals = authorization_file.as_ref().is_some_and(|(_, file)| {
+            !file.users.is_empty() || !file.tickets.is_empty() || !file.cryptosign.is_empty()
+        });
         if !anonymous && ticket_secret.is_none() && !has_principals {
             return Err(ConfigError::invalid(
                 WEBSOCKET_ANONYMOUS,
                 "false",
-                format!("{WEBSOCKET_TICKET_SECRET} to be set, or WAMP-CRA users or static tickets in {WEBSOCKET_AUTHORIZATION_FILE}: without anonymous sessions, clients must authenticate somehow"),
+                format!("{WEBSOCKET_TICKET_SECRET} to be set, or WAMP-CRA users, static tickets or cryptosign keys in {WEBSOCKET_AUTHORIZATION_FILE}: without anonymous sessions, clients must authenticate somehow"),
             ));
         }
 

@@ -257,7 +257,7 @@ settings_table! {
     WEBSOCKET_AUTHORIZATION_DEFAULT: Kind::Choice(&["standard", "open", "deny"]), "standard",
         "what sessions may do when no rule of WEBSOCKET_AUTHORIZATION_FILE names their role: standard (browsers subscribe and call, the backend role does everything), open (everything) or deny (nothing)";
     WEBSOCKET_AUTHORIZATION_FILE: Kind::Path, "",
-        "TOML file of authorization rules, WAMP-CRA users, static WAMP-Ticket principals and per-realm anonymous settings (docs/security.md); empty = none";
+        "TOML file of authorization rules, WAMP-CRA users, static WAMP-Ticket and cryptosign principals and per-realm anonymous settings (docs/security.md); empty = none";
     WEBSOCKET_DATABASE_DSN [ORO_DB_DSN, ORO_DB_URL]: Kind::Dsn, "",
         "the application's PostgreSQL or MySQL/MariaDB database such as postgres://oro:pass@127.0.0.1:5432/oro or mysql://espo:pass@127.0.0.1:3306/espocrm, where Oro named tickets are checked against oro_user and sql: checks run; empty = named tickets refused";
     WEBSOCKET_ORO_USER_CACHE_TTL: Kind::Duration, "60s",

@@ -34,7 +34,7 @@ pub mod topic_index;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::auth::rules::{CraUser, RealmAuth, TicketPrincipals};
+use crate::auth::rules::{CraUser, CryptosignPrincipals, RealmAuth, TicketPrincipals};
 use crate::metrics::Metrics;
 use crate::router::auth_limiter::AuthLimiter;
 use crate::router::authorizer::Authorizer;
@@ -85,6 +85,8 @@ pub struct AuthConfig {
     pub cra_users: HashMap<String, CraUser>,
     /// Static WAMP-Ticket principals.
     pub ticket_principals: TicketPrincipals,
+    /// WAMP-cryptosign principals.
+    pub cryptosign_principals: CryptosignPrincipals,
     /// Per-realm overrides of `anonymous` and the anonymous role.
     pub realms: HashMap<String, RealmAuth>,
     /// The role of backends, which realm overrides of the anonymous role never replace.
@@ -121,6 +123,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("max_failures", &self.max_failures)
             .field("cra_users", &self.cra_users.len())
             .field("ticket_principals", &self.ticket_principals)
+            .field("cryptosign_principals", &self.cryptosign_principals.len())
             .field("realms", &self.realms)
             .field("backend_role", &self.backend_role)
             .finish()

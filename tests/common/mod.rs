@@ -478,13 +478,19 @@ pub fn python_venv(name: &str, imports: &str, packages: &[&str]) -> std::path::P
 }
 
 /// The interop virtualenv's python, installing autobahn with its MessagePack and CBOR
-/// serializers' libraries (and pyzmq) on first use.
+/// serializers' libraries and its `encryption` extra (PyNaCl, for cryptosign), and pyzmq, on
+/// first use.
 pub fn autobahn_python() -> std::path::PathBuf {
     // pyzmq (with its bundled libzmq 4.x) is the ZeroMQ PUSH peer of tests/espocrm.rs.
     python_venv(
         "interop-venv",
-        "autobahn, msgpack, cbor2, zmq",
-        &["autobahn>=23.1", "msgpack>=1.0", "cbor2>=5", "pyzmq>=25"],
+        "autobahn, msgpack, cbor2, nacl, base58, zmq",
+        &[
+            "autobahn[encryption]>=23.1",
+            "msgpack>=1.0",
+            "cbor2>=5",
+            "pyzmq>=25",
+        ],
     )
 }
 

@@ -22,8 +22,8 @@
 //!   the same to wampd; [`units`]: the spellings of durations, sizes, booleans and lists that every
 //!   setting and command-line option accepts; [`secret`]: which names carry secrets.
 //! * Credentials: [`ticket`] (wampd's signed tickets), [`oro_ticket`] (OroSyncBundle's tickets,
-//!   bit-for-bit), [`wampcra`] (WAMP-CRA as Autobahn computes it). Each takes the clock and the
-//!   secret from its caller.
+//!   bit-for-bit), [`wampcra`] (WAMP-CRA as Autobahn computes it), [`cryptosign`] (WAMP-cryptosign's
+//!   Ed25519 challenge-response). Each takes the clock and the secret from its caller.
 //!
 //! Where a change goes: a new WAMP message is one row of the table in [`wamp::message`]; a new
 //! wire format is a module beside [`wamp::codec`]; anything that needs a socket, a lock or a clock
@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cryptosign;
 pub mod dsn;
 pub mod oro_ticket;
 pub mod secret;

@@ -31,6 +31,7 @@ fn router() -> Arc<Router> {
             max_failures: 0,
             cra_users: HashMap::new(),
             ticket_principals: Default::default(),
+            cryptosign_principals: Default::default(),
             realms: HashMap::new(),
             backend_role: "backend".into(),
         },

@@ -11,8 +11,10 @@
 //! * [`ticket`]: a static principal's ticket from the authorization file, or a wampd signed ticket
 //!   (HMAC-SHA256, `wampd_proto::ticket`).
 //! * [`wampcra`]: WAMP-CRA challenge-response, plain or salted (`wampd_proto::wampcra`).
+//! * [`cryptosign`]: WAMP-cryptosign, Ed25519 challenge-response (`wampd_proto::cryptosign`).
 
 pub mod anonymous;
+pub mod cryptosign;
 pub mod ticket;
 pub mod wampcra;
 
@@ -97,6 +99,7 @@ pub static AUTHENTICATORS: &[&dyn Authenticator] = &[
     &anonymous::Anonymous,
     &ticket::TicketAuthenticator,
     &wampcra::WampCra,
+    &cryptosign::Cryptosign,
 ];
 
 /// The method called `name`, if this router implements it.

@@ -22,10 +22,17 @@ fn auth() -> AuthConfig {
             salt: None,
         },
     );
+    let cryptosign_principals = crate::auth::rules::AuthFile::parse(
+        "[[cryptosign]]\nauthid='w'\nrole='backend'\nauthorized_keys=['d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a']",
+        &|_| None,
+    )
+    .expect("valid")
+    .cryptosign;
     AuthConfig {
         ticket_secret: Some(SECRET.to_vec()),
         anonymous: true,
         cra_users,
+        cryptosign_principals,
         backend_role: "backend".into(),
         ..AuthConfig::default()
     }
@@ -51,8 +58,8 @@ fn challenge(answer: Answer) -> (Dict, Box<dyn Pending>) {
 #[test]
 fn methods_are_found_by_name_and_offered_only_when_configured() {
     let names: Vec<&str> = AUTHENTICATORS.iter().map(|a| a.method()).collect();
-    assert_eq!(names, ["anonymous", "ticket", "wampcra"]);
-    assert!(by_method("cryptosign").is_none());
+    assert_eq!(names, ["anonymous", "ticket", "wampcra", "cryptosign"]);
+    assert!(by_method("scram").is_none());
     let off = AuthConfig::default();
     for a in AUTHENTICATORS {
         assert!(
