@@ -100,8 +100,10 @@ async fn every_handshake_error_code() {
         [0x7F, 0xF1, 0, 0],
         "JSON accepted; a loopback RawSocket peer is a backend: limit 16 MiB (2^(9+15))"
     );
+    let (_cbor, reply) = handshake(&server, [0x7F, 0xF3, 0, 0]).await;
+    assert_eq!(reply, [0x7F, 0xF3, 0, 0], "CBOR (serializer 3) accepted");
     for (request, expected) in [
-        ([0x7F, 0xF3, 0, 0], [0x7F, 0x10, 0, 0]), // CBOR: serializer unsupported
+        ([0x7F, 0xF4, 0, 0], [0x7F, 0x10, 0, 0]), // FlatBuffers: serializer unsupported
         ([0x7F, 0xF0, 0, 0], [0x7F, 0x10, 0, 0]), // serializer 0 is illegal
         ([0x7F, 0x01, 0, 0], [0x7F, 0x20, 0, 0]), // 512-byte client limit is unacceptable
         ([0x7F, 0xF1, 0, 1], [0x7F, 0x30, 0, 0]), // reserved bits

@@ -679,3 +679,187 @@ async fn callees_without_call_canceling_are_never_interrupted() {
     );
     server.shutdown().await;
 }
+
+/// A callee that announces `progressive_call_invocations` in its HELLO.
+async fn streaming_callee(server: &TestServer) -> Client {
+    let mut callee = Client::open(server, Serializer::Json).await;
+    let features = opts(vec![
+        ("progressive_call_invocations", Value::Bool(true)),
+        ("call_canceling", Value::Bool(true)),
+    ]);
+    let roles = opts(vec![
+        (
+            "callee",
+            Value::Dict(opts(vec![("features", Value::Dict(features))])),
+        ),
+        ("caller", Value::Dict(Dict::new())),
+    ]);
+    callee
+        .send(&Message::Hello {
+            realm: "realm1".into(),
+            details: opts(vec![("roles", Value::Dict(roles))]),
+        })
+        .await;
+    match callee.recv().await {
+        Message::Welcome { details, .. } => {
+            let features = details
+                .get("roles")
+                .and_then(Value::as_dict)
+                .and_then(|r| r.get("dealer"))
+                .and_then(Value::as_dict)
+                .and_then(|d| d.get("features"))
+                .and_then(Value::as_dict)
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                features.get("progressive_call_invocations"),
+                Some(&Value::Bool(true)),
+                "WELCOME announces the feature"
+            );
+        }
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+    callee
+}
+
+async fn send_chunk(caller: &mut Client, request: Id, procedure: &str, chunk: u64, more: bool) {
+    let mut options = Dict::new();
+    if more {
+        options.insert("progress".into(), Value::Bool(true));
+    }
+    caller
+        .send(&Message::Call {
+            request,
+            options,
+            procedure: procedure.into(),
+            args: vec![Value::UInt(chunk)],
+            kwargs: Dict::new(),
+        })
+        .await;
+}
+
+/// Progressive call invocations (WAMP advanced profile): a caller streams CALLs with
+/// `progress: true` under one request ID; the callee gets them as INVOCATIONs with one
+/// invocation ID, `progress: true` on all but the last, and answers once. Reusing the request ID
+/// after the final CALL is a protocol violation; a callee that did not announce the feature is
+/// never sent a stream (the caller gets `wamp.error.feature_not_supported`); and a callee that
+/// registered with `forward_timeout` gets the caller's timeout in `INVOCATION.Details.timeout`
+/// and enforces it itself, while the dealer keeps enforcing it for other callees.
+#[tokio::test]
+async fn progressive_call_invocations_and_forward_timeout() {
+    let server = TestServer::start(&[]).await;
+    let mut callee = streaming_callee(&server).await;
+    let mut caller = Client::join(&server, Serializer::MsgPack).await;
+    register(&mut callee, "com.example.upload")
+        .await
+        .expect("registered");
+
+    let request = caller.request_id();
+    let mut invocation_id = None;
+    for (chunk, more) in [(1, true), (2, true), (3, false)] {
+        send_chunk(&mut caller, request, "com.example.upload", chunk, more).await;
+        match callee.recv().await {
+            Message::Invocation {
+                request: inv,
+                details,
+                args,
+                ..
+            } => {
+                assert_eq!(*invocation_id.get_or_insert(inv), inv, "one invocation");
+                assert_eq!(args, vec![Value::UInt(chunk)]);
+                assert_eq!(
+                    details.get("progress"),
+                    more.then_some(&Value::Bool(true)),
+                    "chunk {chunk}"
+                );
+            }
+            other => panic!("expected INVOCATION, got {other:?}"),
+        }
+    }
+    callee
+        .send(&Message::Yield {
+            request: invocation_id.expect("invoked"),
+            options: Dict::new(),
+            args: vec![Value::UInt(6)],
+            kwargs: Dict::new(),
+        })
+        .await;
+    match caller.recv().await {
+        Message::Result {
+            request: r, args, ..
+        } => {
+            assert_eq!((r, args), (request, vec![Value::UInt(6)]));
+        }
+        other => panic!("expected RESULT, got {other:?}"),
+    }
+
+    // A callee without the feature never receives a stream.
+    let mut plain = Client::join(&server, Serializer::Json).await;
+    register(&mut plain, "com.example.plain")
+        .await
+        .expect("registered");
+    let request = caller.request_id();
+    send_chunk(&mut caller, request, "com.example.plain", 1, true).await;
+    expect_call_error(&mut caller, request, "wamp.error.feature_not_supported").await;
+
+    // forward_timeout: the callee gets the timeout and the dealer does not time the call out.
+    register_with(
+        &mut callee,
+        "com.example.forwarded",
+        opts(vec![("forward_timeout", Value::Bool(true))]),
+    )
+    .await
+    .expect("registered");
+    let request = call_with(
+        &mut caller,
+        "com.example.forwarded",
+        opts(vec![("timeout", Value::UInt(150))]),
+    )
+    .await;
+    let inv = match callee.recv().await {
+        Message::Invocation {
+            request, details, ..
+        } => {
+            assert_eq!(details.get("timeout"), Some(&Value::UInt(150)));
+            request
+        }
+        other => panic!("expected INVOCATION, got {other:?}"),
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    callee
+        .send(&Message::Yield {
+            request: inv,
+            options: Dict::new(),
+            args: vec![Value::from("late but mine")],
+            kwargs: Dict::new(),
+        })
+        .await;
+    assert_eq!(
+        result_args(&mut caller).await,
+        vec![Value::from("late but mine")]
+    );
+    // The same timeout on a callee without forward_timeout: the dealer answers it.
+    let request_plain = call_with(
+        &mut caller,
+        "com.example.plain",
+        opts(vec![("timeout", Value::UInt(150))]),
+    )
+    .await;
+    match plain.recv().await {
+        Message::Invocation { details, .. } => assert_eq!(details.get("timeout"), None),
+        other => panic!("expected INVOCATION, got {other:?}"),
+    }
+    expect_call_error(&mut caller, request_plain, "wamp.error.timeout").await;
+    let _ = request;
+
+    // Reusing a finished stream's request ID while a call with it is in flight is a violation.
+    let request = caller.request_id();
+    send_chunk(&mut caller, request, "com.example.upload", 1, false).await;
+    let _ = invocation(&mut callee).await;
+    send_chunk(&mut caller, request, "com.example.upload", 2, true).await;
+    match caller.recv().await {
+        Message::Abort { reason, .. } => assert_eq!(reason, "wamp.error.protocol_violation"),
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+    server.shutdown().await;
+}

@@ -3,8 +3,11 @@
 //! CALL → INVOCATION → YIELD or ERROR → RESULT or ERROR, with the Advanced Profile features that
 //! matter in practice: pattern-based registrations (resolved exact > longest prefix > wildcard
 //! with the longest leading portions), shared registrations (`single`, `roundrobin`, `random`,
-//! `first`, `last`), caller identification, progressive call results, dealer-side call timeouts
-//! and call canceling (`skip`, `kill`, `killnowait` with INTERRUPT).
+//! `first`, `last`), caller identification, progressive call results, progressive call
+//! invocations (a caller streaming CALLs with `progress: true` under one request ID becomes one
+//! INVOCATION stream at one callee), dealer-side call timeouts or, for callees that register with
+//! `forward_timeout`, the timeout forwarded in `INVOCATION.Details.timeout`, and call canceling
+//! (`skip`, `kill`, `killnowait` with INTERRUPT).
 //!
 //! A pending call remembers its caller, so the answer goes back to the right session whichever
 //! WAMP version it speaks (a WAMP v1 CALL gets CALLRESULT or CALLERROR). When a callee leaves, its
@@ -204,6 +207,7 @@ impl CancelMode {
 struct Callee {
     session: Arc<SessionHandle>,
     disclose_caller: bool,
+    forward_timeout: bool,
 }
 
 #[derive(Debug)]
@@ -220,7 +224,10 @@ struct Registration {
 struct Pending {
     caller: Caller,
     callee: Arc<SessionHandle>,
+    registration: Id,
     receive_progress: bool,
+    /// The caller's last CALL had `progress: true`: more CALLs of this invocation may follow.
+    streaming: bool,
     /// Set by a `kill` CANCEL: the callee's answer becomes the cancellation.
     canceled: bool,
     /// When the dealer answers `wamp.error.timeout` on the callee's behalf.
@@ -242,6 +249,8 @@ pub struct RegisterRequest<'a> {
     pub invoke: InvokePolicy,
     /// Disclose callers to this callee whatever they ask.
     pub disclose_caller: bool,
+    /// `REGISTER.Options.forward_timeout`: the callee enforces call timeouts itself.
+    pub forward_timeout: bool,
 }
 
 /// A call request.
@@ -257,6 +266,11 @@ pub struct CallRequest {
     pub receive_progress: bool,
     /// `CALL.Options.disclose_me`.
     pub disclose_me: bool,
+    /// `CALL.Options.progress`: more CALLs with this request ID follow (progressive call
+    /// invocations).
+    pub progress: bool,
+    /// `CALL.Options.timeout` after the ceiling; forwarded to `forward_timeout` callees.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Registrations and calls in flight for one realm.
@@ -301,6 +315,7 @@ impl Dealer {
         let entry = Callee {
             session: callee.clone(),
             disclose_caller: request.disclose_caller,
+            forward_timeout: request.forward_timeout,
         };
         if let Some(existing) = self.index.get(request.procedure, request.policy) {
             let Some(registration) = self.registrations.get_mut(&existing) else {
@@ -429,11 +444,8 @@ impl Dealer {
     ) -> Result<Id, Refusal> {
         let caller_id = caller.session().id;
         if let Some(request) = caller.request() {
-            if self.by_call.contains_key(&(caller_id, request)) {
-                return Err(fail(
-                    error_uri::PROTOCOL_VIOLATION,
-                    format!("CALL request ID {request} is already used by a call in flight"),
-                ));
+            if let Some(&invocation) = self.by_call.get(&(caller_id, request)) {
+                return self.continue_call(invocation, call);
             }
         }
         if self.calls_by_caller.get(&caller_id).copied().unwrap_or(0) >= limits.max_pending_calls {
@@ -487,9 +499,30 @@ impl Dealer {
         if registration.policy != MatchPolicy::Exact {
             details.insert("procedure".into(), Value::Str(call.procedure.clone()));
         }
+        if call.progress {
+            if !callee.session.progressive_invocations {
+                return Err(fail(
+                    error_uri::FEATURE_NOT_SUPPORTED,
+                    format!(
+                        "the callee of \"{}\" does not accept progressive call invocations",
+                        call.procedure
+                    ),
+                ));
+            }
+            details.insert("progress".into(), Value::Bool(true));
+        }
         if call.receive_progress {
             details.insert("receive_progress".into(), Value::Bool(true));
         }
+        // A callee that registered with forward_timeout enforces the timeout; the dealer does not.
+        let deadline = match call.timeout {
+            Some(timeout) if callee.forward_timeout => {
+                let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+                details.insert("timeout".into(), Value::UInt(ms));
+                None
+            }
+            _ => deadline,
+        };
         if call.disclose_me || callee.disclose_caller {
             let who = caller.session();
             details.insert("caller".into(), Value::UInt(who.id));
@@ -529,12 +562,57 @@ impl Dealer {
             Pending {
                 caller,
                 callee,
+                registration: registration_id,
                 receive_progress: call.receive_progress,
+                streaming: call.progress,
                 canceled: false,
                 deadline,
             },
         );
         Ok(invocation)
+    }
+
+    /// A further CALL under the request ID of a call in flight: the next INVOCATION of a
+    /// progressive call invocation, at the same callee with the same invocation ID (`progress`
+    /// kept while the caller says more follows). After the caller's final CALL, or for a call that
+    /// was not progressive, reusing the request ID is a protocol violation: the caller could no
+    /// longer tell the answers apart.
+    fn continue_call(&mut self, invocation: Id, call: CallRequest) -> Result<Id, Refusal> {
+        let Some(pending) = self.pending.get_mut(&invocation) else {
+            return Err(fail(
+                error_uri::PROTOCOL_VIOLATION,
+                "inconsistent call state",
+            ));
+        };
+        if !pending.streaming || pending.canceled {
+            return Err(fail(
+                error_uri::PROTOCOL_VIOLATION,
+                "CALL request ID is already used by a call in flight",
+            ));
+        }
+        pending.streaming = call.progress;
+        let mut details = Dict::new();
+        if call.progress {
+            details.insert("progress".into(), Value::Bool(true));
+        }
+        let message = Message::Invocation {
+            request: invocation,
+            registration: pending.registration,
+            details,
+            args: call.args,
+            kwargs: call.kwargs,
+        };
+        if send_v2(&pending.callee, &message) {
+            return Ok(invocation);
+        }
+        // The callee stopped reading: the stream cannot go on.
+        if let Some(pending) = self.finish(invocation) {
+            let _ = Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
+        }
+        Err(fail(
+            error_uri::UNAVAILABLE,
+            format!("the callee of \"{}\" is not keeping up", call.procedure),
+        ))
     }
 
     fn finish(&mut self, invocation: Id) -> Option<Pending> {

@@ -31,6 +31,9 @@ pub struct SessionHandle {
     pub peer: String,
     /// Whether the session announced the callee feature `call_canceling` (may get INTERRUPT).
     pub interruptible: bool,
+    /// Whether the session announced the callee feature `progressive_call_invocations` (may get
+    /// INVOCATIONs with `progress: true`).
+    pub progressive_invocations: bool,
     /// Where frames for this session go.
     pub outbound: Outbound,
 }
@@ -62,6 +65,7 @@ impl SessionHandle {
             transport: "test",
             peer: String::new(),
             interruptible: false,
+            progressive_invocations: false,
             outbound,
         };
         (handle, rx)
@@ -97,6 +101,7 @@ impl SessionHandle {
             transport,
             peer: String::new(),
             interruptible: false,
+            progressive_invocations: false,
             outbound,
         };
         (handle, rx)

@@ -406,9 +406,9 @@ impl Router {
             return outcome.map(Called::Answered);
         }
         let limits = &self.config().limits;
-        let deadline = limits
-            .call_timeout(timeout)
-            .map(|timeout| Instant::now() + timeout);
+        let mut call = call;
+        call.timeout = limits.call_timeout(timeout);
+        let deadline = call.timeout.map(|timeout| Instant::now() + timeout);
         let invocation = actor
             .realm
             .dealer()
@@ -435,7 +435,8 @@ impl Router {
         held: usize,
         reply: impl FnOnce(Id) -> Frame,
     ) -> Result<Id, Refusal> {
-        let (policy, invoke, disclose_caller) = register_options(options).map_err(Refusal::from)?;
+        let (policy, invoke, disclose_caller, forward_timeout) =
+            register_options(options).map_err(Refusal::from)?;
         self.validate_uri(&actor, procedure, policy, "procedure")?;
         if uri::is_reserved(procedure) {
             return Err(Refusal::new(
@@ -460,6 +461,7 @@ impl Router {
                     policy,
                     invoke,
                     disclose_caller,
+                    forward_timeout,
                 },
             )?;
             let _ = actor.handle.send(reply(outcome.0));
@@ -479,14 +481,19 @@ impl Router {
 }
 
 /// `REGISTER.Options`: match policy, invocation policy and `disclose_caller`.
-fn register_options(options: &Dict) -> Result<(MatchPolicy, InvokePolicy, bool), OptionError> {
+fn register_options(
+    options: &Dict,
+) -> Result<(MatchPolicy, InvokePolicy, bool, bool), OptionError> {
     let policy = MatchPolicy::from_options(options)?;
     let invoke = InvokePolicy::from_options(options)?;
-    let disclose_caller = match options.get("disclose_caller") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .ok_or(OptionError::invalid("disclose_caller", "a boolean"))?,
+    let flag = |name: &'static str| match options.get(name) {
+        None => Ok(false),
+        Some(v) => v.as_bool().ok_or(OptionError::invalid(name, "a boolean")),
     };
-    Ok((policy, invoke, disclose_caller))
+    Ok((
+        policy,
+        invoke,
+        flag("disclose_caller")?,
+        flag("forward_timeout")?,
+    ))
 }

@@ -85,6 +85,7 @@ impl V1Session {
             transport,
             peer: peer.to_string(),
             interruptible: false,
+            progressive_invocations: false,
             outbound,
         });
         realm.join(handle.clone());
@@ -313,6 +314,8 @@ impl V1Session {
             kwargs: Dict::new(),
             receive_progress: false,
             disclose_me: false,
+            progress: false,
+            timeout: None,
         };
         // WAMP v1 has no call options: no timeout, no progress, no disclosure.
         match self

@@ -134,6 +134,7 @@ impl SioSession {
             transport,
             peer: peer.to_string(),
             interruptible: false,
+            progressive_invocations: false,
             outbound,
         });
         realm.join(handle.clone());

@@ -15,6 +15,8 @@ fn call(procedure: &str) -> CallRequest {
         args: Vec::new(),
         kwargs: Dict::new(),
         receive_progress: false,
+        progress: false,
+        timeout: None,
         disclose_me: false,
     }
 }
@@ -28,6 +30,7 @@ fn register(dealer: &mut Dealer, callee: &Arc<SessionHandle>, procedure: &str) {
                 policy: MatchPolicy::Exact,
                 invoke: InvokePolicy::Single,
                 disclose_caller: false,
+                forward_timeout: false,
             },
         )
         .expect("registered");

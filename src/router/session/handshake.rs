@@ -20,7 +20,7 @@ use wampd_proto::wamp::{error_uri, id, Dict, Message, Value};
 pub(super) struct Challenging {
     realm: Arc<Realm>,
     realm_name: String,
-    interruptible: bool,
+    callee: CalleeFeatures,
     pending: Box<dyn Pending>,
 }
 
@@ -34,11 +34,11 @@ impl Session {
                 CLOSE_NORMAL,
             );
         };
-        let interruptible = callee_cancels(&details);
+        let callee = CalleeFeatures::of(&details);
         // A ticket presented on the WebSocket upgrade already authenticated the client.
         if let Some(claims) = self.preauth.take() {
             let identity = authenticator::ticket::from_claims(*claims);
-            return self.welcome(realm, realm_name, identity, interruptible);
+            return self.welcome(realm, realm_name, identity, callee);
         }
         let methods: Vec<String> = match details.get("authmethods") {
             None => vec!["anonymous".into()],
@@ -78,9 +78,7 @@ impl Session {
                 listener_role: &self.authrole,
             };
             return match authenticator.hello(&hello) {
-                Answer::Welcome(identity) => {
-                    self.welcome(realm, realm_name, identity, interruptible)
-                }
+                Answer::Welcome(identity) => self.welcome(realm, realm_name, identity, callee),
                 Answer::Challenge { extra, pending } => {
                     self.send(&Message::Challenge {
                         authmethod: authenticator.method().into(),
@@ -89,7 +87,7 @@ impl Session {
                     self.state = State::Challenging(Challenging {
                         realm,
                         realm_name,
-                        interruptible,
+                        callee,
                         pending,
                     });
                     Step::Continue
@@ -113,7 +111,7 @@ impl Session {
                 challenging.realm,
                 challenging.realm_name,
                 identity,
-                challenging.interruptible,
+                challenging.callee,
             ),
             Err(refused) => {
                 self.router.auth_limiter().failed(self.peer.ip());
@@ -144,7 +142,7 @@ impl Session {
         realm: Arc<Realm>,
         realm_name: String,
         identity: Identity,
-        interruptible: bool,
+        callee: CalleeFeatures,
     ) -> Step {
         let session_id = identity.session.unwrap_or_else(id::random_id);
         let handle = Arc::new(SessionHandle {
@@ -156,7 +154,8 @@ impl Session {
             socketio: false,
             transport: self.transport,
             peer: self.peer.to_string(),
-            interruptible,
+            interruptible: callee.call_canceling,
+            progressive_invocations: callee.progressive_call_invocations,
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
@@ -197,17 +196,33 @@ impl Session {
 
 /// True when HELLO announced the callee feature `call_canceling`: only such callees may be sent
 /// INTERRUPT (others treat it as a protocol violation; AutobahnJS closes its transport).
-fn callee_cancels(hello: &Dict) -> bool {
-    hello
-        .get("roles")
-        .and_then(Value::as_dict)
-        .and_then(|roles| roles.get("callee"))
-        .and_then(Value::as_dict)
-        .and_then(|callee| callee.get("features"))
-        .and_then(Value::as_dict)
-        .and_then(|features| features.get("call_canceling"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+/// The callee features a HELLO announced that change what the dealer sends it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CalleeFeatures {
+    call_canceling: bool,
+    progressive_call_invocations: bool,
+}
+
+impl CalleeFeatures {
+    fn of(hello: &Dict) -> CalleeFeatures {
+        let features = hello
+            .get("roles")
+            .and_then(Value::as_dict)
+            .and_then(|roles| roles.get("callee"))
+            .and_then(Value::as_dict)
+            .and_then(|callee| callee.get("features"))
+            .and_then(Value::as_dict);
+        let announced = |name: &str| {
+            features
+                .and_then(|f| f.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        CalleeFeatures {
+            call_canceling: announced("call_canceling"),
+            progressive_call_invocations: announced("progressive_call_invocations"),
+        }
+    }
 }
 
 fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
@@ -232,6 +247,7 @@ fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
         "shared_registration",
         "caller_identification",
         "progressive_call_results",
+        "progressive_call_invocations",
         "call_timeout",
         "call_canceling",
     ] {

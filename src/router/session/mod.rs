@@ -811,6 +811,8 @@ impl Session {
             kwargs,
             receive_progress: flag("receive_progress"),
             disclose_me: flag("disclose_me"),
+            progress: flag("progress"),
+            timeout: None,
         };
         match self.router.op_call(joined.actor(), caller, call, timeout) {
             Ok(Called::Answered(args)) => self.send(&Message::Result {
