@@ -314,57 +314,50 @@ async fn static_ticket_principals_join_autobahn_python_and_wampy() {
         .await
         .expect("venv");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_ticket.py");
-    let run = |args: Vec<String>| {
-        let python = python.clone();
-        let script = script.clone();
-        let url = server.url();
-        async move {
-            let output = tokio::process::Command::new(&python)
-                .arg(&script)
-                .arg(url)
-                .args(&args)
-                .output()
-                .await
-                .expect("script runs");
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            )
-        }
-    };
-    let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let url = server.url();
     for serializer in ["json", "msgpack", "cbor"] {
-        let out = run(args(&[serializer, "wEx9TPFtHdRr2Zg7rtRE", "martin"])).await;
+        let out = script_output(
+            &python,
+            &script,
+            &url,
+            &[serializer, "wEx9TPFtHdRr2Zg7rtRE", "martin"],
+        )
+        .await;
         assert!(
             out.contains("OK martin backend ticket"),
             "{serializer}: {out}"
         );
     }
-    let out = run(args(&["json", "ops-ticket", "ops", "realm2"])).await;
+    let out = script_output(
+        &python,
+        &script,
+        &url,
+        &["json", "ops-ticket", "ops", "realm2"],
+    )
+    .await;
     assert!(out.contains("OK ops operator ticket"), "{out}");
     let signed = token("alice", "editor", 60, None);
     for (what, refused) in [
         (
             "a wrong ticket",
-            args(&["json", "wEx9TPFtHdRr2Zg7rtRe", "martin"]),
+            &["json", "wEx9TPFtHdRr2Zg7rtRe", "martin"][..],
         ),
         (
             "another realm",
-            args(&["json", "ops-ticket", "ops", "realm1"]),
+            &["json", "ops-ticket", "ops", "realm1"][..],
         ),
         (
             "a signed ticket for a listed authid",
-            args(&["json", &signed, "martin"]),
+            &["json", &signed, "martin"][..],
         ),
     ] {
-        let out = run(refused).await;
+        let out = script_output(&python, &script, &url, refused).await;
         assert!(
             out.contains("LEFT wamp.error.authentication_failed"),
             "{what}: {out}"
         );
     }
-    let out = run(args(&["json", &signed, "someone-else"])).await;
+    let out = script_output(&python, &script, &url, &["json", &signed, "someone-else"]).await;
     assert!(out.contains("OK alice editor ticket"), "{out}");
 
     let wampy = tokio::task::spawn_blocking(|| {
@@ -455,47 +448,36 @@ async fn cryptosign_principals_join_autobahn_python() {
         .await
         .expect("venv");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/autobahn_cryptosign.py");
-    let run = |args: Vec<String>| {
-        let (python, script, url) = (python.clone(), script.clone(), server.url());
-        async move {
-            let output = tokio::process::Command::new(&python)
-                .arg(&script)
-                .arg(url)
-                .args(&args)
-                .output()
-                .await
-                .expect("script runs");
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            )
-        }
-    };
-    let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let url = server.url();
     for serializer in ["json", "msgpack", "cbor"] {
-        let out = run(args(&[serializer, &seed("01")])).await;
+        let out = script_output(&python, &script, &url, &[serializer, &seed("01")]).await;
         assert!(
             out.contains("OK worker-1 backend cryptosign"),
             "{serializer}: {out}"
         );
     }
-    let out = run(args(&["json", &seed("01"), "worker-1", "realm2"])).await;
+    let out = script_output(
+        &python,
+        &script,
+        &url,
+        &["json", &seed("01"), "worker-1", "realm2"],
+    )
+    .await;
     assert!(out.contains("OK worker-1 reader cryptosign"), "{out}");
-    let out = run(args(&["json", &seed("02"), "worker-2"])).await;
+    let out = script_output(&python, &script, &url, &["json", &seed("02"), "worker-2"]).await;
     assert!(out.contains("OK worker-2 backend cryptosign"), "{out}");
     for (what, refused) in [
-        ("an unknown key", args(&["json", &seed("03")])),
+        ("an unknown key", &["json", &seed("03")][..]),
         (
             "a key for another authid",
-            args(&["json", &seed("01"), "worker-2"]),
+            &["json", &seed("01"), "worker-2"][..],
         ),
         (
             "a key for another realm",
-            args(&["json", &seed("02"), "worker-2", "realm2"]),
+            &["json", &seed("02"), "worker-2", "realm2"][..],
         ),
     ] {
-        let out = run(refused).await;
+        let out = script_output(&python, &script, &url, refused).await;
         assert!(
             out.contains("LEFT wamp.error.authentication_failed"),
             "{what}: {out}"
@@ -504,19 +486,7 @@ async fn cryptosign_principals_join_autobahn_python() {
 
     // A forged AUTHENTICATE (a signature by another key over the right challenge) and channel
     // binding, driven by hand.
-    let mut client = Client::open(&server, Serializer::Json).await;
-    client
-        .send(&Message::Hello {
-            realm: "realm1".into(),
-            details: dict(vec![
-                ("authmethods", Value::List(vec![Value::from("cryptosign")])),
-                (
-                    "authextra",
-                    Value::Dict(dict(vec![("pubkey", Value::from(KEY_1))])),
-                ),
-            ]),
-        })
-        .await;
+    let mut client = cryptosign_hello(&server, vec![("pubkey", Value::from(KEY_1))]).await;
     let Message::Challenge { authmethod, extra } = client.recv().await else {
         panic!("expected CHALLENGE");
     };
@@ -532,22 +502,14 @@ async fn cryptosign_principals_join_autobahn_python() {
     assert!(
         matches!(client.recv().await, Message::Abort { reason, .. } if reason == "wamp.error.authentication_failed")
     );
-    let mut client = Client::open(&server, Serializer::Json).await;
-    client
-        .send(&Message::Hello {
-            realm: "realm1".into(),
-            details: dict(vec![
-                ("authmethods", Value::List(vec![Value::from("cryptosign")])),
-                (
-                    "authextra",
-                    Value::Dict(dict(vec![
-                        ("pubkey", Value::from(KEY_1)),
-                        ("channel_binding", Value::from("tls-unique")),
-                    ])),
-                ),
-            ]),
-        })
-        .await;
+    let mut client = cryptosign_hello(
+        &server,
+        vec![
+            ("pubkey", Value::from(KEY_1)),
+            ("channel_binding", Value::from("tls-unique")),
+        ],
+    )
+    .await;
     match client.recv().await {
         Message::Abort { details, .. } => {
             let message = details.get("message").and_then(Value::as_str).unwrap_or("");
@@ -556,4 +518,35 @@ async fn cryptosign_principals_join_autobahn_python() {
         other => panic!("expected ABORT, got {other:?}"),
     }
     server.shutdown().await;
+}
+
+/// A client that sent HELLO offering cryptosign with `authextra`.
+async fn cryptosign_hello(server: &TestServer, authextra: Vec<(&str, Value)>) -> Client {
+    let mut client = Client::open(server, Serializer::Json).await;
+    client
+        .send(&Message::Hello {
+            realm: "realm1".into(),
+            details: dict(vec![
+                ("authmethods", Value::List(vec![Value::from("cryptosign")])),
+                ("authextra", Value::Dict(dict(authextra))),
+            ]),
+        })
+        .await;
+    client
+}
+
+/// Runs an interop `script` with `python` against `url` and returns its stdout and stderr.
+async fn script_output(python: &Path, script: &Path, url: &str, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(url)
+        .args(args)
+        .output()
+        .await
+        .expect("script runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

@@ -6,53 +6,25 @@ Prints "OK <authid> <authrole> <authmethod>" after joining, or "LEFT <reason>" w
 
 import asyncio
 import sys
-from urllib.parse import urlparse
 
-from autobahn.asyncio.wamp import ApplicationSession
-from autobahn.asyncio.websocket import WampWebSocketClientFactory
-from autobahn.wamp import auth, types
-from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer
+from autobahn.wamp import auth
 
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer}
+from autobahn_join import join_and_report
 
 
 async def main(url, serializer, authid, secret):
-    loop = asyncio.get_running_loop()
-    outcome = loop.create_future()
+    def sign(challenge):
+        key = secret.encode("utf8")
+        if "salt" in challenge.extra:
+            key = auth.derive_key(
+                secret,
+                challenge.extra["salt"],
+                challenge.extra["iterations"],
+                challenge.extra["keylen"],
+            )
+        return auth.compute_wcs(key, challenge.extra["challenge"]).decode("ascii")
 
-    class Session(ApplicationSession):
-        def onConnect(self):
-            self.join(self.config.realm, authmethods=["wampcra"], authid=authid)
-
-        def onChallenge(self, challenge):
-            assert challenge.method == "wampcra", challenge
-            key = secret.encode("utf8")
-            if "salt" in challenge.extra:
-                key = auth.derive_key(
-                    secret,
-                    challenge.extra["salt"],
-                    challenge.extra["iterations"],
-                    challenge.extra["keylen"],
-                )
-            return auth.compute_wcs(key, challenge.extra["challenge"]).decode("ascii")
-
-        async def onJoin(self, details):
-            outcome.set_result(f"OK {details.authid} {details.authrole} {details.authmethod}")
-            self.leave()
-
-        def onLeave(self, details):
-            if not outcome.done():
-                outcome.set_result(f"LEFT {details.reason}")
-            super().onLeave(details)
-
-    factory = WampWebSocketClientFactory(
-        lambda: Session(types.ComponentConfig(realm="realm1")),
-        url=url,
-        serializers=[SERIALIZERS[serializer]()],
-    )
-    parsed = urlparse(url)
-    await loop.create_connection(factory, parsed.hostname, parsed.port)
-    print(await asyncio.wait_for(outcome, 10))
+    await join_and_report(url, serializer, "realm1", "wampcra", sign, authid=authid)
 
 
 if __name__ == "__main__":
