@@ -32,6 +32,8 @@ async fn autobahn_python_pubsub_over_websocket_and_rawsocket() {
         (server.url(), "msgpack", "cbor"),
         (rawsocket.clone(), "cbor", "msgpack"),
         (rawsocket.clone(), "json", "cbor"),
+        (server.url(), "msgpack.batched", "cbor.batched"),
+        (server.url(), "cbor.batched", "json"),
     ];
     for (url, sub, publisher) in runs {
         run_script(&python, &script, &[&url, sub, publisher]).await;

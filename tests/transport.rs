@@ -266,7 +266,7 @@ async fn graceful_shutdown_says_goodbye_and_drains() {
 #[tokio::test]
 async fn an_offer_of_only_unspoken_wamp_v2_serializers_is_refused_on_the_handshake() {
     let server = TestServer::start(&[]).await;
-    for offer in ["wamp.2.ubjson", "wamp.2.flatbuffers, wamp.2.json.batched"] {
+    for offer in ["wamp.2.ubjson", "wamp.2.flatbuffers, wamp.2.ubjson.batched"] {
         match connect_ws(&server.url(), Some(offer)).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 assert_eq!(response.status().as_u16(), 400, "{offer}");
@@ -291,5 +291,56 @@ async fn an_offer_of_only_unspoken_wamp_v2_serializers_is_refused_on_the_handsha
         .await
         .expect("no offer: WAMP v1");
     assert!(common::next_text(&mut v1).await.starts_with("[0,"));
+    server.shutdown().await;
+}
+
+/// `wamp.2.json.batched` as the spec frames it: one WebSocket message carrying HELLO and
+/// SUBSCRIBE, each ended by `0x1E`, is handled in order; every message back ends with `0x1E`;
+/// a broken batch (a length prefix that claims more than follows, on `wamp.2.msgpack.batched`)
+/// and an empty one are protocol violations.
+#[tokio::test]
+async fn batched_subprotocols_carry_several_messages_per_websocket_message() {
+    use futures_util::SinkExt;
+    let server = TestServer::start(&[]).await;
+    let mut ws = connect_ws(&server.url(), Some("wamp.2.json.batched"))
+        .await
+        .expect("json.batched is spoken");
+    ws.send(WsMessage::Text(
+        "[1,\"realm1\",{\"roles\":{\"subscriber\":{}}}]\u{1e}[32,7,{},\"com.example.batched\"]\u{1e}"
+            .into(),
+    ))
+    .await
+    .expect("send");
+    let mut codes = Vec::new();
+    while codes.len() < 2 {
+        let Some(Ok(WsMessage::Text(text))) = ws.next().await else {
+            panic!("expected text frames");
+        };
+        let text = text.as_str();
+        assert!(text.ends_with('\u{1e}'), "{text:?}");
+        for message in text.split('\u{1e}').filter(|m| !m.is_empty()) {
+            let value: serde_json::Value = serde_json::from_str(message).expect("JSON");
+            codes.push(value[0].as_u64().expect("code"));
+        }
+    }
+    assert_eq!(codes, [2, 33], "WELCOME, then SUBSCRIBED");
+
+    for (offer, broken) in [
+        ("wamp.2.msgpack.batched", vec![0, 0, 0, 9, 0x91]),
+        ("wamp.2.cbor.batched", vec![]),
+    ] {
+        let mut ws = connect_ws(&server.url(), Some(offer)).await.expect(offer);
+        ws.send(WsMessage::Binary(broken.into()))
+            .await
+            .expect("send");
+        let mut closed_with = None;
+        while let Some(Ok(message)) = ws.next().await {
+            if let WsMessage::Close(frame) = message {
+                closed_with = frame.map(|f| u16::from(f.code));
+                break;
+            }
+        }
+        assert_eq!(closed_with, Some(1002), "{offer}: protocol error");
+    }
     server.shutdown().await;
 }

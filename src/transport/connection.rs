@@ -87,6 +87,9 @@ pub enum Flavor {
     V2 {
         /// Claims of a `?ticket=` presented on the WebSocket upgrade.
         preauth: Option<Claims>,
+        /// A batched subprotocol (`wamp.2.json.batched`, …): a WebSocket message may carry
+        /// several WAMP messages.
+        batched: bool,
     },
     /// Socket.IO v5 over Engine.IO v4: the session starts with Engine.IO's OPEN packet.
     SocketIo {
@@ -103,6 +106,13 @@ pub enum Flavor {
         /// Who the ticket says the client is.
         identity: V1Identity,
     },
+}
+
+impl Flavor {
+    /// Whether the connection speaks a batched WAMP v2 subprotocol.
+    pub fn is_batched(&self) -> bool {
+        matches!(self, Flavor::V2 { batched: true, .. })
+    }
 }
 
 /// The session state machine of a connection. It lives in every session's task, so its size
@@ -145,6 +155,26 @@ impl Machine {
             Machine::V2(s) => s.on_gate_done(done),
             Machine::V1(s) => s.on_gate_done(done),
             Machine::SocketIo(s) => s.on_gate_done(done),
+        }
+    }
+
+    /// One WebSocket message of a batched transport: each WAMP message in it, in order, until
+    /// one ends the session. A malformed batch is a protocol violation.
+    fn on_batch(&mut self, serializer: Serializer, data: &[u8], text: Option<bool>) -> Step {
+        let Machine::V2(session) = self else {
+            return self.on_message(serializer, data, text);
+        };
+        match codec::split_batch(serializer, data) {
+            Ok(messages) => {
+                for message in messages {
+                    let step = self.on_message(serializer, message, text);
+                    if !matches!(step, Step::Continue) {
+                        return step;
+                    }
+                }
+                Step::Continue
+            }
+            Err(err) => session.handle_decode_error(&err),
         }
     }
 
@@ -246,6 +276,7 @@ where
     // asks for them (the EspoCRM profile): Oro's PHP backend never reads its socket or answers a
     // ping, and Oro keeps browsers alive with oro/ping instead.
     let v1 = matches!(flavor, Flavor::V1 { .. });
+    let batched = flavor.is_batched();
     let socketio = matches!(flavor, Flavor::SocketIo { .. });
     let metrics = ctx.router.metrics().clone();
     let connections = metrics.connection_gauge(transport);
@@ -284,7 +315,7 @@ where
     // Subscribe checks answer here; a session holds at most MAX_PENDING_CHECKS of them.
     let (gate_tx, mut gate_rx) = gate_channel();
     let mut session = match flavor {
-        Flavor::V2 { preauth } => Machine::V2(Session::new(
+        Flavor::V2 { preauth, .. } => Machine::V2(Session::new(
             ctx.router.clone(),
             serializer,
             outbound.clone(),
@@ -477,7 +508,11 @@ where
                 let step = match item {
                     Inbound::Message { data, text } => {
                         metrics.bytes_in.inc_by(data.len() as u64);
-                        session.on_message(serializer, &data, text)
+                        if batched {
+                            session.on_batch(serializer, &data, text)
+                        } else {
+                            session.on_message(serializer, &data, text)
+                        }
                     }
                     Inbound::Ping(payload) => {
                         if last_seen.duration_since(ping_window) >= PING_WINDOW {

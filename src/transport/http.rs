@@ -287,7 +287,8 @@ async fn upgrade(
                     let _held = held;
                     return super::socketio_polling::upgrade(shared, sid.clone(), ws).await;
                 }
-                let (inbound, sink) = websocket_wire::split(io, Vec::new(), config).await;
+                let batched = flavor.is_batched();
+                let (inbound, sink) = websocket_wire::split(io, Vec::new(), config, batched).await;
                 let wire = connection::Wire {
                     inbound,
                     sink,

@@ -217,7 +217,10 @@ pub async fn serve<S>(
         serializer,
         transport: "rawsocket",
         authrole,
-        flavor: connection::Flavor::V2 { preauth: None },
+        flavor: connection::Flavor::V2 {
+            preauth: None,
+            batched: false,
+        },
     };
     // The session in a task of its own: this one's state (the handshake's) is freed.
     let ctx = state.connection.clone();

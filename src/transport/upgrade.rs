@@ -408,8 +408,9 @@ impl Admitted {
             Flavor::V1 { identity, .. } => &identity.authrole,
             Flavor::V2 {
                 preauth: Some(claims),
+                ..
             } => &claims.authrole,
-            Flavor::V2 { preauth: None } => &self.authrole,
+            Flavor::V2 { preauth: None, .. } => &self.authrole,
             Flavor::SocketIo { identity, .. } => &identity.authrole,
         }
     }
@@ -472,7 +473,7 @@ pub async fn admit(
         admit_browser(state, spec, &client, headers, request.query, socketio).await?;
     let credentials_refused = |why: CredentialError| credential_refusal(state, &client, why);
     let (flavor, serializer) = match accepted.protocol {
-        Protocol::V2(serializer) => {
+        Protocol::V2(serializer) | Protocol::V2Batched(serializer) => {
             let preauth = match checked {
                 Some((authid, authrole)) => Some(Claims {
                     authid,
@@ -482,7 +483,8 @@ pub async fn admit(
                 }),
                 None => v2_ticket(admission, request.query).map_err(credentials_refused)?,
             };
-            (Flavor::V2 { preauth }, serializer)
+            let batched = matches!(accepted.protocol, Protocol::V2Batched(_));
+            (Flavor::V2 { preauth, batched }, serializer)
         }
         Protocol::SocketIo => {
             let identity = SioIdentity {
@@ -721,7 +723,8 @@ pub async fn serve<S>(
         ))
         .await;
     }
-    let (inbound, sink) = websocket_wire::split(stream, rest, config).await;
+    let batched = admitted.flavor.is_batched();
+    let (inbound, sink) = websocket_wire::split(stream, rest, config, batched).await;
     let wire = Wire {
         inbound,
         sink,

@@ -2,10 +2,11 @@
 //!
 //! This module decides whether a request is an acceptable WebSocket upgrade and which WAMP
 //! version and serializer it gets (`protocol/bridging.md`): the first offer the router speaks
-//! wins in the client's order, `wamp.2.json`/`.msgpack`/`.cbor` meaning WAMP v2 and `wamp` meaning
+//! wins in the client's order, `wamp.2.json`/`.msgpack`/`.cbor` (and their `.batched` variants)
+//! meaning WAMP v2 and `wamp` meaning
 //! WAMP v1; a client offering no subprotocol, or only ones that are not WAMP (Ratchet-era tools,
 //! Oro's backend), gets WAMP v1 without a subprotocol header, as Ratchet answers it. A client that
-//! offers only WAMP v2 subprotocols wampd does not speak (`wamp.2.ubjson`, the `.batched` ones) is
+//! offers only WAMP v2 subprotocols wampd does not speak (`wamp.2.ubjson`, `wamp.2.flatbuffers`) is
 //! refused with 400 and the list wampd speaks: a WAMP v1 session would only make it fail later
 //! and retry. Any request path is accepted, because
 //! proxies forward `/ws`, `/` or anything else (nginx `location /ws`).
@@ -21,6 +22,8 @@ use wampd_proto::wamp::Serializer;
 pub enum Protocol {
     /// WAMP v2 with this serializer.
     V2(Serializer),
+    /// WAMP v2 with this serializer over a batched subprotocol (`wamp.2.json.batched`, …).
+    V2Batched(Serializer),
     /// WAMP v1 (JSON text frames), as Ratchet and autobahn 0.8 speak it.
     V1,
     /// Socket.IO v5 over Engine.IO v4 (a request to the Socket.IO path; no subprotocol).
@@ -99,6 +102,9 @@ pub fn negotiate_subprotocol(headers: &HeaderMap) -> Option<(Protocol, &'static 
             let offer = offer.trim();
             if offer == "wamp" {
                 return Some((Protocol::V1, "wamp"));
+            }
+            if let Some(s) = Serializer::from_batched_subprotocol(offer) {
+                return Some((Protocol::V2Batched(s), s.batched_subprotocol()));
             }
             Serializer::from_subprotocol(offer).map(|s| (Protocol::V2(s), s.subprotocol()))
         })
@@ -243,7 +249,7 @@ mod tests {
     fn only_unspoken_wamp_v2_subprotocols_are_refused_not_answered_with_wamp_v1() {
         for offer in [
             "wamp.2.ubjson",
-            "wamp.2.json.batched, wamp.2.flatbuffers",
+            "wamp.2.ubjson.batched, wamp.2.flatbuffers",
             "wamp.2.ubjson, chat",
         ] {
             let mut offered: Vec<_> = GOOD.to_vec();

@@ -31,6 +31,7 @@ use crate::router::outbound::Frame;
 use crate::router::session::CLOSE_PROTOCOL_ERROR;
 use crate::transport::batch_writer::BatchWriter;
 use crate::transport::wire::{Inbound, ReadFailure, WireSink};
+use wampd_proto::wamp::codec::JSON_BATCH_SEPARATOR;
 
 /// WebSocket close code sent to a consumer that fell too far behind.
 pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
@@ -121,14 +122,19 @@ impl<R: Unpin> AsyncWrite for ReadSide<R> {
 pub struct WebSocketSink<W> {
     out: BatchWriter<W>,
     control: Arc<Control>,
+    /// A batched WAMP transport (`wamp.2.json.batched`, …): each data frame's message gets the
+    /// batch framing (JSON: a trailing `0x1E`; binary: a 32-bit length prefix).
+    batched: bool,
 }
 
 /// Completes the server side of a WebSocket whose 101 was sent (`rest`: bytes the client sent
-/// after its request head) and splits it into the driver's inbound stream and a [`WireSink`].
+/// after its request head) and splits it into the driver's inbound stream and a [`WireSink`];
+/// `batched` for the batched WAMP subprotocols.
 pub async fn split<S>(
     stream: S,
     rest: Vec<u8>,
     config: WebSocketConfig,
+    batched: bool,
 ) -> (
     impl Stream<Item = Result<Inbound, ReadFailure>> + Unpin + Send,
     WebSocketSink<WriteHalf<S>>,
@@ -161,6 +167,7 @@ where
     let sink = WebSocketSink {
         out: BatchWriter::new(write),
         control,
+        batched,
     };
     (inbound, sink)
 }
@@ -232,6 +239,23 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WebSocketSink<W> {
         self.out.maybe_write().await
     }
 
+    /// Appends a WAMP message's data frame: as it is, or with the batch framing.
+    async fn push_message(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        if !self.batched {
+            return self.push(opcode, payload).await;
+        }
+        let out = self.out.buffer(payload.len() + 14);
+        if opcode == OP_TEXT {
+            framing::write_server_frame_parts(out, opcode, &[payload, &[JSON_BATCH_SEPARATOR]]);
+        } else {
+            let len = u32::try_from(payload.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes();
+            framing::write_server_frame_parts(out, opcode, &[&len, payload]);
+        }
+        self.out.maybe_write().await
+    }
+
     /// Writes the batch, then tungstenite's frames, which go between batches.
     async fn write_out(&mut self) -> io::Result<()> {
         self.out.write_out().await?;
@@ -256,8 +280,8 @@ where
 {
     async fn feed(&mut self, frame: Frame) -> io::Result<()> {
         match frame {
-            Frame::Text(text) => self.push(OP_TEXT, text.as_bytes()).await,
-            Frame::Binary(bytes) => self.push(OP_BINARY, &bytes).await,
+            Frame::Text(text) => self.push_message(OP_TEXT, text.as_bytes()).await,
+            Frame::Binary(bytes) => self.push_message(OP_BINARY, &bytes).await,
             Frame::Attached(text, attachments) => {
                 self.push(OP_TEXT, text.as_bytes()).await?;
                 for attachment in attachments.iter() {

@@ -3,7 +3,7 @@
 Usage: autobahn_pubsub.py URL SUBSCRIBER_SERIALIZER PUBLISHER_SERIALIZER
 URL: ws://host:port/path (WebSocket), rs://host:port (RawSocket), or wss:// / rss:// for the same over
 TLS, verified against the CA file named by the WAMPD_CAFILE environment variable.
-Serializers: json | msgpack | cbor. Exits 0 and prints OK when every check passed; any failure raises.
+Serializers: json | msgpack | cbor | msgpack.batched | cbor.batched (WebSocket only). Exits 0 and prints OK when every check passed; any failure raises.
 Checks: subscribe (exact, prefix, wildcard), publish with acknowledge, exclude_me=False,
 EVENT.Details.topic on pattern subscriptions, payload bridging between the two serializers.
 """
@@ -21,7 +21,14 @@ from autobahn.wamp import types
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+SERIALIZERS = {
+    "json": JsonSerializer,
+    "msgpack": MsgPackSerializer,
+    "cbor": CBORSerializer,
+    # The batched WebSocket subprotocols (wamp.2.msgpack.batched, wamp.2.cbor.batched).
+    "msgpack.batched": lambda: MsgPackSerializer(batched=True),
+    "cbor.batched": lambda: CBORSerializer(batched=True),
+}
 TIMEOUT = 10
 
 

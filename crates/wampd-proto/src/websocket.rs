@@ -167,6 +167,16 @@ pub fn write_server_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// Appends one complete, unmasked server frame whose payload is `parts` back to back (a batched
+/// WAMP transport's length prefix or separator around shared encoder output, without a copy
+/// into a joined buffer first).
+pub fn write_server_frame_parts(out: &mut Vec<u8>, opcode: u8, parts: &[&[u8]]) {
+    push_header(out, opcode, parts.iter().map(|p| p.len()).sum(), 0);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+}
+
 /// The payload of a close frame: the code, then `reason` cut at a character boundary so the
 /// payload fits a control frame (§5.5).
 pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {

@@ -682,3 +682,31 @@ fn no_panics_on_prefixes_random_and_mutated_input() {
         let _ = json(&text);
     }
 }
+
+#[test]
+fn batches_split_as_the_spec_frames_them() {
+    use super::split_batch;
+    let json: Vec<&[u8]> = vec![b"[1]", b"[2,3]"];
+    assert_eq!(split_batch(Json, b"[1]\x1e[2,3]\x1e"), Ok(json.clone()));
+    // A last message without its separator is still a message.
+    assert_eq!(split_batch(Json, b"[1]\x1e[2,3]"), Ok(json));
+    let mut binary = Vec::new();
+    for m in [&b"\x91\x01"[..], b"\x92\x02\x03"] {
+        binary.extend_from_slice(&(m.len() as u32).to_be_bytes());
+        binary.extend_from_slice(m);
+    }
+    assert_eq!(
+        split_batch(MsgPack, &binary),
+        Ok(vec![&b"\x91\x01"[..], b"\x92\x02\x03"])
+    );
+    assert!(split_batch(Serializer::Cbor, &binary[..binary.len() - 1]).is_err());
+    assert!(split_batch(MsgPack, &[0, 0, 1]).is_err());
+    assert!(split_batch(MsgPack, &[0, 0, 0, 9, 1]).is_err());
+    assert!(split_batch(Json, b"").is_err());
+    assert!(split_batch(MsgPack, b"").is_err());
+    assert_eq!(
+        Serializer::from_batched_subprotocol("wamp.2.cbor.batched"),
+        Some(Serializer::Cbor)
+    );
+    assert_eq!(Serializer::from_batched_subprotocol("wamp.2.cbor"), None);
+}
