@@ -413,6 +413,24 @@ struct RawRealm {
     anonymous_role: Option<String>,
 }
 
+/// A credential given either inline (`field = "..."`) or by the name of an environment variable
+/// (`field_env = "NAME"`): exactly one of them, and a named variable must be set.
+fn inline_or_env(
+    at: &str,
+    field: &str,
+    inline: Option<String>,
+    from_env: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    match (inline, from_env) {
+        (Some(value), None) => Ok(value),
+        (None, Some(name)) => env(&name).ok_or_else(|| {
+            format!("{at}: {field}_env names the variable {name}, which is not set")
+        }),
+        _ => Err(format!("{at}: give exactly one of {field} and {field}_env")),
+    }
+}
+
 fn any_or(name: Option<String>) -> Option<String> {
     name.filter(|n| n != "*")
 }
@@ -495,13 +513,7 @@ impl AuthFile {
             if u.role.is_empty() {
                 return Err(format!("{at}: role must not be empty"));
             }
-            let secret = match (u.secret, u.secret_env) {
-                (Some(secret), None) => secret,
-                (None, Some(name)) => env(&name).ok_or_else(|| {
-                    format!("{at}: secret_env names the variable {name}, which is not set")
-                })?,
-                _ => return Err(format!("{at}: give exactly one of secret and secret_env")),
-            };
+            let secret = inline_or_env(&at, "secret", u.secret, u.secret_env, env)?;
             if secret.is_empty() {
                 return Err(format!("{at}: the secret is empty"));
             }
@@ -543,13 +555,7 @@ impl AuthFile {
             if t.role.is_empty() {
                 return Err(format!("{at}: role must not be empty"));
             }
-            let ticket = match (t.ticket, t.ticket_env) {
-                (Some(ticket), None) => ticket,
-                (None, Some(name)) => env(&name).ok_or_else(|| {
-                    format!("{at}: ticket_env names the variable {name}, which is not set")
-                })?,
-                _ => return Err(format!("{at}: give exactly one of ticket and ticket_env")),
-            };
+            let ticket = inline_or_env(&at, "ticket", t.ticket, t.ticket_env, env)?;
             if ticket.trim().is_empty() {
                 return Err(format!("{at}: the ticket is empty"));
             }
