@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 
 use crate::router::handle::{SessionHandle, FORMATS};
-use crate::router::outbound::{Frame, Pushed};
+use crate::router::outbound::{EventQueue, Frame, Pushed};
 use crate::router::publish_options::PublishOptions;
 use crate::router::topic_index::TopicIndex;
 use wampd_proto::wamp::v1::{self, Payload};
@@ -34,15 +34,27 @@ pub struct Subscription {
     pub uri: String,
     /// How `uri` matches published topics.
     pub policy: MatchPolicy,
-    subscribers: RwLock<HashMap<Id, Arc<SessionHandle>>>,
+    subscribers: RwLock<HashMap<Id, Subscriber>>,
+}
+
+/// One subscriber of a subscription: what a delivery needs, kept beside the session ID so a
+/// fan-out to many subscribers reads the session's [`SessionHandle`] only to encode the first
+/// EVENT per wire format or to check a publication's black- and whitelists.
+#[derive(Debug)]
+struct Subscriber {
+    /// [`SessionHandle::format_index`].
+    format: u8,
+    /// The session's queue, for EVENTs.
+    queue: EventQueue,
+    handle: Arc<SessionHandle>,
 }
 
 impl Subscription {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Id, Arc<SessionHandle>>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Id, Subscriber>> {
         self.subscribers.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Id, Arc<SessionHandle>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Id, Subscriber>> {
         self.subscribers.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -198,7 +210,14 @@ impl Broker {
         };
         if let Some(sub) = self.subscriptions.get(&subscription) {
             let mut subscribers = sub.write();
-            subscribers.insert(session.id, session.clone());
+            subscribers.insert(
+                session.id,
+                Subscriber {
+                    format: session.format_index() as u8,
+                    queue: session.outbound.event_queue(),
+                    handle: session.clone(),
+                },
+            );
             if let Some(frame) = reply(result) {
                 let _ = session.send(frame);
             }
@@ -282,21 +301,26 @@ pub fn deliver(matched: &Matched, publication: &Publication<'_>) -> PublishStats
         .options
         .disclose_me
         .then(|| publisher_details(&publication.publisher));
+    let options = &publication.options;
+    let publisher = publication.publisher.id;
+    let lists = options.has_lists();
     for (sub, policy) in matched {
         let policy = *policy;
         let subscribers = sub.read();
         let mut encoded: [Option<Frame>; FORMATS] = Default::default();
-        for subscriber in subscribers.values() {
-            if !publication
-                .options
-                .admits(subscriber, publication.publisher.id)
+        for (&id, subscriber) in subscribers.iter() {
+            if (options.exclude_me && id == publisher)
+                || (lists && !options.admits(&subscriber.handle, publisher))
             {
                 continue;
             }
-            let frame = match &mut encoded[subscriber.format_index()] {
+            let Some(slot) = encoded.get_mut(usize::from(subscriber.format)) else {
+                continue;
+            };
+            let frame = match slot {
                 Some(frame) => frame,
                 slot => match encode_for(
-                    subscriber,
+                    &subscriber.handle,
                     sub.id,
                     &sub.uri,
                     policy,
@@ -308,7 +332,7 @@ pub fn deliver(matched: &Matched, publication: &Publication<'_>) -> PublishStats
                 },
             };
             let topic = topic.get_or_insert_with(|| Arc::from(publication.topic));
-            match subscriber.outbound.push_event(frame.clone(), topic) {
+            match subscriber.queue.push_event(frame.clone(), topic) {
                 Pushed::Queued { dropped } => {
                     stats.delivered += 1;
                     stats.dropped += dropped;

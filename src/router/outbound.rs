@@ -323,87 +323,115 @@ impl Outbound {
 
     /// Queues an EVENT for `topic`, applying the overflow policy when it does not fit.
     pub fn push_event(&self, frame: Frame, topic: &Arc<str>) -> Pushed {
-        let shared = &self.shared;
-        let limits = shared.limits;
-        let mut inner = shared.lock();
-        if inner.overflowed || inner.receiver_gone {
-            return Pushed::Disconnect;
-        }
-        let len = frame.len();
-        let fits = |inner: &Inner| {
-            inner.items.len() < limits.messages && inner.bytes + len <= limits.bytes
-        };
-        let mut dropped = 0;
-        match inner.policy {
-            OverflowPolicy::Latest => {
-                if let Some(replaced) = replace_pending(&mut inner, topic, &frame, limits) {
-                    dropped = replaced;
-                    drop(inner);
-                    self.count_drops(dropped);
-                    return Pushed::Queued { dropped };
-                }
-                if !fits(&inner) {
-                    inner.unreported_drops += 1;
-                    drop(inner);
-                    self.count_drops(1);
-                    return Pushed::Discarded;
-                }
-            }
-            OverflowPolicy::Disconnect => {
-                if !fits(&inner) {
-                    shared.overflow(&mut inner);
-                    return Pushed::Disconnect;
-                }
-            }
-            OverflowPolicy::DropNewest => {
-                if !fits(&inner) {
-                    inner.unreported_drops += 1;
-                    drop(inner);
-                    self.count_drops(1);
-                    return Pushed::Discarded;
-                }
-            }
-            OverflowPolicy::DropOldest => {
-                while !fits(&inner) {
-                    let Some(index) = inner.items.iter().position(|e| e.event) else {
-                        break;
-                    };
-                    if let Some(old) = inner.items.remove(index) {
-                        inner.bytes -= old.frame.len();
-                        dropped += 1;
-                    }
-                }
-                inner.unreported_drops += dropped;
-                if !fits(&inner) {
-                    // Only replies are queued and they fill the queue: nothing left to drop.
-                    inner.unreported_drops += 1;
-                    drop(inner);
-                    self.count_drops(dropped + 1);
-                    return Pushed::Discarded;
-                }
-            }
-        }
-        if inner.policy == OverflowPolicy::Latest {
-            let seq = inner.head_seq + inner.items.len() as u64;
-            inner.latest.insert(topic.clone(), seq);
-        }
-        inner.items.push_back(Entry { frame, event: true });
-        inner.bytes += len;
-        let wake = std::mem::take(&mut inner.parked);
-        drop(inner);
-        self.count_drops(dropped);
-        if wake {
-            shared.notify.notify_one();
-        }
-        Pushed::Queued { dropped }
+        push_event(&self.shared, frame, topic)
     }
 
-    fn count_drops(&self, n: u64) {
-        if n > 0 {
-            self.shared.dropped_total.fetch_add(n, Ordering::Relaxed);
+    /// The queue's EVENT side, for the broker's subscriber lists (see [`EventQueue`]).
+    pub fn event_queue(&self) -> EventQueue {
+        EventQueue {
+            shared: self.shared.clone(),
         }
     }
+}
 
+/// Where a subscription's EVENTs for one session go: the same queue as its [`Outbound`], held
+/// by the broker's subscriber list so a delivery reaches the queue without first reading the
+/// session's [`SessionHandle`](crate::router::handle::SessionHandle) (one cache line less per
+/// delivery in a large fan-out). It does not count as a sender: once the session's own handles
+/// are gone, pushes find the receiver gone and answer [`Pushed::Disconnect`].
+#[derive(Debug, Clone)]
+pub struct EventQueue {
+    shared: Arc<Shared>,
+}
+
+impl EventQueue {
+    /// Queues an EVENT for `topic`, as [`Outbound::push_event`].
+    pub fn push_event(&self, frame: Frame, topic: &Arc<str>) -> Pushed {
+        push_event(&self.shared, frame, topic)
+    }
+}
+
+fn count_drops(shared: &Shared, n: u64) {
+    if n > 0 {
+        shared.dropped_total.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn push_event(shared: &Shared, frame: Frame, topic: &Arc<str>) -> Pushed {
+    let limits = shared.limits;
+    let mut inner = shared.lock();
+    if inner.overflowed || inner.receiver_gone {
+        return Pushed::Disconnect;
+    }
+    let len = frame.len();
+    let fits =
+        |inner: &Inner| inner.items.len() < limits.messages && inner.bytes + len <= limits.bytes;
+    let mut dropped = 0;
+    match inner.policy {
+        OverflowPolicy::Latest => {
+            if let Some(replaced) = replace_pending(&mut inner, topic, &frame, limits) {
+                dropped = replaced;
+                drop(inner);
+                count_drops(shared, dropped);
+                return Pushed::Queued { dropped };
+            }
+            if !fits(&inner) {
+                inner.unreported_drops += 1;
+                drop(inner);
+                count_drops(shared, 1);
+                return Pushed::Discarded;
+            }
+        }
+        OverflowPolicy::Disconnect => {
+            if !fits(&inner) {
+                shared.overflow(&mut inner);
+                return Pushed::Disconnect;
+            }
+        }
+        OverflowPolicy::DropNewest => {
+            if !fits(&inner) {
+                inner.unreported_drops += 1;
+                drop(inner);
+                count_drops(shared, 1);
+                return Pushed::Discarded;
+            }
+        }
+        OverflowPolicy::DropOldest => {
+            while !fits(&inner) {
+                let Some(index) = inner.items.iter().position(|e| e.event) else {
+                    break;
+                };
+                if let Some(old) = inner.items.remove(index) {
+                    inner.bytes -= old.frame.len();
+                    dropped += 1;
+                }
+            }
+            inner.unreported_drops += dropped;
+            if !fits(&inner) {
+                // Only replies are queued and they fill the queue: nothing left to drop.
+                inner.unreported_drops += 1;
+                drop(inner);
+                count_drops(shared, dropped + 1);
+                return Pushed::Discarded;
+            }
+        }
+    }
+    if inner.policy == OverflowPolicy::Latest {
+        let seq = inner.head_seq + inner.items.len() as u64;
+        inner.latest.insert(topic.clone(), seq);
+    }
+    inner.items.push_back(Entry { frame, event: true });
+    inner.bytes += len;
+    let wake = std::mem::take(&mut inner.parked);
+    drop(inner);
+    count_drops(shared, dropped);
+    if wake {
+        shared.notify.notify_one();
+    }
+    Pushed::Queued { dropped }
+}
+
+impl Outbound {
     /// Free room below the queue's bounds now: `(frames, bytes)`.
     pub fn room(&self) -> (usize, usize) {
         let limits = self.shared.limits;
