@@ -311,8 +311,8 @@ impl Server {
                 )
             })?;
             info!(
-                node = backplane.node(),
-                "cluster mode: publications are shared through Redis"
+                node = crate::router::backplane::Backplane::node(backplane.as_ref()),
+                "cluster mode: publications and calls are shared through Redis"
             );
             router = router.with_backplane(backplane);
             cluster = Some(tasks);

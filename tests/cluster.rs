@@ -5,10 +5,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{connect_ws, dict, http_get, metric, scrape, Client, Redis, TestServer, WAIT};
+use common::{
+    connect_ws, dict, http_get, metric, scrape, wait_backplane, Client, ClusterProcess, Redis,
+    TestServer, WAIT,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wampd_proto::wamp::{Dict, Id, Message, Serializer, Value};
@@ -22,23 +25,6 @@ async fn node(redis: &Redis, extra: &[(&str, &str)]) -> TestServer {
     let mut vars = vec![("WEBSOCKET_CLUSTER_DSN", dsn.as_str())];
     vars.extend_from_slice(extra);
     TestServer::start(&vars).await
-}
-
-/// Waits until `addr`'s backplane reports connected (or not, per `connected`).
-async fn wait_backplane(addr: SocketAddr, connected: bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let value = metric(&scrape(addr).await, "wampd_cluster_connected");
-        if (value == 1.0) == connected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node {addr}: backplane connected={} not reached",
-            connected
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Three connected nodes on one private Redis.
@@ -557,41 +543,13 @@ async fn redis_killed_and_restarted_local_delivery_continues_and_cross_node_resu
     }
 }
 
-/// A wampd process in cluster mode; SIGKILLed and reaped on drop.
-struct Process {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Process {
-    fn start(redis: &Redis, dir: &std::path::Path) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wampd"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
-            .env("WEBSOCKET_BACKEND_DSN", "")
-            .env("WEBSOCKET_CLUSTER_DSN", redis.dsn())
-            .current_dir(dir)
-            .args(["websocket:server", "-vv"]);
-        let (child, addr, _logs) = common::spawn_wampd(command);
-        let addr = addr.parse().expect("socket address in the start-up line");
-        Process { child, addr }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_node_killed_without_notice_leaves_the_others_working() {
     let redis = Redis::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut nodes: Vec<Process> = (0..3).map(|_| Process::start(&redis, dir.path())).collect();
+    let mut nodes: Vec<ClusterProcess> = (0..3)
+        .map(|_| ClusterProcess::start(&redis, dir.path()))
+        .collect();
     for n in &nodes {
         wait_backplane(n.addr, true).await;
     }
@@ -640,6 +598,54 @@ async fn a_node_killed_without_notice_leaves_the_others_working() {
     assert_eq!(
         metric(&metrics, "wampd_cluster_publications_dropped_total"),
         0.0
+    );
+}
+
+/// Issue 21: a node that dies while its callee serves a call from another node. The caller's
+/// node notices when the dead node's report expires (6 s), fails the call with
+/// `wamp.error.canceled` and forgets the dead node's procedures.
+#[tokio::test]
+async fn a_node_killed_mid_call_fails_the_call_and_its_procedures_are_forgotten() {
+    let redis = Redis::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes: Vec<ClusterProcess> = (0..2)
+        .map(|_| ClusterProcess::start(&redis, dir.path()))
+        .collect();
+    for n in &nodes {
+        wait_backplane(n.addr, true).await;
+    }
+    let mut callee = Client::join_at(nodes[0].addr, Serializer::Json).await;
+    callee
+        .register("com.example.hang")
+        .await
+        .expect("registered");
+    let mut caller = Client::join_at(nodes[1].addr, Serializer::Json).await;
+    common::until_routed(&mut caller, &mut callee, "com.example.hang").await;
+
+    let request = caller.request_id();
+    caller
+        .send(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: "com.example.hang".into(),
+            args: vec![],
+            kwargs: Dict::new(),
+        })
+        .await;
+    assert!(matches!(callee.recv().await, Message::Invocation { .. }));
+    let killed = Instant::now();
+    drop(nodes.remove(0));
+    match caller.recv_within(Duration::from_secs(20)).await {
+        Message::Error {
+            request: r, error, ..
+        } => assert_eq!((r, error.as_str()), (request, "wamp.error.canceled")),
+        other => panic!("expected ERROR, got {other:?}"),
+    }
+    let waited = killed.elapsed();
+    assert!(waited < Duration::from_secs(15), "noticed after {waited:?}");
+    assert_eq!(
+        caller.call("com.example.hang", vec![]).await,
+        Err("wamp.error.no_such_procedure".to_owned())
     );
 }
 
@@ -791,11 +797,13 @@ fn a_bad_cluster_dsn_stops_start_up_naming_the_variable() {
 async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() {
     let redis = Redis::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let nodes: Vec<Process> = (0..3).map(|_| Process::start(&redis, dir.path())).collect();
+    let nodes: Vec<ClusterProcess> = (0..3)
+        .map(|_| ClusterProcess::start(&redis, dir.path()))
+        .collect();
     for n in &nodes {
         wait_backplane(n.addr, true).await;
     }
-    let url = |p: &Process| format!("ws://{}/ws", p.addr);
+    let url = |p: &ClusterProcess| format!("ws://{}/ws", p.addr);
     let args = vec![
         "cross-node".to_string(),
         "--publish-url".into(),

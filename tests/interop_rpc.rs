@@ -189,17 +189,30 @@ impl Callee {
 
 /// `callee` serves, `caller` calls: two client libraries interoperating through the router.
 async fn mixed(callee: (Lib, bool, &str), caller: (Lib, bool, &str)) {
+    let server = TestServer::start(&[]).await;
+    mixed_on(callee, &server, caller, &server, false).await;
+    assert!(server.shutdown().await);
+}
+
+/// `callee` serves on `callee_at`, `caller` calls on `caller_at` (another node of a cluster,
+/// or the same server); with `vanish`, the caller's vanishing callee joins `callee_at` too.
+async fn mixed_on(
+    callee: (Lib, bool, &str),
+    callee_at: &TestServer,
+    caller: (Lib, bool, &str),
+    caller_at: &TestServer,
+    vanish: bool,
+) {
     callee.0.ensure().await;
     caller.0.ensure().await;
-    let server = TestServer::start(&[]).await;
-    let url = |rawsocket: bool| {
+    let url = |server: &TestServer, rawsocket: bool| {
         if rawsocket {
             format!("rs://{}", server.addr)
         } else {
             server.url()
         }
     };
-    let (callee_url, caller_url) = (url(callee.1), url(caller.1));
+    let (callee_url, caller_url) = (url(callee_at, callee.1), url(caller_at, caller.1));
     let callee_label = format!("{:?} callee {callee_url} {}", callee.0, callee.2);
     let caller_label = format!("{:?} caller {caller_url} {}", caller.0, caller.2);
     let serving = Callee::start(
@@ -207,11 +220,24 @@ async fn mixed(callee: (Lib, bool, &str), caller: (Lib, bool, &str)) {
         callee.0.command(&["--callee", &callee_url, callee.2]),
     )
     .await;
-    let output = run(
-        &caller_label,
-        caller.0.command(&["--caller", &caller_url, caller.2]),
-    )
-    .await;
+    if callee_at.addr != caller_at.addr {
+        // A registration reaches the other nodes a moment after REGISTERED.
+        common::wait_callable(
+            caller_at.addr,
+            "com.example.rpc.add",
+            vec![
+                wampd_proto::wamp::Value::UInt(1),
+                wampd_proto::wamp::Value::UInt(2),
+            ],
+        )
+        .await;
+    }
+    let mut args = vec!["--caller", caller_url.as_str(), caller.2];
+    let vanish_url = url(callee_at, false);
+    if vanish {
+        args.push(&vanish_url);
+    }
+    let output = run(&caller_label, caller.0.command(&args)).await;
     let (status, callee_stdout, callee_stderr) = serving.finish().await;
     let callee_ok = status.is_some_and(|s| s.success());
     assert!(
@@ -220,7 +246,54 @@ async fn mixed(callee: (Lib, bool, &str), caller: (Lib, bool, &str)) {
         report(&caller_label, &output),
         status.map_or("did not exit".into(), |s| s.to_string()),
     );
-    assert!(server.shutdown().await);
+}
+
+/// Two nodes of a cluster over a private Redis, both connected to it.
+async fn two_nodes(redis: &common::Redis) -> (TestServer, TestServer) {
+    let dsn = redis.dsn();
+    let vars = [("WEBSOCKET_CLUSTER_DSN", dsn.as_str())];
+    let a = TestServer::start(&vars).await;
+    let b = TestServer::start(&vars).await;
+    common::wait_backplane(a.addr, true).await;
+    common::wait_backplane(b.addr, true).await;
+    (a, b)
+}
+
+/// Issue 21: an autobahn-python callee on node A, autobahn-python callers on node B, over a
+/// real Redis: results, errors, progressive results, patterns, timeouts, cancel and a callee
+/// lost mid-call behave as on one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_python_callee_on_one_cluster_node_serves_callers_on_another() {
+    let redis = common::Redis::start().await;
+    let (a, b) = two_nodes(&redis).await;
+    mixed_on(
+        (Lib::Python, false, "json"),
+        &a,
+        (Lib::Python, false, "msgpack"),
+        &b,
+        true,
+    )
+    .await;
+    assert!(b.shutdown().await);
+    assert!(a.shutdown().await);
+}
+
+/// The same across nodes between the two libraries: an AutobahnJS callee on A (WebSocket,
+/// CBOR), an autobahn-python caller on B (RawSocket, JSON).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_js_callee_on_one_cluster_node_autobahn_python_caller_on_another() {
+    let redis = common::Redis::start().await;
+    let (a, b) = two_nodes(&redis).await;
+    mixed_on(
+        (Lib::Node, false, "cbor"),
+        &a,
+        (Lib::Python, true, "json"),
+        &b,
+        false,
+    )
+    .await;
+    assert!(b.shutdown().await);
+    assert!(a.shutdown().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

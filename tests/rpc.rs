@@ -511,28 +511,34 @@ async fn timeouts_and_every_cancel_mode() {
     register_with(&mut callee, "com.example.slow", Dict::new())
         .await
         .expect("registered");
+    timeouts_and_cancel_modes(&mut callee, &mut caller).await;
+    server.shutdown().await;
+}
 
+/// The dealer-side timeout and the three cancel modes of a call from `caller` to
+/// `com.example.slow`, which `callee` registered (on the same node or another).
+async fn timeouts_and_cancel_modes(callee: &mut Client, caller: &mut Client) {
     // Dealer-side timeout.
     let request = call_with(
-        &mut caller,
+        caller,
         "com.example.slow",
         opts(vec![("timeout", Value::UInt(200))]),
     )
     .await;
-    let inv = invocation(&mut callee).await;
-    expect_call_error(&mut caller, request, "wamp.error.timeout").await;
-    expect_interrupt(&mut callee, inv, "killnowait").await;
+    let inv = invocation(callee).await;
+    expect_call_error(caller, request, "wamp.error.timeout").await;
+    expect_interrupt(callee, inv, "killnowait").await;
 
     // skip: the caller hears at once; the callee is not told and its late answer is dropped.
-    let request = call_with(&mut caller, "com.example.slow", Dict::new()).await;
-    let inv = invocation(&mut callee).await;
+    let request = call_with(caller, "com.example.slow", Dict::new()).await;
+    let inv = invocation(callee).await;
     caller
         .send(&Message::Cancel {
             request,
             options: opts(vec![("mode", Value::from("skip"))]),
         })
         .await;
-    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+    expect_call_error(caller, request, "wamp.error.canceled").await;
     callee
         .send(&Message::Yield {
             request: inv,
@@ -545,27 +551,27 @@ async fn timeouts_and_every_cancel_mode() {
     callee.expect_silence(Duration::from_millis(100)).await;
 
     // killnowait: INTERRUPT and an immediate answer.
-    let request = call_with(&mut caller, "com.example.slow", Dict::new()).await;
-    let inv = invocation(&mut callee).await;
+    let request = call_with(caller, "com.example.slow", Dict::new()).await;
+    let inv = invocation(callee).await;
     caller
         .send(&Message::Cancel {
             request,
             options: opts(vec![("mode", Value::from("killnowait"))]),
         })
         .await;
-    expect_interrupt(&mut callee, inv, "killnowait").await;
-    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+    expect_interrupt(callee, inv, "killnowait").await;
+    expect_call_error(caller, request, "wamp.error.canceled").await;
 
     // kill (the default): INTERRUPT, then the callee's ERROR reaches the caller.
-    let request = call_with(&mut caller, "com.example.slow", Dict::new()).await;
-    let inv = invocation(&mut callee).await;
+    let request = call_with(caller, "com.example.slow", Dict::new()).await;
+    let inv = invocation(callee).await;
     caller
         .send(&Message::Cancel {
             request,
             options: Dict::new(),
         })
         .await;
-    expect_interrupt(&mut callee, inv, "kill").await;
+    expect_interrupt(callee, inv, "kill").await;
     caller.expect_silence(Duration::from_millis(200)).await;
     callee
         .send(&Message::Error {
@@ -577,8 +583,7 @@ async fn timeouts_and_every_cancel_mode() {
             kwargs: Dict::new(),
         })
         .await;
-    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
-    server.shutdown().await;
+    expect_call_error(caller, request, "wamp.error.canceled").await;
 }
 
 #[tokio::test]
@@ -862,4 +867,169 @@ async fn progressive_call_invocations_and_forward_timeout() {
         other => panic!("expected ABORT, got {other:?}"),
     }
     server.shutdown().await;
+}
+
+/// Issue 21: calls between two cluster nodes over a real Redis, in the details autobahn cannot
+/// drive: progressive call invocations, caller disclosure, forward_timeout, every cancel mode
+/// and the dealer's timeout, a callee that leaves mid-call, and a callee on the caller's own
+/// node preferred over one elsewhere. (tests/interop_rpc.rs runs autobahn across nodes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_cross_cluster_nodes_as_they_work_on_one() {
+    let redis = common::Redis::start().await;
+    let dsn = redis.dsn();
+    let vars = [("WEBSOCKET_CLUSTER_DSN", dsn.as_str())];
+    let a = TestServer::start(&vars).await;
+    let b = TestServer::start(&vars).await;
+    common::wait_backplane(a.addr, true).await;
+    common::wait_backplane(b.addr, true).await;
+
+    let mut leaver = Client::join(&a, Serializer::Json).await;
+    register(&mut leaver, "com.example.leave")
+        .await
+        .expect("registered");
+    let mut callee = streaming_callee(&a).await;
+    for procedure in ["com.example.upload", "com.example.slow"] {
+        register(&mut callee, procedure).await.expect("registered");
+    }
+    register_with(
+        &mut callee,
+        "com.example.forwarded",
+        opts(vec![("forward_timeout", Value::Bool(true))]),
+    )
+    .await
+    .expect("registered");
+    let mut caller = Client::join(&b, Serializer::MsgPack).await;
+    common::until_routed(&mut caller, &mut callee, "com.example.upload").await;
+
+    // Progressive call invocations: one INVOCATION stream on A for CALLs made on B.
+    let request = caller.request_id();
+    let mut invocation_id = None;
+    for (chunk, more) in [(1, true), (2, true), (3, false)] {
+        send_chunk(&mut caller, request, "com.example.upload", chunk, more).await;
+        match callee.recv().await {
+            Message::Invocation {
+                request: inv,
+                details,
+                args,
+                ..
+            } => {
+                assert_eq!(*invocation_id.get_or_insert(inv), inv, "one invocation");
+                assert_eq!(args, vec![Value::UInt(chunk)]);
+                assert_eq!(details.get("progress"), more.then_some(&Value::Bool(true)));
+            }
+            other => panic!("expected INVOCATION, got {other:?}"),
+        }
+    }
+    callee
+        .send(&Message::Yield {
+            request: invocation_id.expect("invoked"),
+            options: Dict::new(),
+            args: vec![Value::UInt(6)],
+            kwargs: Dict::new(),
+        })
+        .await;
+    match caller.recv().await {
+        Message::Result {
+            request: r, args, ..
+        } => assert_eq!((r, args), (request, vec![Value::UInt(6)])),
+        other => panic!("expected RESULT, got {other:?}"),
+    }
+
+    // disclose_me: the caller's session on B, as B knows it.
+    let request = call_with(
+        &mut caller,
+        "com.example.upload",
+        opts(vec![("disclose_me", Value::Bool(true))]),
+    )
+    .await;
+    match callee.recv().await {
+        Message::Invocation {
+            request: inv,
+            details,
+            ..
+        } => {
+            assert_eq!(details.get("caller"), Some(&Value::UInt(caller.session)));
+            assert_eq!(
+                details.get("caller_authid"),
+                Some(&Value::from(caller.authid().as_str()))
+            );
+            callee
+                .send(&Message::Yield {
+                    request: inv,
+                    options: Dict::new(),
+                    args: vec![],
+                    kwargs: Dict::new(),
+                })
+                .await;
+        }
+        other => panic!("expected INVOCATION, got {other:?}"),
+    }
+    assert!(matches!(caller.recv().await, Message::Result { request: r, .. } if r == request));
+
+    // forward_timeout: the timeout B capped reaches the callee on A.
+    let request = call_with(
+        &mut caller,
+        "com.example.forwarded",
+        opts(vec![("timeout", Value::UInt(150))]),
+    )
+    .await;
+    match callee.recv().await {
+        Message::Invocation {
+            request: inv,
+            details,
+            ..
+        } => {
+            assert_eq!(details.get("timeout"), Some(&Value::UInt(150)));
+            callee
+                .send(&Message::Error {
+                    request_type: 68,
+                    request: inv,
+                    details: Dict::new(),
+                    error: "wamp.error.timeout".into(),
+                    args: vec![],
+                    kwargs: Dict::new(),
+                })
+                .await;
+        }
+        other => panic!("expected INVOCATION, got {other:?}"),
+    }
+    expect_call_error(&mut caller, request, "wamp.error.timeout").await;
+
+    // The dealer's timeout on A and skip / killnowait / kill from B.
+    timeouts_and_cancel_modes(&mut callee, &mut caller).await;
+
+    // A callee on A that leaves mid-call: the caller on B gets wamp.error.canceled.
+    let request = call(&mut caller, "com.example.leave", vec![]).await;
+    assert!(matches!(leaver.recv().await, Message::Invocation { .. }));
+    drop(leaver);
+    expect_call_error(&mut caller, request, "wamp.error.canceled").await;
+
+    // A callee on the caller's own node is preferred over one elsewhere.
+    let mut local = Client::join(&b, Serializer::Json).await;
+    register(&mut local, "com.example.upload")
+        .await
+        .expect("registered on B too: registrations are checked per node");
+    let request = call(&mut caller, "com.example.upload", vec![]).await;
+    match local.recv().await {
+        Message::Invocation { request: inv, .. } => {
+            local
+                .send(&Message::Yield {
+                    request: inv,
+                    options: Dict::new(),
+                    args: vec![Value::from("local")],
+                    kwargs: Dict::new(),
+                })
+                .await;
+        }
+        other => panic!("expected INVOCATION on B, got {other:?}"),
+    }
+    match caller.recv().await {
+        Message::Result {
+            request: r, args, ..
+        } => assert_eq!((r, args), (request, vec![Value::from("local")])),
+        other => panic!("expected RESULT, got {other:?}"),
+    }
+    callee.expect_silence(Duration::from_millis(100)).await;
+    assert!(b.shutdown().await);
+    assert!(a.shutdown().await);
 }

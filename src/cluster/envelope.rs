@@ -173,6 +173,11 @@ pub enum Route {
         /// The stream's idle lifetime, 0 for none.
         ttl_secs: u64,
     },
+    /// A message of a call between nodes, PUBLISHed to the channel of the node it is for.
+    Node(u64),
+    /// This node's procedures changed: stored and announced (the bytes are empty; the
+    /// publisher reads the current set when it sends).
+    Procedures,
 }
 
 /// An encoded envelope and the realm channel it goes to, as queued for the publisher task.

@@ -16,11 +16,16 @@
 //! them in a shared stream, and every node (the publishing one included) delivers them with
 //! their position (see [`redis`]), so recovery works on any node.
 //!
-//! What is not shared: RPC registrations, the session/subscription meta API, idempotency keys
-//! of `POST /publish`; see docs/clustering.md.
+//! Calls cross nodes too: each node announces its procedures, and a call for a procedure only
+//! another node has is sent to that node, its answers back ([`call_envelope`], and the dealer's
+//! module docs for the routing).
+//!
+//! What is not shared: the session/subscription/registration meta API, idempotency keys of
+//! `POST /publish`; see docs/clustering.md.
 //!
 //! The single-node default has no backplane at all (`Router` holds `None`), so it pays nothing.
 
+pub mod call_envelope;
 pub mod envelope;
 pub mod redis;
 

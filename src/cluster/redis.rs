@@ -20,6 +20,16 @@
 //! (so a SIGKILLed node drops out by itself), registers the node in the set `{prefix}:nodes`,
 //! and sums the hashes of every node still there for `wampd.cluster.session.count`.
 //!
+//! **Calls between nodes** (issue 21): every node subscribes to its own channel
+//! `{prefix}:node:{node}` too, and a call for a procedure registered on another node, its
+//! results, errors and cancels are PUBLISHed to the channel of the node they are for, through
+//! the same queue as publications (so they stay in order). Which node has which procedures each
+//! node stores as one MessagePack list under `{prefix}:procedures:{node}` (rewritten at every
+//! change and every heartbeat, expiring like the session report) and announces on
+//! `{prefix}:procedures` when it changes; the others read it then, and every node re-reads the
+//! lists of all live nodes at each heartbeat. A node whose report expired is forgotten: its
+//! procedures go, and the calls it served fail (see [`crate::router::dealer`]).
+//!
 //! **History topics** (`WEBSOCKET_HISTORY_TOPICS`) take another route, so that a stream's offsets
 //! are the same on every node and any node can serve a recovery: the publishing node does not
 //! deliver them itself but queues them for [`SEQUENCE_SCRIPT`], which numbers the publication in
@@ -55,10 +65,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::call_envelope::{decode_call, decode_procedures, encode_call, encode_procedures};
 use super::envelope::{split_sequenced, Queued, Route};
 use super::Backplane;
 use crate::metrics::Metrics;
-use crate::router::backplane::{Incoming, Outgoing};
+use crate::router::backplane::{Incoming, Outgoing, RemoteCall};
 use crate::router::broker::Position;
 use crate::router::history::Missing;
 use crate::router::history::StreamLimits;
@@ -104,6 +115,21 @@ pub struct RedisConfig {
 /// The channel of `realm`'s publications.
 pub fn channel(prefix: &str, realm: &str) -> String {
     format!("{prefix}:realm:{realm}")
+}
+
+/// The channel of the messages of calls for `node`.
+pub fn node_channel(prefix: &str, node: u64) -> String {
+    format!("{prefix}:node:{node}")
+}
+
+/// The channel on which nodes announce that their procedures changed (the message: the node).
+pub fn procedures_channel(prefix: &str) -> String {
+    format!("{prefix}:procedures")
+}
+
+/// The key holding `node`'s procedures.
+pub fn procedures_key(prefix: &str, node: u64) -> String {
+    format!("{prefix}:procedures:{node}")
 }
 
 /// The Redis stream of `topic`'s history in `realm` (the realm's length keeps names apart
@@ -200,6 +226,8 @@ pub struct RedisBackplane {
     link: Arc<Link>,
     sent_dropped: Counter,
     buffered: Counter,
+    /// A [`Route::Procedures`] is queued and not yet sent: further changes ride on it.
+    announce_queued: Arc<AtomicBool>,
 }
 
 /// The tasks to start once the router exists (it needs the backplane, the receiver needs it).
@@ -215,6 +243,7 @@ pub struct RedisTasks {
     received: Counter,
     receive_dropped: Counter,
     dropped: Counter,
+    announce_queued: Arc<AtomicBool>,
 }
 
 impl RedisBackplane {
@@ -229,6 +258,7 @@ impl RedisBackplane {
         let node = wampd_proto::wamp::id::random_id();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let announce_queued = Arc::new(AtomicBool::new(false));
         let link = Arc::new(Link {
             publisher_up: AtomicBool::new(false),
             receiver_up: AtomicBool::new(false),
@@ -244,6 +274,7 @@ impl RedisBackplane {
             link: link.clone(),
             sent_dropped: metrics.cluster_dropped.clone(),
             buffered: metrics.cluster_buffered.clone(),
+            announce_queued: announce_queued.clone(),
         });
         let tasks = RedisTasks {
             node,
@@ -256,13 +287,9 @@ impl RedisBackplane {
             received: metrics.cluster_received.clone(),
             receive_dropped: metrics.cluster_receive_dropped.clone(),
             dropped: metrics.cluster_dropped.clone(),
+            announce_queued,
         };
         Ok((backplane, tasks))
-    }
-
-    /// This node's random ID, stamped on every envelope it sends.
-    pub fn node(&self) -> u64 {
-        self.node
     }
 }
 
@@ -312,6 +339,34 @@ impl Backplane for RedisBackplane {
     fn connected(&self) -> bool {
         self.link.up()
     }
+
+    /// This node's random ID, stamped on every envelope it sends.
+    fn node(&self) -> u64 {
+        self.node
+    }
+
+    fn send_call(&self, node: u64, realm: &str, message: &RemoteCall) -> bool {
+        self.enqueue(Queued {
+            realm: Arc::from(realm),
+            bytes: encode_call(self.node, realm, message),
+            route: Route::Node(node),
+        })
+    }
+
+    fn procedures_changed(&self) {
+        if self.announce_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let queued = self.enqueue(Queued {
+            realm: Arc::from(""),
+            bytes: bytes::Bytes::new(),
+            route: Route::Procedures,
+        });
+        if !queued {
+            // The next heartbeat stores the set anyway.
+            self.announce_queued.store(false, Ordering::Release);
+        }
+    }
 }
 
 impl RedisTasks {
@@ -328,11 +383,14 @@ impl RedisTasks {
             received,
             receive_dropped,
             dropped,
+            announce_queued,
         } = self;
-        let channels: Vec<String> = router
+        let mut channels: Vec<String> = router
             .realms()
             .map(|realm| channel(&config.channel_prefix, realm.name()))
             .collect();
+        channels.push(node_channel(&config.channel_prefix, node));
+        channels.push(procedures_channel(&config.channel_prefix));
         for realm in router.realms() {
             realm.set_cluster_sessions(ClusterCount::Unknown);
         }
@@ -348,9 +406,12 @@ impl RedisTasks {
             refused: dropped,
             stop: stop.clone(),
             unsent: Vec::new(),
+            announce_queued,
         }));
         tokio::spawn(receiver(ReceiverTask {
             node,
+            node_channel: node_channel(&config.channel_prefix, node),
+            procedures_channel: procedures_channel(&config.channel_prefix),
             prefix: config.channel_prefix.clone(),
             client,
             channels,
@@ -418,6 +479,8 @@ struct PublisherTask {
     stop: CancellationToken,
     /// A batch whose send failed: sent again, first, on the next connection.
     unsent: Vec<Queued>,
+    /// Cleared when a queued [`Route::Procedures`] is sent.
+    announce_queued: Arc<AtomicBool>,
 }
 
 impl PublisherTask {
@@ -540,6 +603,21 @@ async fn send_batch(
     for queued in &batch {
         let channel = channel(&task.prefix, &queued.realm);
         match &queued.route {
+            Route::Node(node) => {
+                pipe.cmd("PUBLISH")
+                    .arg(node_channel(&task.prefix, *node))
+                    .arg(queued.bytes.as_ref())
+                    .ignore();
+            }
+            Route::Procedures => {
+                // Cleared first: a change made while this is sent queues another announcement.
+                task.announce_queued.store(false, Ordering::Release);
+                store_procedures(&mut pipe, task);
+                pipe.cmd("PUBLISH")
+                    .arg(procedures_channel(&task.prefix))
+                    .arg(task.node)
+                    .ignore();
+            }
             Route::Publish => {
                 pipe.cmd("PUBLISH")
                     .arg(channel)
@@ -588,6 +666,34 @@ async fn send_batch(
     }
 }
 
+/// Adds the commands storing this node's procedures (or deleting the key when it has none).
+fn store_procedures(pipe: &mut redis::Pipeline, task: &PublisherTask) {
+    let key = procedures_key(&task.prefix, task.node);
+    let procedures = task.router.announced_procedures();
+    if procedures.is_empty() {
+        pipe.cmd("DEL").arg(key).ignore();
+    } else {
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(encode_procedures(&procedures).as_ref())
+            .arg("EX")
+            .arg(HEARTBEAT_TTL_SECS)
+            .ignore();
+    }
+}
+
+/// What `node` announced, as stored (nothing when the key is absent or unreadable).
+fn read_procedures(node: u64, stored: Option<Vec<u8>>) -> Vec<crate::router::backplane::Announced> {
+    match stored.map(|bytes| decode_procedures(&bytes)) {
+        None => Vec::new(),
+        Some(Ok(procedures)) => procedures,
+        Some(Err(err)) => {
+            debug!(node, error = %err, "cluster backplane: a node's procedures ignored");
+            Vec::new()
+        }
+    }
+}
+
 /// Reports this node's session counts and sums every live node's, per realm.
 async fn heartbeat(
     task: &PublisherTask,
@@ -606,6 +712,7 @@ async fn heartbeat(
         .arg(HEARTBEAT_TTL_SECS)
         .ignore();
     pipe.cmd("SADD").arg(&nodes).arg(task.node).ignore();
+    store_procedures(&mut pipe, task);
     pipe.cmd("SMEMBERS").arg(&nodes);
     let (members,): (Vec<u64>,) = pipe.query_async(connection).await?;
     let mut pipe = redis::pipe();
@@ -636,6 +743,32 @@ async fn heartbeat(
         let count = totals.get(realm.name()).copied().unwrap_or(0);
         realm.set_cluster_sessions(ClusterCount::Known(count, now));
     }
+    // Calls: every live node's procedures, read again; nodes that are gone are forgotten.
+    let live: Vec<u64> = members
+        .iter()
+        .copied()
+        .filter(|m| *m != task.node && !gone.contains(m))
+        .collect();
+    if !live.is_empty() {
+        let mut pipe = redis::pipe();
+        for member in &live {
+            pipe.cmd("GET").arg(procedures_key(&task.prefix, *member));
+        }
+        let stored: Vec<Option<Vec<u8>>> = pipe.query_async(connection).await?;
+        for (member, stored) in live.iter().zip(stored) {
+            task.router
+                .set_remote_procedures(*member, read_procedures(*member, stored));
+        }
+    }
+    for peer in task.router.call_peers() {
+        if !live.contains(&peer) {
+            info!(
+                node = peer,
+                "cluster node left: its procedures are forgotten and its calls end"
+            );
+            task.router.forget_node(peer);
+        }
+    }
     Ok(())
 }
 
@@ -649,6 +782,9 @@ fn forget_counts(router: &Router) {
 struct ReceiverTask {
     node: u64,
     prefix: String,
+    /// This node's own channel (calls between nodes) and the procedure announcements.
+    node_channel: String,
+    procedures_channel: String,
     client: Client,
     channels: Vec<String>,
     router: Arc<Router>,
@@ -741,7 +877,20 @@ async fn receive(task: &ReceiverTask, backoff: &mut Backoff) -> bool {
             _ = std::future::ready(()), if !backlog.is_empty() => {
                 if let Some(message) = backlog.pop_front() {
                     backlog_bytes -= message.get_payload_bytes().len();
-                    if let Err(err) = deliver(task, &mut reader, message.get_payload_bytes()).await {
+                    let channel = message.get_channel_name();
+                    let bytes = message.get_payload_bytes();
+                    if channel == task.node_channel {
+                        deliver_call(task, bytes);
+                        continue;
+                    }
+                    if channel == task.procedures_channel {
+                        if let Err(err) = refresh_procedures(task, &mut reader, bytes).await {
+                            debug!(error = %err, "cluster backplane: reading a node's procedures failed");
+                            return false;
+                        }
+                        continue;
+                    }
+                    if let Err(err) = deliver(task, &mut reader, bytes).await {
                         debug!(error = %err, "cluster backplane: reading a history stream failed");
                         return false;
                     }
@@ -908,6 +1057,43 @@ fn stream_entry(id: &str, fields: &[Vec<u8>]) -> Option<Incoming> {
         std::time::UNIX_EPOCH + Duration::from_millis(at?),
     ));
     Some(incoming)
+}
+
+/// Hands one message of a call between nodes to the router.
+fn deliver_call(task: &ReceiverTask, bytes: &[u8]) {
+    match decode_call(bytes) {
+        Ok(envelope) => {
+            task.received.inc();
+            task.router
+                .remote_call(envelope.from, &envelope.realm, envelope.message);
+        }
+        Err(err) => debug!(error = %err, "cluster backplane: call message ignored"),
+    }
+}
+
+/// Another node announced that its procedures changed (`bytes`: its ID): reads them.
+async fn refresh_procedures(
+    task: &ReceiverTask,
+    reader: &mut MultiplexedConnection,
+    bytes: &[u8],
+) -> redis::RedisResult<()> {
+    let Some(node) = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        debug!("cluster backplane: malformed procedure announcement ignored");
+        return Ok(());
+    };
+    if node == task.node {
+        return Ok(());
+    }
+    let stored: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(procedures_key(&task.prefix, node))
+        .query_async(reader)
+        .await?;
+    task.router
+        .set_remote_procedures(node, read_procedures(node, stored));
+    Ok(())
 }
 
 fn deliver_plain(task: &ReceiverTask, bytes: &[u8]) {

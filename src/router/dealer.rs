@@ -15,13 +15,23 @@
 //! waits forever. Invocations travel through the callee's bounded outbound queue, so a callee that
 //! stops reading cannot grow memory: the call fails with `wamp.error.unavailable` instead. Like the
 //! broker, nothing here awaits.
+//!
+//! In cluster mode a call may cross nodes: when no callee on this node matches as well, the
+//! dealer routes it to a node that announced a matching registration ([`remote_procedures`]),
+//! through the backplane, and keeps it pending here with that node as its callee
+//! ([`Target::Remote`]); the callee's node keeps it pending with this node as its caller
+//! ([`Caller::Remote`]). Results, errors, progress and cancels travel as [`RemoteCall`]
+//! messages; a node that leaves the cluster fails the calls it was serving
+//! ([`Dealer::forget_node`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
+use tracing::debug;
 
+use crate::router::backplane::{Backplane, CallerIdentity, RemoteCall};
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
 use crate::router::refusal::Refusal;
@@ -48,25 +58,78 @@ pub enum Caller {
         /// The v1 `callId`.
         call_id: String,
     },
+    /// A caller on another node of the cluster, answered through the backplane.
+    Remote(RemoteCaller),
+}
+
+/// A caller on another node: where its answers go.
+#[derive(Debug, Clone)]
+pub struct RemoteCaller {
+    /// The caller's node.
+    pub node: u64,
+    /// The call's ID on that node.
+    pub call: Id,
+    /// The realm of the call.
+    pub realm: Arc<str>,
+    /// Who called.
+    pub identity: CallerIdentity,
+    /// The way back.
+    pub backplane: Arc<dyn Backplane>,
+}
+
+/// The key a node's calls are counted and looked up under where a session ID would be: session
+/// IDs are at most 2^53, so a key with the top bit set can never be one.
+pub fn remote_key(node: u64) -> Id {
+    node | (1 << 63)
 }
 
 impl Caller {
-    fn session(&self) -> &Arc<SessionHandle> {
+    /// The session ID (or [`remote_key`]) the caller's calls are counted under.
+    fn key(&self) -> Id {
         match self {
-            Caller::V2 { session, .. } | Caller::V1 { session, .. } => session,
+            Caller::V2 { session, .. } | Caller::V1 { session, .. } => session.id,
+            Caller::Remote(remote) => remote_key(remote.node),
         }
+    }
+
+    /// Calls from this node's sessions count against their pending-call limit; a remote
+    /// caller's node enforces it.
+    fn is_local(&self) -> bool {
+        !matches!(self, Caller::Remote(_))
     }
 
     fn request(&self) -> Option<Id> {
         match self {
             Caller::V2 { request, .. } => Some(*request),
             Caller::V1 { .. } => None,
+            Caller::Remote(remote) => Some(remote.call),
+        }
+    }
+
+    /// Who called, to disclose.
+    fn identity(&self) -> CallerIdentity {
+        match self {
+            Caller::V2 { session, .. } | Caller::V1 { session, .. } => CallerIdentity {
+                session: session.id,
+                authid: session.authid.clone(),
+                authrole: session.authrole.clone(),
+            },
+            Caller::Remote(remote) => remote.identity.clone(),
         }
     }
 
     /// Sends a (possibly progressive) result.
     pub fn result(&self, args: Vec<Value>, kwargs: Dict, progress: bool) {
         match self {
+            Caller::Remote(remote) => {
+                let message = RemoteCall::Result {
+                    call: remote.call,
+                    args,
+                    kwargs,
+                    progress,
+                };
+                remote.answer(&message);
+            }
             Caller::V2 { session, request } => {
                 let mut details = Dict::new();
                 if progress {
@@ -99,6 +162,16 @@ impl Caller {
     /// Sends the call's error.
     pub fn error(&self, error: &str, message: &str, args: Vec<Value>, kwargs: Dict) {
         match self {
+            Caller::Remote(remote) => {
+                let message = RemoteCall::Error {
+                    call: remote.call,
+                    error: error.to_owned(),
+                    message: message.to_owned(),
+                    args,
+                    kwargs,
+                };
+                remote.answer(&message);
+            }
             Caller::V2 { session, request } => {
                 let args = if args.is_empty() && kwargs.is_empty() {
                     vec![Value::from(message)]
@@ -132,6 +205,18 @@ impl Caller {
     }
 }
 
+impl RemoteCaller {
+    fn answer(&self, message: &RemoteCall) {
+        if !self.backplane.send_call(self.node, &self.realm, message) {
+            debug!(
+                node = self.node,
+                call = self.call,
+                "the answer to a call from another node could not be queued"
+            );
+        }
+    }
+}
+
 fn send_v2(session: &SessionHandle, message: &Message) -> bool {
     let frame = Frame::from_encoded(
         session.serializer,
@@ -156,6 +241,17 @@ pub enum InvokePolicy {
 }
 
 impl InvokePolicy {
+    /// The policy's name in `REGISTER.Options.invoke`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvokePolicy::Single => "single",
+            InvokePolicy::RoundRobin => "roundrobin",
+            InvokePolicy::Random => "random",
+            InvokePolicy::First => "first",
+            InvokePolicy::Last => "last",
+        }
+    }
+
     /// Parses `REGISTER.Options.invoke`.
     pub fn from_options(options: &Dict) -> Result<InvokePolicy, OptionError> {
         match options.get("invoke").map(|v| v.as_str()) {
@@ -194,7 +290,8 @@ impl CancelMode {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// The mode's name in `CANCEL.Options.mode`.
+    pub fn as_str(self) -> &'static str {
         match self {
             CancelMode::Skip => "skip",
             CancelMode::Kill => "kill",
@@ -220,10 +317,48 @@ struct Registration {
     next: usize,
 }
 
+/// Who serves a pending call.
+#[derive(Debug, Clone)]
+enum Target {
+    /// A session on this node.
+    Local(Arc<SessionHandle>),
+    /// A callee on another node (the call is pending there too).
+    Remote {
+        /// That node.
+        node: u64,
+    },
+}
+
+impl Target {
+    /// The session ID (or [`remote_key`]) invocations are counted and answers checked under.
+    fn key(&self) -> Id {
+        match self {
+            Target::Local(session) => session.id,
+            Target::Remote { node } => remote_key(*node),
+        }
+    }
+
+    /// Whether a CANCEL may interrupt it: a local callee that announced `call_canceling`; a
+    /// remote node always takes the CANCEL and decides there.
+    fn interruptible(&self) -> bool {
+        match self {
+            Target::Local(session) => session.interruptible,
+            Target::Remote { .. } => true,
+        }
+    }
+}
+
+/// What the dealer needs in cluster mode: the backplane and the realm it serves.
+#[derive(Debug, Clone)]
+struct Cluster {
+    backplane: Arc<dyn Backplane>,
+    realm: Arc<str>,
+}
+
 #[derive(Debug)]
 struct Pending {
     caller: Caller,
-    callee: Arc<SessionHandle>,
+    callee: Target,
     registration: Id,
     receive_progress: bool,
     /// The caller's last CALL had `progress: true`: more CALLs of this invocation may follow.
@@ -289,6 +424,72 @@ pub struct Dealer {
     /// when their call ends, so a finished call leaves no timer behind.
     deadlines: BTreeSet<(Instant, Id)>,
     next_invocation: Id,
+    /// Cluster mode only: the backplane, and the procedures other nodes announced.
+    cluster: Option<Cluster>,
+    remote: RemoteProcedures,
+}
+
+/// A caller's node waits this much longer than a call's timeout for a remote node's answer, so
+/// the callee's node (which enforces the timeout, or forwards it) answers first.
+const REMOTE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Where a call goes.
+enum Route {
+    Local(Id),
+    Remote(u64),
+}
+
+/// How well a registration's policy matches: exact before prefix before wildcard.
+fn rank(policy: MatchPolicy) -> u8 {
+    match policy {
+        MatchPolicy::Exact => 0,
+        MatchPolicy::Prefix => 1,
+        MatchPolicy::Wildcard => 2,
+    }
+}
+
+/// The registration a call to `procedure` goes to among those in `index` (`pattern` gives a
+/// registration's procedure or pattern): exact, else the longest prefix, else the wildcard
+/// with the longest leading portions.
+pub(crate) fn best_match<'a>(
+    index: &TopicIndex<Id>,
+    procedure: &str,
+    pattern: impl Fn(Id) -> Option<&'a str>,
+) -> Option<(Id, MatchPolicy)> {
+    let mut exact = None;
+    let mut prefix: Option<(usize, Id)> = None;
+    let mut wildcard: Option<(Vec<bool>, Id)> = None;
+    index.for_each_match(procedure, |id, policy| {
+        let Some(registered) = pattern(id) else {
+            return;
+        };
+        match policy {
+            MatchPolicy::Exact => exact = Some(id),
+            MatchPolicy::Prefix => {
+                let len = registered.len();
+                if prefix.is_none_or(|(best, _)| len > best) {
+                    prefix = Some((len, id));
+                }
+            }
+            MatchPolicy::Wildcard => {
+                // Non-empty components earlier in the pattern win.
+                let key: Vec<bool> = registered.split('.').map(|c| !c.is_empty()).collect();
+                if wildcard.as_ref().is_none_or(|(best, _)| key > *best) {
+                    wildcard = Some((key, id));
+                }
+            }
+        }
+    });
+    exact
+        .map(|id| (id, MatchPolicy::Exact))
+        .or(prefix.map(|(_, id)| (id, MatchPolicy::Prefix)))
+        .or(wildcard.map(|(_, id)| (id, MatchPolicy::Wildcard)))
+}
+
+/// The realm's next invocation ID (sequential, as the spec's router scope allows).
+fn next_invocation_id(last: &mut Id) -> Id {
+    *last = if *last >= id::MAX_ID { 1 } else { *last + 1 };
+    *last
 }
 
 fn count_up(counts: &mut HashMap<Id, usize>, key: Id) {
@@ -350,6 +551,7 @@ impl Dealer {
         }
         self.index
             .insert(request.procedure, request.policy, registration);
+        self.announce();
         self.registrations.insert(
             registration,
             Registration {
@@ -391,43 +593,112 @@ impl Dealer {
     fn drop_registration(&mut self, registration: Id) {
         if let Some(entry) = self.registrations.remove(&registration) {
             self.index.remove(&entry.procedure, entry.policy);
+            self.announce();
         }
     }
 
-    /// The registration a call to `procedure` goes to: exact, else the longest prefix, else the
-    /// wildcard with the longest leading portions.
-    fn resolve(&self, procedure: &str) -> Option<Id> {
-        let mut exact = None;
-        let mut prefix: Option<(usize, Id)> = None;
-        let mut wildcard: Option<(Vec<bool>, Id)> = None;
-        self.index.for_each_match(procedure, |id, policy| {
-            let Some(registration) = self.registrations.get(&id) else {
-                return;
-            };
-            match policy {
-                MatchPolicy::Exact => exact = Some(id),
-                MatchPolicy::Prefix => {
-                    let len = registration.procedure.len();
-                    if prefix.is_none_or(|(best, _)| len > best) {
-                        prefix = Some((len, id));
-                    }
-                }
-                MatchPolicy::Wildcard => {
-                    // Non-empty components earlier in the pattern win.
-                    let key: Vec<bool> = registration
-                        .procedure
-                        .split('.')
-                        .map(|c| !c.is_empty())
-                        .collect();
-                    if wildcard.as_ref().is_none_or(|(best, _)| key > *best) {
-                        wildcard = Some((key, id));
-                    }
-                }
-            }
+    /// Tells the backplane this node's set of procedures changed (cluster mode).
+    fn announce(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.backplane.procedures_changed();
+        }
+    }
+
+    /// Makes this the dealer of realm `realm` on a cluster node: calls may go to other nodes'
+    /// callees, and this node's registrations are announced through `backplane`.
+    pub fn join_cluster(&mut self, backplane: Arc<dyn Backplane>, realm: &str) {
+        self.cluster = Some(Cluster {
+            backplane,
+            realm: Arc::from(realm),
         });
-        exact
-            .or(prefix.map(|(_, id)| id))
-            .or(wildcard.map(|(_, id)| id))
+    }
+
+    /// This node's registrations, as other nodes are to learn them.
+    pub fn local_procedures(&self) -> Vec<RemoteProcedure> {
+        self.registrations
+            .values()
+            .map(|r| RemoteProcedure {
+                procedure: r.procedure.clone(),
+                policy: r.policy,
+                invoke: r.invoke,
+            })
+            .collect()
+    }
+
+    /// What `node` announced for this realm, replacing what it announced before.
+    pub fn set_remote_procedures(&mut self, node: u64, procedures: Vec<RemoteProcedure>) {
+        self.remote.set_node(node, procedures);
+    }
+
+    /// The nodes whose procedures this dealer routes to, and those with calls pending here.
+    pub fn remote_nodes(&self) -> Vec<u64> {
+        let mut nodes = self.remote.nodes();
+        for pending in self.pending.values() {
+            let node = match (&pending.callee, &pending.caller) {
+                (Target::Remote { node }, _) | (_, Caller::Remote(RemoteCaller { node, .. })) => {
+                    *node
+                }
+                _ => continue,
+            };
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        }
+        nodes
+    }
+
+    /// `node` left the cluster: its procedures are forgotten, the calls it was serving fail
+    /// with `wamp.error.canceled`, and the calls it made are interrupted at their callees.
+    pub fn forget_node(&mut self, node: u64) {
+        self.remote.set_node(node, Vec::new());
+        let key = remote_key(node);
+        let orphaned: Vec<Id> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.callee.key() == key || p.caller.key() == key)
+            .map(|(id, _)| *id)
+            .collect();
+        for invocation in orphaned {
+            let Some(pending) = self.finish(invocation) else {
+                continue;
+            };
+            if pending.callee.key() == key {
+                pending.caller.error(
+                    error_uri::CANCELED,
+                    "the callee's node left the cluster before answering",
+                    Vec::new(),
+                    Dict::new(),
+                );
+            } else {
+                self.interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
+            }
+        }
+    }
+
+    /// The registration on this node a call to `procedure` goes to, and how it matches.
+    fn resolve_local(&self, procedure: &str) -> Option<(Id, MatchPolicy)> {
+        best_match(&self.index, procedure, |id| {
+            self.registrations.get(&id).map(|r| r.procedure.as_str())
+        })
+    }
+
+    /// The registration on this node a call to `procedure` goes to.
+    fn resolve(&self, procedure: &str) -> Option<Id> {
+        self.resolve_local(procedure).map(|(id, _)| id)
+    }
+
+    /// Where a call to `procedure` goes: this node's best match, unless another node announced
+    /// a better one (exact over prefix over wildcard); among equals, this node.
+    fn route(&mut self, procedure: &str) -> Option<Route> {
+        let local = self.resolve_local(procedure);
+        if self.cluster.is_some() {
+            let better =
+                |policy: MatchPolicy| local.is_none_or(|(_, mine)| rank(policy) < rank(mine));
+            if let Some(node) = self.remote.route(procedure, better) {
+                return Some(Route::Remote(node));
+            }
+        }
+        local.map(|(id, _)| Route::Local(id))
     }
 
     /// Routes a call to a callee as an INVOCATION; returns the invocation ID. Refused when the
@@ -442,13 +713,16 @@ impl Dealer {
         limits: &Limits,
         deadline: Option<Instant>,
     ) -> Result<Id, Refusal> {
-        let caller_id = caller.session().id;
+        let caller_id = caller.key();
         if let Some(request) = caller.request() {
             if let Some(&invocation) = self.by_call.get(&(caller_id, request)) {
                 return self.continue_call(invocation, call);
             }
         }
-        if self.calls_by_caller.get(&caller_id).copied().unwrap_or(0) >= limits.max_pending_calls {
+        if caller.is_local()
+            && self.calls_by_caller.get(&caller_id).copied().unwrap_or(0)
+                >= limits.max_pending_calls
+        {
             return Err(fail(
                 error_uri::LIMIT_EXCEEDED,
                 format!(
@@ -457,11 +731,22 @@ impl Dealer {
                 ),
             ));
         }
-        let Some(registration_id) = self.resolve(&call.procedure) else {
-            return Err(fail(
-                error_uri::NO_SUCH_PROCEDURE,
-                format!("no callee registered for procedure \"{}\"", call.procedure),
-            ));
+        // A call from another node is served here or not at all: passing it on could loop
+        // between nodes whose views of each other's procedures differ for a moment.
+        let route = if caller.is_local() {
+            self.route(&call.procedure)
+        } else {
+            self.resolve(&call.procedure).map(Route::Local)
+        };
+        let registration_id = match route {
+            Some(Route::Local(id)) => id,
+            Some(Route::Remote(node)) => return self.call_remote(caller, call, node, deadline),
+            None => {
+                return Err(fail(
+                    error_uri::NO_SUCH_PROCEDURE,
+                    format!("no callee registered for procedure \"{}\"", call.procedure),
+                ))
+            }
         };
         let Some(registration) = self.registrations.get_mut(&registration_id) else {
             return Err(fail(error_uri::NO_SUCH_PROCEDURE, "registration vanished"));
@@ -524,17 +809,12 @@ impl Dealer {
             _ => deadline,
         };
         if call.disclose_me || callee.disclose_caller {
-            let who = caller.session();
-            details.insert("caller".into(), Value::UInt(who.id));
-            details.insert("caller_authid".into(), Value::Str(who.authid.clone()));
-            details.insert("caller_authrole".into(), Value::Str(who.authrole.clone()));
+            let who = caller.identity();
+            details.insert("caller".into(), Value::UInt(who.session));
+            details.insert("caller_authid".into(), Value::Str(who.authid));
+            details.insert("caller_authrole".into(), Value::Str(who.authrole));
         }
-        self.next_invocation = if self.next_invocation >= id::MAX_ID {
-            1
-        } else {
-            self.next_invocation + 1
-        };
-        let invocation = self.next_invocation;
+        let invocation = next_invocation_id(&mut self.next_invocation);
         let message = Message::Invocation {
             request: invocation,
             registration: registration.id,
@@ -549,24 +829,82 @@ impl Dealer {
                 format!("the callee of \"{}\" is not keeping up", call.procedure),
             ));
         }
-        if let Some(request) = caller.request() {
-            self.by_call.insert((caller_id, request), invocation);
-        }
-        count_up(&mut self.calls_by_caller, caller_id);
-        count_up(&mut self.invocations_by_callee, callee.id);
-        if let Some(deadline) = deadline {
-            self.deadlines.insert((deadline, invocation));
-        }
-        self.pending.insert(
+        self.track(
             invocation,
             Pending {
                 caller,
-                callee,
+                callee: Target::Local(callee),
                 registration: registration_id,
                 receive_progress: call.receive_progress,
                 streaming: call.progress,
                 canceled: false,
                 deadline,
+            },
+        );
+        Ok(invocation)
+    }
+
+    /// Records a call that was sent on: for CANCEL, the limits and the deadline.
+    fn track(&mut self, invocation: Id, pending: Pending) {
+        let caller = pending.caller.key();
+        if let Some(request) = pending.caller.request() {
+            self.by_call.insert((caller, request), invocation);
+        }
+        count_up(&mut self.calls_by_caller, caller);
+        count_up(&mut self.invocations_by_callee, pending.callee.key());
+        if let Some(deadline) = pending.deadline {
+            self.deadlines.insert((deadline, invocation));
+        }
+        self.pending.insert(invocation, pending);
+    }
+
+    /// Sends a call to `node`, whose callee answers through the backplane; the call is pending
+    /// here as it would be for a local callee. The callee's node enforces the timeout (or
+    /// forwards it); this node answers `wamp.error.timeout` only [`REMOTE_GRACE`] later, for a
+    /// node that went silent.
+    fn call_remote(
+        &mut self,
+        caller: Caller,
+        call: CallRequest,
+        node: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Id, Refusal> {
+        let Some(cluster) = self.cluster.clone() else {
+            return Err(fail(error_uri::NO_SUCH_PROCEDURE, "no cluster"));
+        };
+        let invocation = next_invocation_id(&mut self.next_invocation);
+        let message = RemoteCall::Call {
+            call: invocation,
+            procedure: call.procedure.clone(),
+            args: call.args,
+            kwargs: call.kwargs,
+            receive_progress: call.receive_progress,
+            progress: call.progress,
+            timeout_ms: call
+                .timeout
+                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            caller: caller.identity(),
+            disclose_me: call.disclose_me,
+        };
+        if !cluster.backplane.send_call(node, &cluster.realm, &message) {
+            return Err(fail(
+                error_uri::UNAVAILABLE,
+                format!(
+                    "the callee of \"{}\" is on another node, which cannot be reached now",
+                    call.procedure
+                ),
+            ));
+        }
+        self.track(
+            invocation,
+            Pending {
+                caller,
+                callee: Target::Remote { node },
+                registration: 0,
+                receive_progress: call.receive_progress,
+                streaming: call.progress,
+                canceled: false,
+                deadline: deadline.map(|d| d + REMOTE_GRACE),
             },
         );
         Ok(invocation)
@@ -591,23 +929,44 @@ impl Dealer {
             ));
         }
         pending.streaming = call.progress;
-        let mut details = Dict::new();
-        if call.progress {
-            details.insert("progress".into(), Value::Bool(true));
-        }
-        let message = Message::Invocation {
-            request: invocation,
-            registration: pending.registration,
-            details,
-            args: call.args,
-            kwargs: call.kwargs,
+        let sent = match &pending.callee {
+            Target::Local(callee) => {
+                let mut details = Dict::new();
+                if call.progress {
+                    details.insert("progress".into(), Value::Bool(true));
+                }
+                let message = Message::Invocation {
+                    request: invocation,
+                    registration: pending.registration,
+                    details,
+                    args: call.args,
+                    kwargs: call.kwargs,
+                };
+                send_v2(callee, &message)
+            }
+            Target::Remote { node } => {
+                let message = RemoteCall::Call {
+                    call: invocation,
+                    procedure: call.procedure.clone(),
+                    args: call.args,
+                    kwargs: call.kwargs,
+                    receive_progress: pending.receive_progress,
+                    progress: call.progress,
+                    timeout_ms: None,
+                    caller: pending.caller.identity(),
+                    disclose_me: call.disclose_me,
+                };
+                self.cluster
+                    .as_ref()
+                    .is_some_and(|c| c.backplane.send_call(*node, &c.realm, &message))
+            }
         };
-        if send_v2(&pending.callee, &message) {
+        if sent {
             return Ok(invocation);
         }
         // The callee stopped reading: the stream cannot go on.
         if let Some(pending) = self.finish(invocation) {
-            let _ = Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
+            self.interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
         }
         Err(fail(
             error_uri::UNAVAILABLE,
@@ -617,12 +976,12 @@ impl Dealer {
 
     fn finish(&mut self, invocation: Id) -> Option<Pending> {
         let pending = self.pending.remove(&invocation)?;
-        let caller = pending.caller.session().id;
+        let caller = pending.caller.key();
         if let Some(request) = pending.caller.request() {
             self.by_call.remove(&(caller, request));
         }
         count_down(&mut self.calls_by_caller, caller);
-        count_down(&mut self.invocations_by_callee, pending.callee.id);
+        count_down(&mut self.invocations_by_callee, pending.callee.key());
         if let Some(deadline) = pending.deadline {
             self.deadlines.remove(&(deadline, invocation));
         }
@@ -653,7 +1012,8 @@ impl Dealer {
         self.deadlines.len()
     }
 
-    /// A callee's YIELD. Progressive results go through while the call stays open; unknown
+    /// A callee's YIELD (`callee`: the session, or [`remote_key`] of the node that answers for
+    /// its callee). Progressive results go through while the call stays open; unknown
     /// invocations (the caller left or canceled) are ignored.
     pub fn yield_result(
         &mut self,
@@ -666,7 +1026,7 @@ impl Dealer {
         let Some(pending) = self.pending.get(&invocation) else {
             return;
         };
-        if pending.callee.id != callee {
+        if pending.callee.key() != callee {
             return;
         }
         if progress {
@@ -681,31 +1041,50 @@ impl Dealer {
         }
     }
 
-    /// A callee's ERROR for an INVOCATION: the error goes to the caller.
+    /// A callee's ERROR for an INVOCATION (`callee` as for [`Dealer::yield_result`]): the error
+    /// goes to the caller, with `message` for callers that get no arguments otherwise.
     pub fn yield_error(
         &mut self,
         callee: Id,
         invocation: Id,
         error: &str,
+        message: &str,
         args: Vec<Value>,
         kwargs: Dict,
     ) {
         if self
             .pending
             .get(&invocation)
-            .is_some_and(|p| p.callee.id == callee)
+            .is_some_and(|p| p.callee.key() == callee)
         {
             if let Some(pending) = self.finish(invocation) {
-                pending
-                    .caller
-                    .error(error, "the callee reported an error", args, kwargs);
+                pending.caller.error(error, message, args, kwargs);
+            }
+        }
+    }
+
+    /// Tells the callee a call is over: INTERRUPT to a local callee that announced
+    /// `call_canceling`, a CANCEL to a remote callee's node.
+    fn interrupt(&self, callee: &Target, invocation: Id, mode: CancelMode, reason: Option<&str>) {
+        match callee {
+            Target::Local(session) => {
+                let _ = Self::interrupt_session(session, invocation, mode, reason);
+            }
+            Target::Remote { node } => {
+                if let Some(cluster) = &self.cluster {
+                    let message = RemoteCall::Cancel {
+                        call: invocation,
+                        mode,
+                    };
+                    let _ = cluster.backplane.send_call(*node, &cluster.realm, &message);
+                }
             }
         }
     }
 
     /// Sends INTERRUPT, to callees that announced `call_canceling` only. Returns whether it was
     /// sent.
-    fn interrupt(
+    fn interrupt_session(
         callee: &SessionHandle,
         invocation: Id,
         mode: CancelMode,
@@ -737,7 +1116,7 @@ impl Dealer {
         let interruptible = self
             .pending
             .get(&invocation)
-            .is_some_and(|p| p.callee.interruptible);
+            .is_some_and(|p| p.callee.interruptible());
         let mode = if interruptible {
             mode
         } else {
@@ -746,8 +1125,11 @@ impl Dealer {
         match mode {
             CancelMode::Skip | CancelMode::KillNoWait => {
                 if let Some(pending) = self.finish(invocation) {
-                    if mode == CancelMode::KillNoWait {
-                        let _ = Self::interrupt(&pending.callee, invocation, mode, None);
+                    // A remote node is told either way, so it stops waiting for its callee.
+                    if mode == CancelMode::KillNoWait
+                        || matches!(pending.callee, Target::Remote { .. })
+                    {
+                        self.interrupt(&pending.callee, invocation, mode, None);
                     }
                     pending.caller.error(
                         error_uri::CANCELED,
@@ -758,12 +1140,14 @@ impl Dealer {
                 }
             }
             CancelMode::Kill => {
-                if let Some(pending) = self.pending.get_mut(&invocation) {
-                    if !pending.canceled {
+                let callee = match self.pending.get_mut(&invocation) {
+                    Some(pending) if !pending.canceled => {
                         pending.canceled = true;
-                        let _ = Self::interrupt(&pending.callee, invocation, mode, None);
+                        pending.callee.clone()
                     }
-                }
+                    _ => return,
+                };
+                self.interrupt(&callee, invocation, mode, None);
             }
         }
     }
@@ -772,7 +1156,7 @@ impl Dealer {
     /// callee an INTERRUPT.
     pub fn timeout(&mut self, invocation: Id) {
         if let Some(pending) = self.finish(invocation) {
-            let _ = Self::interrupt(
+            self.interrupt(
                 &pending.callee,
                 invocation,
                 CancelMode::KillNoWait,
@@ -806,15 +1190,15 @@ impl Dealer {
         let orphaned: Vec<Id> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.callee.id == session || p.caller.session().id == session)
+            .filter(|(_, p)| p.callee.key() == session || p.caller.key() == session)
             .map(|(id, _)| *id)
             .collect();
         for invocation in orphaned {
             let Some(pending) = self.finish(invocation) else {
                 continue;
             };
-            if pending.callee.id == session {
-                if pending.caller.session().id != session {
+            if pending.callee.key() == session {
+                if pending.caller.key() != session {
                     pending.caller.error(
                         error_uri::CANCELED,
                         "the callee left before answering",
@@ -823,7 +1207,7 @@ impl Dealer {
                     );
                 }
             } else {
-                let _ = Self::interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
+                self.interrupt(&pending.callee, invocation, CancelMode::KillNoWait, None);
             }
         }
         left
@@ -851,5 +1235,8 @@ impl Dealer {
     }
 }
 
+mod remote_procedures;
 #[cfg(test)]
 mod tests;
+
+pub use remote_procedures::{RemoteProcedure, RemoteProcedures};

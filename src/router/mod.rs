@@ -22,6 +22,7 @@ pub mod publish_options;
 pub mod publisher;
 pub mod realm;
 pub mod refusal;
+pub mod remote_calls;
 pub mod retained;
 pub mod session;
 pub mod session_v1;
@@ -188,8 +189,12 @@ impl Router {
         }
     }
 
-    /// Makes this router a cluster node: publications are also handed to `backplane`.
+    /// Makes this router a cluster node: publications are also handed to `backplane`, and
+    /// calls may go to callees on other nodes.
     pub fn with_backplane(mut self, backplane: Arc<dyn Backplane>) -> Router {
+        for realm in self.realms.values() {
+            realm.dealer().join_cluster(backplane.clone(), realm.name());
+        }
         self.backplane = Some(backplane);
         self
     }

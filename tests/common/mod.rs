@@ -227,8 +227,13 @@ impl Client {
 
     /// Next data message, decoded; panics on timeout, close or decode failure.
     pub async fn recv(&mut self) -> Message {
+        self.recv_within(WAIT).await
+    }
+
+    /// [`Client::recv`] with a longer (or shorter) wait.
+    pub async fn recv_within(&mut self, wait: Duration) -> Message {
         loop {
-            let next = tokio::time::timeout(WAIT, self.ws.next())
+            let next = tokio::time::timeout(wait, self.ws.next())
                 .await
                 .expect("a message within the wait time");
             match next {
@@ -1040,4 +1045,116 @@ pub fn flask_emit(generation: &str, redis: &str, plan: serde_json::Value) {
         .status()
         .expect("python runs");
     assert!(status.success(), "the Flask-SocketIO emitter failed");
+}
+
+/// Waits until `addr`'s cluster backplane reports connected (or not, per `connected`).
+pub async fn wait_backplane(addr: SocketAddr, connected: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = metric(&scrape(addr).await, "wampd_cluster_connected");
+        if (value == 1.0) == connected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {addr}: backplane connected={connected} not reached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Calls `procedure` on `addr` until it answers with a result: a registration made on another
+/// cluster node reaches this one a moment after REGISTERED.
+pub async fn wait_callable(addr: SocketAddr, procedure: &str, args: Vec<Value>) -> Vec<Value> {
+    let mut client = Client::join_at(addr, Serializer::Json).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match client.call(procedure, args.clone()).await {
+            Ok(result) => return result,
+            Err(error) => assert!(
+                std::time::Instant::now() < deadline,
+                "{procedure} never became callable on {addr}: {error}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Calls `procedure` from `caller` until `callee` (a session on another cluster node) gets the
+/// INVOCATION, which it answers with the arguments: a registration reaches the other nodes a
+/// moment after REGISTERED.
+pub async fn until_routed(caller: &mut Client, callee: &mut Client, procedure: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let request = caller.request_id();
+        caller
+            .send(&Message::Call {
+                request,
+                options: Dict::new(),
+                procedure: procedure.into(),
+                args: vec![Value::from("probe")],
+                kwargs: Dict::new(),
+            })
+            .await;
+        let routed = tokio::select! {
+            reply = caller.recv() => match reply {
+                Message::Error { request: r, error, .. } if r == request => {
+                    assert!(
+                        error == "wamp.error.no_such_procedure" && std::time::Instant::now() < deadline,
+                        "{procedure} was not routed: {error}"
+                    );
+                    false
+                }
+                other => panic!("unexpected {other:?}"),
+            },
+            invocation = callee.recv() => match invocation {
+                Message::Invocation { request: inv, args, .. } => {
+                    callee
+                        .send(&Message::Yield { request: inv, options: Dict::new(), args, kwargs: Dict::new() })
+                        .await;
+                    true
+                }
+                other => panic!("unexpected {other:?}"),
+            },
+        };
+        if routed {
+            match caller.recv().await {
+                Message::Result { request: r, .. } if r == request => return,
+                other => panic!("expected the probe's RESULT, got {other:?}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A wampd process in cluster mode on `redis`; SIGKILLed and reaped on drop.
+pub struct ClusterProcess {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ClusterProcess {
+    /// Starts `wampd websocket:server` on a free loopback port, in `dir`.
+    pub fn start(redis: &Redis, dir: &std::path::Path) -> ClusterProcess {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wampd"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
+            .env("WEBSOCKET_BACKEND_DSN", "")
+            .env("WEBSOCKET_CLUSTER_DSN", redis.dsn())
+            .current_dir(dir)
+            .args(["websocket:server", "-vv"]);
+        let (child, addr, _logs) = spawn_wampd(command);
+        let addr = addr.parse().expect("socket address in the start-up line");
+        ClusterProcess { child, addr }
+    }
+}
+
+impl Drop for ClusterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

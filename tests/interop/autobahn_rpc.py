@@ -4,8 +4,10 @@ Usage:
   autobahn_rpc.py URL CALLER_SERIALIZER CALLEE_SERIALIZER   callee and caller in this process
   autobahn_rpc.py --callee URL SERIALIZER                   callee only: prints READY once registered,
                                                             serves until stdin closes
-  autobahn_rpc.py --caller URL SERIALIZER                   caller only, against a callee that registered
-                                                            the same procedures (e.g. autobahn_js_rpc.mjs)
+  autobahn_rpc.py --caller URL SERIALIZER [VANISH_URL]      caller only, against a callee that registered
+                                                            the same procedures (e.g. autobahn_js_rpc.mjs);
+                                                            with VANISH_URL, the vanishing callee of the
+                                                            last check joins there (another cluster node)
 URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket). Serializers: json | msgpack | cbor.
 Prints OK and exits 0 when every check passed; any failure raises (non-zero exit).
 
@@ -17,7 +19,7 @@ The caller checks: a result, an args/kwargs round trip, an ApplicationError with
 kwargs, progressive results via on_progress, pattern-based registration, wamp.error.no_such_procedure,
 caller disclosure, the dealer's call timeout (CallOptions(timeout=200) -> wamp.error.timeout, and
 the callee is interrupted), canceling a call (the callee is interrupted), and, when both roles run
-here, a callee that disconnects mid-call (-> wamp.error.canceled).
+here or a VANISH_URL is given, a callee that disconnects mid-call (-> wamp.error.canceled).
 """
 
 import asyncio
@@ -127,6 +129,24 @@ class Callee:
         return {"caller": details.caller, "caller_authrole": details.caller_authrole}
 
 
+async def call_when_routed(caller, procedure):
+    """Calls `procedure` once the caller's router knows it: a registration made on another
+    cluster node reaches the caller's node a moment after REGISTERED."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        call = caller.call(procedure)
+        try:
+            await asyncio.wait_for(asyncio.shield(call), 0.05)
+        except asyncio.TimeoutError:
+            return call  # routed: the callee holds it
+        except ApplicationError as err:
+            if err.error != ApplicationError.NO_SUCH_PROCEDURE or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+            continue
+        raise AssertionError(f"{procedure} answered at once")
+
+
 async def expect_error(awaitable, uri):
     try:
         result = await asyncio.wait_for(awaitable, TIMEOUT)
@@ -229,7 +249,7 @@ async def run_caller(caller, vanisher=None):
             await release.wait()
 
         await vanisher.register(hang, P + "vanish")
-        call = caller.call(P + "vanish")
+        call = await call_when_routed(caller, P + "vanish")
         await asyncio.wait_for(vanish_started, TIMEOUT)
         vanisher.disconnect()  # drops the transport without GOODBYE
         await expect_error(call, ApplicationError.CANCELED)
@@ -264,9 +284,10 @@ async def callee_only(url, ser):
     await asyncio.sleep(0.1)
 
 
-async def caller_only(url, ser):
+async def caller_only(url, ser, vanish_url=None):
     session = await open_session(url, ser)
-    await run_caller(session)
+    vanisher = await open_session(vanish_url, ser) if vanish_url else None
+    await run_caller(session, vanisher)
     session.leave()
     await asyncio.sleep(0.1)
     print("OK")
@@ -276,6 +297,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "--callee":
         asyncio.run(callee_only(sys.argv[2], sys.argv[3]))
     elif sys.argv[1] == "--caller":
-        asyncio.run(caller_only(sys.argv[2], sys.argv[3]))
+        asyncio.run(caller_only(sys.argv[2], sys.argv[3], *sys.argv[4:5]))
     else:
         asyncio.run(both(sys.argv[1], sys.argv[2], sys.argv[3]))

@@ -130,3 +130,174 @@ fn calls_in_flight_are_bounded_and_ids_unique() {
         .call(v2o(2), call("p"), &limits, None)
         .expect("room again");
 }
+
+/// A backplane that records what the dealer sends to other nodes.
+#[derive(Debug, Default)]
+struct Recorder {
+    sent: std::sync::Mutex<Vec<(u64, RemoteCall)>>,
+}
+
+impl Backplane for Recorder {
+    fn forward(&self, _: &crate::router::backplane::Outgoing<'_>) {}
+    fn sequence(
+        &self,
+        _: &crate::router::backplane::Outgoing<'_>,
+        _: crate::router::history::StreamLimits,
+    ) -> bool {
+        false
+    }
+    fn connected(&self) -> bool {
+        true
+    }
+    fn node(&self) -> u64 {
+        1
+    }
+    fn send_call(&self, node: u64, _: &str, message: &RemoteCall) -> bool {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push((node, message.clone()));
+        }
+        true
+    }
+    fn procedures_changed(&self) {}
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<(u64, RemoteCall)> {
+        self.sent
+            .lock()
+            .map(|mut s| s.drain(..).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn exact(procedure: &str) -> RemoteProcedure {
+    RemoteProcedure {
+        procedure: procedure.into(),
+        policy: MatchPolicy::Exact,
+        invoke: InvokePolicy::Single,
+    }
+}
+
+#[test]
+fn calls_go_to_the_node_that_announced_the_procedure_and_fail_when_it_leaves() {
+    let recorder = Arc::new(Recorder::default());
+    let mut dealer = Dealer::default();
+    dealer.join_cluster(recorder.clone(), "realm1");
+    dealer.set_remote_procedures(77, vec![exact("remote.p")]);
+    let (caller, mut caller_rx) = session(2);
+    let limits = Limits::default();
+    let call_id = dealer
+        .call(
+            Caller::V2 {
+                session: caller.clone(),
+                request: 5,
+            },
+            call("remote.p"),
+            &limits,
+            None,
+        )
+        .expect("routed to node 77");
+    let sent = recorder.take();
+    assert!(
+        matches!(&sent[..], [(77, RemoteCall::Call { call, procedure, .. })] if *call == call_id && procedure == "remote.p"),
+        "{sent:?}"
+    );
+    // An answer from another node than the one asked is ignored; from node 77 it goes through.
+    dealer.yield_result(
+        remote_key(78),
+        call_id,
+        vec![Value::UInt(1)],
+        Dict::new(),
+        false,
+    );
+    assert_eq!(dealer.pending_calls(), 1);
+    dealer.yield_result(
+        remote_key(77),
+        call_id,
+        vec![Value::UInt(2)],
+        Dict::new(),
+        false,
+    );
+    assert_eq!(dealer.pending_calls(), 0);
+    assert!(caller_rx.try_recv().is_some(), "the RESULT");
+
+    // Node 77 leaves while a call is pending: the caller gets wamp.error.canceled.
+    let pending = dealer
+        .call(
+            Caller::V2 {
+                session: caller.clone(),
+                request: 6,
+            },
+            call("remote.p"),
+            &limits,
+            None,
+        )
+        .expect("routed");
+    assert_eq!(dealer.remote_nodes(), vec![77]);
+    dealer.forget_node(77);
+    assert_eq!(dealer.pending_calls(), 0, "call {pending} ended");
+    assert!(caller_rx.try_recv().is_some(), "the ERROR");
+    let gone = dealer.call(
+        Caller::V2 {
+            session: caller,
+            request: 7,
+        },
+        call("remote.p"),
+        &limits,
+        None,
+    );
+    assert_eq!(gone.map_err(|e| e.error), Err(error_uri::NO_SUCH_PROCEDURE));
+}
+
+#[test]
+fn a_call_from_another_node_is_served_here_or_refused_never_passed_on() {
+    let recorder = Arc::new(Recorder::default());
+    let mut dealer = Dealer::default();
+    dealer.join_cluster(recorder.clone(), "realm1");
+    dealer.set_remote_procedures(77, vec![exact("elsewhere")]);
+    let from_node = |call_id| {
+        Caller::Remote(RemoteCaller {
+            node: 42,
+            call: call_id,
+            realm: Arc::from("realm1"),
+            identity: CallerIdentity {
+                session: 9,
+                authid: "a".into(),
+                authrole: "r".into(),
+            },
+            backplane: recorder.clone(),
+        })
+    };
+    let refused = dealer.call(from_node(1), call("elsewhere"), &Limits::default(), None);
+    assert_eq!(
+        refused.map_err(|e| e.error),
+        Err(error_uri::NO_SUCH_PROCEDURE)
+    );
+    assert!(recorder.take().is_empty(), "nothing was sent on to node 77");
+
+    // Served here: the answer goes back to node 42 under its call ID.
+    let (callee, mut callee_rx) = session(1);
+    register(&mut dealer, &callee, "here");
+    let invocation = dealer
+        .call(from_node(11), call("here"), &Limits::default(), None)
+        .expect("invoked");
+    assert!(callee_rx.try_recv().is_some(), "the INVOCATION");
+    dealer.yield_result(callee.id, invocation, vec![], Dict::new(), false);
+    let sent = recorder.take();
+    assert!(
+        matches!(
+            &sent[..],
+            [(
+                42,
+                RemoteCall::Result {
+                    call: 11,
+                    progress: false,
+                    ..
+                }
+            )]
+        ),
+        "{sent:?}"
+    );
+    // Session IDs can never be taken for a node's key.
+    assert!(remote_key(42) > wampd_proto::wamp::id::MAX_ID);
+}

@@ -473,6 +473,7 @@ impl Session {
                         joined.handle.id,
                         request,
                         &error,
+                        "the callee reported an error",
                         args,
                         kwargs,
                     );

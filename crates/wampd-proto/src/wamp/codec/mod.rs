@@ -144,6 +144,11 @@ pub mod msgpack_writer {
         out.push(0xc0);
     }
 
+    /// A boolean.
+    pub fn bool(out: &mut Vec<u8>, b: bool) {
+        out.push(if b { 0xc3 } else { 0xc2 });
+    }
+
     /// A list of values.
     pub fn list(out: &mut Vec<u8>, items: &[Value]) {
         msgpack::write_list(out, items);
