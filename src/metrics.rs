@@ -343,13 +343,13 @@ impl Metrics {
         let cluster_sent = Counter::default();
         registry.register(
             "cluster_publications_sent",
-            "Publications sent to the other nodes through the cluster backplane",
+            "Publications (and messages of calls between nodes) sent to the other nodes through the cluster backplane",
             cluster_sent.clone(),
         );
         let cluster_received = Counter::default();
         registry.register(
             "cluster_publications_received",
-            "Publications received from other nodes through the cluster backplane",
+            "Publications (and messages of calls between nodes) received from other nodes through the cluster backplane",
             cluster_received.clone(),
         );
         let cluster_receive_dropped = Counter::default();

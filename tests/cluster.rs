@@ -851,6 +851,67 @@ async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() 
     assert!(metric(&metrics, "wampd_cluster_publications_received_total") >= 1.0);
 }
 
+/// `wampd-bench rpc --callee-url`: the callee on one node, the callers on another, so every
+/// call and its result cross the backplane.
+#[tokio::test]
+async fn the_rpc_bench_scenario_measures_calls_across_the_backplane() {
+    let redis = Redis::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes: Vec<ClusterProcess> = (0..2)
+        .map(|_| ClusterProcess::start(&redis, dir.path()))
+        .collect();
+    for n in &nodes {
+        wait_backplane(n.addr, true).await;
+    }
+    let url = |p: &ClusterProcess| format!("ws://{}/ws", p.addr);
+    let args = vec![
+        "rpc".to_string(),
+        "--url".into(),
+        url(&nodes[1]),
+        "--callee-url".into(),
+        url(&nodes[0]),
+        "--callers".into(),
+        "3".into(),
+        "--in-flight".into(),
+        "4".into(),
+        "--warmup".into(),
+        "200ms".into(),
+        "--duration".into(),
+        "1s".into(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(common::wampd_bench_binary())
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("wampd-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let num = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing in {report}"))
+    };
+    assert_eq!(report["scenario"], "rpc");
+    assert!(
+        num("calls_per_sec") > 0.0 && num("samples") > 0.0,
+        "{report}"
+    );
+    let (p50, p99) = (num("p50_us"), num("p99_us"));
+    assert!(p50 > 0.0 && p99 >= p50, "{report}");
+    assert_eq!(num("errors"), 0.0, "{report}");
+    // The calls crossed: the callers' node received their results from the backplane.
+    let metrics = scrape(nodes[1].addr).await;
+    assert!(metric(&metrics, "wampd_cluster_publications_received_total") >= num("calls"));
+}
+
 /// Flask-SocketIO emits in cluster mode: every node consumes the queue for its own sessions and
 /// none forwards those publications over the backplane, so a Socket.IO client and a WAMP
 /// subscriber on each of two nodes get one emit exactly once.

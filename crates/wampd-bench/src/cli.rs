@@ -44,6 +44,9 @@ pub enum Command {
     /// Cluster mode: publish on one node, subscribers on others; delivered events/s and
     /// publish→deliver latency across the backplane.
     CrossNode(CrossNodeArgs),
+    /// C callers keep K calls each in flight to a procedure a callee echoes (on another
+    /// cluster node with --callee-url); calls/s and CALL→RESULT latency.
+    Rpc(RpcArgs),
     /// Draws an SVG line chart from result lines (JSONL).
     Plot(PlotArgs),
     /// Runs the ceiling: the smallest WAMP pub/sub server for these scenarios, to measure
@@ -60,6 +63,7 @@ impl Command {
             Command::Idle(a) => Some(&a.common),
             Command::Handshake(a) => Some(&a.common),
             Command::CrossNode(a) => Some(&a.common),
+            Command::Rpc(a) => Some(&a.common),
             Command::Plot(_) | Command::Ceiling(_) => None,
         }
     }
@@ -72,6 +76,7 @@ impl Command {
             Command::Idle(a) => Some(&mut a.common),
             Command::Handshake(a) => Some(&mut a.common),
             Command::CrossNode(a) => Some(&mut a.common),
+            Command::Rpc(a) => Some(&mut a.common),
             Command::Plot(_) | Command::Ceiling(_) => None,
         }
     }
@@ -311,6 +316,29 @@ pub struct CrossNodeArgs {
     /// Read buffer per subscriber.
     #[arg(long, default_value = "16KiB", value_parser = parse_size)]
     pub read_buffer: usize,
+}
+
+/// `rpc` options.
+#[derive(Debug, Clone, Args)]
+pub struct RpcArgs {
+    /// Connection and run options (`--url` is the callers' node).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The node the callee joins (default: --url, one node).
+    #[arg(long)]
+    pub callee_url: Option<String>,
+    /// Caller sessions.
+    #[arg(long, default_value = "1", value_parser = positive)]
+    pub callers: usize,
+    /// Calls each caller keeps in flight (1: one call at a time, the round trip unloaded).
+    #[arg(long, default_value = "1", value_parser = positive)]
+    pub in_flight: usize,
+    /// Callee sessions sharing the registration (round-robin when more than one).
+    #[arg(long, default_value = "1", value_parser = positive)]
+    pub callees: usize,
+    /// Size of the call's one string argument, echoed back.
+    #[arg(long, default_value = "100")]
+    pub payload_bytes: usize,
 }
 
 /// `idle` options.

@@ -54,6 +54,7 @@ pub fn run_scenario(command: &Command) -> Result<Report, BenchError> {
             Command::Idle(a) => scenario::idle::run(a).await,
             Command::Handshake(a) => scenario::handshake::run(a).await,
             Command::CrossNode(a) => scenario::latency::run_cross_node(a).await,
+            Command::Rpc(a) => scenario::rpc::run(a).await,
             Command::Plot(_) | Command::Ceiling(_) => {
                 Err(BenchError::Usage("not a scenario".into()))
             }
@@ -85,7 +86,7 @@ const COMPARED: &[&str] = &[
 pub fn run_beside_ceiling(command: &Command, exe: &std::path::Path) -> Result<Report, BenchError> {
     let mut beside = command.clone();
     let common = match &mut beside {
-        Command::CrossNode(_) => None,
+        Command::CrossNode(_) | Command::Rpc(_) => None,
         other => other.common_mut(),
     }
     .ok_or_else(|| {

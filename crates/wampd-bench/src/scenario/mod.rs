@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod handshake;
 pub mod idle;
 pub mod latency;
+pub mod rpc;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
