@@ -4,12 +4,15 @@
 //! ```text
 //! [ 1, from, realm, kind, call, …]      kind 0 CALL:   procedure, args, kwargs,
 //!                                                      receive_progress, progress, timeout_ms | nil,
-//!                                                      caller session, authid, authrole, disclose_me
-//!                                       kind 1 RESULT: args, kwargs, progress
-//!                                       kind 2 ERROR:  error, message, args, kwargs
+//!                                                      caller session, authid, authrole, disclose_me,
+//!                                                      passthru
+//!                                       kind 1 RESULT: args, kwargs, progress, passthru
+//!                                       kind 2 ERROR:  error, message, args, kwargs, passthru
 //!                                       kind 3 CANCEL: mode ("skip", "kill", "killnowait")
 //! [ 1, [realm, procedure, match, invoke], … ]     a node's procedures
 //! ```
+//!
+//! `passthru` is the payload passthru attributes as a dict (empty for an ordinary payload).
 //!
 //! Like the publication envelope, a message of another version or shape is refused with an
 //! [`EnvelopeError`] (counted and logged at debug by the receiver, never fatal).
@@ -19,6 +22,7 @@ use bytes::Bytes;
 use super::envelope::{EnvelopeError, VERSION};
 use crate::router::backplane::{Announced, CallerIdentity, RemoteCall};
 use crate::router::dealer::{CancelMode, InvokePolicy};
+use crate::router::passthru::Passthru;
 use wampd_proto::wamp::codec::{self, msgpack_writer as w};
 use wampd_proto::wamp::{Dict, MatchPolicy, Serializer, Value};
 
@@ -31,9 +35,9 @@ const CANCEL: u64 = 3;
 pub fn encode_call(from: u64, realm: &str, message: &RemoteCall) -> Bytes {
     let mut out = Vec::with_capacity(96);
     let fields = match message {
-        RemoteCall::Call { .. } => 10,
-        RemoteCall::Result { .. } => 3,
-        RemoteCall::Error { .. } => 4,
+        RemoteCall::Call { .. } => 11,
+        RemoteCall::Result { .. } => 4,
+        RemoteCall::Error { .. } => 5,
         RemoteCall::Cancel { .. } => 1,
     };
     w::array_len(&mut out, 5 + fields);
@@ -51,6 +55,7 @@ pub fn encode_call(from: u64, realm: &str, message: &RemoteCall) -> Bytes {
             timeout_ms,
             caller,
             disclose_me,
+            passthru,
         } => {
             w::uint(&mut out, CALL);
             w::uint(&mut out, *call);
@@ -67,18 +72,21 @@ pub fn encode_call(from: u64, realm: &str, message: &RemoteCall) -> Bytes {
             w::str(&mut out, &caller.authid);
             w::str(&mut out, &caller.authrole);
             w::bool(&mut out, *disclose_me);
+            write_passthru(&mut out, passthru.as_ref());
         }
         RemoteCall::Result {
             call,
             args,
             kwargs,
             progress,
+            passthru,
         } => {
             w::uint(&mut out, RESULT);
             w::uint(&mut out, *call);
             w::list(&mut out, args);
             w::dict(&mut out, kwargs);
             w::bool(&mut out, *progress);
+            write_passthru(&mut out, passthru.as_ref());
         }
         RemoteCall::Error {
             call,
@@ -86,6 +94,7 @@ pub fn encode_call(from: u64, realm: &str, message: &RemoteCall) -> Bytes {
             message,
             args,
             kwargs,
+            passthru,
         } => {
             w::uint(&mut out, ERROR);
             w::uint(&mut out, *call);
@@ -93,6 +102,7 @@ pub fn encode_call(from: u64, realm: &str, message: &RemoteCall) -> Bytes {
             w::str(&mut out, message);
             w::list(&mut out, args);
             w::dict(&mut out, kwargs);
+            write_passthru(&mut out, passthru.as_ref());
         }
         RemoteCall::Cancel { call, mode } => {
             w::uint(&mut out, CANCEL);
@@ -101,6 +111,10 @@ pub fn encode_call(from: u64, realm: &str, message: &RemoteCall) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+fn write_passthru(out: &mut Vec<u8>, passthru: Option<&Passthru>) {
+    w::dict(out, &passthru.map(Passthru::to_dict).unwrap_or_default());
 }
 
 /// A decoded call message: who sent it, the realm, the message.
@@ -172,6 +186,11 @@ impl Fields {
             _ => Err(EnvelopeError::Malformed(what)),
         }
     }
+
+    fn passthru(&mut self) -> Result<Option<Passthru>, EnvelopeError> {
+        Passthru::from_options(&self.dict("passthru")?)
+            .map_err(|_| EnvelopeError::Malformed("passthru"))
+    }
 }
 
 /// Decodes a call message.
@@ -200,12 +219,14 @@ pub fn decode_call(data: &[u8]) -> Result<CallEnvelope, EnvelopeError> {
                 authrole: f.string("authrole")?,
             },
             disclose_me: f.flag("disclose_me")?,
+            passthru: f.passthru()?,
         },
         RESULT => RemoteCall::Result {
             call,
             args: f.list("args")?,
             kwargs: f.dict("kwargs")?,
             progress: f.flag("progress")?,
+            passthru: f.passthru()?,
         },
         ERROR => RemoteCall::Error {
             call,
@@ -213,6 +234,7 @@ pub fn decode_call(data: &[u8]) -> Result<CallEnvelope, EnvelopeError> {
             message: f.string("message")?,
             args: f.list("args")?,
             kwargs: f.dict("kwargs")?,
+            passthru: f.passthru()?,
         },
         CANCEL => {
             let mode = f.string("mode")?;
@@ -314,12 +336,18 @@ mod tests {
                 authrole: "user".into(),
             },
             disclose_me: true,
+            passthru: None,
         });
+        let mut ppt = Dict::new();
+        ppt.insert("ppt_scheme".into(), Value::from("x_app"));
+        let passthru = Passthru::from_options(&ppt).ok().flatten();
+        assert!(passthru.is_some());
         round_trip(RemoteCall::Result {
             call: 7,
             args: vec![Value::Str("x".into())],
             kwargs,
             progress: true,
+            passthru: passthru.clone(),
         });
         round_trip(RemoteCall::Error {
             call: 7,
@@ -327,6 +355,7 @@ mod tests {
             message: "no".into(),
             args: Vec::new(),
             kwargs: Dict::new(),
+            passthru,
         });
         for mode in [CancelMode::Skip, CancelMode::Kill, CancelMode::KillNoWait] {
             round_trip(RemoteCall::Cancel { call: 7, mode });

@@ -13,6 +13,7 @@ use std::fmt;
 use crate::router::broker::{Position, Publication, Publisher};
 use crate::router::dealer::{CancelMode, InvokePolicy};
 use crate::router::history::StreamLimits;
+use crate::router::passthru::Passthru;
 use crate::router::publish_options::PublishOptions;
 use wampd_proto::wamp::v1::Payload;
 use wampd_proto::wamp::{Dict, Id, MatchPolicy, Value};
@@ -84,6 +85,8 @@ pub enum RemoteCall {
         caller: CallerIdentity,
         /// `CALL.Options.disclose_me`.
         disclose_me: bool,
+        /// Payload passthru attributes.
+        passthru: Option<Passthru>,
     },
     /// Callee's node → caller's node: a (progressive) result.
     Result {
@@ -95,6 +98,8 @@ pub enum RemoteCall {
         kwargs: Dict,
         /// More results follow.
         progress: bool,
+        /// Payload passthru attributes.
+        passthru: Option<Passthru>,
     },
     /// Callee's node → caller's node: the call failed.
     Error {
@@ -108,6 +113,8 @@ pub enum RemoteCall {
         args: Vec<Value>,
         /// Keyword error arguments.
         kwargs: Dict,
+        /// Payload passthru attributes.
+        passthru: Option<Passthru>,
     },
     /// Caller's node → callee's node: the caller canceled.
     Cancel {

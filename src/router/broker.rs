@@ -374,8 +374,12 @@ pub fn event_details(publication: &Publication<'_>, policy: MatchPolicy) -> Dict
 }
 
 /// The details every EVENT of `publication` on a `policy` subscription carries whoever
-/// receives it: the topic on pattern subscriptions, the stream position on history topics.
+/// receives it: payload passthru attributes, the topic on pattern subscriptions, the stream
+/// position on history topics.
 fn add_routing_details(details: &mut Dict, publication: &Publication<'_>, policy: MatchPolicy) {
+    if let Some(passthru) = &publication.options.passthru {
+        passthru.insert_into(details);
+    }
     if policy != MatchPolicy::Exact {
         details.insert("topic".into(), Value::Str(publication.topic.to_owned()));
     }

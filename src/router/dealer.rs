@@ -34,6 +34,7 @@ use tracing::debug;
 use crate::router::backplane::{Backplane, CallerIdentity, RemoteCall};
 use crate::router::handle::SessionHandle;
 use crate::router::outbound::Frame;
+use crate::router::passthru::Passthru;
 use crate::router::refusal::Refusal;
 use crate::router::topic_index::TopicIndex;
 use wampd_proto::wamp::message::code;
@@ -119,7 +120,12 @@ impl Caller {
     }
 
     /// Sends a (possibly progressive) result.
-    pub fn result(&self, args: Vec<Value>, kwargs: Dict, progress: bool) {
+    pub fn result(&self, answer: Answer, progress: bool) {
+        let Answer {
+            args,
+            kwargs,
+            passthru,
+        } = answer;
         match self {
             Caller::Remote(remote) => {
                 let message = RemoteCall::Result {
@@ -127,6 +133,7 @@ impl Caller {
                     args,
                     kwargs,
                     progress,
+                    passthru,
                 };
                 remote.answer(&message);
             }
@@ -134,6 +141,9 @@ impl Caller {
                 let mut details = Dict::new();
                 if progress {
                     details.insert("progress".into(), Value::Bool(true));
+                }
+                if let Some(passthru) = &passthru {
+                    passthru.insert_into(&mut details);
                 }
                 send_v2(
                     session,
@@ -161,6 +171,24 @@ impl Caller {
 
     /// Sends the call's error.
     pub fn error(&self, error: &str, message: &str, args: Vec<Value>, kwargs: Dict) {
+        self.error_with(
+            error,
+            message,
+            Answer {
+                args,
+                kwargs,
+                passthru: None,
+            },
+        );
+    }
+
+    /// Sends the call's error, with the callee's error payload (passthru attributes included).
+    pub fn error_with(&self, error: &str, message: &str, answer: Answer) {
+        let Answer {
+            args,
+            kwargs,
+            passthru,
+        } = answer;
         match self {
             Caller::Remote(remote) => {
                 let message = RemoteCall::Error {
@@ -169,6 +197,7 @@ impl Caller {
                     message: message.to_owned(),
                     args,
                     kwargs,
+                    passthru,
                 };
                 remote.answer(&message);
             }
@@ -178,12 +207,16 @@ impl Caller {
                 } else {
                     args
                 };
+                let mut details = Dict::new();
+                if let Some(passthru) = &passthru {
+                    passthru.insert_into(&mut details);
+                }
                 send_v2(
                     session,
                     &Message::Error {
                         request_type: code::CALL,
                         request: *request,
-                        details: Dict::new(),
+                        details,
                         error: error.to_owned(),
                         args,
                         kwargs,
@@ -201,6 +234,29 @@ impl Caller {
                 });
                 let _ = session.send(Frame::Text(text.into()));
             }
+        }
+    }
+}
+
+/// What a callee answered: its payload and, in payload passthru mode, the attributes that
+/// travel with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    /// Positional results.
+    pub args: Vec<Value>,
+    /// Keyword results.
+    pub kwargs: Dict,
+    /// Payload passthru attributes ([`crate::router::passthru`]).
+    pub passthru: Option<Passthru>,
+}
+
+impl Answer {
+    /// An ordinary answer.
+    pub fn new(args: Vec<Value>, kwargs: Dict) -> Answer {
+        Answer {
+            args,
+            kwargs,
+            passthru: None,
         }
     }
 }
@@ -406,6 +462,8 @@ pub struct CallRequest {
     pub progress: bool,
     /// `CALL.Options.timeout` after the ceiling; forwarded to `forward_timeout` callees.
     pub timeout: Option<std::time::Duration>,
+    /// Payload passthru attributes, for the INVOCATION ([`crate::router::passthru`]).
+    pub passthru: Option<Passthru>,
 }
 
 /// Registrations and calls in flight for one realm.
@@ -799,6 +857,18 @@ impl Dealer {
         if call.receive_progress {
             details.insert("receive_progress".into(), Value::Bool(true));
         }
+        if let Some(passthru) = &call.passthru {
+            if !callee.session.passthru {
+                return Err(fail(
+                    error_uri::FEATURE_NOT_SUPPORTED,
+                    format!(
+                        "the callee of \"{}\" does not take payload passthru",
+                        call.procedure
+                    ),
+                ));
+            }
+            passthru.insert_into(&mut details);
+        }
         // A callee that registered with forward_timeout enforces the timeout; the dealer does not.
         let deadline = match call.timeout {
             Some(timeout) if callee.forward_timeout => {
@@ -885,6 +955,7 @@ impl Dealer {
                 .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             caller: caller.identity(),
             disclose_me: call.disclose_me,
+            passthru: call.passthru,
         };
         if !cluster.backplane.send_call(node, &cluster.realm, &message) {
             return Err(fail(
@@ -935,6 +1006,9 @@ impl Dealer {
                 if call.progress {
                     details.insert("progress".into(), Value::Bool(true));
                 }
+                if let Some(passthru) = &call.passthru {
+                    passthru.insert_into(&mut details);
+                }
                 let message = Message::Invocation {
                     request: invocation,
                     registration: pending.registration,
@@ -955,6 +1029,7 @@ impl Dealer {
                     timeout_ms: None,
                     caller: pending.caller.identity(),
                     disclose_me: call.disclose_me,
+                    passthru: call.passthru,
                 };
                 self.cluster
                     .as_ref()
@@ -1015,14 +1090,7 @@ impl Dealer {
     /// A callee's YIELD (`callee`: the session, or [`remote_key`] of the node that answers for
     /// its callee). Progressive results go through while the call stays open; unknown
     /// invocations (the caller left or canceled) are ignored.
-    pub fn yield_result(
-        &mut self,
-        callee: Id,
-        invocation: Id,
-        args: Vec<Value>,
-        kwargs: Dict,
-        progress: bool,
-    ) {
+    pub fn yield_result(&mut self, callee: Id, invocation: Id, answer: Answer, progress: bool) {
         let Some(pending) = self.pending.get(&invocation) else {
             return;
         };
@@ -1031,13 +1099,13 @@ impl Dealer {
         }
         if progress {
             if pending.receive_progress && !pending.canceled {
-                pending.caller.result(args, kwargs, true);
+                pending.caller.result(answer, true);
             }
             return;
         }
         // After a `kill` CANCEL the callee may still finish: its result goes through.
         if let Some(pending) = self.finish(invocation) {
-            pending.caller.result(args, kwargs, false);
+            pending.caller.result(answer, false);
         }
     }
 
@@ -1049,8 +1117,7 @@ impl Dealer {
         invocation: Id,
         error: &str,
         message: &str,
-        args: Vec<Value>,
-        kwargs: Dict,
+        answer: Answer,
     ) {
         if self
             .pending
@@ -1058,7 +1125,7 @@ impl Dealer {
             .is_some_and(|p| p.callee.key() == callee)
         {
             if let Some(pending) = self.finish(invocation) {
-                pending.caller.error(error, message, args, kwargs);
+                pending.caller.error_with(error, message, answer);
             }
         }
     }

@@ -34,6 +34,9 @@ pub struct SessionHandle {
     /// Whether the session announced the callee feature `progressive_call_invocations` (may get
     /// INVOCATIONs with `progress: true`).
     pub progressive_invocations: bool,
+    /// Whether the session announced, as callee, that it takes passthru payloads
+    /// ([`crate::router::passthru`]): only such callees get INVOCATIONs carrying one.
+    pub passthru: bool,
     /// Where frames for this session go.
     pub outbound: Outbound,
 }
@@ -66,6 +69,7 @@ impl SessionHandle {
             peer: String::new(),
             interruptible: false,
             progressive_invocations: false,
+            passthru: false,
             outbound,
         };
         (handle, rx)
@@ -102,6 +106,7 @@ impl SessionHandle {
             peer: String::new(),
             interruptible: false,
             progressive_invocations: false,
+            passthru: false,
             outbound,
         };
         (handle, rx)

@@ -18,6 +18,7 @@ pub mod meta;
 pub mod operations;
 pub mod oro_ping;
 pub mod outbound;
+pub mod passthru;
 pub mod publish_options;
 pub mod publisher;
 pub mod realm;

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use crate::router::handle::SessionHandle;
+use crate::router::passthru::Passthru;
 use wampd_proto::wamp::OptionError;
 use wampd_proto::wamp::{Dict, Id, Value};
 
@@ -35,6 +36,8 @@ pub struct PublishOptions {
     pub eligible_authid: Option<HashSet<String>>,
     /// If present, only these auth roles may receive the event.
     pub eligible_authrole: Option<HashSet<String>>,
+    /// Payload passthru attributes, copied into every EVENT ([`crate::router::passthru`]).
+    pub passthru: Option<Passthru>,
 }
 
 impl Default for PublishOptions {
@@ -50,6 +53,7 @@ impl Default for PublishOptions {
             eligible: None,
             eligible_authid: None,
             eligible_authrole: None,
+            passthru: None,
         }
     }
 }
@@ -62,6 +66,7 @@ impl PublishOptions {
             exclude_me: flag(options, "exclude_me", true)?,
             disclose_me: flag(options, "disclose_me", false)?,
             retain: flag(options, "retain", false)?,
+            passthru: Passthru::from_options(options)?,
             ..PublishOptions::default()
         };
         if let Some(v) = options.get("exclude") {

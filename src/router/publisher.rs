@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::router::backplane::Outgoing;
 use crate::router::broker::{Publication, PublishStats};
 use crate::router::handle::SessionHandle;
+use crate::router::passthru::Passthru;
 use crate::router::publish_options::PublishOptions;
 use crate::router::realm::Realm;
 use crate::router::Router;
@@ -44,6 +45,9 @@ impl Router {
         request: PublishRequest<'_>,
     ) -> Result<PublishOptions, Refusal> {
         let options = PublishOptions::parse(request.options)?;
+        if options.passthru.is_some() {
+            Passthru::check_payload(request.args, request.kwargs)?;
+        }
         let topic = request.topic;
         if !request.any_topic
             && !uri::is_valid_uri(topic, self.config().uri_policy, MatchPolicy::Exact)

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use crate::router::backplane::{Announced, RemoteCall};
-use crate::router::dealer::{remote_key, CallRequest, Caller, RemoteCaller, RemoteProcedure};
+use crate::router::dealer::{
+    remote_key, Answer, CallRequest, Caller, RemoteCaller, RemoteProcedure,
+};
 use crate::router::Router;
 use wampd_proto::wamp::{error_uri, Dict};
 
@@ -36,6 +38,7 @@ impl Router {
                     message: format!("realm \"{realm}\" is not served by the callee's node"),
                     args: Vec::new(),
                     kwargs: Dict::new(),
+                    passthru: None,
                 };
                 let _ = backplane.send_call(from, realm, &refusal);
             }
@@ -52,6 +55,7 @@ impl Router {
                 timeout_ms,
                 caller,
                 disclose_me,
+                passthru,
             } => {
                 let caller = Caller::Remote(RemoteCaller {
                     node: from,
@@ -70,6 +74,7 @@ impl Router {
                     disclose_me,
                     progress,
                     timeout,
+                    passthru,
                 };
                 let limits = &self.config().limits;
                 let outcome = realm
@@ -88,18 +93,35 @@ impl Router {
                 args,
                 kwargs,
                 progress,
-            } => realm
-                .dealer()
-                .yield_result(remote_key(from), call, args, kwargs, progress),
+                passthru,
+            } => realm.dealer().yield_result(
+                remote_key(from),
+                call,
+                Answer {
+                    args,
+                    kwargs,
+                    passthru,
+                },
+                progress,
+            ),
             RemoteCall::Error {
                 call,
                 error,
                 message,
                 args,
                 kwargs,
-            } => realm
-                .dealer()
-                .yield_error(remote_key(from), call, &error, &message, args, kwargs),
+                passthru,
+            } => realm.dealer().yield_error(
+                remote_key(from),
+                call,
+                &error,
+                &message,
+                Answer {
+                    args,
+                    kwargs,
+                    passthru,
+                },
+            ),
             RemoteCall::Cancel { call, mode } => {
                 realm.dealer().cancel(remote_key(from), call, mode);
             }

@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::metrics::SessionLabels;
 use crate::oro::topics;
-use crate::router::dealer::{CallRequest, Caller};
+use crate::router::dealer::{Answer, CallRequest, Caller};
 use crate::router::handle::SessionHandle;
 use crate::router::log_budget::{LogBudget, Verdict};
 use crate::router::operations::{Actor, Called, SubscribeRequest};
@@ -86,6 +86,7 @@ impl V1Session {
             peer: peer.to_string(),
             interruptible: false,
             progressive_invocations: false,
+            passthru: false,
             outbound,
         });
         realm.join(handle.clone());
@@ -316,13 +317,14 @@ impl V1Session {
             disclose_me: false,
             progress: false,
             timeout: None,
+            passthru: None,
         };
         // WAMP v1 has no call options: no timeout, no progress, no disclosure.
         match self
             .router
             .op_call(self.actor(), caller.clone(), call, Duration::ZERO)
         {
-            Ok(Called::Answered(args)) => caller.result(args, Dict::new(), false),
+            Ok(Called::Answered(args)) => caller.result(Answer::new(args, Dict::new()), false),
             Ok(Called::Invoked(_)) => {}
             Err(e) => {
                 debug!(session = self.id(), error = e.error, message = %e.message, "v1 CALL failed");

@@ -135,6 +135,7 @@ impl SioSession {
             peer: peer.to_string(),
             interruptible: false,
             progressive_invocations: false,
+            passthru: false,
             outbound,
         });
         realm.join(handle.clone());

@@ -18,6 +18,7 @@ fn call(procedure: &str) -> CallRequest {
         progress: false,
         timeout: None,
         disclose_me: false,
+        passthru: None,
     }
 }
 
@@ -68,7 +69,12 @@ fn deadlines_go_with_their_calls_and_expire_in_order() {
         .call(v2(3), call("p"), &limits, None)
         .expect("routed");
     assert_eq!(dealer.armed_deadlines(), 2);
-    dealer.yield_result(callee.id, answered, Vec::new(), Dict::new(), false);
+    dealer.yield_result(
+        callee.id,
+        answered,
+        Answer::new(Vec::new(), Dict::new()),
+        false,
+    );
     assert_eq!(
         dealer.armed_deadlines(),
         1,
@@ -206,16 +212,14 @@ fn calls_go_to_the_node_that_announced_the_procedure_and_fail_when_it_leaves() {
     dealer.yield_result(
         remote_key(78),
         call_id,
-        vec![Value::UInt(1)],
-        Dict::new(),
+        Answer::new(vec![Value::UInt(1)], Dict::new()),
         false,
     );
     assert_eq!(dealer.pending_calls(), 1);
     dealer.yield_result(
         remote_key(77),
         call_id,
-        vec![Value::UInt(2)],
-        Dict::new(),
+        Answer::new(vec![Value::UInt(2)], Dict::new()),
         false,
     );
     assert_eq!(dealer.pending_calls(), 0);
@@ -282,7 +286,12 @@ fn a_call_from_another_node_is_served_here_or_refused_never_passed_on() {
         .call(from_node(11), call("here"), &Limits::default(), None)
         .expect("invoked");
     assert!(callee_rx.try_recv().is_some(), "the INVOCATION");
-    dealer.yield_result(callee.id, invocation, vec![], Dict::new(), false);
+    dealer.yield_result(
+        callee.id,
+        invocation,
+        Answer::new(vec![], Dict::new()),
+        false,
+    );
     let sent = recorder.take();
     assert!(
         matches!(

@@ -156,6 +156,7 @@ impl Session {
             peer: self.peer.to_string(),
             interruptible: callee.call_canceling,
             progressive_invocations: callee.progressive_call_invocations,
+            passthru: callee.passthru,
             outbound: self.outbound.clone(),
         });
         realm.join(handle.clone());
@@ -201,6 +202,7 @@ impl Session {
 pub(super) struct CalleeFeatures {
     call_canceling: bool,
     progressive_call_invocations: bool,
+    passthru: bool,
 }
 
 impl CalleeFeatures {
@@ -221,6 +223,7 @@ impl CalleeFeatures {
         CalleeFeatures {
             call_canceling: announced("call_canceling"),
             progressive_call_invocations: announced("progressive_call_invocations"),
+            passthru: crate::router::passthru::announced(hello, "callee"),
         }
     }
 }
@@ -234,6 +237,8 @@ fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
         "pattern_based_subscription",
         "event_retention",
         "event_history",
+        "payload_passthru_mode",
+        "payload_transparency",
     ] {
         features.insert(feature.into(), Value::Bool(true));
     }
@@ -250,6 +255,8 @@ fn welcome_details(handle: &SessionHandle, authmethod: &str) -> Dict {
         "progressive_call_invocations",
         "call_timeout",
         "call_canceling",
+        "payload_passthru_mode",
+        "payload_transparency",
     ] {
         dealer_features.insert(feature.into(), Value::Bool(true));
     }

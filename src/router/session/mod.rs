@@ -20,10 +20,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use tracing::{debug, info, warn};
 
 use crate::router::broker::Position;
-use crate::router::dealer::{CallRequest, Caller, CancelMode};
+use crate::router::dealer::{Answer, CallRequest, Caller, CancelMode};
 use crate::router::handle::SessionHandle;
 use crate::router::operations::{Actor, Called, SubscribeRequest};
 use crate::router::outbound::{Frame, Outbound};
+use crate::router::passthru::Passthru;
 use crate::router::publish_options::flag;
 use crate::router::publisher::PublishRequest;
 use crate::router::realm::Realm;
@@ -449,12 +450,22 @@ impl Session {
                     .get("progress")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
+                let passthru = match Passthru::parse(&options, &args, &kwargs) {
+                    Ok(passthru) => passthru,
+                    Err(refusal) => {
+                        self.error(code::YIELD, request, refusal.error, &refusal.message);
+                        return Step::Continue;
+                    }
+                };
                 if let Some(joined) = self.joined() {
                     joined.realm.dealer().yield_result(
                         joined.handle.id,
                         request,
-                        args,
-                        kwargs,
+                        Answer {
+                            args,
+                            kwargs,
+                            passthru,
+                        },
                         progress,
                     );
                 }
@@ -463,19 +474,24 @@ impl Session {
             Message::Error {
                 request_type,
                 request,
+                details,
                 error,
                 args,
                 kwargs,
-                ..
             } if request_type == code::INVOCATION => {
+                // A malformed passthru ERROR still ends the call; its attributes are dropped.
+                let passthru = Passthru::parse(&details, &args, &kwargs).unwrap_or(None);
                 if let Some(joined) = self.joined() {
                     joined.realm.dealer().yield_error(
                         joined.handle.id,
                         request,
                         &error,
                         "the callee reported an error",
-                        args,
-                        kwargs,
+                        Answer {
+                            args,
+                            kwargs,
+                            passthru,
+                        },
                     );
                 }
                 Step::Continue
@@ -802,6 +818,13 @@ impl Session {
                 }
             },
         };
+        let passthru = match Passthru::parse(options, &args, &kwargs) {
+            Ok(passthru) => passthru,
+            Err(refusal) => {
+                self.error(code::CALL, request, refusal.error, &refusal.message);
+                return Step::Continue;
+            }
+        };
         let caller = Caller::V2 {
             session: joined.handle.clone(),
             request,
@@ -814,6 +837,7 @@ impl Session {
             disclose_me: flag("disclose_me"),
             progress: flag("progress"),
             timeout: None,
+            passthru,
         };
         match self.router.op_call(joined.actor(), caller, call, timeout) {
             Ok(Called::Answered(args)) => self.send(&Message::Result {

@@ -291,7 +291,17 @@ pub(crate) enum Elem<'a> {
     Dict(&'a Dict),
     /// Args.
     List(&'a [Value]),
+    /// A payload written in place of Args: the one binary of a message in autobahn's payload
+    /// transparency form ([`TRANSPARENT_PAYLOAD`]).
+    One(&'a Value),
 }
+
+/// The Options/Details key that marks autobahn's payload transparency (end-to-end encrypted
+/// payloads, `enc_algo: "cryptobox"`): such a message carries its payload as one binary in
+/// place of `Arguments|list`. Decoding takes that binary as the only argument; encoding a
+/// message whose Options/Details have this key and whose only argument is a binary writes it
+/// back in that place, so autobahn peers on both ends see the form they sent.
+pub const TRANSPARENT_PAYLOAD: &str = "enc_algo";
 
 /// Most elements any message has: ERROR with code, type, request, details,
 /// error, args and kwargs.
@@ -304,6 +314,8 @@ pub(crate) struct Elems<'a> {
     len: usize,
     /// Args seen, written once KwArgs decide whether they are needed.
     args: &'a [Value],
+    /// The message's first dict (Options or Details) marks a transparent payload.
+    transparent: Option<bool>,
 }
 
 impl<'a> Elems<'a> {
@@ -312,10 +324,14 @@ impl<'a> Elems<'a> {
             items: [Elem::UInt(code); MAX_ELEMS],
             len: 1,
             args: &[],
+            transparent: None,
         }
     }
 
     fn push(&mut self, e: Elem<'a>) -> &mut Self {
+        if let (Elem::Dict(d), None) = (e, self.transparent) {
+            self.transparent = Some(d.contains_key(TRANSPARENT_PAYLOAD));
+        }
         // Capacity is sized for the largest message; `get_mut` keeps this
         // panic-free even if that invariant were ever broken.
         if let Some(slot) = self.items.get_mut(self.len) {
@@ -334,6 +350,12 @@ impl<'a> Elems<'a> {
     /// The payload omission rule: Args only when either is non-empty, KwArgs only when
     /// non-empty.
     fn kwargs(&mut self, kwargs: &'a Dict) {
+        if let ([one @ Value::Bin(_)], Some(true), true) =
+            (self.args, self.transparent, kwargs.is_empty())
+        {
+            self.push(Elem::One(one));
+            return;
+        }
         if !self.args.is_empty() || !kwargs.is_empty() {
             self.push(Elem::List(self.args));
         }
@@ -368,6 +390,7 @@ impl Message {
                     Elem::Str(s) => Value::Str(s.to_owned()),
                     Elem::Dict(d) => Value::Dict(d.clone()),
                     Elem::List(l) => Value::List(l.to_vec()),
+                    Elem::One(v) => v.clone(),
                 })
                 .collect(),
         )
@@ -396,7 +419,12 @@ impl Message {
             None => return Err(DecodeError::NotAList),
         };
         let name = name_for_code(code).ok_or(DecodeError::UnknownCode(code))?;
-        let mut f = Fields { name, total, it };
+        let mut f = Fields {
+            name,
+            total,
+            it,
+            transparent: None,
+        };
         let msg = Message::decode_fields(code, &mut f)?;
         f.finish()?;
         Ok(msg)
@@ -408,6 +436,8 @@ struct Fields {
     name: &'static str,
     total: usize,
     it: std::vec::IntoIter<Value>,
+    /// Set by the first dict read (Options or Details): see [`TRANSPARENT_PAYLOAD`].
+    transparent: Option<bool>,
 }
 
 impl Fields {
@@ -449,7 +479,12 @@ impl Fields {
 
     fn dict(&mut self, what: &str) -> Result<Dict, DecodeError> {
         match self.next(what)? {
-            Value::Dict(d) => Ok(strip_nulls(d)),
+            Value::Dict(d) => {
+                let d = strip_nulls(d);
+                self.transparent
+                    .get_or_insert(d.contains_key(TRANSPARENT_PAYLOAD));
+                Ok(d)
+            }
             _ => Err(self.err(format!("{what} must be a dict"))),
         }
     }
@@ -467,6 +502,7 @@ impl Fields {
         match self.it.next() {
             None => Ok(Vec::new()),
             Some(Value::List(l)) => Ok(l),
+            Some(bin @ Value::Bin(_)) if self.transparent == Some(true) => Ok(vec![bin]),
             Some(_) => Err(self.err("Args must be a list".to_owned())),
         }
     }

@@ -121,6 +121,7 @@ impl Serialize for ElemSer<'_> {
             Elem::Str(st) => s.serialize_str(st),
             Elem::Dict(d) => serialize_dict(d, s),
             Elem::List(l) => serialize_list(l, s),
+            Elem::One(v) => ValueSer(v).serialize(s),
         }
     }
 }

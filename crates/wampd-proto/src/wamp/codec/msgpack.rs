@@ -35,6 +35,7 @@ pub(super) fn encode_message(msg: &Message, out: &mut Vec<u8>) {
             Elem::Str(s) => write_str(out, s),
             Elem::Dict(d) => write_dict(out, d),
             Elem::List(l) => write_list(out, l),
+            Elem::One(v) => encode_value(v, out),
         }
     }
 }
