@@ -53,8 +53,8 @@ enum Command {
         /// The authrole it grants.
         #[arg(long)]
         role: String,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 300)]
+        /// Lifetime: seconds, or with a unit like the settings' durations (300, 90s, 5m, 2h).
+        #[arg(long, default_value = "300", value_parser = parse_ttl)]
         ttl: i64,
         /// A topic the holder may subscribe to (repeatable; a trailing '.' means a prefix).
         /// Without any, subscriptions are unrestricted.
@@ -217,6 +217,7 @@ fn mint_ticket(
     ttl: i64,
     topics: Vec<String>,
 ) -> ExitCode {
+    // (`ttl` is at least one second: `parse_ttl` refuses less.)
     let secret = match env_files::load(&common.env_dir, &common.env) {
         Ok(env) => env
             .get(wampd::config::table::WEBSOCKET_TICKET_SECRET)
@@ -294,4 +295,13 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
         server.run(wampd::shutdown::signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// `wampd ticket --ttl`: a duration as the settings take them, in whole seconds, at least 1.
+fn parse_ttl(s: &str) -> Result<i64, String> {
+    let duration = wampd_proto::units::parse_duration(s)?;
+    match i64::try_from(duration.as_secs()) {
+        Ok(secs) if secs >= 1 => Ok(secs),
+        _ => Err("a lifetime of at least one second, e.g. 300, 90s, 5m or 2h".into()),
+    }
 }

@@ -226,8 +226,7 @@ async fn wampd_ticket_mints_what_autobahn_python_presents() {
         .env("WEBSOCKET_TICKET_SECRET", SECRET)
         .current_dir(dir.path())
         .args([
-            "ticket", "--authid", "alice", "--role", "editor", "--ttl", "120", "--topic",
-            "com.app.",
+            "ticket", "--authid", "alice", "--role", "editor", "--ttl", "2m", "--topic", "com.app.",
         ])
         .output()
         .expect("wampd runs");

@@ -131,6 +131,7 @@ fn invalid_values_stop_start_up_naming_variable_value_and_expectation() {
         ("WEBSOCKET_LOG_FORMAT", "xml", "json"),
         ("WEBSOCKET_URI_CHECK", "lenient", "strict"),
         ("WEBSOCKET_SERVER_DSN", "//host:99999", "DSN"),
+        ("WEBSOCKET_SERVER_DSN", "foo", "a DSN with a host"),
     ] {
         for args in [&["config:check"][..], &["websocket:server"][..]] {
             let out = run(dir.path(), args, &[(var, value)]);
@@ -141,6 +142,17 @@ fn invalid_values_stop_start_up_naming_variable_value_and_expectation() {
                 "{err}"
             );
         }
+    }
+    // A blank secret would silently turn off what it guards: refused, named, not echoed.
+    for var in [
+        "ORO_SECRET",
+        "WEBSOCKET_TICKET_SECRET",
+        "WEBSOCKET_PUBLISH_SECRET",
+    ] {
+        let out = run(dir.path(), &["config:check"], &[(var, "   ")]);
+        assert!(!out.status.success(), "{var}=' ' accepted");
+        let err = stderr(&out);
+        assert!(err.contains(var) && err.contains("not blank"), "{err}");
     }
     let out = run(
         dir.path(),

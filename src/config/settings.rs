@@ -294,8 +294,17 @@ impl Settings {
             Some((_, "")) => return Err(ConfigError::NotConfigured),
             Some((variable, value)) => {
                 let dsn = parse_dsn(variable, value)?;
-                if !dsn.is_configured() {
+                if dsn.host == "null" {
                     return Err(ConfigError::NotConfigured);
+                }
+                if !dsn.is_configured() {
+                    // Set, but not to anything a server can listen on (`foo`, `tcp://`): say
+                    // which variable and what it should look like, not "not configured".
+                    return Err(ConfigError::invalid(
+                        variable,
+                        value,
+                        "a DSN with a host, such as //0.0.0.0:8080 or tcp://127.0.0.1:8080 (empty leaves the websocket server off)",
+                    ));
                 }
                 dsn
             }
@@ -438,7 +447,7 @@ impl Settings {
 
         let publish_defaults = PublishSettings::default();
         let publish = PublishSettings {
-            secret: value_of(env, WEBSOCKET_PUBLISH_SECRET).map(str::to_string),
+            secret: secret_of(env, WEBSOCKET_PUBLISH_SECRET)?.map(str::to_string),
             require_signature: knob(
                 env,
                 WEBSOCKET_PUBLISH_REQUIRE_SIGNATURE,
@@ -487,9 +496,11 @@ impl Settings {
             parse_role,
         )?;
 
-        let oro_secret = value_of(env, ORO_SECRET)
-            .or_else(|| value_of(env, WEBSOCKET_SECRET))
-            .map(str::to_string);
+        let oro_secret = match secret_of(env, ORO_SECRET)? {
+            Some(secret) => Some(secret),
+            None => secret_of(env, WEBSOCKET_SECRET)?,
+        }
+        .map(str::to_string);
         if oro_secret
             .as_deref()
             .is_some_and(|s| s.contains(['{', '}']))
@@ -531,7 +542,7 @@ impl Settings {
             parse_duration,
         )?;
 
-        let ticket_secret = value_of(env, WEBSOCKET_TICKET_SECRET).map(str::to_string);
+        let ticket_secret = secret_of(env, WEBSOCKET_TICKET_SECRET)?.map(str::to_string);
         let anonymous = knob(env, WEBSOCKET_ANONYMOUS, defaults.anonymous, parse_bool)?;
         let anonymous_role = knob(
             env,
@@ -747,6 +758,19 @@ impl Settings {
 /// A variable's value, trimmed; `None` when unset or blank.
 pub(crate) fn value_of<'a>(env: &'a EnvMap, name: &str) -> Option<&'a str> {
     env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// Reads a secret: unset or empty means none, but a value of only spaces is refused rather
+/// than taken for "unset", which would silently turn the authentication it guards off.
+pub(crate) fn secret_of<'a>(env: &'a EnvMap, name: &str) -> Result<Option<&'a str>, ConfigError> {
+    match env.get(name) {
+        Some(v) if !v.is_empty() && v.trim().is_empty() => Err(ConfigError::invalid(
+            name,
+            v.as_str(),
+            "a secret that is not blank (leave it empty or unset for none)",
+        )),
+        _ => Ok(value_of(env, name)),
+    }
 }
 
 /// Reads a knob: unset or blank means `default`, otherwise `parse` decides (its `Err` is the expectation).

@@ -51,7 +51,7 @@ pub fn socketio_from_env(env: &EnvMap) -> Result<SocketIoSettings, ConfigError> 
             }
         },
     )?;
-    let emit_secret = value_of(env, WEBSOCKET_EMIT_SECRET).map(str::to_string);
+    let emit_secret = super::settings::secret_of(env, WEBSOCKET_EMIT_SECRET)?.map(str::to_string);
     Ok(SocketIoSettings {
         queue,
         channel,

@@ -198,12 +198,33 @@ fn oro_aliases() {
 
 #[test]
 fn empty_server_dsn_is_not_configured() {
-    for value in ["", "   ", "ws/path-only", "//null:8080", "tcp:"] {
+    for value in ["", "   ", "//null:8080"] {
         for name in [WEBSOCKET_SERVER_DSN, ORO_WEBSOCKET_SERVER_DSN] {
             assert!(
                 matches!(error(&[(name, value)]), ConfigError::NotConfigured),
                 "{name}={value:?}"
             );
+        }
+    }
+}
+
+/// Issue 22: a value that is set but names no host is a mistake to point at, not Oro's
+/// "not configured" (which lists all three variables and blames none).
+#[test]
+fn a_server_dsn_without_a_host_is_named_as_invalid() {
+    for value in ["foo", "ws/path-only", "tcp:"] {
+        for name in [WEBSOCKET_SERVER_DSN, ORO_WEBSOCKET_SERVER_DSN] {
+            match error(&[(name, value)]) {
+                ConfigError::Invalid {
+                    variable,
+                    value: shown,
+                    expected,
+                } => {
+                    assert_eq!((variable.as_str(), shown.as_str()), (name, value));
+                    assert!(expected.contains("//0.0.0.0:8080"), "{expected}");
+                }
+                other => panic!("{name}={value:?}: {other:?}"),
+            }
         }
     }
 }
