@@ -6,6 +6,10 @@
 //! where it helps more than it clutters. Log shippers get the JSON format: one flat object per line. The level
 //! comes from `--env`/`-v`/`-q` (see [`crate::config::verbosity`]); `RUST_LOG`, when set, replaces it, so a
 //! developer can turn up one module without touching the flags.
+//!
+//! The server's life-cycle lines (starting, the addresses it listens on, stopping) carry the target
+//! [`LIFECYCLE`] and are shown at the default verbosity too (warnings only, `--env=prod` without `-v`):
+//! an operator starting the service must see where it listens. Only `-q` hides them.
 
 use std::io::IsTerminal;
 
@@ -40,13 +44,18 @@ pub fn init(format: LogFormat, level: LevelFilter) -> Result<(), String> {
     installed.map_err(|e| format!("cannot install the logger: {e}"))
 }
 
-/// The filter: `rust_log`'s directives when given, else everything up to `level`.
+/// The target of the life-cycle lines, shown whenever warnings are (see the module docs).
+pub const LIFECYCLE: &str = "wampd::lifecycle";
+
+/// The filter: `rust_log`'s directives when given, else everything up to `level`, and the
+/// life-cycle lines whenever warnings are shown.
 fn build_filter(level: LevelFilter, rust_log: Option<&str>) -> Result<EnvFilter, String> {
     let builder = EnvFilter::builder().with_default_directive(level.into());
     match rust_log {
         Some(directives) => builder
             .parse(directives)
             .map_err(|e| format!("invalid RUST_LOG {directives:?}: {e}")),
+        None if level == LevelFilter::WARN => Ok(builder.parse_lossy(format!("{LIFECYCLE}=info"))),
         None => Ok(builder.parse_lossy("")),
     }
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tracing::info;
+use wampd::logging::LIFECYCLE;
 
 use wampd::config::{env_files, verbosity, AppEnv, ConfigError, Settings};
 use wampd::server::Server;
@@ -259,7 +260,7 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        info!("Starting web socket");
+        info!(target: LIFECYCLE, "Starting web socket");
         let server = match Server::bind(&settings).await {
             Ok(server) => server,
             Err(err) => {
@@ -273,6 +274,7 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
             .map(|a| a.to_string())
             .unwrap_or_else(|_| settings.server_dsn.socket_addr_string());
         info!(
+            target: LIFECYCLE,
             version = env!("CARGO_PKG_VERSION"),
             env = env.as_str(),
             pid = std::process::id(),
@@ -281,16 +283,17 @@ fn run_server(settings: Settings, env: AppEnv) -> ExitCode {
             "Launching wampd on {address}: WebSocket (wamp.2.json, wamp.2.msgpack, wamp.2.cbor), RawSocket and POST /publish on one port; health on /health"
         );
         if settings.demo {
-            info!("Demo page on http://{address}/ (WEBSOCKET_DEMO=true; turn it off in production)");
+            info!(target: LIFECYCLE, "Demo page on http://{address}/ (WEBSOCKET_DEMO=true; turn it off in production)");
         }
         if let Some(backend) = server.backend_addr() {
             info!(
+                target: LIFECYCLE,
                 role = %settings.backend_role,
                 "Backend listener on {backend}: WebSocket, RawSocket and POST /publish for backends"
             );
         }
         if let Some(metrics) = server.metrics_addr() {
-            info!("Metrics on http://{metrics}/metrics (also /health, /ready)");
+            info!(target: LIFECYCLE, "Metrics on http://{metrics}/metrics (also /health, /ready)");
         }
         server.run(wampd::shutdown::signal()).await;
         ExitCode::SUCCESS

@@ -520,7 +520,7 @@ impl Server {
         }
         shutdown.await;
         let open = state.open_connections();
-        info!(open_connections = open, "Stopping server ...");
+        info!(target: crate::logging::LIFECYCLE, open_connections = open, "Stopping server ...");
         state.connection.shutdown.cancel();
         for task in accepting {
             let _ = task.await;
@@ -535,7 +535,7 @@ impl Server {
             let _ = task.await;
         }
         if drained {
-            info!("Server stopped!");
+            info!(target: crate::logging::LIFECYCLE, "Server stopped!");
         } else {
             warn!(
                 remaining = state.open_connections(),

@@ -326,3 +326,38 @@ async fn next_wamp(ws: &mut common::Ws) -> Message {
         }
     }
 }
+
+/// Issue 22: `--env=prod` without `-v` shows warnings only, but the operator still sees the
+/// start-up and where the server listens (and its stop); `-q` hides even those.
+#[test]
+fn a_prod_start_without_v_prints_where_it_listens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wampd"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
+        .env("WEBSOCKET_BACKEND_DSN", "")
+        .current_dir(dir.path())
+        .args(["websocket:server", "--env=prod"]);
+    // spawn_wampd waits for the "Launching wampd on ADDR" line.
+    let (mut child, addr, _logs) = common::spawn_wampd(command);
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let mut quiet = Command::new(env!("CARGO_BIN_EXE_wampd"))
+        .env_clear()
+        .env("WEBSOCKET_SERVER_DSN", "//127.0.0.1:0")
+        .env("WEBSOCKET_BACKEND_DSN", "")
+        .current_dir(dir.path())
+        .args(["websocket:server", "--env=prod", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("wampd runs");
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = quiet.kill();
+    let out = quiet.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Launching"), "-q printed: {stdout}");
+}

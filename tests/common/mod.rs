@@ -596,7 +596,7 @@ pub fn wampd_bench_binary() -> std::path::PathBuf {
 }
 
 /// Spawns a prepared `wampd websocket:server` command and returns it with the address from its
-/// "Launching wampd on ADDR:" start-up line (needs `-v` or more in prod) and a channel carrying
+/// "Launching wampd on ADDR:" start-up line (printed at every verbosity but `-q`) and a channel carrying
 /// the rest of its stdout, drained on a thread so the router never blocks on a full pipe.
 pub fn spawn_wampd(
     mut command: std::process::Command,
