@@ -66,10 +66,18 @@ mod tests {
 
     #[test]
     fn level_is_used_without_rust_log() {
-        for level in [LevelFilter::ERROR, LevelFilter::WARN, LevelFilter::DEBUG] {
+        for level in [LevelFilter::ERROR, LevelFilter::INFO, LevelFilter::DEBUG] {
             let filter = build_filter(level, None).unwrap();
             assert_eq!(filter.max_level_hint(), Some(level));
         }
+        // At the default (warnings), the life-cycle lines' info level is let through too, and
+        // only for their target.
+        let filter = build_filter(LevelFilter::WARN, None).unwrap();
+        assert_eq!(filter.max_level_hint(), Some(LevelFilter::INFO));
+        assert!(
+            filter.to_string().contains("wampd::lifecycle=info"),
+            "{filter}"
+        );
     }
 
     #[test]

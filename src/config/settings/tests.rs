@@ -95,11 +95,33 @@ fn defaults_when_unset() {
 
 #[test]
 fn empty_values_mean_default() {
+    let secrets = [
+        ORO_SECRET,
+        WEBSOCKET_SECRET,
+        WEBSOCKET_TICKET_SECRET,
+        WEBSOCKET_PUBLISH_SECRET,
+        WEBSOCKET_EMIT_SECRET,
+    ];
     let blanks: Vec<(&str, &str)> = known_names()
-        .filter(|name| !name.contains("_DSN"))
+        .filter(|name| !name.contains("_DSN") && !secrets.contains(name))
         .map(|name| (name, "  "))
         .collect();
     assert_eq!(settings(&blanks).describe(), Settings::default().describe());
+    // A secret set to nothing is none; set to only spaces it is refused (issue 22), since taking
+    // it for "unset" would turn its authentication off without a word.
+    let empty: Vec<(&str, &str)> = secrets.iter().map(|name| (*name, "")).collect();
+    assert_eq!(settings(&empty).describe(), Settings::default().describe());
+    for name in secrets {
+        match error(&[(name, "  ")]) {
+            ConfigError::Invalid {
+                variable, expected, ..
+            } => assert_eq!(
+                (variable.as_str(), expected.contains("not blank")),
+                (name, true)
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }
 
 #[test]
