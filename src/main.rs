@@ -148,6 +148,10 @@ fn main() -> ExitCode {
                 for warning in &unknown {
                     eprintln!("wampd: warning: {warning}");
                 }
+                if let Err(why) = wampd::server::check_certificates(&settings) {
+                    eprintln!("wampd: configuration error: {why}");
+                    return ExitCode::FAILURE;
+                }
                 for (name, value) in settings.describe() {
                     println!("{name} = {value}");
                 }

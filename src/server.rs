@@ -263,6 +263,19 @@ fn subscribe_gate(
     })
 }
 
+/// The TLS set-up start-up would do, without binding anything: the server DSN's certificate
+/// and key (when it is `ssl://`/`tls://`), and the backend DSN's when it names one. For
+/// `wampd config:check`, so a configuration it passes does not then fail to start.
+pub fn check_certificates(settings: &Settings) -> Result<(), String> {
+    tls::acceptor(&settings.server_dsn, "WEBSOCKET_SERVER_DSN")?;
+    if let Some(dsn) = &settings.backend_dsn {
+        if dsn.context_options().contains_key("local_cert") {
+            tls::acceptor(dsn, "WEBSOCKET_BACKEND_DSN")?;
+        }
+    }
+    Ok(())
+}
+
 impl Server {
     /// Binds the server DSN's address (and the backend and metrics DSNs', when configured).
     pub async fn bind(settings: &Settings) -> io::Result<Server> {

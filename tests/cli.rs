@@ -361,3 +361,45 @@ fn a_prod_start_without_v_prints_where_it_listens() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("Launching"), "-q printed: {stdout}");
 }
+
+/// Issue 22: `config:check` does the TLS set-up start-up does, so it fails where start-up would:
+/// an `ssl://` server DSN without a certificate, with one that does not exist, or with one that
+/// is not a certificate; a good certificate passes.
+#[test]
+fn config_check_refuses_a_tls_config_that_start_up_would_refuse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.pem");
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").expect("write");
+    let (cert, key) = common::self_signed_certificate(dir.path());
+    let dsn = |cert: &Path, key: &Path| {
+        format!(
+            "ssl://127.0.0.1:0?context_options[local_cert]={}&context_options[local_pk]={}",
+            cert.display(),
+            key.display()
+        )
+    };
+    for (value, expected) in [
+        ("ssl://127.0.0.1:0".to_owned(), "local_cert"),
+        (dsn(&missing, &key), "missing.pem"),
+        (dsn(&junk, &key), "junk.pem\" is not a"),
+    ] {
+        let out = run(
+            dir.path(),
+            &["config:check"],
+            &[("WEBSOCKET_SERVER_DSN", value.as_str())],
+        );
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{value} passed config:check");
+        assert!(
+            err.contains("WEBSOCKET_SERVER_DSN") && err.contains(expected),
+            "{err}"
+        );
+    }
+    let good = run(
+        dir.path(),
+        &["config:check"],
+        &[("WEBSOCKET_SERVER_DSN", dsn(&cert, &key).as_str())],
+    );
+    assert!(good.status.success(), "{}", stderr(&good));
+}
