@@ -19,12 +19,12 @@
 
 use bytes::Bytes;
 
-use super::envelope::{EnvelopeError, VERSION};
+use super::envelope::{open, EnvelopeError, VERSION};
 use crate::router::backplane::{Announced, CallerIdentity, RemoteCall};
 use crate::router::dealer::{CancelMode, InvokePolicy};
 use crate::router::passthru::Passthru;
-use wampd_proto::wamp::codec::{self, msgpack_writer as w};
-use wampd_proto::wamp::{Dict, MatchPolicy, Serializer, Value};
+use wampd_proto::wamp::codec::msgpack_writer as w;
+use wampd_proto::wamp::{Dict, MatchPolicy, Value};
 
 const CALL: u64 = 0;
 const RESULT: u64 = 1;
@@ -128,24 +128,6 @@ pub struct CallEnvelope {
     pub message: RemoteCall,
 }
 
-fn top_level(data: &[u8]) -> Result<std::vec::IntoIter<Value>, EnvelopeError> {
-    use EnvelopeError::Malformed;
-    let value =
-        codec::decode_value(Serializer::MsgPack, data).map_err(|_| Malformed("not MessagePack"))?;
-    let Value::List(items) = value else {
-        return Err(Malformed("not an array"));
-    };
-    let mut items = items.into_iter();
-    let version = items
-        .next()
-        .and_then(|v| v.as_u64())
-        .ok_or(Malformed("no version"))?;
-    if version != VERSION {
-        return Err(EnvelopeError::Version(version));
-    }
-    Ok(items)
-}
-
 /// Reads the elements of one envelope in order, each with the name it is refused under.
 struct Fields(std::vec::IntoIter<Value>);
 
@@ -196,7 +178,7 @@ impl Fields {
 /// Decodes a call message.
 pub fn decode_call(data: &[u8]) -> Result<CallEnvelope, EnvelopeError> {
     use EnvelopeError::Malformed;
-    let mut f = Fields(top_level(data)?);
+    let mut f = Fields(open(data)?);
     let from = f.uint("from")?;
     let realm = f.string("realm")?;
     let kind = f.uint("kind")?;
@@ -281,7 +263,7 @@ pub fn encode_procedures(procedures: &[Announced]) -> Bytes {
 pub fn decode_procedures(data: &[u8]) -> Result<Vec<Announced>, EnvelopeError> {
     use EnvelopeError::Malformed;
     let mut all = Vec::new();
-    for item in top_level(data)? {
+    for item in open(data)? {
         let Value::List(fields) = item else {
             return Err(Malformed("procedure"));
         };

@@ -80,23 +80,31 @@ pub enum EnvelopeError {
     Version(u64),
 }
 
+/// The elements after the version of any backplane message (publication, call or procedure
+/// list): a MessagePack array whose first element is [`VERSION`].
+pub(super) fn open(data: &[u8]) -> Result<std::vec::IntoIter<Value>, EnvelopeError> {
+    use EnvelopeError::Malformed;
+    let value =
+        codec::decode_value(Serializer::MsgPack, data).map_err(|_| Malformed("not MessagePack"))?;
+    let Value::List(items) = value else {
+        return Err(Malformed("not an array"));
+    };
+    let mut items = items.into_iter();
+    let version = items
+        .next()
+        .and_then(|v| v.as_u64())
+        .ok_or(Malformed("no version"))?;
+    if version != VERSION {
+        return Err(EnvelopeError::Version(version));
+    }
+    Ok(items)
+}
+
 impl Incoming {
     /// Decodes an envelope.
     pub fn decode(data: &[u8]) -> Result<Incoming, EnvelopeError> {
         use EnvelopeError::Malformed;
-        let value = codec::decode_value(Serializer::MsgPack, data)
-            .map_err(|_| Malformed("not MessagePack"))?;
-        let Value::List(items) = value else {
-            return Err(Malformed("not an array"));
-        };
-        let mut items = items.into_iter();
-        let version = items
-            .next()
-            .and_then(|v| v.as_u64())
-            .ok_or(Malformed("no version"))?;
-        if version != VERSION {
-            return Err(EnvelopeError::Version(version));
-        }
+        let mut items = open(data)?;
         let mut next = || items.next().ok_or(Malformed("too few elements"));
         let uint = |v: Value, what| v.as_u64().ok_or(Malformed(what));
         let string = |v: Value, what| match v {
