@@ -105,15 +105,9 @@ impl Passthru {
     }
 }
 
-/// Whether a HELLO's `roles.<role>.features` announce passthru payloads.
-pub fn announced(hello: &Dict, role: &str) -> bool {
-    let features = hello
-        .get("roles")
-        .and_then(Value::as_dict)
-        .and_then(|roles| roles.get(role))
-        .and_then(Value::as_dict)
-        .and_then(|r| r.get("features"))
-        .and_then(Value::as_dict);
+/// Whether a role's `HELLO.Details.roles.<role>.features` announce passthru payloads (under
+/// either name).
+pub fn announced(features: Option<&Dict>) -> bool {
     FEATURES.iter().any(|name| {
         features
             .and_then(|f| f.get(*name))
@@ -182,17 +176,14 @@ mod tests {
 
     #[test]
     fn either_feature_name_announces_it() {
-        let hello = |name: &str| {
-            let features = dict(&[(name, Value::Bool(true))]);
-            let callee = dict(&[("features", Value::Dict(features))]);
-            dict(&[(
-                "roles",
-                Value::Dict(dict(&[("callee", Value::Dict(callee))])),
-            )])
-        };
-        assert!(announced(&hello("payload_passthru_mode"), "callee"));
-        assert!(announced(&hello("payload_transparency"), "callee"));
-        assert!(!announced(&hello("call_canceling"), "callee"));
-        assert!(!announced(&hello("payload_passthru_mode"), "caller"));
+        let features = |name: &str| dict(&[(name, Value::Bool(true))]);
+        assert!(announced(Some(&features("payload_passthru_mode"))));
+        assert!(announced(Some(&features("payload_transparency"))));
+        assert!(!announced(Some(&features("call_canceling"))));
+        assert!(!announced(Some(&dict(&[(
+            "payload_passthru_mode",
+            Value::Bool(false)
+        )]))));
+        assert!(!announced(None));
     }
 }

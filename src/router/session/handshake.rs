@@ -223,7 +223,7 @@ impl CalleeFeatures {
         CalleeFeatures {
             call_canceling: announced("call_canceling"),
             progressive_call_invocations: announced("progressive_call_invocations"),
-            passthru: crate::router::passthru::announced(hello, "callee"),
+            passthru: crate::router::passthru::announced(features),
         }
     }
 }
