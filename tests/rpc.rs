@@ -727,42 +727,13 @@ async fn streaming_callee(server: &TestServer) -> Client {
     callee
 }
 
-async fn send_chunk(caller: &mut Client, request: Id, procedure: &str, chunk: u64, more: bool) {
-    let mut options = Dict::new();
-    if more {
-        options.insert("progress".into(), Value::Bool(true));
-    }
-    caller
-        .send(&Message::Call {
-            request,
-            options,
-            procedure: procedure.into(),
-            args: vec![Value::UInt(chunk)],
-            kwargs: Dict::new(),
-        })
-        .await;
-}
-
-/// Progressive call invocations (WAMP advanced profile): a caller streams CALLs with
-/// `progress: true` under one request ID; the callee gets them as INVOCATIONs with one
-/// invocation ID, `progress: true` on all but the last, and answers once. Reusing the request ID
-/// after the final CALL is a protocol violation; a callee that did not announce the feature is
-/// never sent a stream (the caller gets `wamp.error.feature_not_supported`); and a callee that
-/// registered with `forward_timeout` gets the caller's timeout in `INVOCATION.Details.timeout`
-/// and enforces it itself, while the dealer keeps enforcing it for other callees.
-#[tokio::test]
-async fn progressive_call_invocations_and_forward_timeout() {
-    let server = TestServer::start(&[]).await;
-    let mut callee = streaming_callee(&server).await;
-    let mut caller = Client::join(&server, Serializer::MsgPack).await;
-    register(&mut callee, "com.example.upload")
-        .await
-        .expect("registered");
-
+/// Streams chunks 1, 2, 3 from `caller` to `procedure` as one progressive call: `callee` must
+/// get one INVOCATION stream (`progress` on all but the last), and its YIELD of 6 the RESULT.
+async fn stream_three_chunks(caller: &mut Client, callee: &mut Client, procedure: &str) {
     let request = caller.request_id();
     let mut invocation_id = None;
     for (chunk, more) in [(1, true), (2, true), (3, false)] {
-        send_chunk(&mut caller, request, "com.example.upload", chunk, more).await;
+        send_chunk(caller, request, procedure, chunk, more).await;
         match callee.recv().await {
             Message::Invocation {
                 request: inv,
@@ -797,6 +768,41 @@ async fn progressive_call_invocations_and_forward_timeout() {
         }
         other => panic!("expected RESULT, got {other:?}"),
     }
+}
+
+async fn send_chunk(caller: &mut Client, request: Id, procedure: &str, chunk: u64, more: bool) {
+    let mut options = Dict::new();
+    if more {
+        options.insert("progress".into(), Value::Bool(true));
+    }
+    caller
+        .send(&Message::Call {
+            request,
+            options,
+            procedure: procedure.into(),
+            args: vec![Value::UInt(chunk)],
+            kwargs: Dict::new(),
+        })
+        .await;
+}
+
+/// Progressive call invocations (WAMP advanced profile): a caller streams CALLs with
+/// `progress: true` under one request ID; the callee gets them as INVOCATIONs with one
+/// invocation ID, `progress: true` on all but the last, and answers once. Reusing the request ID
+/// after the final CALL is a protocol violation; a callee that did not announce the feature is
+/// never sent a stream (the caller gets `wamp.error.feature_not_supported`); and a callee that
+/// registered with `forward_timeout` gets the caller's timeout in `INVOCATION.Details.timeout`
+/// and enforces it itself, while the dealer keeps enforcing it for other callees.
+#[tokio::test]
+async fn progressive_call_invocations_and_forward_timeout() {
+    let server = TestServer::start(&[]).await;
+    let mut callee = streaming_callee(&server).await;
+    let mut caller = Client::join(&server, Serializer::MsgPack).await;
+    register(&mut callee, "com.example.upload")
+        .await
+        .expect("registered");
+
+    stream_three_chunks(&mut caller, &mut callee, "com.example.upload").await;
 
     // A callee without the feature never receives a stream.
     let mut plain = Client::join(&server, Serializer::Json).await;
@@ -902,38 +908,7 @@ async fn calls_cross_cluster_nodes_as_they_work_on_one() {
     common::until_routed(&mut caller, &mut callee, "com.example.upload").await;
 
     // Progressive call invocations: one INVOCATION stream on A for CALLs made on B.
-    let request = caller.request_id();
-    let mut invocation_id = None;
-    for (chunk, more) in [(1, true), (2, true), (3, false)] {
-        send_chunk(&mut caller, request, "com.example.upload", chunk, more).await;
-        match callee.recv().await {
-            Message::Invocation {
-                request: inv,
-                details,
-                args,
-                ..
-            } => {
-                assert_eq!(*invocation_id.get_or_insert(inv), inv, "one invocation");
-                assert_eq!(args, vec![Value::UInt(chunk)]);
-                assert_eq!(details.get("progress"), more.then_some(&Value::Bool(true)));
-            }
-            other => panic!("expected INVOCATION, got {other:?}"),
-        }
-    }
-    callee
-        .send(&Message::Yield {
-            request: invocation_id.expect("invoked"),
-            options: Dict::new(),
-            args: vec![Value::UInt(6)],
-            kwargs: Dict::new(),
-        })
-        .await;
-    match caller.recv().await {
-        Message::Result {
-            request: r, args, ..
-        } => assert_eq!((r, args), (request, vec![Value::UInt(6)])),
-        other => panic!("expected RESULT, got {other:?}"),
-    }
+    stream_three_chunks(&mut caller, &mut callee, "com.example.upload").await;
 
     // disclose_me: the caller's session on B, as B knows it.
     let request = call_with(
