@@ -793,6 +793,34 @@ fn a_bad_cluster_dsn_stops_start_up_naming_the_variable() {
     }
 }
 
+/// Runs `wampd-bench` with `args` and returns its one JSON line.
+async fn bench_report(args: Vec<String>) -> serde_json::Value {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(common::wampd_bench_binary())
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("wampd-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
+    serde_json::from_str(lines[0]).expect("JSON")
+}
+
+/// A numeric figure of a bench report.
+fn number(report: &serde_json::Value, key: &str) -> f64 {
+    report[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing in {report}"))
+}
+
 #[tokio::test]
 async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() {
     let redis = Redis::start().await;
@@ -817,28 +845,8 @@ async fn the_cross_node_bench_scenario_measures_delivery_across_the_backplane() 
         "--duration".into(),
         "1s".into(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(common::wampd_bench_binary())
-            .args(&args)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("wampd-bench runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
-    let report: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
-    let num = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} missing in {report}"))
-    };
+    let report = bench_report(args).await;
+    let num = |key: &str| number(&report, key);
     assert_eq!(report["scenario"], "cross-node");
     assert_eq!(num("subscribers_connected"), 10.0, "{report}");
     assert!(num("samples") > 0.0, "{report}");
@@ -879,26 +887,8 @@ async fn the_rpc_bench_scenario_measures_calls_across_the_backplane() {
         "--duration".into(),
         "1s".into(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(common::wampd_bench_binary())
-            .args(&args)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("wampd-bench runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
-    let num = |key: &str| {
-        report[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} missing in {report}"))
-    };
+    let report = bench_report(args).await;
+    let num = |key: &str| number(&report, key);
     assert_eq!(report["scenario"], "rpc");
     assert!(
         num("calls_per_sec") > 0.0 && num("samples") > 0.0,
