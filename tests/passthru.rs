@@ -69,33 +69,14 @@ fn ppt_of(details: &Dict) -> Dict {
 async fn passthru_peer(server: &TestServer, serializer: Serializer) -> Client {
     let mut client = Client::open(server, serializer).await;
     let features = dict(vec![("payload_passthru_mode", Value::Bool(true))]);
-    let role = || Value::Dict(dict(vec![("features", Value::Dict(features.clone()))]));
-    let roles = dict(vec![
-        ("callee", role()),
-        ("caller", role()),
-        ("publisher", role()),
-        ("subscriber", role()),
-    ]);
-    client
-        .send(&Message::Hello {
-            realm: "realm1".into(),
-            details: dict(vec![("roles", Value::Dict(roles))]),
-        })
-        .await;
-    match client.recv().await {
-        Message::Welcome { details, .. } => {
-            let dealer = details
-                .get("roles")
-                .and_then(Value::as_dict)
-                .and_then(|r| r.get("dealer"))
-                .and_then(Value::as_dict)
-                .and_then(|d| d.get("features"))
-                .and_then(Value::as_dict)
-                .and_then(|f| f.get("payload_passthru_mode"));
-            assert_eq!(dealer, Some(&Value::Bool(true)), "WELCOME announces it");
-        }
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
+    let roles =
+        ["callee", "caller", "publisher", "subscriber"].map(|role| (role, features.clone()));
+    let dealer = client.hello_announcing(&roles).await;
+    assert_eq!(
+        dealer.get("payload_passthru_mode"),
+        Some(&Value::Bool(true)),
+        "WELCOME announces it"
+    );
     client
 }
 

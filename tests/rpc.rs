@@ -692,38 +692,14 @@ async fn streaming_callee(server: &TestServer) -> Client {
         ("progressive_call_invocations", Value::Bool(true)),
         ("call_canceling", Value::Bool(true)),
     ]);
-    let roles = opts(vec![
-        (
-            "callee",
-            Value::Dict(opts(vec![("features", Value::Dict(features))])),
-        ),
-        ("caller", Value::Dict(Dict::new())),
-    ]);
-    callee
-        .send(&Message::Hello {
-            realm: "realm1".into(),
-            details: opts(vec![("roles", Value::Dict(roles))]),
-        })
+    let dealer = callee
+        .hello_announcing(&[("callee", features), ("caller", Dict::new())])
         .await;
-    match callee.recv().await {
-        Message::Welcome { details, .. } => {
-            let features = details
-                .get("roles")
-                .and_then(Value::as_dict)
-                .and_then(|r| r.get("dealer"))
-                .and_then(Value::as_dict)
-                .and_then(|d| d.get("features"))
-                .and_then(Value::as_dict)
-                .cloned()
-                .unwrap_or_default();
-            assert_eq!(
-                features.get("progressive_call_invocations"),
-                Some(&Value::Bool(true)),
-                "WELCOME announces the feature"
-            );
-        }
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
+    assert_eq!(
+        dealer.get("progressive_call_invocations"),
+        Some(&Value::Bool(true)),
+        "WELCOME announces the feature"
+    );
     callee
 }
 

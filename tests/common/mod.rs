@@ -204,6 +204,38 @@ impl Client {
         .await;
     }
 
+    /// HELLO to realm1 announcing, per role, the given features; returns WELCOME's dealer
+    /// features (panics on anything but WELCOME).
+    pub async fn hello_announcing(&mut self, roles: &[(&str, Dict)]) -> Dict {
+        let roles: Dict = roles
+            .iter()
+            .map(|(role, features)| {
+                let mut entry = Dict::new();
+                entry.insert("features".into(), Value::Dict(features.clone()));
+                ((*role).to_owned(), Value::Dict(entry))
+            })
+            .collect();
+        let mut details = Dict::new();
+        details.insert("roles".into(), Value::Dict(roles));
+        self.send(&Message::Hello {
+            realm: "realm1".into(),
+            details,
+        })
+        .await;
+        match self.recv().await {
+            Message::Welcome { details, .. } => details
+                .get("roles")
+                .and_then(Value::as_dict)
+                .and_then(|r| r.get("dealer"))
+                .and_then(Value::as_dict)
+                .and_then(|d| d.get("features"))
+                .and_then(Value::as_dict)
+                .cloned()
+                .unwrap_or_default(),
+            other => panic!("expected WELCOME, got {other:?}"),
+        }
+    }
+
     pub fn request_id(&mut self) -> Id {
         let id = self.next_request;
         self.next_request += 1;
